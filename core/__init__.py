@@ -1,0 +1,52 @@
+"""hyperloom: hyperparameter optimization and neural architecture search over your own scripts.
+
+The public API is re-exported here lazily, so ``import hyperloom`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "SearchSpace": "hyperloom.space",
+    "Parameter": "hyperloom.space",
+    "register_parameter_type": "hyperloom.space",
+    "TrialResult": "hyperloom.types",
+    "TrialStatus": "hyperloom.types",
+    "Verdict": "hyperloom.types",
+    "HyperloomError": "hyperloom.errors",
+    "ConfigError": "hyperloom.errors",
+    "SearchSpaceError": "hyperloom.errors",
+    "PluginError": "hyperloom.errors",
+    "load_tuner": "hyperloom.registry",
+    "load_assessor": "hyperloom.registry",
+    "Config": "hyperloom.config",
+    "Experiment": "hyperloom.experiment",
+    "open_experiment": "hyperloom.experiment",
+    "Tuner": "hyperloom.tuners",
+    "Assessor": "hyperloom.assessors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from hyperloom.assessors import Assessor
+    from hyperloom.config import Config
+    from hyperloom.errors import ConfigError, HyperloomError, PluginError, SearchSpaceError
+    from hyperloom.experiment import Experiment, open_experiment
+    from hyperloom.registry import load_assessor, load_tuner
+    from hyperloom.space import Parameter, SearchSpace, register_parameter_type
+    from hyperloom.tuners import Tuner
+    from hyperloom.types import TrialResult, TrialStatus, Verdict
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hyperloom' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,59 @@
+"""The ``hyperloom`` command line: one Typer app, one module per command group.
+
+Commands are thin: parse, call the library, render with rich. Domain errors map to exit codes in
+one place, :func:`main`: 0 ok, 1 runtime error, 2 usage or config error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="hyperloom",
+    help="Hyperparameter optimization and neural architecture search over your own training scripts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module registers its commands on `app` when imported.
+_COMMAND_MODULES = ("run", "inspect", "space", "plugins", "devices", "view")
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"hyperloom.cli.{_name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script. Maps hyperloom errors to exit codes."""
+    from hyperloom.errors import HyperloomError
+
+    from hyperloom.cli._common import err_console
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except HyperloomError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    except Exception as e:  # click's own usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return e.exit_code
+        if isinstance(e, click.exceptions.Abort):
+            return 130
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

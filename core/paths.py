@@ -1,0 +1,56 @@
+"""Where experiments live: ``$HYPERLOOM_HOME`` (default ``~/hyperloom-experiments``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+from pathlib import Path
+
+from hyperloom.errors import ExperimentNotFoundError
+
+__all__ = ["DB_NAME", "experiments_home", "find_experiment_dir", "iter_experiment_dirs", "new_id"]
+
+DB_NAME = "experiment.db"
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_id(n: int = 8) -> str:
+    """A random lowercase id (experiment ids use 8 characters, trial ids 6)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def experiments_home() -> Path:
+    """``$HYPERLOOM_HOME``, or ``~/hyperloom-experiments``."""
+    env = os.environ.get("HYPERLOOM_HOME")
+    return Path(env).expanduser() if env else Path.home() / "hyperloom-experiments"
+
+
+def iter_experiment_dirs(home: Path | None = None) -> list[Path]:
+    """Experiment directories under ``home`` (those holding an ``experiment.db``), newest first."""
+    root = home or experiments_home()
+    if not root.is_dir():
+        return []
+    dirs = [d for d in root.iterdir() if (d / DB_NAME).is_file()]
+    return sorted(dirs, key=lambda d: (d / DB_NAME).stat().st_mtime, reverse=True)
+
+
+def find_experiment_dir(id_or_dir: str | os.PathLike[str], home: Path | None = None) -> Path:
+    """Resolves an experiment id (under the home) or a directory path to its directory."""
+    p = Path(id_or_dir).expanduser()
+    if (p / DB_NAME).is_file():
+        return p.resolve()
+    cand = (home or experiments_home()) / str(id_or_dir)
+    if (cand / DB_NAME).is_file():
+        return cand.resolve()
+    # an id of an experiment whose working directory was chosen in its config: look in the index
+    index = (home or experiments_home()) / ".index"
+    link = index / str(id_or_dir)
+    if link.is_file():
+        target = Path(link.read_text(encoding="utf-8").strip())
+        if (target / DB_NAME).is_file():
+            return target.resolve()
+    raise ExperimentNotFoundError(
+        f"no experiment {str(id_or_dir)!r} (looked in {str(home or experiments_home())!r}; "
+        f"set HYPERLOOM_HOME or give the experiment directory)"
+    )
