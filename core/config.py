@@ -1,0 +1,451 @@
+"""Experiment configs: YAML with NNI v2 field names, validated into a typed :class:`Config`.
+
+Every problem is a :class:`~hyperloom.errors.ConfigError` that names the file, the key path and
+the value, and suggests the closest valid key for a typo. Paths are relative to the config file.
+NNI v2 configs are first translated by :mod:`hyperloom.nni_config` (algorithm names, classArgs,
+ignored keys), which reports what it changed as warnings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hyperloom.errors import ConfigError, HyperloomError, SearchSpaceError
+from hyperloom.space import SearchSpace
+
+__all__ = ["AlgorithmConfig", "Config", "TrainingService", "parse_duration"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """Parses "90s", "30m", "1h", "2d" or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        if value <= 0 or not math.isfinite(value):
+            raise ValueError(value)
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(value)
+    seconds = float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
+    if seconds <= 0:
+        raise ValueError(value)
+    return seconds
+
+
+@dataclass(frozen=True)
+class AlgorithmConfig:
+    """A tuner or assessor: an entry-point ``name``, or ``class_name`` (``module:Class``) with a
+    ``code_directory``, and its ``class_args``."""
+
+    name: str
+    class_args: dict[str, Any] = field(default_factory=dict)
+    code_directory: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "classArgs": dict(self.class_args)}
+        if self.code_directory:
+            d["codeDirectory"] = str(self.code_directory)
+        return d
+
+
+@dataclass(frozen=True)
+class TrainingService:
+    """Where trials run. ``platform`` names an executor plugin (``local``, ``ray``, ...)."""
+
+    platform: str = "local"
+    use_active_gpu: bool = True
+    max_trial_number_per_gpu: int = 1
+    gpu_indices: tuple[int, ...] | None = None
+    fake_gpus: Any = None
+    options: dict[str, Any] = field(default_factory=dict)  # platform-specific keys
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated experiment config. Build it with :meth:`load` or :meth:`from_dict`."""
+
+    trial_command: str
+    search_space: SearchSpace
+    experiment_name: str = ""
+    trial_code_directory: Path = field(default_factory=Path.cwd)
+    trial_concurrency: int = 1
+    max_trial_number: int | None = None
+    max_experiment_duration: float | None = None
+    max_trial_duration: float | None = None
+    trial_gpu_number: int | None = None
+    tuner: AlgorithmConfig = field(default_factory=lambda: AlgorithmConfig("random"))
+    assessor: AlgorithmConfig | None = None
+    training_service: TrainingService = field(default_factory=TrainingService)
+    experiment_working_directory: Path | None = None
+    seed: int | None = None
+    channel: str = "file"
+    stop_grace_period: float = 10.0
+    max_trial_retries: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)  # keys added by other modules (compat, ...)
+    source: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def mode(self) -> str:
+        """The optimisation mode ("maximize" unless the tuner's classArgs say otherwise)."""
+        from hyperloom.tuners._base import check_mode
+
+        return check_mode(self.tuner.class_args.get("mode", "maximize"))
+
+    # loading ----------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> Config:
+        """Reads and validates a YAML (or JSON) config file."""
+        import yaml
+
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(p)!r} does not exist") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {str(p)!r}: {e.strerror}") from None
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"{p}: malformed YAML{where}: {problem}") from None
+        return cls.from_dict(raw, base_dir=p.resolve().parent, source=p)
+
+    @classmethod
+    def from_dict(
+        cls, raw: Any, *, base_dir: str | Path | None = None, source: str | Path | None = None
+    ) -> Config:
+        """Validates a raw config mapping. Relative paths are resolved against ``base_dir``."""
+        where = str(source) if source else "config"
+        if raw is None:
+            raise ConfigError(f"{where}: the config is empty")
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where}: the config must be a mapping of keys, got {type(raw).__name__}")
+        raw = dict(raw)
+        warnings: list[str] = []
+        try:
+            from hyperloom import nni_config
+        except ImportError:
+            nni_config = None  # type: ignore[assignment]
+        if nni_config is not None:
+            try:
+                raw, warns = nni_config.translate(raw, Path(source) if source else None)
+            except HyperloomError as e:
+                raise ConfigError(f"{where}: {e}") from None
+            warnings.extend(warns)
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+        try:
+            return _build(raw, base, where, source, warnings)
+        except SearchSpaceError as e:
+            raise ConfigError(f"{where}: {e}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config, in the same field names as the YAML (for ``config.yaml``)."""
+        ts: dict[str, Any] = {"platform": self.training_service.platform}
+        ts["useActiveGpu"] = self.training_service.use_active_gpu
+        ts["maxTrialNumberPerGpu"] = self.training_service.max_trial_number_per_gpu
+        if self.training_service.gpu_indices is not None:
+            ts["gpuIndices"] = list(self.training_service.gpu_indices)
+        if self.training_service.fake_gpus is not None:
+            ts["fakeGpus"] = self.training_service.fake_gpus
+        ts.update(self.training_service.options)
+        d: dict[str, Any] = {
+            "experimentName": self.experiment_name,
+            "trialCommand": self.trial_command,
+            "trialCodeDirectory": str(self.trial_code_directory),
+            "trialConcurrency": self.trial_concurrency,
+            "maxTrialNumber": self.max_trial_number,
+            "maxExperimentDuration": self.max_experiment_duration,
+            "maxTrialDuration": self.max_trial_duration,
+            "trialGpuNumber": self.trial_gpu_number,
+            "searchSpace": self.search_space.to_nni(),
+            "tuner": self.tuner.to_dict(),
+            "assessor": self.assessor.to_dict() if self.assessor else None,
+            "trainingService": ts,
+            "experimentWorkingDirectory": (
+                str(self.experiment_working_directory) if self.experiment_working_directory else None
+            ),
+            "seed": self.seed,
+            "channel": self.channel,
+            "stopGracePeriod": self.stop_grace_period,
+            "maxTrialRetries": self.max_trial_retries,
+        }
+        d.update(self.extras)
+        return d
+
+
+# -------------------------------------------------------------------------------------------------
+# Validation
+
+Check = Callable[[Any], Any]
+
+
+class _Bad(Exception):
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise _Bad("a string")
+    return v
+
+
+def _nonempty_str(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise _Bad("a non-empty string")
+    return v
+
+
+def _pos_int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise _Bad("a positive integer")
+    return v
+
+
+def _nonneg_int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise _Bad("a non-negative integer")
+    return v
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _Bad("an integer")
+    return v
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _Bad("true or false")
+    return v
+
+
+def _duration(v: Any) -> float:
+    try:
+        return parse_duration(v)
+    except ValueError:
+        raise _Bad('a duration such as "90s", "30m", "1h", "2d" or a number of seconds') from None
+
+
+def _mapping(v: Any) -> dict[str, Any]:
+    if not isinstance(v, Mapping):
+        raise _Bad("a mapping")
+    return dict(v)
+
+
+def _channel(v: Any) -> str:
+    if v not in ("file", "socket", "tcp", "unix"):
+        raise _Bad('"file", "socket" (tcp), "tcp" or "unix"')
+    return "tcp" if v == "socket" else str(v)
+
+
+def _int_list(v: Any) -> tuple[int, ...]:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v,)
+    if isinstance(v, str):
+        try:
+            return tuple(int(x) for x in v.split(",") if x.strip())
+        except ValueError:
+            raise _Bad("a list of GPU indices") from None
+    if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        raise _Bad("a list of GPU indices")
+    return tuple(v)
+
+
+# key -> (attribute, check). None values mean "unset" for optional keys.
+_TOP: dict[str, tuple[str, Check]] = {
+    "experimentName": ("experiment_name", _str),
+    "trialCommand": ("trial_command", _nonempty_str),
+    "trialCodeDirectory": ("trial_code_directory", _str),
+    "trialConcurrency": ("trial_concurrency", _pos_int),
+    "maxTrialNumber": ("max_trial_number", _pos_int),
+    "maxExperimentDuration": ("max_experiment_duration", _duration),
+    "maxTrialDuration": ("max_trial_duration", _duration),
+    "trialGpuNumber": ("trial_gpu_number", _nonneg_int),
+    "experimentWorkingDirectory": ("experiment_working_directory", _str),
+    "seed": ("seed", _int),
+    "channel": ("channel", _channel),
+    "stopGracePeriod": ("stop_grace_period", _duration),
+    "maxTrialRetries": ("max_trial_retries", _nonneg_int),
+}
+_SPECIAL = {"searchSpace", "searchSpaceFile", "tuner", "assessor", "trainingService"}
+_ALGO_KEYS = {"name", "className", "codeDirectory", "classArgs"}
+_TS_KEYS: dict[str, tuple[str, Check]] = {
+    "platform": ("platform", _nonempty_str),
+    "useActiveGpu": ("use_active_gpu", _bool),
+    "maxTrialNumberPerGpu": ("max_trial_number_per_gpu", _pos_int),
+    "gpuIndices": ("gpu_indices", _int_list),
+    "fakeGpus": ("fake_gpus", lambda v: v),
+}
+
+#: Extra top-level keys that other modules accept (name -> checker). Modules that add config keys
+#: register them here at import time of hyperloom.config's callers; values land in Config.extras.
+EXTRA_KEYS: dict[str, Check] = {
+    "nniCompat": _bool,
+    "metricCapture": _mapping,
+    "paramsAs": lambda v: v,
+    "dashboard": lambda v: v,
+}
+
+
+def _unknown(key: str, valid: list[str], where: str, path: str) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else f" Valid keys: {', '.join(sorted(valid))}."
+    return ConfigError(f"{where}: unknown key {path + key!r}.{hint}")
+
+
+def _check(check: Check, value: Any, where: str, key: str) -> Any:
+    try:
+        return check(value)
+    except _Bad as b:
+        raise ConfigError(f"{where}: {key} must be {b.expected}, got {value!r}") from None
+
+
+def _algorithm(raw: Any, where: str, key: str, base: Path) -> AlgorithmConfig:
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: {key} must be a mapping with a name and classArgs, got {raw!r}")
+    for k in raw:
+        if k not in _ALGO_KEYS:
+            raise _unknown(str(k), sorted(_ALGO_KEYS), where, f"{key}.")
+    name = raw.get("name") or raw.get("className")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: {key} needs a 'name' (or 'className'), got {dict(raw)!r}")
+    if raw.get("className") and raw.get("name"):
+        raise ConfigError(f"{where}: {key} has both 'name' and 'className'; give one")
+    args = raw.get("classArgs") or {}
+    if not isinstance(args, Mapping):
+        raise ConfigError(f"{where}: {key}.classArgs must be a mapping, got {args!r}")
+    code_dir = raw.get("codeDirectory")
+    if code_dir is not None and not isinstance(code_dir, str):
+        raise ConfigError(f"{where}: {key}.codeDirectory must be a path, got {code_dir!r}")
+    if raw.get("className") and ":" not in name:
+        # NNI's className is "module.Class"
+        module, _, cls = name.rpartition(".")
+        if not module:
+            raise ConfigError(f"{where}: {key}.className must look like 'module.Class', got {name!r}")
+        name = f"{module}:{cls}"
+    return AlgorithmConfig(
+        name=name,
+        class_args=dict(args),
+        code_directory=(base / code_dir).resolve() if code_dir else None,
+    )
+
+
+def _training_service(raw: Any, where: str) -> TrainingService:
+    if raw is None:
+        return TrainingService()
+    if isinstance(raw, list):
+        if len(raw) != 1:
+            raise ConfigError(f"{where}: trainingService: only one training service is supported")
+        raw = raw[0]
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: trainingService must be a mapping, got {raw!r}")
+    platform = _check(_nonempty_str, raw.get("platform", "local"), where, "trainingService.platform")
+    kwargs: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k in _TS_KEYS:
+            attr, check = _TS_KEYS[k]
+            kwargs[attr] = _check(check, v, where, f"trainingService.{k}")
+        elif platform == "local":
+            raise _unknown(str(k), list(_TS_KEYS), where, "trainingService.")
+        else:
+            options[str(k)] = v
+    return TrainingService(**kwargs, options=options)
+
+
+def _search_space(raw: Mapping[str, Any], base: Path, where: str) -> SearchSpace:
+    if "searchSpace" in raw and "searchSpaceFile" in raw:
+        raise ConfigError(f"{where}: give either searchSpace or searchSpaceFile, not both")
+    if "searchSpaceFile" in raw:
+        f = raw["searchSpaceFile"]
+        if not isinstance(f, str):
+            raise ConfigError(f"{where}: searchSpaceFile must be a path, got {f!r}")
+        path = base / f
+        if not path.is_file():
+            raise ConfigError(f"{where}: searchSpaceFile {str(path)!r} does not exist")
+        return SearchSpace.load(path)
+    if "searchSpace" not in raw:
+        raise ConfigError(f"{where}: missing searchSpace (or searchSpaceFile)")
+    space = raw["searchSpace"]
+    if isinstance(space, Mapping) and "plugin" in space:
+        extra = set(space) - {"plugin", "options"}
+        if extra:
+            raise ConfigError(f"{where}: searchSpace: unknown keys {sorted(extra)} (plugin, options)")
+        from hyperloom import registry
+
+        opts = space.get("options") or {}
+        if not isinstance(opts, Mapping):
+            raise ConfigError(f"{where}: searchSpace.options must be a mapping, got {opts!r}")
+        loader = getattr(registry, "load_search_space", None)
+        if loader is not None:
+            result = loader(str(space["plugin"]), dict(opts))
+            return result if isinstance(result, SearchSpace) else SearchSpace.from_nni(result)
+        made = registry.load("search_space", str(space["plugin"]))(**opts)
+        return made if isinstance(made, SearchSpace) else SearchSpace.from_nni(made)
+    try:
+        return SearchSpace.from_nni(space)
+    except SearchSpaceError as e:
+        raise ConfigError(f"{where}: searchSpace: {e}") from None
+
+
+def _build(
+    raw: dict[str, Any], base: Path, where: str, source: str | Path | None, warnings: list[str]
+) -> Config:
+    valid = [*_TOP, *_SPECIAL, *EXTRA_KEYS]
+    for k in raw:
+        if not isinstance(k, str) or k not in valid:
+            raise _unknown(str(k), valid, where, "")
+    if "trialCommand" not in raw:
+        raise ConfigError(f"{where}: missing trialCommand (the command that runs one trial)")
+    kwargs: dict[str, Any] = {}
+    for key, (attr, check) in _TOP.items():
+        if key in raw and raw[key] is not None:
+            kwargs[attr] = _check(check, raw[key], where, key)
+    kwargs["trial_code_directory"] = (base / kwargs.get("trial_code_directory", ".")).resolve()
+    if not kwargs["trial_code_directory"].is_dir():
+        raise ConfigError(
+            f"{where}: trialCodeDirectory {str(kwargs['trial_code_directory'])!r} is not a directory"
+        )
+    if "experiment_working_directory" in kwargs:
+        kwargs["experiment_working_directory"] = (
+            base / Path(kwargs["experiment_working_directory"]).expanduser()
+        ).resolve()
+    kwargs["search_space"] = _search_space(raw, base, where)
+    kwargs["tuner"] = _algorithm(raw.get("tuner") or {"name": "random"}, where, "tuner", base)
+    if raw.get("assessor") is not None:
+        kwargs["assessor"] = _algorithm(raw["assessor"], where, "assessor", base)
+    kwargs["training_service"] = _training_service(raw.get("trainingService"), where)
+    extras = {}
+    for key, check in EXTRA_KEYS.items():
+        if key in raw and raw[key] is not None:
+            extras[key] = _check(check, raw[key], where, key)
+    cfg = Config(
+        **kwargs,
+        extras=extras,
+        source=Path(source).resolve() if source else None,
+        raw=raw,
+        warnings=tuple(warnings),
+    )
+    try:
+        cfg.mode  # noqa: B018 - validates the mode early
+    except HyperloomError as e:
+        raise ConfigError(f"{where}: tuner.classArgs.mode: {e}") from None
+    return cfg
