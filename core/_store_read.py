@@ -1,0 +1,433 @@
+"""The read side of the experiment store: schema, connections, ``TrialRecord`` and the queries.
+
+Private: import :class:`hyperloom.store.StoreReader`, :class:`hyperloom.store.Store` and
+:class:`hyperloom.store.TrialRecord` from :mod:`hyperloom.store`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hyperloom.errors import StoreError
+from hyperloom.paths import DB_NAME
+from hyperloom.types import TrialResult, TrialStatus
+
+__all__ = ["SCHEMA_VERSION", "StoreReader", "TrialRecord"]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 10.0
+EXPERIMENT_STATUSES = ("CREATED", "RUNNING", "DONE", "STOPPED", "FAILED")
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE experiment (
+    id TEXT PRIMARY KEY, name TEXT, status TEXT NOT NULL, created REAL NOT NULL,
+    updated REAL NOT NULL, config_json TEXT NOT NULL, space_json TEXT NOT NULL,
+    next_sequence INTEGER NOT NULL, manager_pid INTEGER, message TEXT
+);
+CREATE TABLE trials (
+    trial_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, params_json TEXT NOT NULL,
+    status TEXT NOT NULL, value REAL, metrics_json TEXT, created REAL, started REAL, ended REAL,
+    exit_code INTEGER, reason TEXT, pid INTEGER, pgid INTEGER, handle_json TEXT,
+    devices_json TEXT, channel_offset INTEGER NOT NULL DEFAULT 0,
+    final_seen INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX trials_status ON trials (status);
+CREATE TABLE metrics (
+    trial_id TEXT NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL, metrics_json TEXT,
+    t REAL, PRIMARY KEY (trial_id, step)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, t REAL NOT NULL, kind TEXT NOT NULL, trial_id TEXT,
+    payload_json TEXT
+);
+CREATE INDEX events_trial ON events (trial_id);
+CREATE TABLE state (name TEXT PRIMARY KEY, data_json TEXT NOT NULL, t REAL NOT NULL);
+"""
+
+# Trial columns in TrialRecord order; the intermediate values come as one string from SQL,
+# printed with 17 significant digits so that every float survives the round trip exactly.
+_TRIAL_COLUMNS = (
+    "t.trial_id, t.sequence, t.status, t.params_json, t.value, t.metrics_json, t.started, "
+    "t.ended, t.exit_code, t.reason, t.devices_json, t.pid, t.pgid, t.handle_json, "
+    "t.channel_offset, t.final_seen"
+)
+_INTERMEDIATE_SQL = (
+    "(SELECT group_concat(v, ',') FROM (SELECT printf('%!.17g', m.value) AS v FROM metrics m "
+    "WHERE m.trial_id = t.trial_id ORDER BY m.step))"
+)
+_ORDERS = {
+    "sequence": "t.sequence",
+    "value": "t.value IS NULL, t.value",
+    "started": "t.started IS NULL, t.started",
+    "ended": "t.ended IS NULL, t.ended",
+}
+
+
+def db_path(path: str | os.PathLike[str]) -> Path:
+    """The database file for ``path``: an experiment directory or the ``.db`` file itself."""
+    p = Path(path).expanduser()
+    return p if p.suffix == ".db" else p / DB_NAME
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON; NumPy scalars and arrays (duck-typed, never imported) become plain values."""
+    return json.dumps(obj, separators=(",", ":"), default=_plain)
+
+
+def _plain(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, tuple | set | frozenset):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable: {obj!r}")
+
+
+def _loads(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as recorded in the store.
+
+    Attributes:
+        trial_id: The trial's id.
+        sequence: Its sequence number in the experiment (from 1, never reused, kept on resume).
+        status: Its current status.
+        params: The parameters it ran with.
+        value: The final metric, or None.
+        metrics: The extra named metrics given with the final report.
+        intermediate: The intermediate values in step order (empty when not loaded).
+        started: When its process started (epoch seconds), or None.
+        ended: When it ended (epoch seconds), or None.
+        exit_code: Its process's exit code, or None.
+        reason: Why it ended as it did (assessor verdict, timeout, stop cause, error), or None.
+        devices: The device indices it was leased.
+        pid: Its process id while the manager knows it.
+        pgid: Its process group id.
+        handle: The executor's JSON handle, used to re-attach after a manager crash.
+        channel_offset: Byte offset of the metrics file read so far.
+        final_seen: Whether a final report was received.
+    """
+
+    trial_id: str
+    sequence: int
+    status: TrialStatus
+    params: dict[str, Any]
+    value: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    intermediate: tuple[float, ...] = ()
+    started: float | None = None
+    ended: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    devices: tuple[int, ...] = ()
+    pid: int | None = None
+    pgid: int | None = None
+    handle: dict[str, Any] | None = None
+    channel_offset: int = 0
+    final_seen: bool = False
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (or None when it has not both started and ended)."""
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``hyperloom trials --json`` object for this trial.
+
+        Keys: ``trial_id``, ``sequence``, ``status`` (a TrialStatus name), ``params``, ``value``,
+        ``metrics``, ``intermediate`` (numbers in step order), ``started``, ``ended`` (epoch seconds
+        or null), and also ``duration``, ``exit_code``, ``reason`` and ``devices``.
+        """
+        return {
+            "trial_id": self.trial_id,
+            "sequence": self.sequence,
+            "status": self.status.name,
+            "params": self.params,
+            "value": self.value,
+            "metrics": self.metrics,
+            "intermediate": list(self.intermediate),
+            "started": self.started,
+            "ended": self.ended,
+            "duration": self.duration,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "devices": list(self.devices),
+        }
+
+    def to_result(self) -> TrialResult:
+        """This trial as the :class:`~hyperloom.types.TrialResult` tuners and assessors observe."""
+        return TrialResult(
+            trial_id=self.trial_id,
+            params=self.params,
+            status=self.status,
+            value=self.value,
+            intermediate=self.intermediate,
+            sequence=self.sequence,
+            metrics=self.metrics,
+        )
+
+
+def _record(row: tuple[Any, ...]) -> TrialRecord:
+    inter = row[16]
+    return TrialRecord(
+        trial_id=row[0],
+        sequence=row[1],
+        status=TrialStatus[row[2]],
+        params=json.loads(row[3]),
+        value=row[4],
+        metrics=_loads(row[5], {}),
+        intermediate=tuple(json.loads(f"[{inter}]")) if inter else (),
+        started=row[6],
+        ended=row[7],
+        exit_code=row[8],
+        reason=row[9],
+        devices=tuple(_loads(row[10], ())),
+        pid=row[11],
+        pgid=row[12],
+        handle=_loads(row[13]),
+        channel_offset=row[14],
+        final_seen=bool(row[15]),
+    )
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> int:
+    """Returns the schema version of an open store, or raises StoreError if it is not usable."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as e:  # "file is not a database", "no such table: meta"
+        raise StoreError(
+            f"{str(path)!r} is not a hyperloom experiment store ({e}); give the directory of an "
+            f"experiment that hyperloom created"
+        ) from e
+    if row is None:
+        raise StoreError(f"{str(path)!r} is not a hyperloom experiment store (no schema version)")
+    version = int(row[0])
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{str(path)!r} was written by a newer hyperloom (store schema {version}; this version "
+            f"reads up to {SCHEMA_VERSION}); upgrade hyperloom to open it"
+        )
+    return version
+
+
+def connect_ro(path: Path) -> sqlite3.Connection:
+    """Opens ``path`` read-only (``mode=ro``): WAL snapshot reads that never block the writer."""
+    if not path.is_file():
+        raise StoreError(f"no experiment store at {str(path)!r}: the file does not exist")
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(
+            f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+        )
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError:
+        # No -wal/-shm and a directory we cannot write to (an archived experiment): no manager
+        # can be writing there, so read the file as immutable.
+        logger.debug("opening %s as immutable", path)
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot open the experiment store {str(path)!r}: {e}") from e
+    except sqlite3.DatabaseError as e:
+        raise StoreError(
+            f"{str(path)!r} is not a hyperloom experiment store ({e}); give the directory of an "
+            f"experiment that hyperloom created"
+        ) from e
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    check_schema(conn, path)
+    return conn
+
+
+def _statuses(status: TrialStatus | str | Iterable[TrialStatus | str] | None) -> list[str] | None:
+    if status is None:
+        return None
+    items = [status] if isinstance(status, TrialStatus | str) else list(status)
+    names = []
+    for s in items:
+        name = s.name if isinstance(s, TrialStatus) else str(s).upper()
+        if name not in TrialStatus.__members__:
+            raise StoreError(
+                f"unknown trial status {s!r}; use one of {', '.join(TrialStatus.__members__)}"
+            )
+        names.append(name)
+    return names
+
+
+class _Queries:
+    """The read queries, shared by :class:`StoreReader` and the writer :class:`Store`."""
+
+    path: Path
+    _conn: sqlite3.Connection
+
+    def experiment(self) -> dict[str, Any]:
+        """The experiment row: ``id, name, status, created, updated, config, space,
+        next_sequence, manager_pid, message`` (``config`` and ``space`` parsed from JSON)."""
+        row = self._conn.execute(
+            "SELECT id, name, status, created, updated, config_json, space_json, next_sequence, "
+            "manager_pid, message FROM experiment"
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"the store {str(self.path)!r} holds no experiment row")
+        return {
+            "id": row[0],
+            "name": row[1],
+            "status": row[2],
+            "created": row[3],
+            "updated": row[4],
+            "config": json.loads(row[5]),
+            "space": json.loads(row[6]),
+            "next_sequence": row[7],
+            "manager_pid": row[8],
+            "message": row[9],
+        }
+
+    def iter_trials(
+        self,
+        status: TrialStatus | str | Iterable[TrialStatus | str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        order: str = "sequence",
+        with_intermediate: bool = True,
+    ) -> Iterator[TrialRecord]:
+        """Like :meth:`trials`, but yields records one by one (low memory for large stores)."""
+        key = order.lstrip("-")
+        if key not in _ORDERS:
+            raise StoreError(
+                f"unknown trial order {order!r}; use one of {', '.join(_ORDERS)} (prefix - to reverse)"
+            )
+        by = _ORDERS[key]
+        if order.startswith("-"):
+            by = ", ".join(
+                f"{c} DESC" if "IS NULL" not in c else c for c in (x.strip() for x in by.split(","))
+            )
+        inter = _INTERMEDIATE_SQL if with_intermediate else "NULL"
+        sql = f"SELECT {_TRIAL_COLUMNS}, {inter} FROM trials t"
+        args: list[Any] = []
+        names = _statuses(status)
+        if names is not None:
+            sql += f" WHERE t.status IN ({','.join('?' * len(names))})"
+            args += names
+        sql += f" ORDER BY {by}, t.sequence LIMIT ? OFFSET ?"
+        args += [-1 if limit is None else limit, offset]
+        cur = self._conn.execute(sql, args)
+        try:
+            while rows := cur.fetchmany(256):
+                for row in rows:
+                    yield _record(row)
+        finally:
+            cur.close()
+
+    def trials(
+        self,
+        status: TrialStatus | str | Iterable[TrialStatus | str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        order: str = "sequence",
+        with_intermediate: bool = True,
+    ) -> list[TrialRecord]:
+        """Trials, in ``order``.
+
+        Args:
+            status: Only trials in this status (a TrialStatus, its name, or several).
+            limit: At most this many trials (None: all).
+            offset: Skip this many first.
+            order: ``sequence``, ``value``, ``started`` or ``ended``; prefix ``-`` for descending.
+                Trials without a value (or time) come last either way.
+            with_intermediate: Load the intermediate values too (else ``intermediate`` is empty).
+
+        Returns:
+            The matching trials as :class:`TrialRecord` objects.
+        """
+        return list(self.iter_trials(status, limit, offset, order, with_intermediate))
+
+    def trial(self, trial_id: str) -> TrialRecord | None:
+        """One trial, or None when the store has no trial with that id."""
+        row = self._conn.execute(
+            f"SELECT {_TRIAL_COLUMNS}, {_INTERMEDIATE_SQL} FROM trials t WHERE t.trial_id = ?",
+            (trial_id,),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def count_by_status(self) -> dict[str, int]:
+        """The number of trials in each TrialStatus (every name present, zeros included)."""
+        counts = dict.fromkeys(TrialStatus.__members__, 0)
+        for name, n in self._conn.execute("SELECT status, count(*) FROM trials GROUP BY status"):
+            counts[name] = n
+        return counts
+
+    def intermediate(self, trial_id: str) -> list[tuple[int, float, float | None]]:
+        """The intermediate reports of a trial as ``(step, value, t)``, in step order."""
+        return self._conn.execute(
+            "SELECT step, value, t FROM metrics WHERE trial_id = ? ORDER BY step", (trial_id,)
+        ).fetchall()
+
+    def events(
+        self,
+        trial_id: str | None = None,
+        kind: str | None = None,
+        after_id: int = 0,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Events with ``id > after_id``, oldest first, as ``{id, t, kind, trial_id, payload}``."""
+        sql = "SELECT id, t, kind, trial_id, payload_json FROM events WHERE id > ?"
+        args: list[Any] = [after_id]
+        if trial_id is not None:
+            sql += " AND trial_id = ?"
+            args.append(trial_id)
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(-1 if limit is None else limit)
+        return [
+            {"id": r[0], "t": r[1], "kind": r[2], "trial_id": r[3], "payload": _loads(r[4])}
+            for r in self._conn.execute(sql, args)
+        ]
+
+    def state(self, name: str) -> Any:
+        """A saved state blob (e.g. a tuner's ``state_dict()``), or None when none was saved."""
+        row = self._conn.execute("SELECT data_json FROM state WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def close(self) -> None:
+        """Closes the connection. Safe to call twice."""
+        self._conn.close()
+
+
+class StoreReader(_Queries):
+    """Read-only access to an experiment store, safe while a manager writes to it.
+
+    It opens the database with ``mode=ro`` and reads WAL snapshots: each query sees a consistent
+    state and never blocks the writer. Use it as a context manager or call :meth:`close`.
+
+    Args:
+        path: The experiment directory or its ``experiment.db``.
+
+    Raises:
+        StoreError: The file is missing, is not a hyperloom store, or has a newer schema.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = db_path(path)
+        self._conn = connect_ro(self.path)
+
+    def __enter__(self) -> StoreReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

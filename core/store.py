@@ -1,0 +1,429 @@
+"""The experiment store: one SQLite database (WAL) per experiment, ``<exp_dir>/experiment.db``.
+
+The manager is the only writer (:class:`Store`); everybody else reads through
+:class:`StoreReader`, which opens the file read-only and works while the manager writes. Every
+write is one short transaction, so a crash loses at most the write in flight. The tables and the
+API are described in ``docs/internals.md`` ("Store").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hyperloom._store_read import (
+    BUSY_TIMEOUT_S,
+    EXPERIMENT_STATUSES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    StoreReader,
+    TrialRecord,
+    _Queries,
+    check_schema,
+    db_path,
+    dumps,
+)
+from hyperloom.errors import StoreError
+from hyperloom.types import TrialStatus
+
+__all__ = ["EXPERIMENT_STATUSES", "SCHEMA_VERSION", "Store", "StoreReader", "TrialRecord"]
+
+logger = logging.getLogger(__name__)
+
+
+def _connect_rw(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    except sqlite3.DatabaseError as e:
+        raise StoreError(
+            f"cannot open the experiment store {str(path)!r} for writing ({e}); check that it is a "
+            f"hyperloom experiment and that its directory is writable"
+        ) from e
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise StoreError(f"cannot put the store {str(path)!r} in WAL mode (got {mode!r})")
+    return conn
+
+
+def _check_writable(directory: Path) -> None:
+    if not directory.is_dir():
+        raise StoreError(f"the experiment directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"the experiment directory {str(directory)!r} is not writable; fix its permissions "
+            f"or choose another experimentWorkingDirectory / HYPERLOOM_HOME"
+        )
+
+
+def _status_name(status: TrialStatus | str) -> str:
+    name = status.name if isinstance(status, TrialStatus) else str(status)
+    if name not in TrialStatus.__members__:
+        raise StoreError(f"unknown trial status {status!r}")
+    return name
+
+
+def _space_dict(space: Any) -> Any:
+    return space.to_nni() if hasattr(space, "to_nni") else space
+
+
+class Store(_Queries):
+    """The writer of an experiment store. Only the manager holds one.
+
+    Build it with :meth:`create` (a new experiment) or :meth:`open` (resume). Every reader method
+    of :class:`StoreReader` is available too. Methods are thread-safe (one internal lock), but the
+    store is meant to be written from the manager's loop only.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        """Use :meth:`create` or :meth:`open` instead."""
+        self.path = path
+        self._conn = conn
+        self._lock = threading.RLock()
+
+    # -- construction --------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        experiment_id: str,
+        name: str | None,
+        config: Mapping[str, Any],
+        space: Any,
+        t: float | None = None,
+    ) -> Store:
+        """Creates the store of a new experiment.
+
+        Args:
+            path: The experiment directory (it must exist and be writable) or the ``.db`` path.
+            experiment_id: The experiment's id.
+            name: Its display name (``experimentName``), or None.
+            config: The resolved config as a JSON-able mapping (NNI v2 keys).
+            space: The search space: a :class:`~hyperloom.space.SearchSpace` or its NNI dict.
+            t: Creation time (epoch seconds); now by default.
+
+        Raises:
+            StoreError: The directory is missing or not writable, or a store already exists.
+        """
+        file = db_path(path)
+        _check_writable(file.parent)
+        if file.exists():
+            raise StoreError(
+                f"an experiment store already exists at {str(file)!r}; resume it instead, or "
+                f"choose another directory"
+            )
+        conn = _connect_rw(file)
+        now = time.time() if t is None else t
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for stmt in filter(None, (s.strip() for s in SCHEMA.split(";"))):
+                conn.execute(stmt)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('created_by', ?)",
+                (str(SCHEMA_VERSION), "hyperloom"),
+            )
+            conn.execute(
+                "INSERT INTO experiment (id, name, status, created, updated, config_json, "
+                "space_json, next_sequence) VALUES (?, ?, 'CREATED', ?, ?, ?, ?, 1)",
+                (experiment_id, name, now, now, dumps(dict(config)), dumps(_space_dict(space))),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            conn.close()
+            raise
+        logger.debug("created store %s for experiment %s", file, experiment_id)
+        return cls(file, conn)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Store:
+        """Opens an existing store for writing (resume).
+
+        Raises:
+            StoreError: No store there, the directory is not writable, the file is not a
+                hyperloom store, or it was written by a newer hyperloom.
+        """
+        file = db_path(path)
+        if not file.is_file():
+            raise StoreError(f"no experiment store at {str(file)!r}: the file does not exist")
+        _check_writable(file.parent)
+        conn = _connect_rw(file)
+        try:
+            check_schema(conn, file)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(file, conn)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _update_trial(self, trial_id: str, sql: str, args: Sequence[Any]) -> None:
+        with self._tx() as c:
+            if c.execute(sql, (*args, trial_id)).rowcount != 1:
+                raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
+
+    # -- experiment ----------------------------------------------------------------------------
+
+    def set_experiment_status(self, status: str, message: str | None = None) -> None:
+        """Sets the experiment status (CREATED, RUNNING, DONE, STOPPED or FAILED) and message."""
+        if status not in EXPERIMENT_STATUSES:
+            raise StoreError(
+                f"unknown experiment status {status!r}; use one of {', '.join(EXPERIMENT_STATUSES)}"
+            )
+        with self._tx() as c:
+            c.execute(
+                "UPDATE experiment SET status = ?, message = ?, updated = ?",
+                (status, message, time.time()),
+            )
+
+    def set_manager_pid(self, pid: int | None) -> None:
+        """Records the pid of the manager that drives the experiment (None when none does)."""
+        with self._tx() as c:
+            c.execute("UPDATE experiment SET manager_pid = ?, updated = ?", (pid, time.time()))
+
+    def allocate_sequence(self) -> int:
+        """The next trial sequence number (from 1). Persisted at once; never reused."""
+        with self._tx() as c:
+            row = c.execute(
+                "UPDATE experiment SET next_sequence = next_sequence + 1 "
+                "RETURNING next_sequence - 1"
+            ).fetchone()
+        return int(row[0])
+
+    def save_state(self, name: str, data: Any) -> None:
+        """Saves a JSON-able state blob under ``name`` (e.g. a tuner's ``state_dict()``)."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO state (name, data_json, t) VALUES (?, ?, ?)",
+                (name, dumps(data), time.time()),
+            )
+
+    # -- trials --------------------------------------------------------------------------------
+
+    def add_trial(
+        self, trial_id: str, sequence: int, params: Mapping[str, Any], *, t: float | None = None
+    ) -> None:
+        """Records a new trial as WAITING with the parameters it will run with."""
+        try:
+            with self._tx() as c:
+                c.execute(
+                    "INSERT INTO trials (trial_id, sequence, params_json, status, created) "
+                    "VALUES (?, ?, ?, 'WAITING', ?)",
+                    (trial_id, sequence, dumps(dict(params)), time.time() if t is None else t),
+                )
+        except sqlite3.IntegrityError as e:
+            raise StoreError(
+                f"cannot add trial {trial_id!r} (sequence {sequence}): id or sequence already used"
+            ) from e
+
+    def start_trial(
+        self,
+        trial_id: str,
+        *,
+        started: float,
+        pid: int | None = None,
+        pgid: int | None = None,
+        handle: Mapping[str, Any] | None = None,
+        devices: Sequence[int] = (),
+    ) -> None:
+        """Marks a trial RUNNING and records how to find its process again."""
+        self._update_trial(
+            trial_id,
+            "UPDATE trials SET status = 'RUNNING', started = ?, pid = ?, pgid = ?, "
+            "handle_json = ?, devices_json = ? WHERE trial_id = ?",
+            (
+                started,
+                pid,
+                pgid,
+                None if handle is None else dumps(dict(handle)),
+                dumps(list(devices)),
+            ),
+        )
+
+    def add_metric(
+        self,
+        trial_id: str,
+        step: int | None,
+        value: float,
+        metrics: Mapping[str, Any] | None = None,
+        t: float | None = None,
+        offset: int | None = None,
+    ) -> int:
+        """Records an intermediate report, and the channel offset after it, in one transaction.
+
+        A report for a step already recorded replaces it, so re-reading a channel file from an
+        older offset is harmless. ``step=None`` means the step after the last one.
+
+        Returns:
+            The step recorded.
+        """
+        with self._tx() as c:
+            if step is None:
+                step = c.execute(
+                    "SELECT coalesce(max(step) + 1, 0) FROM metrics WHERE trial_id = ?",
+                    (trial_id,),
+                ).fetchone()[0]
+            c.execute(
+                "INSERT OR REPLACE INTO metrics (trial_id, step, value, metrics_json, t) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (trial_id, step, float(value), dumps(dict(metrics)) if metrics else None, t),
+            )
+            if offset is not None:
+                c.execute(
+                    "UPDATE trials SET channel_offset = ? WHERE trial_id = ?", (offset, trial_id)
+                )
+        return int(step)  # type: ignore[arg-type]
+
+    def set_final(
+        self,
+        trial_id: str,
+        value: float,
+        metrics: Mapping[str, Any] | None = None,
+        t: float | None = None,
+        offset: int | None = None,
+    ) -> None:
+        """Records the final metric (and extra named metrics) of a trial, and the channel offset."""
+        del t  # the final report's time is the trial's end, recorded by finish_trial
+        self._update_trial(
+            trial_id,
+            "UPDATE trials SET value = ?, metrics_json = ?, final_seen = 1, "
+            "channel_offset = coalesce(?, channel_offset) WHERE trial_id = ?",
+            (float(value), dumps(dict(metrics or {})), offset),
+        )
+
+    def set_offset(self, trial_id: str, offset: int) -> None:
+        """Records how far the trial's channel file has been read (bytes)."""
+        self._update_trial(
+            trial_id, "UPDATE trials SET channel_offset = ? WHERE trial_id = ?", (offset,)
+        )
+
+    def finish_trial(
+        self,
+        trial_id: str,
+        status: TrialStatus | str,
+        *,
+        ended: float,
+        exit_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Records how a trial ended: its final status, end time, exit code and reason."""
+        self._update_trial(
+            trial_id,
+            "UPDATE trials SET status = ?, ended = ?, exit_code = ?, reason = ? WHERE trial_id = ?",
+            (_status_name(status), ended, exit_code, reason),
+        )
+
+    def add_event(
+        self,
+        kind: str,
+        trial_id: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        t: float | None = None,
+    ) -> int:
+        """Appends an event (assessor verdict, stop request, rejected line, ...). Returns its id."""
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO events (t, kind, trial_id, payload_json) VALUES (?, ?, ?, ?)",
+                (
+                    time.time() if t is None else t,
+                    kind,
+                    trial_id,
+                    None if payload is None else dumps(dict(payload)),
+                ),
+            )
+        return int(cur.lastrowid or 0)
+
+    def import_records(self, records: Iterable[TrialRecord], *, batch: int = 500) -> int:
+        """Bulk-inserts ended trials (benchmarks, imports): a few large transactions.
+
+        Intermediate values get steps 0, 1, ... and the trial's end time. Sequence numbers are
+        taken from the records, and ``next_sequence`` moves past the largest.
+
+        Returns:
+            The number of trials inserted.
+        """
+        n = 0
+        top = 0
+        pending: list[TrialRecord] = []
+
+        def flush() -> None:
+            with self._tx() as c:
+                c.executemany(
+                    "INSERT INTO trials (trial_id, sequence, params_json, status, value, "
+                    "metrics_json, created, started, ended, exit_code, reason, devices_json, "
+                    "final_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            r.trial_id,
+                            r.sequence,
+                            dumps(r.params),
+                            r.status.name,
+                            r.value,
+                            dumps(r.metrics),
+                            r.started,
+                            r.started,
+                            r.ended,
+                            r.exit_code,
+                            r.reason,
+                            dumps(list(r.devices)),
+                            int(r.value is not None),
+                        )
+                        for r in pending
+                    ],
+                )
+                c.executemany(
+                    "INSERT INTO metrics (trial_id, step, value, t) VALUES (?, ?, ?, ?)",
+                    [
+                        (r.trial_id, i, float(v), r.ended)
+                        for r in pending
+                        for i, v in enumerate(r.intermediate)
+                    ],
+                )
+                c.execute("UPDATE experiment SET next_sequence = max(next_sequence, ?)", (top + 1,))
+            pending.clear()
+
+        for rec in records:
+            pending.append(rec)
+            top = max(top, rec.sequence)
+            n += 1
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
+        return n
+
+    def close(self) -> None:
+        """Checkpoints and closes the database. Safe to call twice."""
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA optimize")
+            self._conn.close()
