@@ -29,6 +29,7 @@ from hyperloom._store_read import (
     check_schema,
     db_path,
     dumps,
+    pack_floats,
 )
 from hyperloom.errors import StoreError
 from hyperloom.types import TrialStatus
@@ -297,10 +298,13 @@ class Store(_Queries):
                 "VALUES (?, ?, ?, ?, ?)",
                 (trial_id, step, float(value), dumps(dict(metrics)) if metrics else None, t),
             )
-            if offset is not None:
-                c.execute(
-                    "UPDATE trials SET channel_offset = ? WHERE trial_id = ?", (offset, trial_id)
-                )
+            cur = c.execute(
+                "UPDATE trials SET intermediate_blob = NULL, "
+                "channel_offset = coalesce(?, channel_offset) WHERE trial_id = ?",
+                (offset, trial_id),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
         return int(step)  # type: ignore[arg-type]
 
     def set_final(
@@ -335,12 +339,25 @@ class Store(_Queries):
         exit_code: int | None = None,
         reason: str | None = None,
     ) -> None:
-        """Records how a trial ended: its final status, end time, exit code and reason."""
-        self._update_trial(
-            trial_id,
-            "UPDATE trials SET status = ?, ended = ?, exit_code = ?, reason = ? WHERE trial_id = ?",
-            (_status_name(status), ended, exit_code, reason),
-        )
+        """Records how a trial ended: its final status, end time, exit code and reason.
+
+        It also caches the trial's intermediate values in a packed form, so that loading many
+        ended trials (``trials --json``, resume) does not go through their metric rows.
+        """
+        with self._tx() as c:
+            values = [
+                v
+                for (v,) in c.execute(
+                    "SELECT value FROM metrics WHERE trial_id = ? ORDER BY step", (trial_id,)
+                )
+            ]
+            cur = c.execute(
+                "UPDATE trials SET status = ?, ended = ?, exit_code = ?, reason = ?, "
+                "intermediate_blob = ? WHERE trial_id = ?",
+                (_status_name(status), ended, exit_code, reason, pack_floats(values), trial_id),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
 
     def add_event(
         self,
@@ -380,7 +397,7 @@ class Store(_Queries):
                 c.executemany(
                     "INSERT INTO trials (trial_id, sequence, params_json, status, value, "
                     "metrics_json, created, started, ended, exit_code, reason, devices_json, "
-                    "final_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "final_seen, intermediate_blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             r.trial_id,
@@ -396,6 +413,7 @@ class Store(_Queries):
                             r.reason,
                             dumps(list(r.devices)),
                             int(r.value is not None),
+                            pack_floats(r.intermediate),
                         )
                         for r in pending
                     ],
