@@ -1,3 +1,253 @@
-"""(placeholder: commands are added by their owner)."""
+"""``hyperloom run``, ``resume`` and ``stop``."""
 
-from hyperloom.cli import app  # noqa: F401
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from hyperloom.cli import app
+from hyperloom.cli._common import console, err_console
+from hyperloom.errors import UsageError
+
+__all__ = ["render_progress", "render_summary"]
+
+
+def _fmt_secs(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def render_progress(p: Any) -> Table:
+    """The live status line of a running experiment."""
+    c = p.counts
+    done = c.get("SUCCEEDED", 0)
+    failed = c.get("FAILED", 0) + c.get("TIMEOUT", 0)
+    stopped = c.get("EARLY_STOPPED", 0)
+    canceled = c.get("CANCELED", 0)
+    budget = f"/{p.max_trials}" if p.max_trials else ""
+    t = Table.grid(padding=(0, 2))
+    t.add_row(
+        Text(f"trials {p.started_trials}{budget}", style="bold"),
+        Text(f"done {done}", style="green"),
+        Text(f"running {p.running}", style="cyan"),
+        Text(f"failed {failed}", style="red" if failed else "dim"),
+        Text(f"early-stopped {stopped}", style="yellow" if stopped else "dim"),
+        Text(f"canceled {canceled}", style="dim"),
+        Text(f"best {p.best_value:.6g}" if p.best_value is not None else "best -", style="bold magenta"),
+        Text(f"elapsed {_fmt_secs(p.elapsed)}" + (f"/{_fmt_secs(p.max_duration)}" if p.max_duration else "")),
+        Text("stopping…" if p.stopping else "", style="yellow"),
+    )
+    return t
+
+
+def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
+    """A table of the best trials."""
+    ok = [r for r in records if r.value is not None and r.status.name == "SUCCEEDED"]
+    ok.sort(key=lambda r: r.value, reverse=(mode == "maximize"))
+    table = Table(title=f"Top {min(top, len(ok))} of {len(records)} trials ({mode})", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("trial")
+    table.add_column("value", justify="right", style="bold")
+    table.add_column("params", overflow="fold")
+    table.add_column("duration", justify="right")
+    for r in ok[:top]:
+        dur = (r.ended - r.started) if r.ended and r.started else None
+        table.add_row(str(r.sequence), r.trial_id, f"{r.value:.6g}", _short_params(r.params), f"{dur:.1f}s" if dur is not None else "-")
+    return table
+
+
+def _short_params(params: dict[str, Any]) -> str:
+    import json
+
+    parts = []
+    for k, v in params.items():
+        s = json.dumps(v) if not isinstance(v, float) else f"{v:.4g}"
+        parts.append(f"{k}={s}")
+    return ", ".join(parts)
+
+
+def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool) -> None:
+    interactive = console.is_terminal and not quiet
+    live: Live | None = None
+    last_line = [0.0]
+
+    def on_start(e: Any) -> None:
+        nonlocal live
+        if e.dashboard_url:
+            console.print(f"dashboard: [link={e.dashboard_url}]{e.dashboard_url}[/link]", soft_wrap=True)
+        if interactive:
+            live = Live(console=console, refresh_per_second=4, transient=False)
+            live.start()
+
+    def on_progress(p: Any) -> None:
+        if quiet:
+            return
+        if live is not None:
+            live.update(render_progress(p))
+        elif time.monotonic() - last_line[0] >= 5.0:
+            last_line[0] = time.monotonic()
+            console.print(render_progress(p))
+
+    def on_event(text: str) -> None:
+        if not quiet:
+            console.print(f"[dim]{text}[/]", soft_wrap=True)
+
+    console.print(f"experiment [bold]{exp.id}[/]  dir {exp.dir}", soft_wrap=True, highlight=False)
+    for w in exp.config.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+    try:
+        records = exp.run(on_progress=on_progress, on_event=on_event, on_start=on_start, dashboard=dashboard)
+    finally:
+        if live is not None:
+            live.stop()
+    if exp.manager is not None and not quiet:
+        console.print(render_progress(exp.manager.progress()))
+    console.print(render_summary(records, exp.config.mode))
+    console.print(f"status: [bold]{exp.status}[/]   details: hyperloom trials {exp.id}")
+    if exp.status == "STOPPED" and exp.manager is not None and exp.manager._interrupts:
+        raise typer.Exit(130)
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(None, help="The experiment config (YAML; NNI v2 configs work as they are).", show_default=False),
+    command: list[str] = typer.Argument(None, help="With no config: the trial command after `--`, with priors such as --lr~'loguniform(1e-5, 1)'.", show_default=False),
+    tuner: str = typer.Option("tpe", "--tuner", help="No-config mode: the tuner."),
+    max_trials: int = typer.Option(20, "-n", "--max-trials", help="No-config mode: the trial budget."),
+    concurrency: int = typer.Option(1, "-c", "--concurrency", help="No-config mode: trials run at once."),
+    mode: str = typer.Option("maximize", "--mode", help="No-config mode: maximize or minimize."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the first line and the summary."),
+    no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not serve the web dashboard."),
+) -> None:
+    """Run an experiment: ask the tuner for parameters, run trials, print the best ones.
+
+    The first line names the experiment id and directory. Ctrl-C stops it cleanly (a second Ctrl-C
+    kills the trials at once); `hyperloom resume ID` continues it later.
+    """
+    from hyperloom.experiment import Experiment
+
+    if config is not None and (config.suffix in (".yml", ".yaml", ".json") or config.is_file()):
+        exp = Experiment.from_config(config)
+        if command:
+            raise UsageError(f"unexpected arguments after the config file: {' '.join(command)}")
+    else:
+        argv = ([str(config)] if config is not None else []) + list(command or [])
+        if not argv:
+            raise UsageError("give a config file (hyperloom run config.yml) or a command after `--`")
+        try:
+            from hyperloom.priors import config_from_argv
+        except ImportError:
+            raise UsageError(f"config file {argv[0]!r} does not exist") from None
+        raw = config_from_argv(argv, tuner=tuner, max_trials=max_trials, concurrency=concurrency, mode=mode)
+        exp = Experiment.from_config(raw)
+    _run_experiment(exp, quiet=quiet, dashboard=not no_dashboard)
+
+
+@app.command()
+def resume(
+    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the first line and the summary."),
+    no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not serve the web dashboard."),
+) -> None:
+    """Continue a stopped or crashed experiment.
+
+    Ended trials are kept and count against the budget, the tuner is rebuilt from them, sequence
+    numbers continue, and trials that are still running (after a crash) are re-attached.
+    """
+    from hyperloom.experiment import Experiment
+
+    _run_experiment(Experiment.resume(experiment), quiet=quiet, dashboard=not no_dashboard)
+
+
+@app.command()
+def stop(
+    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    timeout: float = typer.Option(60.0, help="Seconds to wait for the manager to finish stopping."),
+) -> None:
+    """Stop a running experiment from another shell (like Ctrl-C in its terminal).
+
+    If its manager is gone (crashed), stray trial processes are killed and the experiment is
+    marked STOPPED.
+    """
+    import psutil
+    from filelock import FileLock, Timeout
+
+    from hyperloom.experiment import LOCK_NAME
+    from hyperloom.paths import DB_NAME, find_experiment_dir
+    from hyperloom.store import StoreReader
+
+    exp_dir = find_experiment_dir(experiment)
+    reader = StoreReader(exp_dir / DB_NAME)
+    try:
+        info = reader.experiment()
+    finally:
+        reader.close()
+    lock = FileLock(str(exp_dir / LOCK_NAME))
+    pid = info.get("manager_pid")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not pid or not psutil.pid_exists(int(pid)):
+            raise UsageError(f"experiment {info['id']} is locked but its manager (pid {pid}) is not running") from None
+        os.kill(int(pid), signal.SIGTERM)
+        console.print(f"stopping experiment {info['id']} (manager pid {pid})…")
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise UsageError(f"the manager did not stop within {timeout:g}s; run `hyperloom stop {info['id']}` again to retry") from None
+        lock.release()
+        console.print(f"experiment {info['id']} stopped")
+        return
+    try:
+        swept = _sweep_orphans(exp_dir)
+    finally:
+        lock.release()
+    console.print(f"experiment {info['id']} is not running" + (f"; killed {swept} stray trial process groups" if swept else ""))
+
+
+def _sweep_orphans(exp_dir: Path) -> int:
+    """With the lock held and no manager: kill process groups of trials still marked RUNNING and
+    record the experiment as STOPPED."""
+    import psutil
+
+    from hyperloom.paths import DB_NAME
+    from hyperloom.store import Store
+    from hyperloom.types import TrialStatus
+
+    store = Store.open(exp_dir / DB_NAME)
+    killed = 0
+    try:
+        for r in store.trials(status=TrialStatus.RUNNING, with_intermediate=False):
+            handle = r.handle or {}
+            pid, ctime = handle.get("pid"), handle.get("create_time")
+            alive = False
+            if pid:
+                try:
+                    proc = psutil.Process(int(pid))
+                    alive = ctime is None or abs(proc.create_time() - float(ctime)) < 1.0
+                except psutil.Error:
+                    alive = False
+            if alive and r.pgid:
+                try:
+                    os.killpg(int(r.pgid), signal.SIGKILL)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+            store.finish_trial(r.trial_id, TrialStatus.CANCELED, ended=time.time(), exit_code=None, reason="experiment stopped while its manager was down")
+        if store.experiment().get("status") == "RUNNING":
+            store.set_experiment_status("STOPPED", message="stopped while the manager was down")
+    finally:
+        store.close()
+    return killed

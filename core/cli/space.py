@@ -1,3 +1,104 @@
-"""(placeholder: commands are added by their owner)."""
+"""``hyperloom space check``: validate a search space and show what it holds."""
 
-from hyperloom.cli import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from hyperloom.cli import app
+from hyperloom.cli._common import console, print_json
+from hyperloom.errors import UsageError
+
+space_app = typer.Typer(help="Inspect search spaces.", no_args_is_help=True)
+app.add_typer(space_app, name="space")
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--option must look like key=value, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+@space_app.command("check")
+def check(
+    file: Path = typer.Argument(None, help="A search space in NNI's JSON format (or YAML), or a config that holds one."),
+    plugin: str = typer.Option(None, "--plugin", help="Show the space a search-space plugin produces instead."),
+    option: list[str] = typer.Option(None, "--option", help="A plugin option as key=value (repeatable; values parsed as JSON when possible)."),
+    samples: int = typer.Option(3, "--samples", help="How many random samples to print."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the samples."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Validate a search space, list its parameters and print a few samples.
+
+    Errors name the parameter path and the bad value, and exit with code 2.
+    """
+    from hyperloom.space import SearchSpace
+
+    if plugin:
+        from hyperloom import registry
+
+        opts = dict(_parse_option(o) for o in option or [])
+        loader = getattr(registry, "load_search_space", None)
+        made = loader(plugin, opts) if loader else registry.load("search_space", plugin)(**opts)
+        space = made if isinstance(made, SearchSpace) else SearchSpace.from_nni(made)
+        source = f"plugin {plugin}"
+    elif file is not None:
+        if file.suffix in (".yml", ".yaml") and _looks_like_config(file):
+            from hyperloom.config import Config
+
+            space = Config.load(file).search_space
+        else:
+            space = SearchSpace.load(file)
+        source = str(file)
+    else:
+        raise UsageError("give a search-space file or --plugin NAME")
+    drawn = [space.sample(seed + i) for i in range(samples)]
+    if as_json:
+        print_json(
+            {
+                "source": source,
+                "parameters": [{"name": p.name, "type": p.type_name, "description": p.describe(), "condition": _cond(p)} for p in space.parameters],
+                "size": None if space.size() == float("inf") else int(space.size()),
+                "samples": drawn,
+            }
+        )
+        return
+    table = Table(title=f"{source}: {len(space.parameters)} parameters", title_justify="left")
+    table.add_column("parameter")
+    table.add_column("type")
+    table.add_column("domain", overflow="fold")
+    table.add_column("active when")
+    for p in space.parameters:
+        table.add_row(p.name, p.type_name, p.describe(), _cond(p) or "always")
+    console.print(table)
+    size = space.size()
+    console.print(f"size: {'continuous (infinite)' if size == float('inf') else f'{int(size)} points'}")
+    console.print(f"{samples} samples (seed {seed}):")
+    for s in drawn:
+        console.print("  " + json.dumps(s), soft_wrap=True, highlight=False)
+    console.print("[green]valid[/]")
+
+
+def _cond(p: Any) -> str | None:
+    if p.condition is None:
+        return None
+    path, idx = p.condition
+    return f"{'/'.join(map(str, path))} = option {idx}"
+
+
+def _looks_like_config(file: Path) -> bool:
+    try:
+        import yaml
+
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except Exception:
+        return False
+    return isinstance(raw, dict) and ("trialCommand" in raw or "searchSpaceFile" in raw)

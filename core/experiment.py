@@ -1,0 +1,244 @@
+"""The Python API: create, run and resume experiments.
+
+    from hyperloom import Experiment, open_experiment
+    Experiment.from_config("config.yml").run()
+    open_experiment("abc123xy").trials()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hyperloom.config import Config
+from hyperloom.errors import ExperimentLockedError, StoreError, UsageError
+from hyperloom.paths import DB_NAME, experiments_home, find_experiment_dir, new_id
+
+__all__ = ["Experiment", "open_experiment"]
+
+log = logging.getLogger(__name__)
+LOCK_NAME = "manager.lock"
+
+
+def open_experiment(id_or_dir: str | os.PathLike[str]) -> Any:
+    """Opens an experiment read-only (see :class:`hyperloom.history.ExperimentView`)."""
+    from hyperloom.history import open_experiment as _open
+
+    return _open(id_or_dir)
+
+
+class Experiment:
+    """One experiment: a config, a directory, a store and a manager.
+
+    Use :meth:`from_config` for a new experiment and :meth:`resume` for an existing one; then
+    :meth:`run`. ``run`` blocks until the experiment ends and returns its trial records.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        experiment_id: str | None = None,
+        exp_dir: Path | None = None,
+        resuming: bool = False,
+    ) -> None:
+        self.config = config
+        self.id = experiment_id or new_id(8)
+        root = config.experiment_working_directory or experiments_home()
+        self.dir = (exp_dir or (root / self.id)).resolve()
+        self.resuming = resuming
+        self.status: str | None = None
+        self.dashboard_url: str | None = None
+        self.manager: Any = None
+
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: str | os.PathLike[str] | Mapping[str, Any] | Config, **kw: Any) -> Experiment:
+        """A new experiment from a config file, a config dict (paths relative to the current
+        directory) or a :class:`Config`."""
+        if isinstance(config, Config):
+            return cls(config, **kw)
+        if isinstance(config, Mapping):
+            return cls(Config.from_dict(dict(config), base_dir=Path.cwd()), **kw)
+        return cls(Config.load(config), **kw)
+
+    @classmethod
+    def resume(cls, id_or_dir: str | os.PathLike[str]) -> Experiment:
+        """An existing experiment, to be continued with :meth:`run`."""
+        from hyperloom.store import StoreReader
+
+        exp_dir = find_experiment_dir(id_or_dir)
+        reader = StoreReader(exp_dir / DB_NAME)
+        try:
+            exp = reader.experiment()
+        finally:
+            reader.close()
+        raw = exp["config"] if "config" in exp else json.loads(exp["config_json"])
+        base = Path(raw.get("trialCodeDirectory") or exp_dir)
+        config = Config.from_dict(raw, base_dir=base, source=exp_dir / "config.yaml")
+        return cls(config, experiment_id=exp["id"], exp_dir=exp_dir, resuming=True)
+
+    # ------------------------------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        on_progress: Callable[[Any], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
+        on_start: Callable[[Experiment], None] | None = None,
+        dashboard: bool | None = None,
+    ) -> list[Any]:
+        """Runs (or resumes) the experiment to its end; returns the trial records."""
+        return asyncio.run(self.run_async(on_progress=on_progress, on_event=on_event, on_start=on_start, dashboard=dashboard))
+
+    async def run_async(
+        self,
+        *,
+        on_progress: Callable[[Any], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
+        on_start: Callable[[Experiment], None] | None = None,
+        dashboard: bool | None = None,
+    ) -> list[Any]:
+        from filelock import FileLock, Timeout
+
+        from hyperloom.manager import Manager
+        from hyperloom.store import Store
+
+        # Everything that can be checked without writing is checked first.
+        manager = Manager(self.config, experiment_id=self.id, exp_dir=self.dir, store=None, on_progress=on_progress, on_event=on_event)
+        manager.build_parts()
+        self.manager = manager
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            probe = self.dir / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise StoreError(
+                f"cannot write the experiment directory {str(self.dir)!r}: {e.strerror}. "
+                f"Set HYPERLOOM_HOME or experimentWorkingDirectory to a writable place."
+            ) from None
+        lock = FileLock(str(self.dir / LOCK_NAME))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise ExperimentLockedError(
+                f"experiment {self.id} is already being run by another manager "
+                f"(lock {str(self.dir / LOCK_NAME)!r}). Stop it with `hyperloom stop {self.id}` first."
+            ) from None
+        handler = _attach_log(self.dir / "manager.log")
+        store: Any = None
+        server: Any = None
+        try:
+            if self.resuming:
+                store = Store.open(self.dir / DB_NAME)
+            else:
+                if (self.dir / DB_NAME).exists():
+                    raise UsageError(f"{self.dir} already holds an experiment; use `hyperloom resume {self.id}`")
+                store = Store.create(
+                    self.dir / DB_NAME,
+                    experiment_id=self.id,
+                    name=self.config.experiment_name or self.id,
+                    config=self.config.to_dict(),
+                    space=self.config.search_space.to_nni(),
+                )
+                _write_config(self.dir, self.config)
+                _register(self.id, self.dir)
+            store.set_manager_pid(os.getpid())
+            manager.store = store
+            if dashboard is None:
+                opt = self.config.extras.get("dashboard", True)
+                dashboard = bool(opt.get("enabled", True)) if isinstance(opt, dict) else opt is not False
+            if dashboard:
+                server = await _start_dashboard(self, manager)
+            if on_start is not None:
+                on_start(self)
+            self.status = await manager.run(resume=self.resuming)
+            return list(store.trials(with_intermediate=True))
+        finally:
+            if server is not None:
+                with contextlib.suppress(Exception):
+                    await server.close()
+            if store is not None:
+                store.close()
+            logging.getLogger("hyperloom").removeHandler(handler)
+            handler.close()
+            lock.release()
+
+    def stop(self) -> None:
+        """Asks a running experiment (in this process) to stop."""
+        if self.manager is not None:
+            self.manager.request_stop("stop requested through the API")
+
+
+class _Control:
+    """What the dashboard may do to the live experiment."""
+
+    def __init__(self, manager: Any) -> None:
+        self._manager = manager
+        self.experiment_id = manager.experiment_id
+
+    def stop_experiment(self) -> None:
+        self._manager.request_stop("stopped from the dashboard")
+
+    def stop_trial(self, trial_id: str) -> bool:
+        ok: bool = self._manager.stop_trial(trial_id, "stopped from the dashboard")
+        return ok
+
+
+async def _start_dashboard(exp: Experiment, manager: Any) -> Any:
+    try:
+        from hyperloom.dashboard import DashboardServer
+    except ImportError:
+        return None
+    import secrets
+
+    opts = exp.config.extras.get("dashboard")
+    opts = opts if isinstance(opts, dict) else {}
+    token = secrets.token_urlsafe(16)
+    try:
+        server = DashboardServer(
+            [exp.dir],
+            host=str(opts.get("host", "127.0.0.1")),
+            port=int(opts.get("port", 0)),
+            control=_Control(manager),
+            token=token,
+        )
+        exp.dashboard_url = await server.start()
+    except Exception as e:  # the dashboard must never take an experiment down
+        log.warning("the dashboard could not start: %s", e)
+        return None
+    return server
+
+
+def _attach_log(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger("hyperloom")
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    return handler
+
+
+def _write_config(exp_dir: Path, config: Config) -> None:
+    import yaml
+
+    (exp_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+def _register(exp_id: str, exp_dir: Path) -> None:
+    """Records experiments that live outside the home, so ids resolve from anywhere."""
+    home = experiments_home()
+    if exp_dir.parent == home.resolve():
+        return
+    with contextlib.suppress(OSError):
+        (home / ".index").mkdir(parents=True, exist_ok=True)
+        (home / ".index" / exp_id).write_text(str(exp_dir), encoding="utf-8")
+

@@ -1,0 +1,701 @@
+"""The manager: one asyncio loop that runs an experiment.
+
+It asks the tuner for parameters, starts trials through an executor, reads their channel
+messages, asks the assessor after each intermediate report, enforces budgets and timeouts, and
+records everything in the store (it is the store's only writer). Time comes from a :class:`Clock`
+and trials from an :class:`~hyperloom.executor.Executor`, never from ``time`` or ``subprocess``
+directly, so that the same loop drives local subprocesses, Ray, or a replay on a virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hyperloom.config import Config
+from hyperloom.types import TrialResult, TrialStatus, Verdict
+
+__all__ = ["Clock", "Manager", "Progress", "RunningTrial"]
+
+log = logging.getLogger(__name__)
+
+
+class Clock:
+    """Wall-clock time. A replay executor can substitute a virtual clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass
+class RunningTrial:
+    """What the manager tracks for a trial that was started and has not ended."""
+
+    trial_id: str
+    sequence: int
+    params: dict[str, Any]
+    started: float
+    started_mono: float
+    deadline: float | None  # monotonic time of maxTrialDuration, or None
+    intermediate: list[float] = field(default_factory=list)
+    final: float | None = None
+    final_metrics: dict[str, Any] = field(default_factory=dict)
+    final_seen: bool = False
+    next_step: int = 0
+    stop_status: TrialStatus | None = None  # why the manager stopped it
+    stop_reason: str | None = None
+    kill_at: float | None = None  # monotonic time after which it is killed
+    kill_task: asyncio.Task[None] | None = None
+    pids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot for progress displays."""
+
+    experiment_id: str
+    counts: dict[str, int]
+    running: int
+    best_value: float | None
+    best_trial: str | None
+    elapsed: float
+    max_duration: float | None
+    max_trials: int | None
+    started_trials: int
+    stopping: bool
+    message: str = ""
+
+
+_FINAL_STATUSES_THAT_USE_BUDGET = {
+    TrialStatus.SUCCEEDED,
+    TrialStatus.FAILED,
+    TrialStatus.EARLY_STOPPED,
+    TrialStatus.TIMEOUT,
+}
+
+
+class Manager:
+    """Drives one experiment. Build it through :class:`hyperloom.experiment.Experiment`."""
+
+    TICK = 0.25  # seconds between housekeeping checks when nothing happens
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        experiment_id: str,
+        exp_dir: Path,
+        store: Any,
+        clock: Clock | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.experiment_id = experiment_id
+        self.exp_dir = exp_dir
+        self.store = store
+        self.clock = clock or Clock()
+        self.on_progress = on_progress
+        self.on_event = on_event
+        self.running: dict[str, RunningTrial] = {}
+        self.counts: dict[str, int] = {s.value: 0 for s in TrialStatus}
+        self.best_value: float | None = None
+        self.best_trial: str | None = None
+        self.used_budget = 0
+        self.exhausted = False
+        self.stopping = False
+        self.escalated = False
+        self.stop_message = ""
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._interrupts = 0
+        self._prev_elapsed = 0.0
+        self._run_start_mono = 0.0
+        self._last_progress = 0.0
+        self._algo_lock = asyncio.Lock()
+        self.tuner: Any = None
+        self.assessor: Any = None
+        self.pool: Any = None
+        self.executor: Any = None
+
+    # ------------------------------------------------------------------------------------------
+    # construction of the parts
+
+    def build_parts(self) -> None:
+        """Loads tuner, assessor, device pool and executor (raising clear errors for bad config)."""
+        from hyperloom import registry
+
+        cfg = self.config
+        targs = dict(cfg.tuner.class_args)
+        targs["mode"] = cfg.mode
+        if cfg.seed is not None and "seed" not in targs:
+            targs["seed"] = cfg.seed
+        self.tuner = registry.load_tuner(
+            cfg.tuner.name, cfg.search_space, code_directory=cfg.tuner.code_directory, **targs
+        )
+        if cfg.assessor is not None:
+            aargs = dict(cfg.assessor.class_args)
+            aargs.setdefault("mode", cfg.mode)
+            self.assessor = registry.load_assessor(
+                cfg.assessor.name, code_directory=cfg.assessor.code_directory, **aargs
+            )
+        self.pool = _make_pool(cfg)
+        executor_cls = registry.load("executor", cfg.training_service.platform)
+        self.executor = executor_cls(
+            experiment_dir=self.exp_dir,
+            emit=self._queue.put_nowait,
+            channel=cfg.channel,
+            options=dict(cfg.training_service.options),
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # public entry
+
+    async def run(self, *, resume: bool = False) -> str:
+        """Runs until the budget is used, the space is exhausted or a stop is requested.
+        Returns the final experiment status."""
+        loop = asyncio.get_running_loop()
+        self._run_start_mono = self.clock.monotonic()
+        installed = self._install_signals(loop)
+        status = "FAILED"
+        try:
+            await self.executor.open()
+            self.store.set_experiment_status("RUNNING")
+            self.store.add_event("run_start", None, {"resume": resume}, self.clock.now())
+            if resume:
+                await self._resume()
+            self._emit_progress(force=True)
+            await self._main_loop()
+            status = "STOPPED" if self.stopping else "DONE"
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await self._shutdown()
+            elapsed = self._prev_elapsed + self.clock.monotonic() - self._run_start_mono
+            self.store.add_event("run_end", None, {"elapsed": elapsed, "status": status}, self.clock.now())
+            self.store.set_experiment_status(status, message=self.stop_message or None)
+            self._emit_progress(force=True)
+        return status
+
+    def request_stop(self, message: str = "stop requested") -> None:
+        """Stops the experiment: no new trials; running trials get a cooperative stop first."""
+        if not self.stopping:
+            self.stopping = True
+            self.stop_message = message
+            self._say(f"stopping: {message}")
+        self._queue.put_nowait(None)
+
+    def escalate(self) -> None:
+        """Kills every running trial at once (a second Ctrl-C)."""
+        self.escalated = True
+        self.request_stop("interrupted twice: killing trials now")
+        for rt in self.running.values():
+            rt.kill_at = 0.0
+        self._queue.put_nowait(None)
+
+    def stop_trial(self, trial_id: str, reason: str = "stopped by the user") -> bool:
+        """Stops one running trial (status CANCELED). False if it is not running."""
+        rt = self.running.get(trial_id)
+        if rt is None:
+            return False
+        self._begin_stop(rt, TrialStatus.CANCELED, reason)
+        return True
+
+    # ------------------------------------------------------------------------------------------
+    # the loop
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        installed = []
+
+        def on_signal(signame: str) -> None:
+            self._interrupts += 1
+            if self._interrupts == 1:
+                self.request_stop(f"{signame} received")
+            else:
+                self.escalate()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, on_signal, sig.name)
+                installed.append(sig)
+            except (RuntimeError, ValueError, NotImplementedError):  # not the main thread
+                pass
+        return installed
+
+    async def _main_loop(self) -> None:
+        while True:
+            if not self.stopping:
+                await self._fill_slots()
+            if not self.running and (self.stopping or self._no_more_trials()):
+                break
+            timeout = self._next_wakeup()
+            try:
+                ev = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                ev = None
+            while ev is not None or not self._queue.empty():
+                if ev is not None:
+                    await self._handle(ev)
+                ev = self._queue.get_nowait() if not self._queue.empty() else None
+            self._check_deadlines()
+            self._emit_progress()
+
+    def _budget_left(self) -> bool:
+        cfg = self.config
+        if cfg.max_trial_number is not None and self.used_budget >= cfg.max_trial_number:
+            return False
+        if cfg.max_experiment_duration is not None and self._elapsed() >= cfg.max_experiment_duration:
+            return False
+        return True
+
+    def _no_more_trials(self) -> bool:
+        return self.exhausted or not self._budget_left()
+
+    def _elapsed(self) -> float:
+        return self._prev_elapsed + self.clock.monotonic() - self._run_start_mono
+
+    def _next_wakeup(self) -> float:
+        t = self.TICK
+        now = self.clock.monotonic()
+        for rt in self.running.values():
+            for d in (rt.deadline, rt.kill_at):
+                if d is not None:
+                    t = min(t, max(d - now, 0.0))
+        return t
+
+    async def _fill_slots(self) -> None:
+        cfg = self.config
+        while (
+            len(self.running) < cfg.trial_concurrency
+            and not self.stopping
+            and not self._no_more_trials()
+        ):
+            from hyperloom.paths import new_id
+
+            trial_id = new_id(6)
+            devices: tuple[int, ...] = ()
+            if self.pool is not None:
+                got = self.pool.try_acquire(trial_id, cfg.trial_gpu_number)
+                if got is None:
+                    return  # wait for devices; the loop goes on
+                devices = tuple(got)
+            async with self._algo_lock:
+                try:
+                    params = await asyncio.to_thread(self.tuner.suggest, trial_id)
+                except Exception as e:
+                    self._release(trial_id)
+                    log.exception("tuner.suggest failed")
+                    self.stop_message = f"the tuner failed: {type(e).__name__}: {e}"
+                    self.request_stop(self.stop_message)
+                    return
+            if params is None:
+                self._release(trial_id)
+                self.exhausted = True
+                self._say("the tuner has no more parameters to suggest (search space exhausted)")
+                return
+            await self._launch(trial_id, params, devices)
+
+    def _release(self, trial_id: str) -> None:
+        if self.pool is not None:
+            self.pool.release(trial_id)
+
+    async def _launch(self, trial_id: str, params: dict[str, Any], devices: tuple[int, ...]) -> None:
+        from hyperloom.executor import LaunchSpec
+        from hyperloom.launch import prepare_launch
+
+        cfg = self.config
+        sequence = self.store.allocate_sequence()
+        trial_dir = self.exp_dir / "trials" / trial_id
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        # Parameter binding: the trial's parameters are on disk before it starts.
+        (trial_dir / "params.json").write_text(json.dumps(params), encoding="utf-8")
+        self.store.add_trial(trial_id, sequence, params)
+        command, extra_env = prepare_launch(
+            cfg,
+            params=params,
+            trial_id=trial_id,
+            trial_dir=trial_dir,
+            experiment_id=self.experiment_id,
+            sequence=sequence,
+        )
+        env = {
+            "HYPERLOOM_TRIAL_ID": trial_id,
+            "HYPERLOOM_EXPERIMENT_ID": self.experiment_id,
+            "HYPERLOOM_TRIAL_DIR": str(trial_dir),
+            "HYPERLOOM_TRIAL_SEQUENCE": str(sequence),
+            **extra_env,
+        }
+        if self.pool is not None:
+            env.update(self.pool.env_for(devices, cfg.trial_gpu_number))
+        spec = LaunchSpec(
+            trial_id=trial_id,
+            experiment_id=self.experiment_id,
+            sequence=sequence,
+            command=command,
+            cwd=cfg.trial_code_directory,
+            trial_dir=trial_dir,
+            env=env,
+            params=params,
+        )
+        now, mono = self.clock.now(), self.clock.monotonic()
+        self.used_budget += 1
+        try:
+            handle = await self.executor.start(spec)
+        except Exception as e:
+            log.warning("trial %s could not start: %s", trial_id, e)
+            self.store.start_trial(trial_id, started=now, pid=None, pgid=None, handle={}, devices=list(devices))
+            self._release(trial_id)
+            await self._finish(
+                RunningTrial(trial_id, sequence, params, now, mono, None),
+                TrialStatus.FAILED,
+                exit_code=None,
+                reason=f"could not start: {e}",
+            )
+            return
+        handle = dict(handle or {})
+        self.store.start_trial(
+            trial_id,
+            started=now,
+            pid=handle.get("pid"),
+            pgid=handle.get("pgid"),
+            handle=handle,
+            devices=list(devices),
+        )
+        deadline = mono + cfg.max_trial_duration if cfg.max_trial_duration else None
+        rt = RunningTrial(trial_id, sequence, params, now, mono, deadline)
+        if handle.get("pid"):
+            rt.pids.append(int(handle["pid"]))
+        self.running[trial_id] = rt
+        self.counts[TrialStatus.RUNNING.value] += 1
+
+    # ------------------------------------------------------------------------------------------
+    # events
+
+    async def _handle(self, ev: Any) -> None:
+        from hyperloom.executor import TrialExited, TrialMessage, TrialRejected
+
+        if isinstance(ev, TrialMessage):
+            await self._on_message(ev)
+        elif isinstance(ev, TrialRejected):
+            log.warning("trial %s: rejected a channel message: %s", ev.trial_id, ev.reason)
+            self.store.add_event("channel_reject", ev.trial_id, {"reason": ev.reason[:500]}, self.clock.now())
+        elif isinstance(ev, TrialExited):
+            await self._on_exit(ev)
+        elif callable(ev):
+            ev()
+
+    async def _on_message(self, ev: Any) -> None:
+        rt = self.running.get(ev.trial_id)
+        msg = ev.message
+        if rt is None:
+            return
+        if rt.final_seen:
+            self.store.add_event(
+                "channel_reject", rt.trial_id, {"reason": f"{msg.type} report after the final one ignored"}, self.clock.now()
+            )
+            self.store.set_offset(rt.trial_id, ev.offset)
+            return
+        if msg.type == "final":
+            rt.final_seen = True
+            rt.final = msg.value
+            rt.final_metrics = dict(msg.metrics or {})
+            self.store.set_final(rt.trial_id, msg.value, rt.final_metrics, msg.t, ev.offset)
+            return
+        step = msg.step if msg.step is not None else rt.next_step
+        rt.next_step = step + 1
+        rt.intermediate.append(msg.value)
+        self.store.add_metric(rt.trial_id, step, msg.value, dict(msg.metrics or {}), msg.t, ev.offset)
+        if self.tuner is not None:
+            self.tuner.report(rt.trial_id, step, msg.value)
+        if self.assessor is not None and rt.stop_status is None:
+            verdict = await asyncio.to_thread(self.assessor.assess, rt.trial_id, list(rt.intermediate))
+            if verdict == Verdict.STOP:
+                reason = getattr(self.assessor, "last_reason", "") or "stopped early by the assessor"
+                self.store.add_event(
+                    "assessor",
+                    rt.trial_id,
+                    {"verdict": "STOP", "reason": reason, "step": step, "assessor": self.config.assessor.name if self.config.assessor else ""},
+                    self.clock.now(),
+                )
+                self._begin_stop(rt, TrialStatus.EARLY_STOPPED, f"assessor: {reason}")
+
+    async def _on_exit(self, ev: Any) -> None:
+        rt = self.running.get(ev.trial_id)
+        if rt is None:
+            return
+        code = ev.exit_code
+        if rt.stop_status is not None:
+            status, reason = rt.stop_status, rt.stop_reason
+        elif code is None:
+            status, reason = TrialStatus.FAILED, ev.reason or "the trial was lost"
+        elif code != 0:
+            status = TrialStatus.FAILED
+            reason = f"exit code {code}" + (f": {ev.reason}" if ev.reason else "")
+        elif rt.final_seen:
+            status, reason = TrialStatus.SUCCEEDED, None
+        elif rt.intermediate:
+            status = TrialStatus.SUCCEEDED
+            rt.final = rt.intermediate[-1]
+            reason = "no final report: the last intermediate value counts as final"
+        else:
+            status = TrialStatus.FAILED
+            reason = "exited 0 without reporting any value" + (f": {ev.reason}" if ev.reason else "")
+        await self._finish(rt, status, exit_code=code, reason=reason)
+
+    async def _finish(
+        self, rt: RunningTrial, status: TrialStatus, *, exit_code: int | None, reason: str | None
+    ) -> None:
+        if self.running.pop(rt.trial_id, None) is not None:
+            self.counts[TrialStatus.RUNNING.value] -= 1
+        if rt.kill_task is not None and not rt.kill_task.done():
+            rt.kill_task.cancel()
+        self._release(rt.trial_id)
+        value = rt.final if rt.final is not None and math.isfinite(rt.final) else None
+        if status in (TrialStatus.FAILED,):
+            value = None
+        self.store.finish_trial(rt.trial_id, status, ended=self.clock.now(), exit_code=exit_code, reason=reason)
+        if status == TrialStatus.CANCELED and rt.trial_id:
+            self.used_budget -= 1  # user-canceled trials give their budget back
+        self.counts[status.value] += 1
+        if status == TrialStatus.FAILED and reason:
+            self._say(f"trial {rt.trial_id} (#{rt.sequence}) failed: {reason[:200]}")
+        if value is not None and status == TrialStatus.SUCCEEDED:
+            if self.best_value is None or self._better(value, self.best_value):
+                self.best_value, self.best_trial = value, rt.trial_id
+        result = TrialResult(
+            trial_id=rt.trial_id,
+            params=rt.params,
+            status=status,
+            value=value if status in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED) else None,
+            intermediate=tuple(rt.intermediate),
+            sequence=rt.sequence,
+            metrics=rt.final_metrics,
+        )
+        await self._observe(result)
+        self._emit_progress(force=True)
+
+    async def _observe(self, result: TrialResult) -> None:
+        async with self._algo_lock:
+            try:
+                await asyncio.to_thread(self.tuner.observe, result)
+            except Exception:
+                log.exception("tuner.observe failed for trial %s", result.trial_id)
+            if self.assessor is not None:
+                try:
+                    self.assessor.observe(result)
+                except Exception:
+                    log.exception("assessor.observe failed for trial %s", result.trial_id)
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.config.mode == "maximize" else a < b
+
+    # ------------------------------------------------------------------------------------------
+    # stopping trials
+
+    def _begin_stop(self, rt: RunningTrial, status: TrialStatus, reason: str, window: float | None = None) -> None:
+        if rt.stop_status is None:
+            rt.stop_status, rt.stop_reason = status, reason
+            self.store.add_event("stop_request", rt.trial_id, {"status": status.value, "reason": reason}, self.clock.now())
+        if rt.kill_at is None:
+            coop = min(3.0, self.config.stop_grace_period) if window is None else window
+            rt.kill_at = self.clock.monotonic() + coop
+            task = asyncio.ensure_future(self.executor.request_stop(rt.trial_id))
+            task.add_done_callback(_log_task_error)
+
+    def _check_deadlines(self) -> None:
+        now = self.clock.monotonic()
+        if self.stopping:
+            for rt in self.running.values():
+                if rt.stop_status is None:
+                    self._begin_stop(rt, TrialStatus.CANCELED, self.stop_message or "experiment stopped")
+        elif self.config.max_experiment_duration is not None and self._elapsed() >= self.config.max_experiment_duration:
+            self.request_stop("maxExperimentDuration reached")
+        for rt in list(self.running.values()):
+            if rt.deadline is not None and now >= rt.deadline and rt.stop_status is None:
+                self._begin_stop(rt, TrialStatus.TIMEOUT, f"maxTrialDuration ({self.config.max_trial_duration:g}s) exceeded")
+            if rt.kill_at is not None and now >= rt.kill_at and rt.kill_task is None:
+                grace = 0.0 if self.escalated else self.config.stop_grace_period
+                rt.kill_task = asyncio.ensure_future(self.executor.kill(rt.trial_id, grace=grace))
+                rt.kill_task.add_done_callback(_log_task_error)
+            elif self.escalated and rt.kill_task is not None and not getattr(rt, "_escalated", False):
+                setattr(rt, "_escalated", True)  # noqa: B010
+                t = asyncio.ensure_future(self.executor.kill(rt.trial_id, grace=0.0))
+                t.add_done_callback(_log_task_error)
+
+    async def _shutdown(self) -> None:
+        if self.executor is None:
+            return
+        with contextlib.suppress(Exception):
+            grace = 0.0 if self.escalated else self.config.stop_grace_period
+            await self.executor.close(grace=grace)
+        # Anything still marked running had no exit event: record what we know.
+        while not self._queue.empty():
+            ev = self._queue.get_nowait()
+            with contextlib.suppress(Exception):
+                await self._handle(ev)
+        for rt in list(self.running.values()):
+            await self._finish(
+                rt, rt.stop_status or TrialStatus.CANCELED, exit_code=None, reason=rt.stop_reason or "experiment stopped"
+            )
+
+    # ------------------------------------------------------------------------------------------
+    # resume
+
+    async def _resume(self) -> None:
+        from hyperloom.executor import LaunchSpec
+
+        records = self.store.trials(with_intermediate=True)
+        for ev in self.store.events(kind="run_end"):
+            self._prev_elapsed += float(ev.get("payload", {}).get("elapsed", 0.0))
+        self._run_start_mono = self.clock.monotonic()
+        ended = sorted(
+            (r for r in records if r.status.is_final), key=lambda r: (r.ended or 0.0, r.sequence)
+        )
+        for r in ended:
+            self.counts[r.status.value] += 1
+            if r.status in _FINAL_STATUSES_THAT_USE_BUDGET:
+                self.used_budget += 1
+            if r.status == TrialStatus.SUCCEEDED and r.value is not None:
+                if self.best_value is None or self._better(r.value, self.best_value):
+                    self.best_value, self.best_trial = r.value, r.trial_id
+            await self._observe(r.to_result())
+        self._say(f"resumed: {len(ended)} ended trials replayed into the tuner")
+        for r in records:
+            if r.status == TrialStatus.WAITING:
+                self.store.finish_trial(r.trial_id, TrialStatus.CANCELED, ended=self.clock.now(), exit_code=None, reason="never started (manager stopped)")
+                self.counts[TrialStatus.CANCELED.value] += 1
+            elif r.status == TrialStatus.RUNNING:
+                await self._reattach(r, LaunchSpec)
+
+    async def _reattach(self, r: Any, spec_cls: Any) -> None:
+        cfg = self.config
+        trial_dir = self.exp_dir / "trials" / r.trial_id
+        spec = spec_cls(
+            trial_id=r.trial_id,
+            experiment_id=self.experiment_id,
+            sequence=r.sequence,
+            command="",
+            cwd=cfg.trial_code_directory,
+            trial_dir=trial_dir,
+            env={},
+            params=r.params,
+        )
+        mono = self.clock.monotonic()
+        started = r.started or self.clock.now()
+        deadline = None
+        if cfg.max_trial_duration:
+            deadline = mono + max(0.0, cfg.max_trial_duration - (self.clock.now() - started))
+        rt = RunningTrial(r.trial_id, r.sequence, r.params, started, mono, deadline)
+        rt.intermediate = list(r.intermediate)
+        rt.next_step = len(rt.intermediate)
+        if r.value is not None:
+            rt.final_seen, rt.final = True, r.value
+        self.running[r.trial_id] = rt
+        self.counts[TrialStatus.RUNNING.value] += 1
+        self.used_budget += 1
+        if self.pool is not None and r.devices:
+            self.pool.claim(r.trial_id, tuple(r.devices))
+        alive = False
+        try:
+            alive = await self.executor.reattach(spec, dict(r.handle or {}), int(r.channel_offset or 0))
+        except Exception as e:
+            log.warning("could not re-attach trial %s: %s", r.trial_id, e)
+        if alive:
+            self._say(f"re-attached running trial {r.trial_id} (#{r.sequence})")
+            return
+        # The process is gone; read what it wrote while nobody listened, then record it as lost.
+        self._drain_file(rt, trial_dir, int(r.channel_offset or 0))
+        if rt.final_seen:
+            await self._finish(rt, TrialStatus.SUCCEEDED, exit_code=None, reason="finished while the manager was down")
+        else:
+            await self._finish(rt, TrialStatus.FAILED, exit_code=None, reason="process gone while the manager was down")
+
+    def _drain_file(self, rt: RunningTrial, trial_dir: Path, offset: int) -> None:
+        from hyperloom.channel import ChannelError, FileTail
+
+        path = trial_dir / "metrics.jsonl"
+        if not path.exists():
+            return
+        tail = FileTail(path, offset)
+        try:
+            items = tail.read_with_offsets()
+        finally:
+            tail.close()
+        for item, end in items:
+            if isinstance(item, ChannelError) or rt.final_seen:
+                continue
+            if item.type == "final":
+                rt.final_seen, rt.final = True, item.value
+                self.store.set_final(rt.trial_id, item.value, dict(item.metrics or {}), item.t, end)
+            else:
+                step = item.step if item.step is not None else rt.next_step
+                rt.next_step = step + 1
+                rt.intermediate.append(item.value)
+                self.store.add_metric(rt.trial_id, step, item.value, dict(item.metrics or {}), item.t, end)
+
+    # ------------------------------------------------------------------------------------------
+    # progress
+
+    def _say(self, text: str) -> None:
+        log.info(text)
+        if self.on_event is not None:
+            self.on_event(text)
+
+    def progress(self) -> Progress:
+        return Progress(
+            experiment_id=self.experiment_id,
+            counts=dict(self.counts),
+            running=len(self.running),
+            best_value=self.best_value,
+            best_trial=self.best_trial,
+            elapsed=self._elapsed(),
+            max_duration=self.config.max_experiment_duration,
+            max_trials=self.config.max_trial_number,
+            started_trials=self.used_budget,
+            stopping=self.stopping,
+            message=self.stop_message,
+        )
+
+    def _emit_progress(self, force: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        now = self.clock.monotonic()
+        if force or now - self._last_progress >= 0.25:
+            self._last_progress = now
+            self.on_progress(self.progress())
+
+
+def _log_task_error(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("background task failed: %r", task.exception())
+
+
+def _make_pool(cfg: Config) -> Any:
+    """A device pool when GPUs are scheduled (trialGpuNumber set), else None."""
+    if cfg.trial_gpu_number is None:
+        return None
+    try:
+        from hyperloom.devices import DevicePool
+    except ImportError:
+        return None
+    ts = cfg.training_service
+    pool = DevicePool.from_config(
+        trial_gpu_number=cfg.trial_gpu_number,
+        gpu_indices=list(ts.gpu_indices) if ts.gpu_indices is not None else None,
+        max_trials_per_gpu=ts.max_trial_number_per_gpu,
+        use_active_gpu=ts.use_active_gpu,
+        fake=ts.fake_gpus,
+    )
+    pool.check_request(cfg.trial_gpu_number)
+    return pool
