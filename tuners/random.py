@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from hyperloom.space import SearchSpace
 from hyperloom.tuners._base import Tuner
+from hyperloom.tuners._common import Seen, seed_entropy, step_rng
 from hyperloom.types import TrialResult
 
 __all__ = ["RandomTuner"]
-
-
-def _key(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True)
 
 
 class RandomTuner(Tuner):
@@ -21,31 +17,33 @@ class RandomTuner(Tuner):
 
     In a finite space it never repeats a point and returns None once every point was suggested;
     it then falls back to enumerating the remaining points when random draws keep colliding.
+    Each draw uses a generator derived from the seed and the number of observed and pending
+    trials, so a tuner rebuilt by replaying ``observe()`` continues exactly like the original.
     """
 
-    def __init__(self, space: SearchSpace, *, mode: str = "maximize", seed: int | None = None) -> None:
+    def __init__(
+        self, space: SearchSpace, *, mode: str = "maximize", seed: int | None = None
+    ) -> None:
         super().__init__(space, mode=mode, seed=seed)
-        self._finite_size = space.size()
-        self._seen: set[str] = set()
+        self._seen = Seen(space)
+        self._entropy = seed_entropy(seed)
+        self._n_observed = 0
+        self._pending: set[str] = set()
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        if self._finite_size == float("inf"):
-            return self.space.sample(self.rng)
-        if len(self._seen) >= self._finite_size:
-            return None
-        for _ in range(100):
-            p = self.space.sample(self.rng)
-            if _key(p) not in self._seen:
-                self._seen.add(_key(p))
-                return p
-        from hyperloom.tuners.grid import iter_grid
-
-        for p in iter_grid(self.space, points_per_dim=1 << 30):
-            if _key(p) not in self._seen:
-                self._seen.add(_key(p))
-                return p
-        return None
+        rng = step_rng(self._entropy, self._n_observed, len(self._pending))
+        if not self._seen.finite:
+            p: dict[str, Any] | None = self.space.sample(rng)
+        else:
+            p = self._seen.fallback(rng)
+            if p is None:
+                return None
+            self._seen.add(p)
+        self._pending.add(trial_id)
+        return p
 
     def observe(self, result: TrialResult) -> None:
-        if self._finite_size != float("inf"):
-            self._seen.add(_key(result.params))
+        self._pending.discard(result.trial_id)
+        self._n_observed += 1
+        if self._seen.finite:
+            self._seen.add(result.params)
