@@ -293,12 +293,27 @@ _TS_KEYS: dict[str, tuple[str, Check]] = {
     "fakeGpus": ("fake_gpus", lambda v: v),
 }
 
+
+def _launch_check(name: str) -> Check:
+    """A checker from :mod:`hyperloom.launch` (imported when used; ValueError -> _Bad)."""
+
+    def check(v: Any) -> Any:
+        from hyperloom import launch
+
+        try:
+            return getattr(launch, name)(v)
+        except ValueError as e:
+            raise _Bad(str(e)) from None
+
+    return check
+
+
 #: Extra top-level keys that other modules accept (name -> checker). Modules that add config keys
 #: register them here at import time of hyperloom.config's callers; values land in Config.extras.
 EXTRA_KEYS: dict[str, Check] = {
-    "nniCompat": _bool,
-    "metricCapture": _mapping,
-    "paramsAs": lambda v: v,
+    "nniCompat": _launch_check("check_nni_compat"),
+    "metricCapture": _launch_check("check_metric_capture"),
+    "paramsAs": _launch_check("check_params_as"),
     "dashboard": lambda v: v,
 }
 
