@@ -1,0 +1,105 @@
+"""Shared fixtures: experiment stores built with the real Store writer."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hyperloom.store import Store
+from hyperloom.types import TrialStatus
+
+SPACE = {
+    "lr": {"_type": "loguniform", "_value": [1e-4, 1e-1]},
+    "batch_size": {"_type": "choice", "_value": [16, 32, 64, 128]},
+    "dropout": {"_type": "uniform", "_value": [0.0, 0.5]},
+}
+
+
+def config(mode: str = "maximize", max_trials: int | None = 20) -> dict[str, Any]:
+    return {
+        "experimentName": "mnist-demo",
+        "trialCommand": "python train.py",
+        "trialConcurrency": 2,
+        "maxTrialNumber": max_trials,
+        "maxExperimentDuration": 3600.0,
+        "searchSpace": SPACE,
+        "tuner": {"name": "tpe", "classArgs": {"mode": mode}},
+        "assessor": {"name": "median_stop", "classArgs": {}},
+    }
+
+
+def add_trial(
+    store: Store,
+    rng: random.Random,
+    *,
+    trial_id: str,
+    status: TrialStatus = TrialStatus.SUCCEEDED,
+    steps: int = 10,
+    t0: float | None = None,
+) -> float:
+    """Adds one trial with a learning curve; returns its final value (or nan)."""
+    seq = store.allocate_sequence()
+    params = {
+        "lr": 10 ** rng.uniform(-4, -1),
+        "batch_size": rng.choice([16, 32, 64, 128]),
+        "dropout": rng.uniform(0, 0.5),
+    }
+    store.add_trial(trial_id, seq, params)
+    start = t0 if t0 is not None else time.time()
+    store.start_trial(trial_id, started=start, pid=1000 + seq, pgid=1000 + seq, devices=[seq % 2])
+    ceiling = 0.6 + 0.35 * rng.random()
+    v = 0.0
+    for step in range(steps):
+        v = ceiling * (1 - math.exp(-(step + 1) / 3)) + rng.uniform(-0.01, 0.01)
+        store.add_metric(trial_id, step, v, {"loss": 1 - v}, t=start + step)
+    if status is TrialStatus.RUNNING:
+        return math.nan
+    if status is TrialStatus.SUCCEEDED:
+        store.set_final(trial_id, v, {"loss": 1 - v, "acc_top5": min(1.0, v + 0.05)})
+        store.finish_trial(trial_id, status, ended=start + steps, exit_code=0)
+        return v
+    if status is TrialStatus.EARLY_STOPPED:
+        store.add_event(
+            "assessor", trial_id, {"verdict": "STOP", "reason": "below the median", "step": steps - 1}
+        )
+        store.finish_trial(
+            trial_id, status, ended=start + steps, exit_code=-15, reason="assessor: below the median"
+        )
+        return math.nan
+    store.finish_trial(trial_id, status, ended=start + steps, exit_code=1, reason="exit code 1")
+    return math.nan
+
+
+ExperimentFactory = Callable[..., tuple[Path, Store]]
+
+
+@pytest.fixture
+def make_experiment(tmp_path: Path) -> ExperimentFactory:
+    """Builds ``tmp_path/home/<id>`` with a store holding ``n`` finished trials."""
+    opened: list[Store] = []
+
+    def make(
+        exp_id: str = "exp00001", n: int = 12, mode: str = "maximize", seed: int = 0
+    ) -> tuple[Path, Store]:
+        d = tmp_path / "home" / exp_id
+        d.mkdir(parents=True)
+        store = Store.create(d, experiment_id=exp_id, name="mnist-demo", config=config(mode), space=SPACE)
+        opened.append(store)
+        store.set_experiment_status("RUNNING")
+        rng = random.Random(seed)
+        t0 = time.time() - 1000
+        kinds = [TrialStatus.SUCCEEDED] * 6 + [TrialStatus.EARLY_STOPPED, TrialStatus.FAILED]
+        for i in range(n):
+            status = kinds[i % len(kinds)]
+            add_trial(store, rng, trial_id=f"t{i:04d}", status=status, t0=t0 + 20 * i)
+        return d, store
+
+    yield make  # type: ignore[misc]
+    for s in opened:
+        s.close()
