@@ -446,6 +446,16 @@ def register_parameter_type(type_name: str, factory: ParamFactory) -> None:
     _TYPES[type_name] = factory
 
 
+def _plugin_parameter_type(type_name: str) -> ParamFactory | None:
+    """A ``_type`` from an installed ``hyperloom.parameter_types`` plugin (registered on first use)."""
+    from hyperloom.registry import parameter_type_factory
+
+    factory = parameter_type_factory(type_name)
+    if factory is not None:
+        _TYPES[type_name] = factory
+    return factory
+
+
 def _parse(spec: Any, prefix: PathT, cond: Condition | None, out: list[Parameter]) -> None:
     if not isinstance(spec, Mapping):
         where = f"at {_fmt_path(prefix)!r}" if prefix else "at the top level"
@@ -467,6 +477,8 @@ def _parse(spec: Any, prefix: PathT, cond: Condition | None, out: list[Parameter
             _parse_choice(path, cond, value, out)
             continue
         factory = _TYPES.get(type_name) if isinstance(type_name, str) else None
+        if factory is None and isinstance(type_name, str):
+            factory = _plugin_parameter_type(type_name)
         if factory is None:
             import difflib
 
