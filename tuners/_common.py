@@ -150,6 +150,30 @@ class Encoder:
         out[~active] = np.nan
         return out
 
+    def complete(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Makes rows valid: entries that are active but missing (a parent choice changed) are
+        drawn from the parameter's own distribution, inactive ones become NaN, and values are
+        snapped onto the space."""
+        out = rows.copy()
+        m = out.shape[0]
+        active = np.ones(out.shape, dtype=bool)
+        for i, p in enumerate(self.params):
+            par = int(self.parent[i])
+            if par >= 0:
+                pv = out[:, par]
+                ok = active[:, par] & np.isfinite(pv)
+                ok &= np.rint(np.where(ok, pv, -1.0)) == self.parent_opt[i]
+                active[:, i] = ok
+            for j in range(m):
+                if active[j, i] and not math.isfinite(out[j, i]):
+                    out[j, i] = p.to_internal(p.sample(rng))
+            if self.is_cat[i]:
+                col = out[:, i]
+                fin = np.isfinite(col)
+                col[fin] = np.clip(np.rint(col[fin]), 0, self.n_choices[i] - 1)
+        out[~active] = np.nan
+        return self.snap(out)
+
     def sample_prior(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` random rows from the space's own distribution (NaN where inactive)."""
         rows = np.array([self.encode(self.space.sample(rng)) for _ in range(n)], dtype=float)
