@@ -48,9 +48,14 @@ def _connect_rw(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     except sqlite3.DatabaseError as e:
+        if "not a database" in str(e):
+            raise StoreError(
+                f"{str(path)!r} is not a hyperloom experiment store ({e}); give the directory of "
+                f"an experiment that hyperloom created"
+            ) from e
         raise StoreError(
-            f"cannot open the experiment store {str(path)!r} for writing ({e}); check that it is a "
-            f"hyperloom experiment and that its directory is writable"
+            f"cannot open the experiment store {str(path)!r} for writing ({e}); check that its "
+            f"directory is writable"
         ) from e
     if str(mode).lower() != "wal":
         conn.close()
