@@ -1,0 +1,142 @@
+"""Asynchronous successive halving (ASHA; Li et al., "A System for Massively Parallel
+Hyperparameter Tuning", MLSys 2020), in its stopping form.
+
+Rungs sit at ``min_resource * reduction_factor**k`` steps (``k >= min_early_stopping_rate``),
+below ``max_resource``. When a trial reaches a rung, its value there is recorded and compared with
+every value recorded at that rung so far, by any trial: it goes on when it is in the top
+``1 / reduction_factor`` of them and stops otherwise. Nobody waits for anybody.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+from hyperloom.assessors._base import Assessor
+from hyperloom.errors import PluginError
+from hyperloom.types import TrialResult, TrialStatus, Verdict
+
+__all__ = ["ASHAAssessor"]
+
+log = logging.getLogger(__name__)
+
+_MAX_RUNGS = 64
+
+
+def _positive_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise PluginError(f"asha: {name} must be an integer >= {minimum}, got {value!r}; fix classArgs.{name}")
+    return value
+
+
+class ASHAAssessor(Assessor):
+    """Stops a trial at a rung unless it is in the top ``1 / reduction_factor`` there.
+
+    A rung's reference set is every value recorded at that rung, including those of trials that
+    were stopped later (that is what ranks a rung in ASHA; a stopped trial's values at the rungs
+    it reached are full observations, not truncated ones). The value of a trial at a rung is its
+    report at that step (the last finite report before it when that one is NaN). A rung with
+    fewer than ``reduction_factor`` values stops nobody, so the first trials are never stopped by
+    chance of order. Once a trial is stopped at a rung, later calls for it answer STOP again.
+
+    ``observe()`` rebuilds the rungs on resume: SUCCEEDED and EARLY_STOPPED trials add the values
+    they reported at the rungs they reached (idempotent), while FAILED, CANCELED and TIMEOUT
+    trials are taken out of every rung, so a crashed run never sets the bar.
+
+    Args:
+        mode: "maximize" or "minimize" the metric.
+        min_resource: Steps (reports) before the first rung.
+        reduction_factor: Keep the top 1/reduction_factor at each rung (>= 2).
+        min_early_stopping_rate: Skip this many of the lowest rungs.
+        max_resource: Steps of a full trial; no rung is placed at or beyond it. None: no limit.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str = "maximize",
+        min_resource: int = 1,
+        reduction_factor: int = 3,
+        min_early_stopping_rate: int = 0,
+        max_resource: int | None = None,
+    ) -> None:
+        super().__init__(mode=mode)
+        self.min_resource = _positive_int("min_resource", min_resource, 1)
+        self.reduction_factor = _positive_int("reduction_factor", reduction_factor, 2)
+        self.min_early_stopping_rate = _positive_int("min_early_stopping_rate", min_early_stopping_rate, 0)
+        if max_resource is not None:
+            _positive_int("max_resource", max_resource, 1)
+        self.max_resource = max_resource
+        rungs = []
+        for k in range(self.min_early_stopping_rate, self.min_early_stopping_rate + _MAX_RUNGS):
+            r = self.min_resource * self.reduction_factor**k
+            if max_resource is not None and r >= max_resource:
+                break
+            rungs.append(r)
+            if r > 10**9:
+                break
+        self.rungs: tuple[int, ...] = tuple(rungs)
+        self._values: dict[int, dict[str, float]] = {r: {} for r in self.rungs}
+        self._stopped: dict[str, str] = {}
+
+    @property
+    def start_step(self) -> int:
+        """The first step at which a trial may be stopped (the lowest rung)."""
+        return self.rungs[0] if self.rungs else (self.max_resource or 1)
+
+    @staticmethod
+    def _value_at(history: Sequence[float | None], rung: int) -> float | None:
+        for v in reversed(history[:rung]):
+            if v is not None and math.isfinite(v):
+                return float(v)
+        return None
+
+    def _record(self, trial_id: str, history: Sequence[float | None]) -> list[int]:
+        """Records the trial's values at every rung it has reached; returns the new rungs."""
+        new = []
+        for rung in self.rungs:
+            if rung > len(history):
+                break
+            if trial_id in self._values[rung]:
+                continue
+            value = self._value_at(history, rung)
+            if value is not None:
+                self._values[rung][trial_id] = value
+                new.append(rung)
+        return new
+
+    def _promotable(self, trial_id: str, rung: int) -> bool:
+        values = self._values[rung]
+        n = len(values)
+        if n < self.reduction_factor:
+            return True
+        mine = values[trial_id]
+        better = sum(1 for v in values.values() if self.better(v, mine))
+        return better < n // self.reduction_factor
+
+    def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
+        """Records the trial at any rung it has just reached and judges it there."""
+        if trial_id in self._stopped:
+            self.last_reason = self._stopped[trial_id]
+            return Verdict.STOP
+        for rung in self._record(trial_id, history):
+            if not self._promotable(trial_id, rung):
+                n = len(self._values[rung])
+                self.last_reason = (
+                    f"value {self._values[rung][trial_id]:.4g} at rung {rung} is not in the top "
+                    f"1/{self.reduction_factor} of the {n} values recorded there"
+                )
+                self._stopped[trial_id] = self.last_reason
+                log.debug("trial %s: stop: %s", trial_id, self.last_reason)
+                return Verdict.STOP
+        return Verdict.CONTINUE
+
+    def observe(self, result: TrialResult) -> None:
+        """Rebuilds rung values from ended trials; drops failed, canceled and timed-out ones."""
+        if result.status in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED):
+            self._record(result.trial_id, result.intermediate)
+        else:
+            for values in self._values.values():
+                values.pop(result.trial_id, None)
+        self._stopped.pop(result.trial_id, None)

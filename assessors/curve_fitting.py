@@ -1,0 +1,180 @@
+"""Learning-curve extrapolation (Domhan, Springenberg & Hutter, IJCAI 2015).
+
+An ensemble of parametric curve families (pow3, pow4, MMF/log-power/Hill, Weibull/Janoschek/exp4,
+vapor pressure, ilog2, linear, log-linear) is fitted to a running trial's curve; the families and
+their parameters are weighted by their posterior on a grid (see ``_curves._ensemble``). The trial
+is stopped when even the optimistic end of the predicted value at ``epoch_num`` cannot come within
+``threshold`` of the best completed trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from hyperloom.assessors._base import Assessor
+from hyperloom.assessors._curves import CurveEnsemble, Prediction
+from hyperloom.errors import PluginError
+from hyperloom.types import TrialResult, TrialStatus, Verdict
+
+__all__ = ["CurveFittingAssessor"]
+
+log = logging.getLogger(__name__)
+
+
+def _int_option(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise PluginError(
+            f"curve_fitting: {name} must be an integer >= {minimum}, got {value!r}; fix classArgs.{name}"
+        )
+    return value
+
+
+def _float_option(name: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
+        raise PluginError(
+            f"curve_fitting: {name} must be a number in [{low}, {high}], got {value!r}; fix classArgs.{name}"
+        )
+    return float(value)
+
+
+class CurveFittingAssessor(Assessor):
+    """Stops a trial whose extrapolated learning curve cannot come close to the best completed one.
+
+    At each judged step the ensemble predicts the trial's value at ``epoch_num`` with a mean and
+    a standard deviation. The optimistic value is ``mean + optimism * std`` (``mean - ...`` when
+    minimizing). The bar is the best completed value less ``(1 - threshold)`` of its magnitude
+    (maximize: ``threshold * best`` for a positive metric; minimize: ``(2 - threshold) * best``).
+    The trial stops when its optimistic value is worse than the bar and its best value so far is
+    too. Works the same for minimize (the curve is mirrored, and must decrease).
+
+    "Best completed" is taken over SUCCEEDED trials only, from their reported curve at
+    ``epoch_num`` (their last finite report up to it; their final value when they reported
+    none), so it compares like with like. Nothing is kept per running trial: every call fits from
+    the history it is given, so trials never share fitted parameters.
+
+    Args:
+        mode: "maximize" or "minimize" the metric.
+        epoch_num: The step to predict (a trial's full length). None: the longest curve among
+            completed trials.
+        start_step: Number of reports a trial makes before it can be stopped (at least 4 are
+            needed for a fit).
+        threshold: Fraction of the best completed value a trial must be predicted to reach.
+        optimism: Predictive standard deviations added in the trial's favour (0: use the mean).
+        gap: Judge only every ``gap`` steps from ``start_step`` on (NNI's option).
+        n_startup_trials: Completed trials needed before any trial is stopped.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str = "maximize",
+        epoch_num: int | None = None,
+        start_step: int = 6,
+        threshold: float = 0.95,
+        optimism: float = 1.0,
+        gap: int = 1,
+        n_startup_trials: int = 1,
+    ) -> None:
+        super().__init__(mode=mode)
+        self.epoch_num = None if epoch_num is None else _int_option("epoch_num", epoch_num, 2)
+        self.start_step = _int_option("start_step", start_step, 4)
+        self.threshold = _float_option("threshold", threshold, 1e-9, 1.0)
+        self.optimism = _float_option("optimism", optimism, 0.0, 10.0)
+        self.gap = _int_option("gap", gap, 1)
+        self.n_startup_trials = _int_option("n_startup_trials", n_startup_trials, 1)
+        self._sign = 1.0 if self.mode == "maximize" else -1.0
+        self._completed: dict[str, np.ndarray] = {}  # mirrored finite curves of SUCCEEDED trials
+        self._finals: dict[str, float] = {}  # mirrored final values of those without a curve
+        self._ensemble: CurveEnsemble | None = None
+        self.last_prediction: Prediction | None = None
+
+    # -- what completed trials teach -------------------------------------------------------------
+
+    def observe(self, result: TrialResult) -> None:
+        """Adds a SUCCEEDED trial to the reference set; ignores every other outcome."""
+        if result.status is not TrialStatus.SUCCEEDED:
+            return
+        curve = np.array([np.nan if v is None else float(v) for v in result.intermediate], dtype=float)
+        if curve.size and np.isfinite(curve).any():
+            self._completed[result.trial_id] = self._sign * curve
+        elif result.value is not None and math.isfinite(result.value):
+            self._finals[result.trial_id] = self._sign * float(result.value)
+
+    def _horizon(self) -> int | None:
+        if self.epoch_num is not None:
+            return self.epoch_num
+        lengths = [c.size for c in self._completed.values()]
+        return max(lengths) if lengths and max(lengths) >= 2 else None
+
+    def _best_completed(self, horizon: int) -> float | None:
+        best: float | None = None
+        for curve in self._completed.values():
+            head = curve[:horizon]
+            finite = head[np.isfinite(head)]
+            if finite.size:
+                v = float(finite[-1])
+                best = v if best is None else max(best, v)
+        for v in self._finals.values():
+            best = v if best is None else max(best, v)
+        return best
+
+    # -- judging a running trial -----------------------------------------------------------------
+
+    def predict(self, history: Sequence[float | None], target: int | None = None) -> Prediction | None:
+        """The ensemble's prediction at ``target`` (default: ``epoch_num`` or the learned horizon),
+        in the metric's own units; None when there are too few finite points or no horizon."""
+        horizon = target or self._horizon()
+        if horizon is None:
+            return None
+        pred = self._predict_mirrored(history, horizon)
+        if pred is None:
+            return None
+        return Prediction(self._sign * pred.mean, pred.std, pred.weights)
+
+    def _predict_mirrored(self, history: Sequence[float | None], horizon: int) -> Prediction | None:
+        values = np.array([np.nan if v is None else float(v) for v in history], dtype=float)
+        finite = np.isfinite(values)
+        if int(finite.sum()) < 4 or horizon < 2:
+            return None
+        if self._ensemble is None or self._ensemble.horizon != horizon:
+            self._ensemble = CurveEnsemble(horizon)
+        steps = np.nonzero(finite)[0] + 1
+        return self._ensemble.predict(steps, self._sign * values[finite], target=horizon)
+
+    def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
+        """Judges a running trial by extrapolating its curve to ``epoch_num``."""
+        self.last_prediction = None
+        step = len(history)
+        if step < self.start_step or (step - self.start_step) % self.gap:
+            return Verdict.CONTINUE
+        if len(self._completed) + len(self._finals) < self.n_startup_trials:
+            return Verdict.CONTINUE
+        horizon = self._horizon()
+        if horizon is None or step >= horizon:
+            return Verdict.CONTINUE  # nothing left to save
+        best = self._best_completed(horizon)
+        if best is None:
+            return Verdict.CONTINUE
+        bar = best - (1.0 - self.threshold) * abs(best)
+        values = self.clean(history)
+        if not values or max(self._sign * v for v in values) >= bar:
+            return Verdict.CONTINUE
+        pred = self._predict_mirrored(history, horizon)
+        self.last_prediction = pred
+        if pred is None:
+            return Verdict.CONTINUE
+        optimistic = pred.mean + self.optimism * pred.std
+        if optimistic >= bar:
+            return Verdict.CONTINUE
+        s = self._sign
+        self.last_reason = (
+            f"predicted value at step {horizon} is {s * pred.mean:.4g} ± {pred.std:.3g}; even "
+            f"{s * optimistic:.4g} cannot reach {s * bar:.4g} (threshold {self.threshold:g} of the "
+            f"best completed {s * best:.4g})"
+        )
+        log.debug("trial %s: stop after %d steps: %s", trial_id, step, self.last_reason)
+        return Verdict.STOP

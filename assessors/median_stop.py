@@ -1,0 +1,96 @@
+"""The median stopping rule (Golovin et al. 2017, Google Vizier; NNI's Medianstop).
+
+At step ``s`` (the number of reports so far), a trial is stopped when its best value so far is
+worse than the median of the running averages, at step ``s``, of the trials that completed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from hyperloom.assessors._base import Assessor
+from hyperloom.errors import PluginError
+from hyperloom.types import TrialResult, TrialStatus, Verdict
+
+__all__ = ["MedianStopAssessor"]
+
+log = logging.getLogger(__name__)
+
+
+def _running_averages(history: Sequence[float | None]) -> np.ndarray:
+    """Running mean of the finite values up to each step (NaN until the first finite value)."""
+    values = np.array([np.nan if v is None else float(v) for v in history], dtype=float)
+    finite = np.isfinite(values)
+    counts = np.cumsum(finite)
+    sums = np.cumsum(np.where(finite, values, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+class MedianStopAssessor(Assessor):
+    """Stops a trial whose best value so far is worse than the median of the completed trials'
+    running averages at the same step.
+
+    The reference set holds only trials that SUCCEEDED; failed, stopped and canceled trials never
+    enter it. A trial is judged only against completed trials that reached its step. As in NNI
+    and Vizier the median is the lenient one for an even count (the lower median when
+    maximizing, the upper one when minimizing).
+
+    Args:
+        mode: "maximize" or "minimize" the metric.
+        start_step: Number of reports a trial makes before it can be stopped (a trial is never
+            stopped while its history is shorter than this).
+        n_startup_trials: Number of completed trials needed before any trial is stopped.
+    """
+
+    def __init__(self, *, mode: str = "maximize", start_step: int = 4, n_startup_trials: int = 5) -> None:
+        super().__init__(mode=mode)
+        if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 1:
+            raise PluginError(
+                f"median_stop: start_step must be an integer >= 1, got {start_step!r}; "
+                "set classArgs.start_step to the first step at which a trial may be stopped"
+            )
+        if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 1:
+            raise PluginError(
+                f"median_stop: n_startup_trials must be an integer >= 1, got {n_startup_trials!r}; "
+                "set classArgs.n_startup_trials to the number of completed trials to wait for"
+            )
+        self.start_step = start_step
+        self.n_startup_trials = n_startup_trials
+        self._averages: dict[str, np.ndarray] = {}
+
+    def observe(self, result: TrialResult) -> None:
+        """Adds a SUCCEEDED trial's running averages to the reference set; ignores the rest."""
+        if result.status is not TrialStatus.SUCCEEDED:
+            return
+        averages = _running_averages(result.intermediate)
+        if averages.size and np.isfinite(averages[-1]):
+            self._averages[result.trial_id] = averages
+
+    def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
+        """Judges a running trial from its history so far."""
+        step = len(history)
+        if step < self.start_step or len(self._averages) < self.n_startup_trials:
+            return Verdict.CONTINUE
+        values = self.clean(history)
+        if not values:
+            return Verdict.CONTINUE
+        best = max(values) if self.mode == "maximize" else min(values)
+        refs = [float(a[step - 1]) for a in self._averages.values() if a.size >= step]
+        refs = [r for r in refs if math.isfinite(r)]
+        if not refs:
+            return Verdict.CONTINUE
+        refs.sort()
+        median = refs[(len(refs) - 1) // 2] if self.mode == "maximize" else refs[len(refs) // 2]
+        if self.better(median, best):
+            self.last_reason = (
+                f"best value {best:.4g} after {step} steps is worse than the median {median:.4g} "
+                f"of {len(refs)} completed trials' running averages at that step"
+            )
+            log.debug("trial %s: stop: %s", trial_id, self.last_reason)
+            return Verdict.STOP
+        return Verdict.CONTINUE

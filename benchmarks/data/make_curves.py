@@ -1,0 +1,146 @@
+"""Makes the learning-curve dataset that the assessor benchmark replays.
+
+Each configuration is a real scikit-learn ``MLPClassifier`` trained on the handwritten-digits
+dataset that ships with scikit-learn (1797 8x8 images, 10 classes), one ``partial_fit`` pass over
+the shuffled training split per epoch. After every epoch the script records the validation
+accuracy and the validation log-loss. The hyperparameters are drawn at random from a wide space
+(width, depth, activation, solver, learning rate, L2, batch size, momentum), so the curves range
+from runs that never learn to runs that reach about 99%, with slow starters, plateaus and
+diverging runs among them.
+
+Output: ``benchmarks/data/digits_mlp_curves.npz`` with
+
+* ``accuracy``: float32 array (n_configs, n_epochs), validation accuracy after each epoch;
+* ``logloss``: float32 array (n_configs, n_epochs), validation log-loss (clipped at 50);
+* ``params``: JSON string, the list of hyperparameter dicts;
+* ``meta``: JSON string (dataset, split, seed, epochs, sklearn version, wall time).
+
+Usage (about 5 minutes on 2 cores)::
+
+    .venv/bin/python benchmarks/data/make_curves.py --configs 300 --epochs 40 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OUT = Path(__file__).with_name("digits_mlp_curves.npz")
+
+
+def sample_config(rng: np.random.Generator) -> dict[str, Any]:
+    """One random hyperparameter configuration."""
+    depth = int(rng.integers(1, 3))
+    width = int(2 ** rng.integers(3, 9))  # 8 .. 256
+    solver = str(rng.choice(["sgd", "adam"]))
+    return {
+        "hidden_layer_sizes": [width] * depth,
+        "activation": str(rng.choice(["relu", "tanh", "logistic"])),
+        "solver": solver,
+        "learning_rate_init": float(10 ** rng.uniform(-4.5, 0.0)),
+        "alpha": float(10 ** rng.uniform(-6, 0.5)),
+        "batch_size": int(2 ** rng.integers(4, 9)),  # 16 .. 256
+        "momentum": float(rng.uniform(0.0, 0.99)) if solver == "sgd" else 0.9,
+        "init_seed": int(rng.integers(0, 2**31 - 1)),
+    }
+
+
+def train_one(job: tuple[int, dict[str, Any], int]) -> tuple[int, list[float], list[float]]:
+    """Trains one configuration; returns its index and its per-epoch accuracy and log-loss."""
+    index, cfg, epochs = job
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_digits(return_X_y=True)
+    x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+    scaler = StandardScaler().fit(x_tr)
+    x_tr, x_va = scaler.transform(x_tr), scaler.transform(x_va)
+    classes = np.arange(10)
+    model = MLPClassifier(
+        hidden_layer_sizes=tuple(cfg["hidden_layer_sizes"]),
+        activation=cfg["activation"],
+        solver=cfg["solver"],
+        learning_rate_init=cfg["learning_rate_init"],
+        alpha=cfg["alpha"],
+        batch_size=cfg["batch_size"],
+        momentum=cfg["momentum"],
+        random_state=cfg["init_seed"],
+    )
+    rng = np.random.default_rng(cfg["init_seed"])
+    acc: list[float] = []
+    loss: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(epochs):
+            order = rng.permutation(len(y_tr))
+            model.partial_fit(x_tr[order], y_tr[order], classes=classes)
+            proba = model.predict_proba(x_va)
+            if not np.all(np.isfinite(proba)):
+                acc.append(0.1)  # a diverged net: chance level, worst loss
+                loss.append(50.0)
+                continue
+            acc.append(float(np.mean(classes[np.argmax(proba, axis=1)] == y_va)))
+            loss.append(float(min(50.0, log_loss(y_va, proba, labels=classes))))
+    return index, acc, loss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+    import sklearn
+
+    rng = np.random.default_rng(args.seed)
+    configs = [sample_config(rng) for _ in range(args.configs)]
+    acc = np.zeros((args.configs, args.epochs), dtype=np.float32)
+    loss = np.zeros((args.configs, args.epochs), dtype=np.float32)
+    t0 = time.perf_counter()
+    jobs = [(i, c, args.epochs) for i, c in enumerate(configs)]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for done, (i, a, lo) in enumerate(pool.map(train_one, jobs, chunksize=4), start=1):
+            acc[i], loss[i] = a, lo
+            if done % 25 == 0:
+                print(f"{done}/{args.configs} configs, {time.perf_counter() - t0:.0f} s", flush=True)
+    wall = time.perf_counter() - t0
+    meta = {
+        "dataset": "sklearn.datasets.load_digits",
+        "split": "train_test_split(test_size=0.3, random_state=0, stratify=y), StandardScaler",
+        "model": "sklearn.neural_network.MLPClassifier, one partial_fit pass per epoch",
+        "seed": args.seed,
+        "configs": args.configs,
+        "epochs": args.epochs,
+        "sklearn": sklearn.__version__,
+        "wall_s": round(wall, 1),
+    }
+    np.savez_compressed(
+        args.out, accuracy=acc, logloss=loss, params=json.dumps(configs), meta=json.dumps(meta)
+    )
+    final = acc[:, -1]
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {wall:.0f} s; "
+        f"final accuracy: median {np.median(final):.3f}, max {final.max():.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
