@@ -26,7 +26,9 @@ _MAX_RUNGS = 64
 
 def _positive_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise PluginError(f"asha: {name} must be an integer >= {minimum}, got {value!r}; fix classArgs.{name}")
+        raise PluginError(
+            f"asha: {name} must be an integer >= {minimum}, got {value!r}; fix classArgs.{name}"
+        )
     return value
 
 
@@ -64,7 +66,9 @@ class ASHAAssessor(Assessor):
         super().__init__(mode=mode)
         self.min_resource = _positive_int("min_resource", min_resource, 1)
         self.reduction_factor = _positive_int("reduction_factor", reduction_factor, 2)
-        self.min_early_stopping_rate = _positive_int("min_early_stopping_rate", min_early_stopping_rate, 0)
+        self.min_early_stopping_rate = _positive_int(
+            "min_early_stopping_rate", min_early_stopping_rate, 0
+        )
         if max_resource is not None:
             _positive_int("max_resource", max_resource, 1)
         self.max_resource = max_resource

@@ -14,7 +14,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
 from hyperloom.assessors._base import Assessor
 from hyperloom.assessors._curves import CurveEnsemble, Prediction
 from hyperloom.errors import PluginError
@@ -34,7 +33,11 @@ def _int_option(name: str, value: object, minimum: int) -> int:
 
 
 def _float_option(name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not low <= float(value) <= high
+    ):
         raise PluginError(
             f"curve_fitting: {name} must be a number in [{low}, {high}], got {value!r}; fix classArgs.{name}"
         )
@@ -98,7 +101,9 @@ class CurveFittingAssessor(Assessor):
         """Adds a SUCCEEDED trial to the reference set; ignores every other outcome."""
         if result.status is not TrialStatus.SUCCEEDED:
             return
-        curve = np.array([np.nan if v is None else float(v) for v in result.intermediate], dtype=float)
+        curve = np.array(
+            [np.nan if v is None else float(v) for v in result.intermediate], dtype=float
+        )
         if curve.size and np.isfinite(curve).any():
             self._completed[result.trial_id] = self._sign * curve
         elif result.value is not None and math.isfinite(result.value):
@@ -124,7 +129,9 @@ class CurveFittingAssessor(Assessor):
 
     # -- judging a running trial -----------------------------------------------------------------
 
-    def predict(self, history: Sequence[float | None], target: int | None = None) -> Prediction | None:
+    def predict(
+        self, history: Sequence[float | None], target: int | None = None
+    ) -> Prediction | None:
         """The ensemble's prediction at ``target`` (default: ``epoch_num`` or the learned horizon),
         in the metric's own units; None when there are too few finite points or no horizon."""
         horizon = target or self._horizon()

@@ -11,7 +11,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
 from hyperloom.assessors._base import Assessor
 from hyperloom.errors import PluginError
 from hyperloom.types import TrialResult, TrialStatus, Verdict
@@ -47,14 +46,20 @@ class MedianStopAssessor(Assessor):
         n_startup_trials: Number of completed trials needed before any trial is stopped.
     """
 
-    def __init__(self, *, mode: str = "maximize", start_step: int = 4, n_startup_trials: int = 5) -> None:
+    def __init__(
+        self, *, mode: str = "maximize", start_step: int = 4, n_startup_trials: int = 5
+    ) -> None:
         super().__init__(mode=mode)
         if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 1:
             raise PluginError(
                 f"median_stop: start_step must be an integer >= 1, got {start_step!r}; "
                 "set classArgs.start_step to the first step at which a trial may be stopped"
             )
-        if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 1:
+        if (
+            isinstance(n_startup_trials, bool)
+            or not isinstance(n_startup_trials, int)
+            or n_startup_trials < 1
+        ):
             raise PluginError(
                 f"median_stop: n_startup_trials must be an integer >= 1, got {n_startup_trials!r}; "
                 "set classArgs.n_startup_trials to the number of completed trials to wait for"

@@ -26,7 +26,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
 from hyperloom.assessors._curves._families import Family, basis_tables
 
 __all__ = ["CurveEnsemble", "Prediction"]
@@ -72,7 +71,9 @@ class CurveEnsemble:
             self._families = basis_tables(self.horizon, self._length)
         return self._families
 
-    def predict(self, steps: np.ndarray, values: np.ndarray, target: int | None = None) -> Prediction | None:
+    def predict(
+        self, steps: np.ndarray, values: np.ndarray, target: int | None = None
+    ) -> Prediction | None:
         """Predicts the curve at ``target`` (default: the horizon) from finite points.
 
         Args:

@@ -65,7 +65,7 @@ def basis_tables(horizon: int, length: int) -> list[Family]:
     fams.append(Family("ilog2", -1.0 / np.log(x + 1.0), True))
 
     alpha = np.geomspace(0.05, 4.0, 24)[:, None]
-    fams.append(Family("pow3", -(x ** -alpha), True))
+    fams.append(Family("pow3", -(x**-alpha), True))
 
     d, alpha = _grid2(np.geomspace(0.5, 2 * t, 10), np.geomspace(0.1, 6.0, 14))
     fams.append(Family("pow4", -(((x + d) / (1.0 + d)) ** -alpha), True))
@@ -76,7 +76,10 @@ def basis_tables(horizon: int, length: int) -> list[Family]:
     lam, delta = _grid2(np.geomspace(0.3, 4 * t, 18), np.geomspace(0.25, 4.0, 12))
     fams.append(Family("weibull", -np.exp(-((x / lam) ** delta)), True))
 
-    b, c = _grid2(-np.concatenate([[0.0], np.geomspace(0.01, t, 12)]), np.concatenate([[0.0], np.geomspace(0.005, 1.0, 11)]))
+    b, c = _grid2(
+        -np.concatenate([[0.0], np.geomspace(0.01, t, 12)]),
+        np.concatenate([[0.0], np.geomspace(0.005, 1.0, 11)]),
+    )
     with np.errstate(over="ignore"):
         vap = np.exp(b / x + c * np.log(x))
     fams.append(Family("vap", vap / vap[:, -1:], False))

@@ -120,7 +120,9 @@ def main() -> None:
         for done, (i, a, lo) in enumerate(pool.map(train_one, jobs, chunksize=4), start=1):
             acc[i], loss[i] = a, lo
             if done % 25 == 0:
-                print(f"{done}/{args.configs} configs, {time.perf_counter() - t0:.0f} s", flush=True)
+                print(
+                    f"{done}/{args.configs} configs, {time.perf_counter() - t0:.0f} s", flush=True
+                )
     wall = time.perf_counter() - t0
     meta = {
         "dataset": "sklearn.datasets.load_digits",
