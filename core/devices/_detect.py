@@ -168,7 +168,8 @@ def parse_fake(spec: FakeSpec, where: str = "trainingService.fakeGpus") -> list[
                 f"got {item!r}"
             )
         try:
-            devices.append(_fake_device(int(item.get("index", pos)), **item))
+            fields = {k: v for k, v in item.items() if k != "index"}
+            devices.append(_fake_device(int(item.get("index", pos)), **fields))
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{where}[{pos}]: bad value in {dict(item)!r} ({e})") from None
     if len({d.index for d in devices}) != len(devices):

@@ -296,20 +296,22 @@ class DevicePool:
         with self._lock:
             if trial_id in self._leases:
                 self._release_locked(trial_id)
+            gone = [i for i in devs if i not in self._devices]
+            if gone:
+                logger.warning(
+                    "trial %s held GPU %s, which the pool %s no longer has",
+                    trial_id,
+                    gone,
+                    list(self._devices),
+                )
+            devs = tuple(i for i in devs if i in self._devices)
             for i in devs:
-                if i not in self._devices:
-                    logger.warning(
-                        "trial %s held GPU %d, which is not in the pool %s now",
-                        trial_id,
-                        i,
-                        list(self._devices),
-                    )
-                    continue
                 self._load[i] += 1
                 if self._load[i] > self.slots_per_device:
                     logger.warning("GPU %d over capacity after resume: %d", i, self._load[i])
                 self._devices[i] = replace(self._devices[i], active=False)
-            self._leases[trial_id] = devs
+            if devs:
+                self._leases[trial_id] = devs
 
     def release(self, trial_id: str) -> None:
         """Returns the devices of ``trial_id`` to the pool; idempotent."""
