@@ -1,0 +1,249 @@
+"""Process-tree termination: SIGTERM the group, a grace period, SIGKILL, then a psutil sweep.
+
+A trial runs as the leader of its own session and process group (``start_new_session=True``), so
+one ``killpg`` reaches the script and everything it forked that stayed in the group (data-loader
+workers, shells). Processes that left the group (``setsid``, daemons) are found two ways: the
+descendants recorded while the trial ran (`snapshot_descendants`, matched by create time so a
+reused pid is never hit) and, at kill time, a scan for processes whose environment carries the
+trial's ``HYPERLOOM_TRIAL_ID`` and ``HYPERLOOM_EXPERIMENT_ID``.
+
+`terminate_tree` blocks (use it from a worker thread or a script); `aterminate_tree` is the same
+for an asyncio loop and never sleeps on the loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import psutil
+
+__all__ = [
+    "ProcRef",
+    "aterminate_tree",
+    "find_marked",
+    "group_members",
+    "proc_ref",
+    "snapshot_descendants",
+    "terminate_tree",
+]
+
+logger = logging.getLogger(__name__)
+
+_POLL = 0.02
+_KILL_WAIT = 2.0  # how long to wait for SIGKILLed processes to vanish
+
+
+@dataclass(frozen=True)
+class ProcRef:
+    """A process identified by pid *and* create time, so that a reused pid never matches."""
+
+    pid: int
+    create_time: float
+
+    def process(self) -> psutil.Process | None:
+        """The live, non-zombie process this refers to, or None."""
+        try:
+            proc = psutil.Process(self.pid)
+            if abs(proc.create_time() - self.create_time) > 0.01:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc
+        except (psutil.Error, OSError):
+            return None
+
+
+def proc_ref(pid: int) -> ProcRef | None:
+    """A `ProcRef` for a live pid, or None when it is gone."""
+    try:
+        return ProcRef(pid, psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
+        return None
+
+
+def snapshot_descendants(pid: int) -> set[ProcRef]:
+    """The live descendants of ``pid`` (recursive), to remember for a later sweep."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except (psutil.Error, OSError):
+        return set()
+    refs = set()
+    for child in children:
+        with contextlib.suppress(psutil.Error, OSError):
+            refs.add(ProcRef(child.pid, child.create_time()))
+    return refs
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except (psutil.Error, OSError):
+        return False
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live (non-zombie) processes in process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []
+    except PermissionError:
+        pass
+    members = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            if os.getpgid(pid) != pgid:
+                continue
+        except OSError:
+            continue
+        if _alive(pid):
+            members.append(pid)
+    if not members and not os.path.isdir("/proc"):  # no procfs: fall back on psutil
+        for proc in psutil.process_iter():
+            with contextlib.suppress(OSError, psutil.Error):
+                if os.getpgid(proc.pid) == pgid and _alive(proc.pid):
+                    members.append(proc.pid)
+    return members
+
+
+def find_marked(marker: Mapping[str, str]) -> set[ProcRef]:
+    """Processes (of this user) whose environment holds every ``marker`` item.
+
+    The calling process and its ancestors are never returned, so a manager that itself runs
+    inside a trial does not find itself.
+    """
+    if not marker:
+        return set()
+    me = os.getpid()
+    exclude = {me}
+    with contextlib.suppress(psutil.Error, OSError):
+        exclude.update(p.pid for p in psutil.Process(me).parents())
+    found = set()
+    for proc in psutil.process_iter():
+        if proc.pid in exclude:
+            continue
+        try:
+            env = proc.environ()
+            if all(env.get(k) == v for k, v in marker.items()):
+                found.add(ProcRef(proc.pid, proc.create_time()))
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _signal_refs(refs: Iterable[ProcRef], sig: int) -> None:
+    for ref in refs:
+        proc = ref.process()
+        if proc is not None:
+            with contextlib.suppress(psutil.Error, OSError):
+                proc.send_signal(sig)
+
+
+def _live(pgid: int, refs: Iterable[ProcRef]) -> bool:
+    if group_members(pgid):
+        return True
+    return any(ref.process() is not None for ref in refs)
+
+
+def _plan(pgid: int, pids: Iterable[ProcRef | int]) -> set[ProcRef]:
+    refs: set[ProcRef] = set()
+    for item in pids:
+        ref = proc_ref(item) if isinstance(item, int) else item
+        if ref is not None:
+            refs.add(ref)
+    # what the members of the group have forked since the last snapshot, too
+    for pid in group_members(pgid):
+        refs |= snapshot_descendants(pid)
+    return refs
+
+
+def _sweep(pgid: int, refs: set[ProcRef], marker: Mapping[str, str] | None) -> set[ProcRef]:
+    strays = {r for r in refs if r.process() is not None}
+    if marker:
+        strays |= find_marked(marker)
+    for pid in group_members(pgid):
+        strays |= snapshot_descendants(pid)
+    _signal_group(pgid, signal.SIGKILL)
+    _signal_refs(strays, signal.SIGKILL)
+    return strays
+
+
+def terminate_tree(
+    pgid: int,
+    *,
+    pids: Iterable[ProcRef | int] = (),
+    grace: float = 5.0,
+    marker: Mapping[str, str] | None = None,
+) -> bool:
+    """Terminates a process group and its strays; blocks up to about ``grace + 2`` seconds.
+
+    SIGTERM goes to the group and to the recorded ``pids`` that still live; after ``grace``
+    seconds (or as soon as all are gone) SIGKILL goes to the group, and a sweep SIGKILLs every
+    recorded process, every descendant of the group, and every process carrying ``marker`` in its
+    environment.
+
+    Args:
+        pgid: The process group (the trial's pid, as it leads its own session).
+        pids: Other processes of the trial: `ProcRef` (safe against pid reuse) or plain pids
+            (looked up now).
+        grace: Seconds between SIGTERM and SIGKILL.
+        marker: Environment items that mark the trial's processes (e.g. its trial and
+            experiment ids); None skips that scan.
+
+    Returns:
+        True when nothing of the tree is left alive.
+    """
+    refs = _plan(pgid, pids)
+    _signal_group(pgid, signal.SIGTERM)
+    _signal_refs(refs, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _live(pgid, refs):
+        time.sleep(_POLL)
+    refs |= _sweep(pgid, refs, marker)
+    deadline = time.monotonic() + _KILL_WAIT
+    while _live(pgid, refs):
+        if time.monotonic() > deadline:
+            logger.warning("process group %d still has live processes after SIGKILL", pgid)
+            return False
+        time.sleep(_POLL)
+    return True
+
+
+async def aterminate_tree(
+    pgid: int,
+    *,
+    pids: Iterable[ProcRef | int] = (),
+    grace: float = 5.0,
+    marker: Mapping[str, str] | None = None,
+) -> bool:
+    """`terminate_tree` for an asyncio loop: waits with ``asyncio.sleep``, scans in a thread."""
+    refs = await asyncio.to_thread(_plan, pgid, list(pids))
+    _signal_group(pgid, signal.SIGTERM)
+    _signal_refs(refs, signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while loop.time() < deadline and await asyncio.to_thread(_live, pgid, refs):
+        await asyncio.sleep(_POLL)
+    refs |= await asyncio.to_thread(_sweep, pgid, refs, marker)
+    deadline = loop.time() + _KILL_WAIT
+    while await asyncio.to_thread(_live, pgid, refs):
+        if loop.time() > deadline:
+            logger.warning("process group %d still has live processes after SIGKILL", pgid)
+            return False
+        await asyncio.sleep(_POLL)
+    return True
