@@ -1,3 +1,339 @@
-"""(placeholder: commands are added by their owner)."""
+"""Read-only commands: ``list``, ``status``, ``trials`` and ``export``.
 
-from hyperloom.cli import app  # noqa: F401
+They read the store through :mod:`hyperloom.history`, so they work on running, stopped, crashed
+and finished experiments alike, and never disturb a running manager.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+import typer
+from hyperloom.cli import app
+from hyperloom.cli._common import console, err_console, print_json
+from hyperloom.errors import UsageError
+from rich.panel import Panel
+from rich.table import Table
+
+__all__ = ["export", "list_cmd", "status", "trials"]
+
+_STATUS_STYLE = {
+    "SUCCEEDED": "green",
+    "RUNNING": "cyan",
+    "WAITING": "dim",
+    "FAILED": "red",
+    "EARLY_STOPPED": "yellow",
+    "CANCELED": "magenta",
+    "TIMEOUT": "red",
+    "DONE": "green",
+    "STOPPED": "yellow",
+    "CREATED": "dim",
+    "UNREADABLE": "red",
+}
+
+
+def _styled(status: str) -> str:
+    style = _STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/]" if style else status
+
+
+def _when(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _secs(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = float(s)
+    if s < 60:
+        return f"{s:.1f}s"
+    if s < 3600:
+        return f"{int(s // 60)}m{int(s % 60):02d}s"
+    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    from hyperloom.history import flatten
+
+    return ", ".join(f"{k}={_num(v)}" for k, v in flatten(params).items())
+
+
+def _status_option(status: str | None) -> str | None:
+    from hyperloom.types import TrialStatus
+
+    if status is None:
+        return None
+    name = status.strip().upper()
+    if name not in TrialStatus.__members__:
+        raise UsageError(
+            f"--status {status!r} is not a trial status; use one of {', '.join(TrialStatus.__members__)}"
+        )
+    return name
+
+
+def _assessor_reasons(view: Any) -> dict[str, str]:
+    """The last assessor verdict reason per trial (for trials the manager gave no reason)."""
+    out: dict[str, str] = {}
+    for ev in view.reader.events(kind="assessor"):
+        payload = ev.get("payload") or {}
+        if ev.get("trial_id") and payload.get("reason"):
+            step = payload.get("step")
+            out[ev["trial_id"]] = f"assessor: {payload['reason']}" + (
+                f" (step {step})" if step is not None else ""
+            )
+    return out
+
+
+def _records(view: Any, status: str | None, top: int | None) -> list[Any]:
+    if top is not None:
+        if top < 1:
+            raise UsageError(f"--top must be at least 1, got {top}")
+        best = view.best(n=top)
+        return [t for t in best if status is None or t.status.name == status]
+    return list(view.trials(status=status))
+
+
+def _write_json_array(objects: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Writes a JSON array with one compact object per line (fast, and friendly to grep)."""
+    n = 0
+    out.write("[")
+    buf: list[str] = []
+    for obj in objects:
+        buf.append(("\n" if n == 0 else ",\n") + json.dumps(obj, separators=(", ", ": ")))
+        n += 1
+        if len(buf) >= 512:
+            out.write("".join(buf))
+            buf.clear()
+    out.write("".join(buf))
+    out.write("\n]\n" if n else "]\n")
+    out.flush()
+    return n
+
+
+def _json_objects(records: list[Any], reasons: dict[str, str]) -> Iterable[dict[str, Any]]:
+    for rec in records:
+        obj = rec.to_json()
+        if obj["reason"] is None and rec.trial_id in reasons:
+            obj["reason"] = reasons[rec.trial_id]
+        yield obj
+
+
+@app.command("list")
+def list_cmd(
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON array of {id, name, status, dir}."
+    ),
+) -> None:
+    """List the experiments under $HYPERLOOM_HOME and those registered from other directories.
+
+    Newest first. An experiment whose store cannot be read is shown as UNREADABLE.
+    """
+    from hyperloom.history import list_experiments
+    from hyperloom.paths import experiments_home
+
+    found = list_experiments()
+    if as_json:
+        print_json([e.to_json() for e in found])
+        return
+    if not found:
+        console.print(f"no experiments under {experiments_home()}")
+        return
+    table = Table(title=f"experiments ({experiments_home()})", title_justify="left")
+    for col in ("id", "name", "status", "created", "dir"):
+        table.add_column(col, overflow="fold")
+    for e in found:
+        table.add_row(e.id, e.name, _styled(e.status), _when(e.created), e.dir)
+    console.print(table)
+
+
+@app.command("status")
+def status(
+    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show an experiment's status, trial counts, budget use and best trial."""
+    from hyperloom.history import open_experiment
+
+    with open_experiment(experiment) as view:
+        exp_status = view.status
+        counts = view.counts()
+        budget = view.budget()
+        best = view.best(n=1)
+        alive = view.manager_alive
+        if as_json:
+            print_json(
+                {
+                    "id": view.id,
+                    "name": view.name,
+                    "status": exp_status,
+                    "dir": str(view.dir),
+                    "mode": view.mode,
+                    "manager_alive": alive,
+                    "counts": counts,
+                    "budget": {k: None if v is None else list(v) for k, v in budget.items()},
+                    "best": best[0].to_json() if best else None,
+                }
+            )
+            return
+        lines = [f"[bold]status[/]   {_styled(exp_status)}"]
+        if exp_status == "RUNNING" and not alive:
+            lines[0] += (
+                f"  [red](its manager is not running: it crashed or was killed; "
+                f"`hyperloom resume {view.id}` continues it)[/]"
+            )
+        msg = view.reader.experiment().get("message")
+        if msg:
+            lines.append(f"[bold]message[/]  {msg}")
+        total = sum(counts.values())
+        parts = [f"{_styled(k)} {v}" for k, v in counts.items() if v]
+        lines.append(f"[bold]trials[/]   {total}" + (f"  ({', '.join(parts)})" if parts else ""))
+        if budget["trials"] is not None:
+            used, cap = budget["trials"]
+            lines.append(f"[bold]budget[/]   trials {used}/{cap}")
+        if budget["duration"] is not None:
+            used_s, cap_s = budget["duration"]
+            lines.append(f"[bold]time[/]     {_secs(used_s)} of {_secs(cap_s)}")
+        if best:
+            b = best[0]
+            lines.append(
+                f"[bold]best[/]     {_num(b.value)} ({view.mode}) — trial #{b.sequence} "
+                f"{b.trial_id}: {_params_text(b.params)}"
+            )
+        else:
+            lines.append("[bold]best[/]     - (no trial has a final value yet)")
+        lines.append(f"[bold]dir[/]      {view.dir}")
+        console.print(Panel("\n".join(lines), title=f"{view.name} ({view.id})", expand=False))
+
+
+@app.command("trials")
+def trials(
+    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print a JSON array with one object per trial: trial_id, sequence, status, params, "
+        "value, metrics, intermediate, started, ended (plus duration, exit_code, reason, devices).",
+    ),
+    status_filter: str = typer.Option(
+        None, "--status", help="Only trials in this status (SUCCEEDED, FAILED, EARLY_STOPPED, ...)."
+    ),
+    top: int = typer.Option(
+        None, "--top", help="Only the N best trials by final value (per the experiment's mode)."
+    ),
+) -> None:
+    """Show an experiment's trials: sequence, id, status, value, params, duration and reason."""
+    from hyperloom.history import open_experiment
+
+    name = _status_option(status_filter)
+    with open_experiment(experiment) as view:
+        records = _records(view, name, top)
+        reasons = _assessor_reasons(view)
+        if as_json:
+            _write_json_array(_json_objects(records, reasons), sys.stdout)
+            return
+        title = f"{view.name} ({view.id}): {len(records)} trials"
+        if top is not None:
+            title += f", best {top} ({view.mode})"
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("id")
+    table.add_column("status")
+    table.add_column("value", justify="right")
+    table.add_column("params", overflow="fold")
+    table.add_column("duration", justify="right")
+    table.add_column("reason", overflow="fold")
+    for t in records:
+        table.add_row(
+            str(t.sequence),
+            t.trial_id,
+            _styled(t.status.name),
+            _num(t.value),
+            _params_text(t.params),
+            _secs(t.duration),
+            t.reason or reasons.get(t.trial_id, ""),
+        )
+    console.print(table)
+
+
+@app.command("export")
+def export(
+    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    fmt: str = typer.Option(
+        "csv", "--format", "-f", help="csv (a column per parameter and metric) or json."
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Write to this file instead of standard output."
+    ),
+) -> None:
+    """Export every trial of an experiment, running, stopped or finished.
+
+    CSV has one row per trial with fixed columns (sequence, trial_id, status, value, started,
+    ended, duration, exit_code, reason, n_intermediate), then a ``param/<name>`` column per
+    parameter (nested choices flattened, e.g. ``param/layer/_name``) and a ``metric/<name>``
+    column per final metric. JSON is the same array as ``hyperloom trials --json``.
+    """
+    from hyperloom.history import open_experiment, trial_rows
+
+    fmt = fmt.lower()
+    if fmt not in ("csv", "json"):
+        raise UsageError(f"--format must be csv or json, got {fmt!r}")
+    if output is not None and not output.parent.is_dir():
+        raise UsageError(f"cannot write {str(output)!r}: its directory does not exist")
+    with open_experiment(experiment) as view:
+        records = view.trials()
+        reasons = _assessor_reasons(view)
+    if fmt == "json":
+        objects = _json_objects(records, reasons)
+        if output is None:
+            _write_json_array(objects, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as f:
+                _write_json_array(objects, f)
+    else:
+        rows = trial_rows(records)
+        for row, rec in zip(rows, records, strict=True):
+            if row["reason"] is None:
+                row["reason"] = reasons.get(rec.trial_id)
+        text = _csv_text(rows)
+        if output is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            output.write_text(text, encoding="utf-8")
+    if output is not None:
+        err_console.print(f"wrote {len(records)} trials to {output}")
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    from hyperloom.history import FIXED_COLUMNS
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(
+        buf, fieldnames=list(rows[0]) if rows else list(FIXED_COLUMNS), lineterminator="\n"
+    )
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: "" if v is None else json.dumps(v) if isinstance(v, list | dict | bool) else v
+                for k, v in row.items()
+            }
+        )
+    return buf.getvalue()

@@ -1,0 +1,342 @@
+"""Read-only views of recorded experiments: the Python side of ``list``/``status``/``trials``.
+
+Example::
+
+    from hyperloom import open_experiment
+
+    with open_experiment("abc123xy") as exp:
+        print(exp.status, exp.best(n=3))
+        df = exp.to_pandas()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hyperloom.errors import MissingDependencyError, StoreError, UsageError
+from hyperloom.paths import DB_NAME, experiments_home, find_experiment_dir, iter_experiment_dirs
+from hyperloom.store import StoreReader, TrialRecord
+from hyperloom.types import TrialStatus
+
+if TYPE_CHECKING:
+    import pandas
+    from hyperloom.space import SearchSpace
+
+__all__ = [
+    "FIXED_COLUMNS",
+    "ExperimentSummary",
+    "ExperimentView",
+    "flatten",
+    "list_experiments",
+    "open_experiment",
+    "trial_rows",
+]
+
+logger = logging.getLogger(__name__)
+
+# Trials whose final value counts for "best": a failed trial's value is not trusted.
+_RANKED = (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED, TrialStatus.TIMEOUT)
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Flattens nested mappings with ``/`` (``{"layer": {"_name": "conv"}}`` → ``layer/_name``)."""
+    out: dict[str, Any] = {}
+    if not isinstance(obj, dict):
+        return {prefix: obj} if prefix else {}
+    for key, value in obj.items():
+        path = f"{prefix}/{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def _mode(config: dict[str, Any]) -> str:
+    tuner = config.get("tuner") or {}
+    args = (tuner.get("classArgs") or {}) if isinstance(tuner, dict) else {}
+    mode = str(args.get("mode") or args.get("optimize_mode") or "maximize").lower()
+    if mode not in ("maximize", "minimize"):
+        raise StoreError(
+            f"the experiment's tuner.classArgs.mode is {mode!r}; expected maximize or minimize"
+        )
+    return mode
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    from hyperloom.config import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+class ExperimentView:
+    """A read-only view of one experiment, safe to use while its manager runs.
+
+    Use it as a context manager, or call :meth:`close`. Attributes read the store each time, so
+    a long-lived view sees a running experiment progress.
+
+    Args:
+        exp_dir: The experiment directory (holding ``experiment.db``).
+    """
+
+    def __init__(self, exp_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(exp_dir)
+        self._reader = StoreReader(self.dir / DB_NAME)
+        row = self._reader.experiment()
+        self.id: str = row["id"]
+        self.config: dict[str, Any] = row["config"]
+        self.space_json: dict[str, Any] = row["space"]
+        self.name: str = row["name"] or row["id"]
+        self._space: SearchSpace | None = None
+
+    def __enter__(self) -> ExperimentView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ExperimentView(id={self.id!r}, dir={str(self.dir)!r})"
+
+    @property
+    def reader(self) -> StoreReader:
+        """The underlying :class:`~hyperloom.store.StoreReader` (for events, intermediates...)."""
+        return self._reader
+
+    @property
+    def status(self) -> str:
+        """CREATED, RUNNING, DONE, STOPPED or FAILED (as recorded by the manager)."""
+        return str(self._reader.experiment()["status"])
+
+    @property
+    def manager_alive(self) -> bool:
+        """Whether the recorded manager process still exists on this host."""
+        row = self._reader.experiment()
+        return row["status"] == "RUNNING" and _pid_alive(row["manager_pid"])
+
+    @property
+    def mode(self) -> str:
+        """``maximize`` or ``minimize``: the tuner's ``classArgs.mode`` (default maximize)."""
+        return _mode(self.config)
+
+    @property
+    def space(self) -> SearchSpace:
+        """The experiment's search space."""
+        if self._space is None:
+            from hyperloom.space import SearchSpace
+
+            self._space = SearchSpace.from_nni(self.space_json)
+        return self._space
+
+    def trials(
+        self, status: TrialStatus | str | list[TrialStatus | str] | None = None
+    ) -> list[TrialRecord]:
+        """The trials in sequence order, optionally only those in ``status`` (one or several)."""
+        return self._reader.trials(status=status)
+
+    def counts(self) -> dict[str, int]:
+        """The number of trials per TrialStatus name."""
+        return self._reader.count_by_status()
+
+    def best(self, n: int = 1) -> list[TrialRecord]:
+        """The ``n`` best trials by final value, best first, following the experiment's mode.
+
+        Only trials that ended with a final value count (SUCCEEDED, EARLY_STOPPED or TIMEOUT);
+        ties keep sequence order.
+        """
+        if n < 1:
+            raise UsageError(f"best(n={n}): n must be at least 1")
+        order = "-value" if self.mode == "maximize" else "value"
+        return [
+            t
+            for t in self._reader.trials(status=_RANKED, order=order, limit=n)
+            if t.value is not None
+        ]
+
+    def elapsed(self) -> float:
+        """Seconds the experiment has run, summed over its runs (resumes), now included."""
+        events = self._reader.events(kind=None)
+        runs: list[tuple[float, float | None]] = []
+        last_t = 0.0
+        for ev in events:
+            if ev["kind"] == "run_start":
+                if runs and runs[-1][1] is None:  # the previous run crashed: count to its last sign
+                    runs[-1] = (runs[-1][0], last_t)
+                runs.append((ev["t"], None))
+            elif ev["kind"] == "run_end" and runs and runs[-1][1] is None:
+                runs[-1] = (runs[-1][0], ev["t"])
+            last_t = max(last_t, float(ev["t"]))
+        total = 0.0
+        for i, (start, end) in enumerate(runs):
+            if end is None:
+                end = time.time() if i == len(runs) - 1 and self.manager_alive else last_t
+            total += max(0.0, end - start)
+        return total
+
+    def budget(self) -> dict[str, Any]:
+        """Budget use: ``{"trials": (done, max) | None, "duration": (elapsed_s, max_s) | None}``."""
+        max_trials = self.config.get("maxTrialNumber")
+        max_dur = _seconds(self.config.get("maxExperimentDuration"))
+        started = sum(n for name, n in self.counts().items() if name not in ("WAITING",))
+        return {
+            "trials": (started, int(max_trials)) if max_trials else None,
+            "duration": (self.elapsed(), max_dur) if max_dur else None,
+        }
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The trials as a DataFrame: one row per trial, a column per parameter (``param/...``,
+        nested ones flattened with ``/``) and per final metric (``metric/...``).
+
+        Raises:
+            MissingDependencyError: pandas is not installed.
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MissingDependencyError("pandas", "dev", "to_pandas()") from None
+        return pd.DataFrame(trial_rows(self.trials()))
+
+    def close(self) -> None:
+        """Closes the store connection."""
+        self._reader.close()
+
+
+FIXED_COLUMNS = (
+    "sequence",
+    "trial_id",
+    "status",
+    "value",
+    "started",
+    "ended",
+    "duration",
+    "exit_code",
+    "reason",
+    "n_intermediate",
+)
+
+
+def trial_rows(trials: list[TrialRecord]) -> list[dict[str, Any]]:
+    """Flat rows for tables and CSV: fixed columns, then ``param/...`` and ``metric/...`` columns.
+
+    Every row has the same keys (missing values are None), in a stable order.
+    """
+    params = [flatten(t.params) for t in trials]
+    metrics = [flatten(t.metrics) for t in trials]
+    pkeys = list(dict.fromkeys(k for p in params for k in p))
+    mkeys = list(dict.fromkeys(k for m in metrics for k in m))
+    rows = []
+    for t, p, m in zip(trials, params, metrics, strict=True):
+        row: dict[str, Any] = {
+            "sequence": t.sequence,
+            "trial_id": t.trial_id,
+            "status": t.status.name,
+            "value": t.value,
+            "started": t.started,
+            "ended": t.ended,
+            "duration": t.duration,
+            "exit_code": t.exit_code,
+            "reason": t.reason,
+            "n_intermediate": len(t.intermediate),
+        }
+        row.update({f"param/{k}": p.get(k) for k in pkeys})
+        row.update({f"metric/{k}": m.get(k) for k in mkeys})
+        rows.append(row)
+    return rows
+
+
+def open_experiment(id_or_dir: str | os.PathLike[str]) -> ExperimentView:
+    """Opens a recorded experiment read-only, by id (under ``$HYPERLOOM_HOME`` or the index of
+    experiments with their own directory) or by directory.
+
+    Raises:
+        ExperimentNotFoundError: No such experiment.
+        StoreError: Its store cannot be read.
+    """
+    return ExperimentView(find_experiment_dir(id_or_dir))
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """One line of ``hyperloom list``."""
+
+    id: str
+    name: str
+    status: str
+    dir: str
+    created: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``list --json`` object: ``{id, name, status, dir}`` plus ``created``."""
+        d = {"id": self.id, "name": self.name, "status": self.status, "dir": self.dir}
+        d["created"] = self.created
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+def _index_dirs(home: Path) -> list[Path]:
+    index = home / ".index"
+    if not index.is_dir():
+        return []
+    out = []
+    for link in index.iterdir():
+        try:
+            target = Path(link.read_text(encoding="utf-8").strip())
+        except OSError:
+            continue
+        if (target / DB_NAME).is_file():
+            out.append(target)
+    return out
+
+
+def list_experiments(home: Path | None = None) -> list[ExperimentSummary]:
+    """Every experiment under the home and in its index, newest first.
+
+    An experiment whose store cannot be read is listed with status ``UNREADABLE`` and the error.
+    """
+    root = home or experiments_home()
+    seen: set[Path] = set()
+    out: list[ExperimentSummary] = []
+    for d in [*iter_experiment_dirs(root), *_index_dirs(root)]:
+        key = d.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            with StoreReader(d / DB_NAME) as r:
+                row = r.experiment()
+            out.append(
+                ExperimentSummary(
+                    row["id"], row["name"] or row["id"], row["status"], str(key), row["created"]
+                )
+            )
+        except StoreError as e:
+            logger.warning("cannot read %s: %s", d, e)
+            out.append(ExperimentSummary(d.name, d.name, "UNREADABLE", str(key), None, str(e)))
+    out.sort(key=lambda s: s.created or 0.0, reverse=True)
+    return out
