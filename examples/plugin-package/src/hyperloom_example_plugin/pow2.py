@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from hyperloom.errors import SearchSpaceError
 from hyperloom.space import Parameter
 

@@ -13,7 +13,6 @@ import math
 from typing import Any
 
 import numpy as np
-
 from hyperloom.space import Parameter, SearchSpace
 from hyperloom.tuners import Tuner
 from hyperloom.types import TrialResult
