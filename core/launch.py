@@ -47,7 +47,9 @@ NNI_CHANNEL = "import://_hyperloom_nni_bridge.HyperloomChannel"
 
 _TRIALS_DIR = Path(__file__).resolve().parent.parent / "trials"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
-_IMPORTS_NNI = re.compile(r"^\s*(?:import\s+nni\b|from\s+nni(?:\.[\w.]+)?\s+import\b)", re.MULTILINE)
+_IMPORTS_NNI = re.compile(
+    r"^\s*(?:import\s+nni\b|from\s+nni(?:\.[\w.]+)?\s+import\b)", re.MULTILINE
+)
 _ENV_NAME = re.compile(r"[^A-Za-z0-9_]")
 _PARAMS_AS = ("args", "env", "file")
 _CAPTURE_KEYS = {"objective", "regex", "finalRegex", "file", "format", "stepKey", "required"}
@@ -112,7 +114,9 @@ def check_params_as(value: Any) -> dict[str, dict[str, Any]]:
     f = out.get("file")
     if f is not None:
         if set(f) - {"path", "format"}:
-            raise ValueError("paramsAs.file options: path (relative to the trial dir), format (json or yaml)")
+            raise ValueError(
+                "paramsAs.file options: path (relative to the trial dir), format (json or yaml)"
+            )
         if f.get("format", "json") not in ("json", "yaml"):
             raise ValueError("paramsAs.file.format 'json' or 'yaml'")
         p = f.get("path", "params.json")
@@ -127,13 +131,17 @@ def check_metric_capture(value: Any) -> dict[str, Any]:
         raise ValueError("a mapping with objective, regex, finalRegex, file, format, stepKey")
     extra = set(value) - _CAPTURE_KEYS
     if extra:
-        raise ValueError(f"a mapping with keys among {sorted(_CAPTURE_KEYS)} (unknown: {sorted(extra)})")
+        raise ValueError(
+            f"a mapping with keys among {sorted(_CAPTURE_KEYS)} (unknown: {sorted(extra)})"
+        )
     for key in ("regex", "finalRegex"):
         if key in value:
             try:
                 rx = re.compile(str(value[key]))
             except re.error as e:
-                raise ValueError(f"a mapping whose {key} is a valid regular expression ({e})") from None
+                raise ValueError(
+                    f"a mapping whose {key} is a valid regular expression ({e})"
+                ) from None
             if "value" not in rx.groupindex:
                 raise ValueError(f"a mapping whose {key} has a named group (?P<value>...)")
     if "format" in value and value["format"] not in ("jsonl", "csv"):
@@ -255,6 +263,7 @@ def _nni_env(
         "NNI_CODE_DIR": str(config.trial_code_directory),
         "NNI_TRIAL_COMMAND_CHANNEL": NNI_CHANNEL,
         "HYPERLOOM_TRIALS_SRC": str(trials),
+        "HYPERLOOM_CORE_SRC": str(Path(__file__).resolve().parent),
         "PYTHONPATH": os.pathsep.join(paths),
     }
 
