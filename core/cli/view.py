@@ -1,3 +1,68 @@
-"""(placeholder: commands are added by their owner)."""
+"""``hyperloom view [ID...]``: the web dashboard for past and running experiments, read-only."""
 
-from hyperloom.cli import app  # noqa: F401
+from __future__ import annotations
+
+import asyncio
+import webbrowser
+from pathlib import Path
+
+import typer
+from hyperloom.cli import app
+from hyperloom.cli._common import console, err_console
+
+__all__ = ["view"]
+
+
+def _dirs(ids: list[str]) -> list[Path] | None:
+    """The directories of ``ids`` (resolved now, so a typo fails at once); None means "all"."""
+    if not ids:
+        return None
+    from hyperloom.paths import find_experiment_dir
+
+    return [find_experiment_dir(i) for i in ids]
+
+
+async def _serve(dirs: list[Path] | None, host: str, port: int, open_browser: bool) -> None:
+    from hyperloom.dashboard import DashboardServer
+    from hyperloom.paths import iter_experiment_dirs
+
+    server = DashboardServer(
+        dirs if dirs is not None else iter_experiment_dirs, host=host, port=port
+    )
+    url = await server.start()
+    console.print(f"hyperloom dashboard (read-only): [bold]{url}[/]  (Ctrl-C to quit)")
+    if open_browser:
+        await asyncio.to_thread(webbrowser.open, url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.close()
+
+
+@app.command("view")
+def view(
+    ids: list[str] = typer.Argument(
+        None, help="Experiment ids or directories (default: every experiment in HYPERLOOM_HOME)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on (0 picks a free one)."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a web browser."),
+) -> None:
+    """Open the web dashboard on past and running experiments (read-only)."""
+    from hyperloom.dashboard.server import is_loopback
+    from hyperloom.errors import UsageError
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    dirs = _dirs(list(ids or []))
+    if not is_loopback(host):
+        err_console.print(
+            f"[yellow]warning:[/] --host {host} exposes the dashboard beyond this machine: anyone "
+            "who can reach it can read these experiments (it is read-only)."
+        )
+    try:
+        asyncio.run(_serve(dirs, host, port, not no_browser))
+    except OSError as e:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}; try --port 0"
+        ) from None

@@ -1,0 +1,147 @@
+// The single-page app: hash router, experiment header, and the live-update loop.
+import { disposeAll } from "./charts.js";
+import { api, badge, esc, fmtDur, getJSON, link, postJSON, takeToken, toast } from "./util.js";
+import * as experiments from "./views/experiments.js";
+import * as overview from "./views/overview.js";
+import * as trials from "./views/trials.js";
+import * as trial from "./views/trial.js";
+import * as chartsView from "./views/charts.js";
+
+const POLL_MS = 1000;
+const main = document.getElementById("main");
+const crumbs = document.getElementById("crumbs");
+const liveBox = document.getElementById("live");
+const liveText = document.getElementById("live-text");
+
+let current = null; // { route, view, version }
+let busy = false;
+let firstLoad = true;
+
+function parseRoute() {
+  const raw = window.location.hash.replace(/^#\/?/, "");
+  const [path, query = ""] = raw.split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query);
+  if (parts[0] === "e" && parts[1]) {
+    const exp = parts[1];
+    if (parts[2] === "trials" && parts[3]) return { name: "trial", exp, trial: parts[3], params };
+    if (parts[2] === "trials") return { name: "trials", exp, params };
+    if (parts[2] === "charts") return { name: "charts", exp, params };
+    return { name: "overview", exp, params };
+  }
+  return { name: "experiments", params };
+}
+
+const VIEWS = { experiments, overview, trials, trial, charts: chartsView };
+
+function setCrumbs(route, summary) {
+  const bits = [];
+  if (route.exp) {
+    bits.push(`<a href="#/">Experiments</a>`, `<span class="sep">/</span>`,
+      `<a href="${link("e", route.exp)}">${esc(summary?.name || route.exp)}</a>`);
+    if (route.trial) bits.push(`<span class="sep">/</span>`, `<span>trial ${esc(route.trial)}</span>`);
+  } else bits.push(`<span>Experiments</span>`);
+  crumbs.innerHTML = bits.join(" ");
+}
+
+function expHeader(route, s) {
+  const tab = (name, href, label) => `<a class="${route.name === name ? "active" : ""}" href="${href}">${label}</a>`;
+  const b = s.budget || {};
+  const stop = s.live && ["RUNNING", "CREATED"].includes(s.status)
+    ? `<button class="danger" id="stop-exp" title="Stops the tuner and every running trial">Stop experiment</button>` : "";
+  return `<div class="head">
+      <h1>${esc(s.name || s.id)}</h1>${badge(s.status)}
+      <span class="sub">${esc(s.id)}${s.live ? " · live" : ""} · ${esc(s.mode)} · ${esc(fmtDur(b.elapsed))}</span>
+      <span class="spacer"></span>${stop}
+    </div>
+    <nav class="tabs">
+      ${tab("overview", link("e", route.exp), "Overview")}
+      ${tab("trials", link("e", route.exp, "trials"), `Trials <span class="muted">${s.total}</span>`)}
+      ${tab("charts", link("e", route.exp, "charts"), "Charts")}
+    </nav>`;
+}
+
+async function render() {
+  const route = parseRoute();
+  const view = VIEWS[route.name];
+  if (current?.view?.destroy) current.view.destroy();
+  disposeAll();
+  main.innerHTML = `<div class="loading">Loading…</div>`;
+  current = { route, view: null, version: null };
+  const mine = current;
+  try {
+    let summary = null;
+    if (route.exp) {
+      summary = await getJSON(`${api(route.exp)}?summary=1`);
+      if (mine !== current) return;
+    }
+    setCrumbs(route, summary);
+    document.title = summary ? `${summary.name || summary.id} · hyperloom` : "hyperloom";
+    main.innerHTML = (summary ? `<div id="exp-head">${expHeader(route, summary)}</div>` : "") + `<div id="view"></div>`;
+    const inst = view.mount(document.getElementById("view"), route);
+    mine.view = inst;
+    if (route.exp) mine.version = (await getJSON(`${api(route.exp)}/version`)).version;
+    await inst.refresh();
+    if (firstLoad && route.name === "experiments" && inst.only) {
+      firstLoad = false;
+      window.location.hash = link("e", inst.only);
+    }
+    firstLoad = false;
+  } catch (e) {
+    if (mine !== current) return;
+    main.innerHTML = `<div class="err-box">${esc(e.message)}</div>`;
+  }
+}
+
+async function refreshHeader(route) {
+  const s = await getJSON(`${api(route.exp)}?summary=1`);
+  const head = document.getElementById("exp-head");
+  if (head) head.innerHTML = expHeader(route, s);
+}
+
+async function tick() {
+  if (busy || !current?.view || document.hidden) return;
+  busy = true;
+  const mine = current;
+  try {
+    let changed = true;
+    if (mine.route.exp) {
+      const { version } = await getJSON(`${api(mine.route.exp)}/version`);
+      changed = version !== mine.version;
+      mine.version = version;
+    }
+    if (changed && mine === current) {
+      if (mine.route.exp) await refreshHeader(mine.route);
+      await mine.view.refresh();
+    }
+    liveBox.className = "live on";
+    liveText.textContent = "live";
+  } catch (e) {
+    liveBox.className = "live err";
+    liveText.textContent = "disconnected";
+  } finally {
+    busy = false;
+  }
+}
+
+document.addEventListener("click", async (ev) => {
+  const btn = ev.target.closest("#stop-exp, [data-stop-trial]");
+  if (!btn || !current?.route.exp) return;
+  const exp = current.route.exp;
+  const tid = btn.dataset.stopTrial;
+  const what = tid ? `trial ${tid}` : `experiment ${exp}`;
+  if (!tid && !window.confirm(`Stop ${what} and all its running trials?`)) return;
+  btn.disabled = true;
+  try {
+    await postJSON(tid ? `${api(exp)}/trials/${encodeURIComponent(tid)}/stop` : `${api(exp)}/stop`);
+    toast(`Stop requested for ${what}`);
+  } catch (e) {
+    toast(`Refused: ${e.message}`, "error");
+    btn.disabled = false;
+  }
+});
+
+takeToken();
+window.addEventListener("hashchange", render);
+setInterval(tick, POLL_MS);
+render();

@@ -1,0 +1,34 @@
+// ECharts helpers: one place for the look of every chart.
+
+const PALETTE = ["#4f46e5", "#0ea5e9", "#16a34a", "#f59e0b", "#db2777", "#7c3aed", "#0d9488", "#ea580c", "#64748b", "#84cc16"];
+const AXIS = { axisLine: { lineStyle: { color: "#c9ced9" } }, axisLabel: { color: "#667085" },
+  splitLine: { lineStyle: { color: "#eef0f4" } }, nameTextStyle: { color: "#667085" } };
+
+let live = [];
+
+/** Creates (or reuses) a chart on `el` and sets `option`. */
+export function chart(el, option) {
+  if (!window.echarts || !el) return null;
+  let c = window.echarts.getInstanceByDom(el);
+  if (!c) {
+    c = window.echarts.init(el, null, { renderer: "canvas" });
+    live.push(c);
+  }
+  c.setOption({ color: PALETTE, animation: false, textStyle: { fontFamily: "inherit" }, ...option }, { notMerge: true });
+  return c;
+}
+
+export function disposeAll() {
+  for (const c of live) if (!c.isDisposed()) c.dispose();
+  live = [];
+}
+
+export function axis(extra) {
+  return { ...AXIS, ...extra };
+}
+
+window.addEventListener("resize", () => live.forEach((c) => !c.isDisposed() && c.resize()));
+
+export const grid = { left: 56, right: 24, top: 36, bottom: 44, containLabel: false };
+export const tooltip = { trigger: "item", confine: true, backgroundColor: "rgba(22,26,43,.92)", borderWidth: 0, textStyle: { color: "#fff", fontSize: 12 } };
+export const VALUE_RAMP = ["#dbeafe", "#93c5fd", "#4f46e5", "#312e81"];

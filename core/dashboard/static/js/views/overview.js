@@ -1,0 +1,90 @@
+// Overview: status and budget, best so far (by trial number and by time), top trials, config and space.
+import { axis, chart, grid, tooltip } from "../charts.js";
+import { api, badge, esc, fmtDur, fmtNum, getJSON, link, paramsInline, STATUS_COLORS, STATUSES } from "../util.js";
+
+function pct(a, b) { return b ? Math.min(100, (100 * a) / b) : 0; }
+
+function spaceRows(space) {
+  return Object.entries(space || {}).map(([k, v]) => {
+    const type = v && typeof v === "object" ? v._type ?? "" : "";
+    const val = v && typeof v === "object" && "_value" in v ? JSON.stringify(v._value) : JSON.stringify(v);
+    return `<tr><td class="mono"><b>${esc(k)}</b></td><td><span class="badge">${esc(type)}</span></td><td class="mono" style="white-space:normal">${esc(val)}</td></tr>`;
+  }).join("");
+}
+
+export function mount(root, route) {
+  let byTime = false;
+  let data = null;
+  root.innerHTML = `
+    <div class="grid cards four" id="cards"></div>
+    <div class="grid two">
+      <div class="panel"><div class="panel-head"><h2>Best so far</h2>
+        <div class="seg"><button data-x="seq" class="on">by trial</button><button data-x="time">by time</button></div></div>
+        <div class="chart" id="best-chart"></div></div>
+      <div class="panel"><h2>Top trials</h2><div id="top"></div></div>
+    </div>
+    <div class="grid two">
+      <div class="panel"><h2>Search space</h2><table><thead><tr><th>Parameter</th><th>Type</th><th>Values</th></tr></thead><tbody id="space"></tbody></table></div>
+      <div class="panel"><h2>Config</h2><pre class="json" id="config"></pre></div>
+    </div>`;
+  root.querySelector(".seg").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button");
+    if (!b) return;
+    byTime = b.dataset.x === "time";
+    root.querySelectorAll(".seg button").forEach((x) => x.classList.toggle("on", x === b));
+    drawBest();
+  });
+
+  function drawBest() {
+    if (!data) return;
+    const series = byTime ? data.best_by_time : data.best_by_sequence;
+    const el = root.querySelector("#best-chart");
+    if (!series.length) { el.innerHTML = `<div class="empty">No finished trial has reported a final value yet.</div>`; return; }
+    el.innerHTML = "";
+    const s = [{ name: "best so far", type: "line", step: "end", data: series, symbol: "circle", symbolSize: 6, lineStyle: { width: 2.5 }, z: 3 }];
+    if (!byTime) s.unshift({ name: "trial value", type: "scatter", data: data.values, symbolSize: 5, itemStyle: { color: "#94a3b8", opacity: .55 } });
+    const c = chart(el, {
+      grid, legend: { top: 0, right: 0, textStyle: { color: "#667085" } },
+      tooltip: { ...tooltip, formatter: (p) => `${esc(p.seriesName)}<br>trial <b>${esc(p.data[2])}</b><br>${byTime ? "after " + fmtDur(p.data[0]) : "#" + p.data[0]}: <b>${fmtNum(p.data[1])}</b>` },
+      xAxis: axis({ type: "value", name: byTime ? "seconds since start" : "trial #", nameLocation: "middle", nameGap: 28, scale: true }),
+      yAxis: axis({ type: "value", scale: true, name: "value" }),
+      series: s,
+    });
+    if (c) {
+      c.off("click");
+      c.on("click", (p) => { if (p.data?.[2]) window.location.hash = link("e", route.exp, "trials", p.data[2]); });
+    }
+  }
+
+  return {
+    async refresh() {
+      data = await getJSON(api(route.exp));
+      const b = data.budget, c = data.counts, total = data.total || 0;
+      const best = data.top[0];
+      const stack = STATUSES.filter((s) => c[s]).map((s) => `<span style="width:${(100 * c[s]) / total}%;background:${STATUS_COLORS[s]}"></span>`).join("");
+      const chips = STATUSES.filter((s) => c[s]).map((s) => `<a href="${link("e", route.exp, "trials")}?status=${s}">${badge(s)} <b>${c[s]}</b></a>`).join("");
+      root.querySelector("#cards").innerHTML = `
+        <div class="panel card"><div class="label">Status</div><div class="big">${badge(data.experiment.status)}</div>
+          <div class="small">${esc(data.experiment.message || "")}${data.live ? "Live: this dashboard can stop it" : ""}</div></div>
+        <div class="panel card"><div class="label">Trials</div><div class="big" id="trial-count">${total}${b.max_trials ? `<span class="muted" style="font-size:16px"> / ${b.max_trials}</span>` : ""}</div>
+          ${b.max_trials ? `<div class="bar"><span style="width:${pct(total, b.max_trials)}%"></span></div>` : ""}</div>
+        <div class="panel card"><div class="label">Time</div><div class="big">${esc(fmtDur(b.elapsed) || "–")}</div>
+          ${b.max_duration ? `<div class="bar"><span style="width:${pct(b.elapsed, b.max_duration)}%"></span></div><div class="small">of ${esc(fmtDur(b.max_duration))}</div>` : `<div class="small">no time limit</div>`}</div>
+        <div class="panel card"><div class="label">Best (${esc(data.mode)})</div><div class="big">${best ? esc(fmtNum(best.value)) : "–"}</div>
+          <div class="small">${best ? `<a href="${link("e", route.exp, "trials", best.trial_id)}">trial ${esc(best.trial_id)}</a>` : "no value yet"}</div></div>
+        <div class="panel card" style="grid-column: 1 / -1"><div class="label">By status</div><div class="stack">${stack}</div><div class="chips" id="counts">${chips || '<span class="muted">no trials yet</span>'}</div></div>`;
+      root.querySelector("#top").innerHTML = data.top.length
+        ? `<table id="top-table"><thead><tr><th>#</th><th>Trial</th><th class="num">Value</th><th>Parameters</th><th class="num">Duration</th></tr></thead><tbody>
+          ${data.top.map((t, i) => `<tr class="click" data-href="${link("e", route.exp, "trials", t.trial_id)}"><td class="muted">${i + 1}</td>
+            <td><a class="mono" href="${link("e", route.exp, "trials", t.trial_id)}">${esc(t.trial_id)}</a></td><td class="num"><b>${esc(fmtNum(t.value))}</b></td>
+            <td>${paramsInline(t.params)}</td><td class="num muted">${esc(fmtDur(t.duration))}</td></tr>`).join("")}</tbody></table>`
+        : `<div class="empty">No values yet.</div>`;
+      root.querySelectorAll("#top tr[data-href]").forEach((tr) => tr.addEventListener("click", () => { window.location.hash = tr.dataset.href; }));
+      root.querySelector("#space").innerHTML = spaceRows(data.experiment.space);
+      const cfg = { ...data.experiment.config };
+      delete cfg.searchSpace;
+      root.querySelector("#config").textContent = JSON.stringify(cfg, null, 2);
+      drawBest();
+    },
+  };
+}
