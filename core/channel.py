@@ -286,12 +286,11 @@ class FileTail:
         out: list[tuple[Message | ChannelError, int]] = []
         try:
             size = os.fstat(self._fd).st_size
-            if size < self._pos:  # truncated or replaced: nothing sane to do but say so
-                out.append(
-                    (ChannelError(f"{self.path} shrank to {size} bytes; read from there"), size)
-                )
-                self._pos = size
-                self._splitter = _LineSplitter(size)
+            if size < self._pos:  # truncated or rewritten: say so and read it from the start
+                reason = f"{self.path} shrank to {size} bytes; reading it again from the start"
+                out.append((ChannelError(reason), 0))
+                self._pos = 0
+                self._splitter = _LineSplitter(0)
             while size > self._pos:
                 data = os.pread(self._fd, min(_READ_CHUNK, size - self._pos), self._pos)
                 if not data:
