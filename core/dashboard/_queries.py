@@ -543,19 +543,26 @@ def _stop_cause(status: str, reason: Any, events: list[dict[str, Any]]) -> str |
 
 
 def curves(s: Session, mode: str, limit: int) -> list[dict[str, Any]]:
-    """Intermediate curves of the best ``limit`` trials and of every running one."""
+    """Intermediate curves of the best ``limit`` trials, of up to ``limit`` running ones and of a
+    few recent trials that ended without a value (failed, stopped early)."""
     limit = max(1, min(limit, MAX_CURVES))
-    picked = s.conn.execute(
-        "SELECT trial_id, sequence, status, value FROM ("
-        f" SELECT * FROM (SELECT * FROM trials WHERE value IS NOT NULL ORDER BY value {_better_sql(mode)} LIMIT :n)"
-        " UNION SELECT * FROM (SELECT * FROM trials WHERE status = 'RUNNING' ORDER BY sequence DESC LIMIT :n)"
-        " UNION SELECT * FROM (SELECT * FROM trials WHERE value IS NULL AND status != 'RUNNING'"
-        "  ORDER BY sequence DESC LIMIT :n)"
-        ") ORDER BY sequence LIMIT :cap",
-        {"n": limit, "cap": limit * 2},
-    ).fetchall()
+    cols = "SELECT trial_id, sequence, status, value FROM trials"
+    picked: dict[str, tuple[Any, ...]] = {}
+    for sql, n in (
+        (
+            f"{cols} WHERE value IS NOT NULL ORDER BY value {_better_sql(mode)}, sequence LIMIT ?",
+            limit,
+        ),
+        (f"{cols} WHERE status = 'RUNNING' ORDER BY sequence DESC LIMIT ?", limit),
+        (
+            f"{cols} WHERE value IS NULL AND status != 'RUNNING' ORDER BY sequence DESC LIMIT ?",
+            max(1, limit // 4),
+        ),
+    ):
+        for row in s.conn.execute(sql, (n,)):
+            picked.setdefault(row[0], row)
     out = []
-    for tid, seq, status, value in picked:
+    for tid, seq, status, value in sorted(picked.values(), key=lambda r: r[1]):
         pts = s.conn.execute(
             "SELECT step, value FROM metrics WHERE trial_id = ? ORDER BY step LIMIT 5000", (tid,)
         ).fetchall()

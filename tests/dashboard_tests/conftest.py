@@ -103,3 +103,88 @@ def make_experiment(tmp_path: Path) -> ExperimentFactory:
     yield make  # type: ignore[misc]
     for s in opened:
         s.close()
+
+
+class FakeControl:
+    """A DashboardControl that records what it was asked."""
+
+    def __init__(self, experiment_id: str, running: set[str] | None = None) -> None:
+        self.experiment_id = experiment_id
+        self.running = set(running or ())
+        self.stopped_trials: list[str] = []
+        self.experiment_stops = 0
+
+    def stop_experiment(self) -> None:
+        self.experiment_stops += 1
+
+    def stop_trial(self, trial_id: str) -> bool:
+        if trial_id not in self.running:
+            return False
+        self.stopped_trials.append(trial_id)
+        return True
+
+
+class LiveServer:
+    """A DashboardServer served from its own loop in a background thread."""
+
+    def __init__(self, dirs: Any, **kw: Any) -> None:
+        import asyncio
+        import threading
+
+        from hyperloom.dashboard import DashboardServer
+
+        self.loop = asyncio.new_event_loop()
+        self.server = DashboardServer(dirs, **kw)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.url = asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+        self.base = f"http://127.0.0.1:{self.server.port}"
+
+    def close(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Sends ``path`` exactly as given (no normalisation); returns (status, JSON or text, headers)."""
+        import http.client
+        import json
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
+        try:
+            conn.request(method, path, headers=headers or {})
+            resp = conn.getresponse()
+            body = resp.read().decode("utf-8", "replace")
+            hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            data = body
+        return resp.status, data, hdrs
+
+    def get(self, path: str, **kw: Any) -> Any:
+        status, data, _ = self.request("GET", path, **kw)
+        assert status == 200, (path, status, data)
+        return data
+
+
+@pytest.fixture
+def live_server() -> Any:
+    """Starts LiveServer(dirs, **kw) servers and closes them after the test."""
+    servers: list[LiveServer] = []
+
+    def start(dirs: Any, **kw: Any) -> LiveServer:
+        s = LiveServer(dirs, **kw)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.close()
