@@ -330,6 +330,7 @@ class Manager:
             sequence=sequence,
         )
         env = {
+            "PATH": _trial_path(),
             "HYPERLOOM_TRIAL_ID": trial_id,
             "HYPERLOOM_EXPERIMENT_ID": self.experiment_id,
             "HYPERLOOM_TRIAL_DIR": str(trial_dir),
@@ -441,7 +442,7 @@ class Manager:
             status, reason = TrialStatus.FAILED, ev.reason or "the trial was lost"
         elif code != 0:
             status = TrialStatus.FAILED
-            reason = f"exit code {code}" + (f": {ev.reason}" if ev.reason else "")
+            reason = ev.reason or f"exit code {code}"
         elif rt.final_seen:
             status, reason = TrialStatus.SUCCEEDED, None
         elif rt.intermediate:
@@ -674,6 +675,20 @@ class Manager:
         if force or now - self._last_progress >= 0.25:
             self._last_progress = now
             self.on_progress(self.progress())
+
+
+def _trial_path() -> str:
+    """PATH for trials: the manager's interpreter directory first, so that ``python`` in a trial
+    command is the interpreter hyperloom runs under (as if its venv were activated)."""
+    import os
+    import sys
+
+    path = os.environ.get("PATH", "")
+    bindir = os.path.dirname(sys.executable)
+    parts = path.split(os.pathsep) if path else []
+    if parts and parts[0] == bindir:
+        return path
+    return os.pathsep.join([bindir, *[p for p in parts if p != bindir]])
 
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:

@@ -29,6 +29,20 @@ def _fmt_secs(s: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def progress_line(p: Any) -> str:
+    """The progress as one plain line (for logs and non-terminal output)."""
+    c = p.counts
+    budget = f"/{p.max_trials}" if p.max_trials else ""
+    best = f"{p.best_value:.6g}" if p.best_value is not None else "-"
+    limit = f"/{_fmt_secs(p.max_duration)}" if p.max_duration else ""
+    return (
+        f"trials {p.started_trials}{budget}: done {c.get('SUCCEEDED', 0)}, running {p.running}, "
+        f"failed {c.get('FAILED', 0) + c.get('TIMEOUT', 0)}, early-stopped {c.get('EARLY_STOPPED', 0)}, "
+        f"canceled {c.get('CANCELED', 0)}; best {best}; elapsed {_fmt_secs(p.elapsed)}{limit}"
+        + ("; stopping" if p.stopping else "")
+    )
+
+
 def render_progress(p: Any) -> Table:
     """The live status line of a running experiment."""
     c = p.counts
@@ -98,7 +112,7 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool) -> None:
             live.update(render_progress(p))
         elif time.monotonic() - last_line[0] >= 5.0:
             last_line[0] = time.monotonic()
-            console.print(render_progress(p))
+            console.print(progress_line(p), soft_wrap=True)
 
     def on_event(text: str) -> None:
         if not quiet:
@@ -112,8 +126,8 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool) -> None:
     finally:
         if live is not None:
             live.stop()
-    if exp.manager is not None and not quiet:
-        console.print(render_progress(exp.manager.progress()))
+    if exp.manager is not None and not quiet and live is None:
+        console.print(progress_line(exp.manager.progress()), soft_wrap=True)
     console.print(render_summary(records, exp.config.mode))
     console.print(f"status: [bold]{exp.status}[/]   details: hyperloom trials {exp.id}")
     if exp.status == "STOPPED" and exp.manager is not None and exp.manager._interrupts:
