@@ -46,7 +46,7 @@ def mutate(enc: Encoder, parent: np.ndarray, rng: np.random.Generator, scale: fl
             k = int(enc.n_choices[i])
             if k > 1:
                 step = int(rng.integers(1, k))
-                child[i] = float((int(round(parent[i])) + step) % k)
+                child[i] = float((int(np.rint(parent[i])) + step) % k)
             continue
         x = parent[i] + rng.normal(0.0, scale * enc.prior_sigma[i])
         if enc.bounded[i]:
