@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -29,6 +30,7 @@ from hyperloom._store_read import (
     check_schema,
     db_path,
     dumps,
+    floats_json,
     pack_floats,
 )
 from hyperloom.errors import StoreError
@@ -78,6 +80,11 @@ def _status_name(status: TrialStatus | str) -> str:
     if name not in TrialStatus.__members__:
         raise StoreError(f"unknown trial status {status!r}")
     return name
+
+
+def _finite(value: float, trial_id: str) -> None:
+    if not math.isfinite(value):
+        raise StoreError(f"trial {trial_id!r}: metric value {value!r} is not a finite number")
 
 
 def _space_dict(space: Any) -> Any:
@@ -292,6 +299,7 @@ class Store(_Queries):
         Returns:
             The step recorded.
         """
+        _finite(value, trial_id)
         with self._tx() as c:
             if step is None:
                 step = c.execute(
@@ -304,7 +312,7 @@ class Store(_Queries):
                 (trial_id, step, float(value), dumps(dict(metrics)) if metrics else None, t),
             )
             cur = c.execute(
-                "UPDATE trials SET intermediate_blob = NULL, "
+                "UPDATE trials SET intermediate_blob = NULL, intermediate_json = NULL, "
                 "channel_offset = coalesce(?, channel_offset) WHERE trial_id = ?",
                 (offset, trial_id),
             )
@@ -322,6 +330,7 @@ class Store(_Queries):
     ) -> None:
         """Records the final metric (and extra named metrics) of a trial, and the channel offset."""
         del t  # the final report's time is the trial's end, recorded by finish_trial
+        _finite(value, trial_id)
         self._update_trial(
             trial_id,
             "UPDATE trials SET value = ?, metrics_json = ?, final_seen = 1, "
@@ -358,8 +367,16 @@ class Store(_Queries):
             ]
             cur = c.execute(
                 "UPDATE trials SET status = ?, ended = ?, exit_code = ?, reason = ?, "
-                "intermediate_blob = ? WHERE trial_id = ?",
-                (_status_name(status), ended, exit_code, reason, pack_floats(values), trial_id),
+                "intermediate_blob = ?, intermediate_json = ? WHERE trial_id = ?",
+                (
+                    _status_name(status),
+                    ended,
+                    exit_code,
+                    reason,
+                    pack_floats(values),
+                    floats_json(values),
+                    trial_id,
+                ),
             )
             if cur.rowcount != 1:
                 raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
@@ -402,7 +419,8 @@ class Store(_Queries):
                 c.executemany(
                     "INSERT INTO trials (trial_id, sequence, params_json, status, value, "
                     "metrics_json, created, started, ended, exit_code, reason, devices_json, "
-                    "final_seen, intermediate_blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "final_seen, intermediate_blob, intermediate_json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             r.trial_id,
@@ -419,6 +437,7 @@ class Store(_Queries):
                             dumps(list(r.devices)),
                             int(r.value is not None),
                             pack_floats(r.intermediate),
+                            floats_json(r.intermediate),
                         )
                         for r in pending
                     ],

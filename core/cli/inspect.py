@@ -110,13 +110,13 @@ def _records(view: Any, status: str | None, top: int | None) -> list[Any]:
     return list(view.trials(status=status))
 
 
-def _write_json_array(objects: Iterable[dict[str, Any]], out: TextIO) -> int:
-    """Writes a JSON array with one compact object per line (fast, and friendly to grep)."""
+def _write_json_array(texts: Iterable[str], out: TextIO) -> int:
+    """Writes a JSON array of JSON texts, one object per line (fast, and friendly to grep)."""
     n = 0
     out.write("[")
     buf: list[str] = []
-    for obj in objects:
-        buf.append(("\n" if n == 0 else ",\n") + json.dumps(obj, separators=(", ", ": ")))
+    for text in texts:
+        buf.append(("\n" if n == 0 else ",\n") + text)
         n += 1
         if len(buf) >= 512:
             out.write("".join(buf))
@@ -127,12 +127,18 @@ def _write_json_array(objects: Iterable[dict[str, Any]], out: TextIO) -> int:
     return n
 
 
-def _json_objects(records: list[Any], reasons: dict[str, str]) -> Iterable[dict[str, Any]]:
-    for rec in records:
+def _json_texts(view: Any, status: str | None, top: int | None) -> Iterable[str]:
+    """The ``trials --json`` objects as JSON text (straight from the store unless ``top``)."""
+    reasons = _assessor_reasons(view)
+    if top is None:
+        return view.reader.iter_trials_json(status=status, reasons=reasons)
+    texts = []
+    for rec in _records(view, status, top):
         obj = rec.to_json()
         if obj["reason"] is None and rec.trial_id in reasons:
             obj["reason"] = reasons[rec.trial_id]
-        yield obj
+        texts.append(json.dumps(obj))
+    return texts
 
 
 @app.command("list")
@@ -243,11 +249,11 @@ def trials(
 
     name = _status_option(status_filter)
     with open_experiment(experiment) as view:
+        if as_json:
+            _write_json_array(_json_texts(view, name, top), sys.stdout)
+            return
         records = _records(view, name, top)
         reasons = _assessor_reasons(view)
-        if as_json:
-            _write_json_array(_json_objects(records, reasons), sys.stdout)
-            return
         title = f"{view.name} ({view.id}): {len(records)} trials"
         if top is not None:
             title += f", best {top} ({view.mode})"
@@ -297,28 +303,28 @@ def export(
     if output is not None and not output.parent.is_dir():
         raise UsageError(f"cannot write {str(output)!r}: its directory does not exist")
     with open_experiment(experiment) as view:
-        records = view.trials()
-        reasons = _assessor_reasons(view)
-    if fmt == "json":
-        objects = _json_objects(records, reasons)
-        if output is None:
-            _write_json_array(objects, sys.stdout)
+        if fmt == "json":
+            if output is None:
+                n = _write_json_array(_json_texts(view, None, None), sys.stdout)
+            else:
+                with output.open("w", encoding="utf-8") as f:
+                    n = _write_json_array(_json_texts(view, None, None), f)
         else:
-            with output.open("w", encoding="utf-8") as f:
-                _write_json_array(objects, f)
-    else:
-        rows = trial_rows(records)
-        for row, rec in zip(rows, records, strict=True):
-            if row["reason"] is None:
-                row["reason"] = reasons.get(rec.trial_id)
-        text = _csv_text(rows)
-        if output is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            output.write_text(text, encoding="utf-8")
+            records = view.trials()
+            reasons = _assessor_reasons(view)
+            rows = trial_rows(records)
+            for row, rec in zip(rows, records, strict=True):
+                if row["reason"] is None:
+                    row["reason"] = reasons.get(rec.trial_id)
+            text = _csv_text(rows)
+            n = len(records)
+            if output is None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                output.write_text(text, encoding="utf-8")
     if output is not None:
-        err_console.print(f"wrote {len(records)} trials to {output}")
+        err_console.print(f"wrote {n} trials to {output}")
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:

@@ -319,3 +319,37 @@ def test_unwritable_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "create:" in out.stdout and "is not writable" in out.stdout
     assert "open:" in out.stdout and "is not writable" in out.stdout.split("open:")[1]
     assert "read: 1" in out.stdout
+
+
+def test_json_text_equals_to_json_for_every_kind_of_trial(store: Store) -> None:
+    _run_trial(store, "done", [0.1 + 0.2, 1e-300, 5.0], 0.5)  # cached intermediate path
+    _run_trial(store, "nometrics", [], None, TrialStatus.FAILED)
+    store.add_trial("run", store.allocate_sequence(), {"a": [1, 2], "b": {"_name": "x"}})
+    store.start_trial("run", started=3.0, devices=[0, 1])
+    store.add_metric("run", 0, 1 / 3)  # aggregated in SQL: 17 digits
+    store.add_metric("run", 1, 2.0)
+    store.add_trial("wait", store.allocate_sequence(), {"s": 'é"q'})
+    store.add_trial("later", store.allocate_sequence(), {})
+    store.start_trial("later", started=9.0)
+    store.finish_trial("later", "CANCELED", ended=10.0, reason=None)
+    reasons = {"later": "stopped by user"}
+    texts = list(store.iter_trials_json(reasons=reasons))
+    records = store.trials()
+    assert len(texts) == len(records) == 5
+    for text, rec in zip(texts, records, strict=True):
+        expected = rec.to_json()
+        if expected["reason"] is None and rec.trial_id in reasons:
+            expected["reason"] = reasons[rec.trial_id]
+        assert json.loads(text) == expected
+    assert json.loads(texts[2])["intermediate"] == [1 / 3, 2.0]
+    assert [json.loads(t)["trial_id"] for t in store.iter_trials_json(status="WAITING")] == ["wait"]
+
+
+def test_non_finite_values_are_refused(store: Store) -> None:
+    store.add_trial("t", store.allocate_sequence(), {})
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(StoreError, match="not a finite number"):
+            store.add_metric("t", 0, bad)
+        with pytest.raises(StoreError, match="not a finite number"):
+            store.set_final("t", bad)
+    assert store.intermediate("t") == []

@@ -1,0 +1,148 @@
+"""Store benchmark: ``trials --json`` time and resume-load memory on a large experiment.
+
+Builds a store with N finished trials x M intermediate metrics (default 10,000 x 100) through the
+Store API, then, each in a fresh subprocess:
+
+* ``hyperloom trials <dir> --json`` wall time (stdout to a file), median of ``--repeats`` runs;
+* the startup of the CLI alone (``hyperloom --help``), for scale;
+* the peak RSS of a process that loads what the manager needs to resume: every trial with its
+  intermediates as ``TrialResult`` objects (streamed with ``iter_trials``, and as one list with
+  ``trials()``), plus the RSS of the same process before loading.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_store.py            # 10,000 x 100, 5 repeats
+    .venv/bin/python benchmarks/bench_store.py --trials 1000 --steps 10 --repeats 3   # quick
+
+Targets (issue 2, "Manager memory"): ``trials --json`` <= 2 s; resume RSS <= 150 MB in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from hyperloom.store import Store, TrialRecord
+from hyperloom.types import TrialStatus
+
+_LOAD = """
+import json, resource, sys
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from hyperloom.store import Store
+before = rss()
+store = Store.open(sys.argv[1])
+if sys.argv[2] == "stream":
+    results = [t.to_result() for t in store.iter_trials()]
+else:
+    records = store.trials()
+    results = [t.to_result() for t in records]
+n = sum(len(r.intermediate) for r in results)
+store.close()
+print(json.dumps({"before_mb": before, "peak_mb": rss(), "trials": len(results), "values": n}))
+"""
+
+
+def _records(n: int, steps: int, seed: int = 0) -> Iterator[TrialRecord]:
+    rng = random.Random(seed)
+    for i in range(n):
+        curve = tuple(rng.random() for _ in range(steps))
+        yield TrialRecord(
+            trial_id=f"{i:06x}",
+            sequence=i + 1,
+            status=TrialStatus.SUCCEEDED,
+            params={
+                "lr": 10 ** rng.uniform(-5, -1),
+                "batch": rng.choice([16, 32, 64, 128]),
+                "layer": {"_name": "conv", "kernel": rng.choice([3, 5, 7])},
+            },
+            value=curve[-1] if curve else rng.random(),
+            metrics={"acc": rng.random(), "loss": rng.random()},
+            intermediate=curve,
+            started=1.7e9 + i,
+            ended=1.7e9 + i + rng.uniform(5, 50),
+            exit_code=0,
+        )
+
+
+def build(exp_dir: Path, n: int, steps: int) -> float:
+    """Creates the store; returns the seconds it took."""
+    t0 = time.perf_counter()
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    config = {"experimentName": "bench", "maxTrialNumber": n, "tuner": {"name": "random"}}
+    space = {"lr": {"_type": "loguniform", "_value": [1e-5, 1e-1]}}
+    store = Store.create(exp_dir, experiment_id="bench", name="bench", config=config, space=space)
+    store.import_records(_records(n, steps))
+    store.close()
+    return time.perf_counter() - t0
+
+
+def _cli() -> list[str]:
+    exe = Path(sys.executable).with_name("hyperloom")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "hyperloom.cli"]
+
+
+def time_cli(args: list[str], repeats: int, out: Path) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        with out.open("wb") as f:
+            t0 = time.perf_counter()
+            subprocess.run([*_cli(), *args], stdout=f, check=True)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def load_rss(exp_dir: Path, how: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", _LOAD, str(exp_dir), how], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--trials", type=int, default=10_000)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--dir", type=Path, default=None, help="reuse or keep the store here")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        exp_dir = args.dir or Path(tmp) / "bench"
+        if (exp_dir / "experiment.db").exists():
+            print(f"reusing {exp_dir}")
+        else:
+            secs = build(exp_dir, args.trials, args.steps)
+            print(f"built {args.trials} trials x {args.steps} metrics in {secs:.1f} s at {exp_dir}")
+        size_mb = (exp_dir / "experiment.db").stat().st_size / 1e6
+        out = Path(tmp) / "trials.json"
+        help_t = time_cli(["--help"], args.repeats, out)
+        json_t = time_cli(["trials", str(exp_dir), "--json"], args.repeats, out)
+        data = json.loads(out.read_text())
+        assert len(data) == args.trials and len(data[-1]["intermediate"]) == args.steps
+        stream = load_rss(exp_dir, "stream")
+        as_list = load_rss(exp_dir, "list")
+    print(f"store size: {size_mb:.1f} MB")
+    print(f"hyperloom --help:          median {statistics.median(help_t):.3f} s  {_fmt(help_t)}")
+    print(f"hyperloom trials --json:   median {statistics.median(json_t):.3f} s  {_fmt(json_t)}")
+    for name, r in (("iter_trials (stream)", stream), ("trials() list", as_list)):
+        print(
+            f"resume load, {name}: peak RSS {r['peak_mb']:.1f} MB "
+            f"(before loading {r['before_mb']:.1f} MB), {r['trials']} trials, {r['values']} values"
+        )
+
+
+def _fmt(ts: list[float]) -> str:
+    return "[" + ", ".join(f"{t:.3f}" for t in ts) + "]"
+
+
+if __name__ == "__main__":
+    main()
