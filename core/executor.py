@@ -156,9 +156,8 @@ class Executor(abc.ABC):
         """Takes over a trial started by a previous manager, reading its channel from ``offset``.
 
         Returns:
-            False when the trial is gone. Messages it wrote after ``offset`` are emitted anyway
-            (so a trial that finished while no manager watched keeps its final value), and no
-            `TrialExited` follows.
+            False when the trial is gone; nothing is emitted for it then (the caller reads what
+            it wrote after ``offset`` itself, e.g. with `FileTail`), and no `TrialExited` follows.
         """
 
     @abc.abstractmethod
@@ -516,7 +515,6 @@ class LocalExecutor(Executor):
         """Takes over a trial of a previous manager: same pid *and* create time, still alive."""
         if self._pump is None:
             await self.open()
-        tail = FileTail(Path(spec.trial_dir) / METRICS_FILE, offset)
         pid, create_time = handle.get("pid"), handle.get("create_time")
         alive = (
             isinstance(pid, int)
@@ -525,9 +523,6 @@ class LocalExecutor(Executor):
             and ProcRef(pid, float(create_time)).process() is not None
         )
         if not alive:
-            trial = _Trial(spec=spec, pid=-1, pgid=-1, create_time=0.0, tail=tail)
-            self._read(trial)
-            tail.close()
             return False
         assert isinstance(pid, int) and isinstance(create_time, int | float)
         pgid = handle.get("pgid")
@@ -536,7 +531,7 @@ class LocalExecutor(Executor):
             pid=pid,
             pgid=pgid if isinstance(pgid, int) else pid,
             create_time=float(create_time),
-            tail=tail,
+            tail=FileTail(Path(spec.trial_dir) / METRICS_FILE, offset),
             token=handle.get("token"),
         )
         self._trials[spec.trial_id] = trial

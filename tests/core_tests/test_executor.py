@@ -390,7 +390,7 @@ def test_reattach_reads_on_from_offset(tmp_path: Path) -> None:
     run(main)
 
 
-def test_reattach_to_a_gone_trial_returns_false_but_keeps_its_messages(tmp_path: Path) -> None:
+def test_reattach_to_a_gone_trial_returns_false(tmp_path: Path) -> None:
     script = _write(tmp_path / "resumable.py", RESUMABLE)
 
     async def main() -> None:
@@ -400,8 +400,7 @@ def test_reattach_to_a_gone_trial_returns_false_but_keeps_its_messages(tmp_path:
         popen, handle = _start_orphan(h, spec)
         popen.wait(20)
         assert not await h.ex.reattach(spec, handle, 0)
-        assert [m.message.step for m in h.messages("t1")] == [0, 1, 2, None]
-        assert h.exits("t1") == []
+        assert h.events == []
         # a live pid with another create time is a reused pid: gone as well
         other = dict(handle, pid=os.getpid())
         assert not await h.ex.reattach(spec, other, 10**9)
