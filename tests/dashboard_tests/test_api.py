@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeControl, add_trial
-
+from dashboard_support import FakeControl, add_trial
 from hyperloom.dashboard._files import LOG_TAIL_BYTES, trial_log_path
 from hyperloom.types import TrialStatus
 
@@ -82,7 +81,7 @@ def test_summary_is_the_list_row(exp: Any, live_server: Any) -> None:
 
 
 def test_trials_paging_and_sorting(exp: Any, live_server: Any) -> None:
-    d, store = exp
+    d, _ = exp
     srv = live_server([d])
     p1 = srv.get("/api/experiments/exp00001/trials?limit=5")
     p2 = srv.get("/api/experiments/exp00001/trials?limit=5&offset=5")
@@ -122,7 +121,9 @@ def test_trials_filter_and_search(exp: Any, live_server: Any) -> None:
 
     good = srv.get("/api/experiments/exp00001/trials?q=value%3E%3D0.8+batch_size%3D64&limit=100")
     expect = [
-        t.trial_id for t in everything if t.value is not None and t.value >= 0.8 and t.params["batch_size"] == 64
+        t.trial_id
+        for t in everything
+        if t.value is not None and t.value >= 0.8 and t.params["batch_size"] == 64
     ]
     assert sorted(t["trial_id"] for t in good["trials"]) == sorted(expect)
 
@@ -142,7 +143,7 @@ def test_trials_bad_query_is_400(exp: Any, live_server: Any) -> None:
 
 
 def test_trial_detail(exp: Any, live_server: Any) -> None:
-    d, store = exp
+    d, _ = exp
     srv = live_server([d])
     t = srv.get("/api/experiments/exp00001/trials/t0000")
     assert t["status"] == "SUCCEEDED" and t["exit_code"] == 0 and t["devices"] == [1]
@@ -154,7 +155,10 @@ def test_trial_detail(exp: Any, live_server: Any) -> None:
     stopped = srv.get("/api/experiments/exp00001/trials/t0006")
     assert stopped["status"] == "EARLY_STOPPED"
     assert stopped["events"][0]["kind"] == "assessor"
-    assert "assessor at step 9" in stopped["stop_cause"] and "below the median" in stopped["stop_cause"]
+    assert (
+        "assessor at step 9" in stopped["stop_cause"]
+        and "below the median" in stopped["stop_cause"]
+    )
     failed = srv.get("/api/experiments/exp00001/trials/t0007")
     assert failed["stop_cause"].startswith("Failed")
 
@@ -178,7 +182,12 @@ def test_trial_log_tails(exp: Any, live_server: Any) -> None:
     assert len(out["text"].encode()) <= LOG_TAIL_BYTES
     assert out["text"].startswith("line ")  # the cut first line is dropped
     assert out["text"].rstrip("\n").endswith(lines[-1])
-    assert t["stderr"] == {"text": "Traceback: boom\n", "size": 16, "truncated": False, "exists": True}
+    assert t["stderr"] == {
+        "text": "Traceback: boom\n",
+        "size": 16,
+        "truncated": False,
+        "exists": True,
+    }
 
 
 def test_version_changes_on_write(exp: Any, live_server: Any) -> None:
@@ -270,7 +279,9 @@ def test_read_only_without_control_or_token(make_experiment: Any, live_server: A
     # no token configured: nothing can be stopped, whatever is sent
     srv2 = live_server([d1], control=ctl)
     for h in ({}, {"X-Hyperloom-Token": ""}, {"X-Hyperloom-Token": "None"}):
-        assert srv2.request("POST", "/api/experiments/exp00001/trials/t0000/stop", headers=h)[0] == 403
+        assert (
+            srv2.request("POST", "/api/experiments/exp00001/trials/t0000/stop", headers=h)[0] == 403
+        )
     # view mode: no control at all
     srv3 = live_server([d1])
     assert srv3.request("POST", "/api/experiments/exp00001/stop", headers=hdr)[0] == 403
@@ -311,7 +322,10 @@ def test_no_path_traversal(exp: Any, live_server: Any, path: str) -> None:
 
 def test_log_paths_stay_inside_the_trials_folder(tmp_path: Path) -> None:
     (tmp_path / "trials" / "ok").mkdir(parents=True)
-    assert trial_log_path(tmp_path, "ok", "stdout.log") == (tmp_path / "trials/ok/stdout.log").resolve()
+    assert (
+        trial_log_path(tmp_path, "ok", "stdout.log")
+        == (tmp_path / "trials/ok/stdout.log").resolve()
+    )
     for bad in ("..", "../x", "a/../../b", "/etc", "a/b", ".hidden", "x" * 200):
         assert trial_log_path(tmp_path, bad, "stdout.log") is None
     assert trial_log_path(tmp_path, "ok", "../../secret") is None
@@ -323,7 +337,9 @@ def test_foreign_host_header_is_refused(exp: Any, live_server: Any) -> None:
     srv = live_server([d])
     status, data, _ = srv.request("GET", "/api/experiments", headers={"Host": "evil.example:80"})
     assert status == 403 and "Host" in data["error"]
-    status, _, _ = srv.request("GET", "/api/experiments", headers={"Host": f"localhost:{srv.server.port}"})
+    status, _, _ = srv.request(
+        "GET", "/api/experiments", headers={"Host": f"localhost:{srv.server.port}"}
+    )
     assert status == 200
 
 
