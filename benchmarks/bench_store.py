@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,9 +36,15 @@ from hyperloom.store import Store, TrialRecord
 from hyperloom.types import TrialStatus
 
 _LOAD = """
-import json, resource, sys
+import json, sys
 def rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: this process's peak resident set. (ru_maxrss is not used: on Linux it keeps the
+    # parent's peak across fork + exec.)
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 from hyperloom.store import Store
 before = rss()
 store = Store.open(sys.argv[1])
@@ -90,14 +98,18 @@ def _cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "hyperloom.cli"]
 
 
-def time_cli(args: list[str], repeats: int, out: Path) -> list[float]:
-    times = []
+def time_cli(args: list[str], repeats: int, out: Path) -> tuple[list[float], list[float]]:
+    """Wall times and CPU times (user + sys of the child), one per run."""
+    walls, cpus = [], []
     for _ in range(repeats):
         with out.open("wb") as f:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run([*_cli(), *args], stdout=f, check=True)
-            times.append(time.perf_counter() - t0)
-    return times
+            walls.append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus
 
 
 def load_rss(exp_dir: Path, how: str) -> dict[str, float]:
@@ -124,15 +136,22 @@ def main() -> None:
             print(f"built {args.trials} trials x {args.steps} metrics in {secs:.1f} s at {exp_dir}")
         size_mb = (exp_dir / "experiment.db").stat().st_size / 1e6
         out = Path(tmp) / "trials.json"
-        help_t = time_cli(["--help"], args.repeats, out)
-        json_t = time_cli(["trials", str(exp_dir), "--json"], args.repeats, out)
+        help_t, help_cpu = time_cli(["--help"], args.repeats, out)
+        json_t, json_cpu = time_cli(["trials", str(exp_dir), "--json"], args.repeats, out)
         data = json.loads(out.read_text())
         assert len(data) == args.trials and len(data[-1]["intermediate"]) == args.steps
         stream = load_rss(exp_dir, "stream")
         as_list = load_rss(exp_dir, "list")
     print(f"store size: {size_mb:.1f} MB")
-    print(f"hyperloom --help:          median {statistics.median(help_t):.3f} s  {_fmt(help_t)}")
-    print(f"hyperloom trials --json:   median {statistics.median(json_t):.3f} s  {_fmt(json_t)}")
+    print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    for name, walls, cpus in (
+        ("hyperloom --help", help_t, help_cpu),
+        ("hyperloom trials --json", json_t, json_cpu),
+    ):
+        print(
+            f"{name + ':':25s} wall median {statistics.median(walls):.3f} s {_fmt(walls)}; "
+            f"CPU median {statistics.median(cpus):.3f} s"
+        )
     for name, r in (("iter_trials (stream)", stream), ("trials() list", as_list)):
         print(
             f"resume load, {name}: peak RSS {r['peak_mb']:.1f} MB "

@@ -88,7 +88,7 @@ def _seconds(value: Any) -> float | None:
     from hyperloom.config import parse_duration
 
     try:
-        return parse_duration(value)
+        return float(parse_duration(value))
     except ValueError:
         return None
 
@@ -156,11 +156,11 @@ class ExperimentView:
         self, status: TrialStatus | str | list[TrialStatus | str] | None = None
     ) -> list[TrialRecord]:
         """The trials in sequence order, optionally only those in ``status`` (one or several)."""
-        return self._reader.trials(status=status)
+        return list(self._reader.trials(status=status))
 
     def counts(self) -> dict[str, int]:
         """The number of trials per TrialStatus name."""
-        return self._reader.count_by_status()
+        return dict(self._reader.count_by_status())
 
     def best(self, n: int = 1) -> list[TrialRecord]:
         """The ``n`` best trials by final value, best first, following the experiment's mode.
@@ -292,7 +292,12 @@ class ExperimentSummary:
 
     def to_json(self) -> dict[str, Any]:
         """The ``list --json`` object: ``{id, name, status, dir}`` plus ``created``."""
-        d = {"id": self.id, "name": self.name, "status": self.status, "dir": self.dir}
+        d: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "dir": self.dir,
+        }
         d["created"] = self.created
         if self.error:
             d["error"] = self.error

@@ -318,7 +318,7 @@ class Store(_Queries):
             )
             if cur.rowcount != 1:
                 raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
-        return int(step)  # type: ignore[arg-type]
+        return int(step)
 
     def set_final(
         self,

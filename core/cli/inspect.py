@@ -131,7 +131,8 @@ def _json_texts(view: Any, status: str | None, top: int | None) -> Iterable[str]
     """The ``trials --json`` objects as JSON text (straight from the store unless ``top``)."""
     reasons = _assessor_reasons(view)
     if top is None:
-        return view.reader.iter_trials_json(status=status, reasons=reasons)
+        texts: Iterable[str] = view.reader.iter_trials_json(status=status, reasons=reasons)
+        return texts
     texts = []
     for rec in _records(view, status, top):
         obj = rec.to_json()
