@@ -120,8 +120,8 @@ _NNI_CASED = {
 _IGNORED_TOP = {
     "useAnnotation": "annotations are not supported (NNI 3.0 refuses them too)",
     "nniManagerIp": "hyperloom needs no manager address",
-    "logLevel": "set HYPERLOOM_LOG_LEVEL or use --verbose instead",
-    "debug": "use --verbose instead",
+    "logLevel": "hyperloom keeps its own manager.log",
+    "debug": "hyperloom keeps its own manager.log",
     "experimentType": "only HPO experiments are run from NNI configs",
     "tunerGpuIndices": "the tuner runs in the manager process",
     "sharedStorage": "only local storage is supported",
