@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -116,11 +117,11 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool) -> None:
 
     def on_event(text: str) -> None:
         if not quiet:
-            console.print(f"[dim]{text}[/]", soft_wrap=True)
+            console.print(f"[dim]{escape(text)}[/]", soft_wrap=True)
 
     console.print(f"experiment [bold]{exp.id}[/]  dir {exp.dir}", soft_wrap=True, highlight=False)
     for w in exp.config.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     try:
         records = exp.run(on_progress=on_progress, on_event=on_event, on_start=on_start, dashboard=dashboard)
     finally:
@@ -142,6 +143,7 @@ def run(
     max_trials: int = typer.Option(20, "-n", "--max-trials", help="No-config mode: the trial budget."),
     concurrency: int = typer.Option(1, "-c", "--concurrency", help="No-config mode: trials run at once."),
     mode: str = typer.Option("maximize", "--mode", help="No-config mode: maximize or minimize."),
+    objective: str = typer.Option(None, "--objective", help="No-config mode: read this metric from the name=value pairs the script prints (for scripts that do not use hyperloom.trials or nni).", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the first line and the summary."),
     no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not serve the web dashboard."),
 ) -> None:
@@ -164,7 +166,10 @@ def run(
             from hyperloom.priors import config_from_argv
         except ImportError:
             raise UsageError(f"config file {argv[0]!r} does not exist") from None
-        raw = config_from_argv(argv, tuner=tuner, max_trials=max_trials, concurrency=concurrency, mode=mode)
+        raw = config_from_argv(
+            argv, tuner=tuner, max_trials=max_trials, concurrency=concurrency, mode=mode,
+            metric_capture={"objective": objective} if objective else None,
+        )
         exp = Experiment.from_config(raw)
     _run_experiment(exp, quiet=quiet, dashboard=not no_dashboard)
 
