@@ -203,7 +203,7 @@ class RLTuner(BaseTuner):
         clip: float = 0.2,
         entropy_coef: float = 0.01,
         baseline_decay: float = 0.8,
-        n_samples: int = 8,
+        n_samples: int = 32,
     ) -> None:
         super().__init__(space, mode=mode, seed=seed)
         for name, v, lo in (
@@ -248,7 +248,7 @@ class RLTuner(BaseTuner):
         self._baseline: float | None = None
 
     # sampling --------------------------------------------------------------------------------
-    def _sample(self, rng: np.random.Generator) -> np.ndarray:
+    def _sample(self, rng: np.random.Generator, temperature: float = 1.0) -> np.ndarray:
         torch, enc, acts = self._torch, self.encoder, self.actions
         m, d = self.n_samples, enc.n_dims
         rows = np.full((m, d), np.nan)
@@ -261,7 +261,8 @@ class RLTuner(BaseTuner):
             for i in range(d):
                 h, c = self.policy.cell(self.policy.embed(tok), (h, c))
                 off, n = int(acts.offsets[i]), int(acts.sizes[i])
-                probs = torch.softmax(self.policy.head(h)[:, off : off + n].double(), dim=1).numpy()
+                logits = self.policy.head(h)[:, off : off + n].double() / temperature
+                probs = torch.softmax(logits, dim=1).numpy()
                 cdf = np.cumsum(probs, axis=1)
                 a = np.minimum((rng.random(m)[:, None] * cdf[:, -1:] > cdf).sum(axis=1), n - 1)
                 par = int(enc.parent[i])
@@ -275,8 +276,14 @@ class RLTuner(BaseTuner):
         return enc.complete(rows, rng)
 
     def _propose(self, rng: np.random.Generator) -> np.ndarray:
+        # A policy that has converged keeps proposing points it already tried; then it is sampled
+        # at higher temperatures before the tuner falls back to random unseen points.
         with _OneThread(self._torch):
-            return self._sample(rng)
+            for temperature in (1.0, 2.0, 4.0):
+                rows = self._sample(rng, temperature)
+                if any(self.encoder.decode(r) not in self.seen for r in rows):
+                    return rows
+        return rows
 
     # learning --------------------------------------------------------------------------------
     def _log_probs(self, actions: np.ndarray, active: np.ndarray) -> tuple[Any, Any]:
