@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -68,11 +69,16 @@ def _connect_rw(path: Path) -> sqlite3.Connection:
 def _check_writable(directory: Path) -> None:
     if not directory.is_dir():
         raise StoreError(f"the experiment directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK | os.X_OK):
+    # A real probe, not os.access: root passes access checks, and read-only mounts, immutable
+    # directories or ACLs only show when a file is actually created.
+    try:
+        with tempfile.TemporaryFile(dir=directory, prefix=".write-probe-"):
+            pass
+    except OSError as e:
         raise StoreError(
-            f"the experiment directory {str(directory)!r} is not writable; fix its permissions "
-            f"or choose another experimentWorkingDirectory / HYPERLOOM_HOME"
-        )
+            f"the experiment directory {str(directory)!r} is not writable ({e.strerror}); fix "
+            f"its permissions or choose another experimentWorkingDirectory / HYPERLOOM_HOME"
+        ) from None
 
 
 def _status_name(status: TrialStatus | str) -> str:
