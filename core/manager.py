@@ -90,6 +90,7 @@ class Manager:
     """Drives one experiment. Build it through :class:`hyperloom.experiment.Experiment`."""
 
     TICK = 0.25  # seconds between housekeeping checks when nothing happens
+    GPU_SAMPLE_EVERY = 5.0  # seconds between per-trial GPU usage samples
 
     def __init__(
         self,
@@ -123,6 +124,8 @@ class Manager:
         self._prev_elapsed = 0.0
         self._run_start_mono = 0.0
         self._last_progress = 0.0
+        self._gpu_task: asyncio.Future[Any] | None = None  # the GPU usage sampler in flight
+        self._gpu_last = float("-inf")
         self._algo_lock = asyncio.Lock()
         self.tuner: Any = None
         self.assessor: Any = None
@@ -249,6 +252,7 @@ class Manager:
                     await self._handle(ev)
                 ev = self._queue.get_nowait() if not self._queue.empty() else None
             self._check_deadlines()
+            self._sample_gpus()
             self._emit_progress()
 
     def _budget_left(self) -> bool:
@@ -305,6 +309,30 @@ class Manager:
                 self._say("the tuner has no more parameters to suggest (search space exhausted)")
                 return
             await self._launch(trial_id, params, devices)
+
+    def _sample_gpus(self) -> None:
+        """Every GPU_SAMPLE_EVERY seconds, per-trial GPU usage (memory, utilisation) into the
+        store as ``gpu_sample`` events; NVML is read in a worker thread, never on the loop."""
+        if self.pool is None or not self.running or not self.config.trial_gpu_number:
+            return
+        now = self.clock.monotonic()
+        if (self._gpu_task is not None and not self._gpu_task.done()) or (
+            now - self._gpu_last < self.GPU_SAMPLE_EVERY
+        ):
+            return
+        self._gpu_last = now
+        pids = {t: list(rt.pids) for t, rt in self.running.items()}
+        self._gpu_task = asyncio.ensure_future(asyncio.to_thread(self.pool.sample_usage, pids))
+        self._gpu_task.add_done_callback(self._store_gpu_samples)
+
+    def _store_gpu_samples(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            log.debug("GPU sampling failed: %r", None if task.cancelled() else task.exception())
+            return
+        for trial_id, usage in task.result().items():
+            if trial_id in self.running:
+                with contextlib.suppress(Exception):
+                    self.store.add_event("gpu_sample", trial_id, usage, self.clock.now())
 
     def _release(self, trial_id: str) -> None:
         if self.pool is not None:

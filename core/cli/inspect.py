@@ -101,6 +101,14 @@ def _assessor_reasons(view: Any) -> dict[str, str]:
     return out
 
 
+def _gpu_usage(view: Any) -> dict[str, str]:
+    """Per trial, its sampled GPU usage as text (devices, mean utilisation, peak memory)."""
+    from hyperloom.devices import describe_usage, summarize_usage
+
+    samples = summarize_usage(view.reader.events(kind="gpu_sample"))
+    return {t: describe_usage(s) for t, s in samples.items()}
+
+
 def _records(view: Any, status: str | None, top: int | None) -> list[Any]:
     if top is not None:
         if top < 1:
@@ -255,6 +263,7 @@ def trials(
             return
         records = _records(view, name, top)
         reasons = _assessor_reasons(view)
+        gpu = _gpu_usage(view)
         title = f"{view.name} ({view.id}): {len(records)} trials"
         if top is not None:
             title += f", best {top} ({view.mode})"
@@ -265,6 +274,8 @@ def trials(
     table.add_column("value", justify="right")
     table.add_column("params", overflow="fold")
     table.add_column("duration", justify="right")
+    if gpu:
+        table.add_column("gpu")
     table.add_column("reason", overflow="fold")
     for t in records:
         table.add_row(
@@ -274,6 +285,7 @@ def trials(
             _num(t.value),
             _params_text(t.params),
             _secs(t.duration),
+            *([gpu.get(t.trial_id, "")] if gpu else []),
             t.reason or reasons.get(t.trial_id, ""),
         )
     console.print(table)

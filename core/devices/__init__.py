@@ -19,6 +19,8 @@ from hyperloom.devices._detect import (
     parse_visible_devices,
 )
 from hyperloom.devices._pool import DevicePool
+from hyperloom.devices._usage import describe as describe_usage
+from hyperloom.devices._usage import summarize as summarize_usage
 
 __all__ = [
     "ACTIVE_MEMORY_MB",
@@ -26,8 +28,10 @@ __all__ = [
     "DevicePool",
     "FakeSpec",
     "GpuDevice",
+    "describe_usage",
     "detect_devices",
     "filter_visible",
     "parse_fake",
     "parse_visible_devices",
+    "summarize_usage",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hyperloom.devices._detect import Probe, probe
@@ -12,7 +12,7 @@ from hyperloom.devices._detect import Probe, probe
 if TYPE_CHECKING:
     from hyperloom.devices._pool import DevicePool
 
-__all__ = ["sample"]
+__all__ = ["describe", "sample", "summarize"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,3 +110,46 @@ def sample(pool: DevicePool, pids_by_trial: dict[str, list[int]]) -> dict[str, d
             "source": "device" if "device" in sources else "process",
         }
     return out
+
+
+def summarize(events: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per trial, a summary of its stored ``gpu_sample`` events (for ``trials`` and the UI).
+
+    Args:
+        events: store events ``{trial_id, payload, ...}`` of kind ``gpu_sample``.
+
+    Returns:
+        Trial id to ``{"devices", "samples", "utilization_mean", "memory_peak_mb"}``
+        (``None`` where no sample had the figure).
+    """
+    acc: dict[str, dict[str, Any]] = {}
+    for ev in events:
+        t, p = ev.get("trial_id"), ev.get("payload") or {}
+        if not t:
+            continue
+        a = acc.setdefault(t, {"devices": [], "samples": 0, "utils": [], "mems": []})
+        a["devices"] = list(p.get("devices") or a["devices"])
+        a["samples"] += 1
+        if isinstance(p.get("utilization"), int | float):
+            a["utils"].append(float(p["utilization"]))
+        if isinstance(p.get("memory_mb"), int | float):
+            a["mems"].append(float(p["memory_mb"]))
+    return {
+        t: {
+            "devices": a["devices"],
+            "samples": a["samples"],
+            "utilization_mean": sum(a["utils"]) / len(a["utils"]) if a["utils"] else None,
+            "memory_peak_mb": max(a["mems"]) if a["mems"] else None,
+        }
+        for t, a in acc.items()
+    }
+
+
+def describe(summary: Mapping[str, Any]) -> str:
+    """A short text for one trial's summary: ``GPU 0,1 · 83% · 2.1 GiB``."""
+    parts = ["GPU " + ",".join(str(i) for i in summary.get("devices", []))]
+    if summary.get("utilization_mean") is not None:
+        parts.append(f"{summary['utilization_mean']:.0f}%")
+    if summary.get("memory_peak_mb") is not None:
+        parts.append(f"{summary['memory_peak_mb'] / 1024:.1f} GiB")
+    return " · ".join(parts)

@@ -283,3 +283,37 @@ def test_resume_after_manager_kill_keeps_reattached_trials_devices(env: Path) ->
     # every new trial waited for a re-attached one to give its device back
     first_end = min(led[t]["end"] for t in before)
     assert all(led[r.trial_id]["start"] >= first_end for r in new)
+
+
+def test_gpu_usage_is_sampled_stored_and_shown_in_trials(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hyperloom.cli import app
+    from hyperloom.cli._common import console
+    from hyperloom.manager import Manager
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr(Manager, "GPU_SAMPLE_EVERY", 0.1)
+    cfg = config(
+        env,
+        trialConcurrency=2,
+        maxTrialNumber=2,
+        trialGpuNumber=1,
+        searchSpace={"dur": {"_type": "uniform", "_value": [0.8, 0.9]}},
+        trainingService={"fakeGpus": [{"utilization": 40.0}, {"utilization": 80.0}]},
+    )
+    exp = Experiment.from_config(cfg, experiment_id="gpusampl")
+    records = exp.run(dashboard=False)
+    with StoreReader(exp.dir) as r:
+        samples = r.events(kind="gpu_sample")
+    by_trial = {rec.trial_id: rec for rec in records}
+    assert {s["trial_id"] for s in samples} == set(by_trial)
+    for s in samples:
+        rec = by_trial[s["trial_id"]]
+        assert s["payload"]["devices"] == list(rec.devices)
+        assert s["payload"]["utilization"] == (40.0 if rec.devices == (0,) else 80.0)
+        assert rec.started <= s["t"] <= rec.ended
+    monkeypatch.setattr(console, "width", 250)
+    result = CliRunner().invoke(app, ["trials", str(exp.dir)])
+    assert result.exit_code == 0, result.output
+    assert "GPU 0 · 40%" in result.stdout and "GPU 1 · 80%" in result.stdout
