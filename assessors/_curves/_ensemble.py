@@ -26,11 +26,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from hyperloom.assessors._curves._families import Family, basis_tables
+from hyperloom.assessors._curves._families import basis_tables
 
 __all__ = ["CurveEnsemble", "Prediction"]
 
 MIN_POINTS = 4
+TEMPERATURE = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,24 @@ class CurveEnsemble:
             raise ValueError(f"horizon must be >= 2, got {horizon}")
         self.horizon = horizon
         self._length = 0
-        self._families: list[Family] = []
+        self._names: list[str] = []
+        self._table = np.zeros((0, 0))
+        self._family = np.zeros(0, dtype=int)
+        self._offset = np.zeros(0, dtype=bool)
+        self._log_size = np.zeros(0)
+        self._p = np.zeros(0)
 
-    def _tables(self, length: int) -> list[Family]:
+    def _tables(self, length: int) -> None:
         if length > self._length:
             self._length = max(length, self.horizon)
-            self._families = basis_tables(self.horizon, self._length)
-        return self._families
+            fams = basis_tables(self.horizon, self._length)
+            self._names = [f.name for f in fams]
+            self._table = np.concatenate([f.table for f in fams])
+            self._family = np.concatenate([np.full(len(f.table), i) for i, f in enumerate(fams)])
+            self._offset = np.concatenate([np.full(len(f.table), f.offset) for f in fams])
+            sizes = np.array([len(f.table) for f in fams], dtype=float)
+            self._log_size = np.log(sizes)[self._family]
+            self._p = np.where(self._offset, 2.0, 1.0)
 
     def predict(
         self, steps: np.ndarray, values: np.ndarray, target: int | None = None
@@ -88,7 +100,7 @@ class CurveEnsemble:
         if n < MIN_POINTS:
             return None
         target = self.horizon if target is None else int(target)
-        fams = self._tables(max(int(steps[-1]), target))
+        self._tables(max(int(steps[-1]), target))
         idx = steps.astype(int) - 1
         y = values.astype(float)
         ybar = float(y.mean())
@@ -96,56 +108,34 @@ class CurveEnsemble:
         syy = float(yc @ yc)
         scale = max(float(np.max(np.abs(y))), 1e-12)
         floor_var = (1e-3 * scale) ** 2
-        log_n = math.log(n)
 
-        logw_parts: list[np.ndarray] = []
-        mean_parts: list[np.ndarray] = []
-        var_parts: list[np.ndarray] = []
-        names: list[str] = []
-        sizes: list[int] = []
-        for fam in fams:
-            h = fam.table[:, idx]
-            h_t = fam.table[:, target - 1]
-            if fam.offset:
-                p = 2
-                hbar = h.mean(axis=1)
-                hc = h - hbar[:, None]
-                shh = np.einsum("ij,ij->i", hc, hc)
-                shy = hc @ yc
-                ok = shh > 1e-12 * np.maximum(1.0, np.einsum("ij,ij->i", h, h))
-                a = np.where(ok, shy / np.where(ok, shh, 1.0), 0.0)
-                a = np.maximum(a, 0.0)
-                rss = syy - a * shy
-                dt = h_t - hbar
-                leverage = 1.0 / n + np.where(a > 0, dt * dt / np.where(ok, shh, 1.0), 0.0)
-                mean = ybar + a * dt
-            else:
-                p = 1
-                shh = np.einsum("ij,ij->i", h, h)
-                shy = h @ y
-                a = np.maximum(shy / np.maximum(shh, 1e-300), 0.0)
-                rss = float(y @ y) - a * shy
-                leverage = np.where(a > 0, h_t * h_t / np.maximum(shh, 1e-300), 0.0)
-                mean = a * h_t
-            rss = np.maximum(rss, n * floor_var)
-            s2 = rss / max(n - p, 1)
-            logw_parts.append(-0.5 * n * np.log(rss / n) - math.log(len(a)) - 0.5 * p * log_n)
-            mean_parts.append(mean)
-            var_parts.append(s2 * (1.0 + leverage))
-            names.append(fam.name)
-            sizes.append(len(a))
-
-        logw = np.concatenate(logw_parts)
+        h = self._table[:, idx]
+        h_t = self._table[:, target - 1]
+        off = self._offset
+        # Families with an offset are fitted on centred bases; those without on raw ones.
+        hbar = np.where(off, h.mean(axis=1), 0.0)
+        hc = h - hbar[:, None]
+        shh = np.einsum("ij,ij->i", hc, hc)
+        shy = np.where(off, hc @ yc, hc @ y)
+        ok = shh > 1e-12 * np.maximum(1.0, np.einsum("ij,ij->i", h, h))
+        a = np.maximum(np.where(ok, shy / np.where(ok, shh, 1.0), 0.0), 0.0)
+        rss = np.where(off, syy, float(y @ y)) - a * shy
+        dt = h_t - hbar
+        leverage = np.where(off, 1.0 / n, 0.0) + np.where(
+            a > 0, dt * dt / np.where(ok, shh, 1.0), 0.0
+        )
+        mu_i = np.where(off, ybar, 0.0) + a * dt
+        rss = np.maximum(rss, n * floor_var)
+        s2 = rss / np.maximum(n - self._p, 1.0)
+        var_i = s2 * (1.0 + leverage)
+        logw = (
+            -0.5 * n / TEMPERATURE * np.log(rss / n) - self._log_size - 0.5 * self._p * math.log(n)
+        )
         logw[~np.isfinite(logw)] = -np.inf
         w = np.exp(logw - logw.max())
         w /= w.sum()
-        mu_i = np.concatenate(mean_parts)
-        var_i = np.concatenate(var_parts)
         mu = float(w @ mu_i)
         var = float(w @ (var_i + (mu_i - mu) ** 2))
-        weights: dict[str, float] = {}
-        start = 0
-        for name, size in zip(names, sizes, strict=True):
-            weights[name] = float(w[start : start + size].sum())
-            start += size
+        per_family = np.bincount(self._family, weights=w, minlength=len(self._names))
+        weights = {name: float(v) for name, v in zip(self._names, per_family, strict=True)}
         return Prediction(mu, math.sqrt(max(var, 0.0)), weights)

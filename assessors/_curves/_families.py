@@ -64,16 +64,16 @@ def basis_tables(horizon: int, length: int) -> list[Family]:
     fams.append(Family("logx_linear", np.log(x), True))
     fams.append(Family("ilog2", -1.0 / np.log(x + 1.0), True))
 
-    alpha = np.geomspace(0.05, 4.0, 24)[:, None]
+    alpha = np.geomspace(0.05, 4.0, 32)[:, None]
     fams.append(Family("pow3", -(x**-alpha), True))
 
-    d, alpha = _grid2(np.geomspace(0.5, 2 * t, 10), np.geomspace(0.1, 6.0, 14))
+    d, alpha = _grid2(np.geomspace(0.5, 2 * t, 12), np.geomspace(0.1, 6.0, 16))
     fams.append(Family("pow4", -(((x + d) / (1.0 + d)) ** -alpha), True))
 
-    x50, delta = _grid2(np.geomspace(0.3, 4 * t, 16), np.geomspace(0.3, 6.0, 12))
+    x50, delta = _grid2(np.geomspace(0.3, 4 * t, 24), np.geomspace(0.25, 4.0, 17))
     fams.append(Family("mmf", 1.0 / (1.0 + (x50 / x) ** delta), True))
 
-    lam, delta = _grid2(np.geomspace(0.3, 4 * t, 18), np.geomspace(0.25, 4.0, 12))
+    lam, delta = _grid2(np.geomspace(0.3, 4 * t, 28), np.geomspace(0.25, 4.0, 17))
     fams.append(Family("weibull", -np.exp(-((x / lam) ** delta)), True))
 
     b, c = _grid2(

@@ -1,0 +1,241 @@
+"""Replays the recorded learning curves through early-stopping rules, side by side.
+
+Each order is a random permutation of the configurations in ``benchmarks/data``. Trials run 4 at
+a time; at every tick each running trial advances one epoch and reports it; the rule decides after
+each report; a stopped or finished trial frees its slot for the next one. For every rule and order
+the script measures:
+
+* ``epochs``: the fraction of all epochs (n_configs x n_epochs) that were trained;
+* ``best``: whether the best final run survived (regret 0: a run with the best final value
+  completed);
+* ``top5``: how many of the 5 runs with the best final values completed;
+* ``regret``: best final value overall minus the best final value among completed runs.
+
+Rules: hyperloom's ``median_stop``, ``curve_fitting`` and ``asha`` (their defaults unless given),
+Optuna's ``MedianPruner`` and ``SuccessiveHalvingPruner`` (defaults; driven through an in-memory
+study with ask/tell, ``trial.report`` and ``trial.should_prune``), and no stopping.
+
+Usage::
+
+    .venv/bin/python benchmarks/assessors/replay.py --orders 10 --workers 2
+    .venv/bin/python benchmarks/assessors/replay.py --metric logloss   # minimize the val loss
+
+Optuna is a benchmark-only dependency (the ``dev`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "digits_mlp_curves.npz"
+CONCURRENCY = 4
+
+
+class Rule:
+    """One early-stopping rule behind a small common interface."""
+
+    def start(self, tid: int) -> None: ...
+
+    def report(self, tid: int, history: list[float]) -> bool:
+        """Returns True to stop the trial."""
+        raise NotImplementedError
+
+    def end(self, tid: int, history: list[float], stopped: bool) -> None: ...
+
+
+class NoStop(Rule):
+    def report(self, tid: int, history: list[float]) -> bool:
+        return False
+
+
+class Hyperloom(Rule):
+    def __init__(self, name: str, mode: str, **kwargs: Any) -> None:
+        from hyperloom.registry import load_assessor
+
+        self.assessor = load_assessor(name, mode=mode, **kwargs)
+
+    def report(self, tid: int, history: list[float]) -> bool:
+        from hyperloom.types import Verdict
+
+        return self.assessor.assess(str(tid), history) is Verdict.STOP
+
+    def end(self, tid: int, history: list[float], stopped: bool) -> None:
+        from hyperloom.types import TrialResult, TrialStatus
+
+        status = TrialStatus.EARLY_STOPPED if stopped else TrialStatus.SUCCEEDED
+        self.assessor.observe(TrialResult(str(tid), {}, status, history[-1], tuple(history)))
+
+
+class Optuna(Rule):
+    def __init__(self, pruner: str, mode: str) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        p = {
+            "MedianPruner": optuna.pruners.MedianPruner(),
+            "SuccessiveHalvingPruner": optuna.pruners.SuccessiveHalvingPruner(),
+        }[pruner]
+        self.study = optuna.create_study(direction=mode, pruner=p)
+        self.trials: dict[int, Any] = {}
+
+    def start(self, tid: int) -> None:
+        self.trials[tid] = self.study.ask()
+
+    def report(self, tid: int, history: list[float]) -> bool:
+        trial = self.trials[tid]
+        trial.report(history[-1], step=len(history))
+        return bool(trial.should_prune())
+
+    def end(self, tid: int, history: list[float], stopped: bool) -> None:
+        import optuna
+
+        trial = self.trials.pop(tid)
+        if stopped:
+            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            self.study.tell(trial, history[-1])
+
+
+def make_rule(spec: str, mode: str) -> Rule:
+    """``spec`` is ``none``, ``optuna:<Pruner>`` or ``<assessor>[:json classArgs]``."""
+    if spec == "none":
+        return NoStop()
+    if spec.startswith("optuna:"):
+        return Optuna(spec.split(":", 1)[1], mode)
+    name, _, args = spec.partition(":")
+    return Hyperloom(name, mode, **(json.loads(args) if args else {}))
+
+
+def replay(curves: np.ndarray, order: np.ndarray, rule: Rule) -> tuple[int, set[int], list[float]]:
+    """Plays ``curves`` in ``order``; returns epochs used, completed trials and assess times."""
+    queue = list(order)
+    running: dict[int, list[float]] = {}
+    completed: set[int] = set()
+    epochs = 0
+    times: list[float] = []
+    n_epochs = curves.shape[1]
+    while queue or running:
+        while queue and len(running) < CONCURRENCY:
+            tid = int(queue.pop(0))
+            rule.start(tid)
+            running[tid] = []
+        for tid in list(running):
+            history = running[tid]
+            history.append(float(curves[tid, len(history)]))
+            epochs += 1
+            t0 = time.perf_counter()
+            stop = rule.report(tid, list(history))
+            times.append(time.perf_counter() - t0)
+            if stop or len(history) == n_epochs:
+                rule.end(tid, history, stopped=stop and len(history) < n_epochs)
+                if not stop or len(history) == n_epochs:
+                    completed.add(tid)
+                del running[tid]
+    return epochs, completed, times
+
+
+def score(curves: np.ndarray, completed: set[int], epochs: int, mode: str) -> dict[str, float]:
+    final = curves[:, -1] if mode == "maximize" else -curves[:, -1]
+    best = float(final.max())
+    best_done = max(float(final[i]) for i in completed) if completed else float("-inf")
+    top5 = [int(i) for i in np.argsort(-final, kind="stable")[:5]]
+    return {
+        "epochs": epochs / curves.size,
+        "best": float(best_done >= best),
+        "top5": float(sum(i in completed for i in top5)),
+        "regret": best - best_done,
+    }
+
+
+def run_one(job: tuple[str, str, int, str, str]) -> dict[str, Any]:
+    spec, label, seed, metric, data = job
+    with np.load(data) as z:
+        curves = np.asarray(z[metric], dtype=float)
+    mode = "maximize" if metric == "accuracy" else "minimize"
+    order = np.random.default_rng(seed).permutation(len(curves))
+    t0 = time.perf_counter()
+    epochs, completed, times = replay(curves, order, make_rule(spec, mode))
+    out = score(curves, completed, epochs, mode)
+    out.update(
+        rule=label,
+        seed=seed,
+        wall_s=time.perf_counter() - t0,
+        median_assess_ms=1e3 * statistics.median(times),
+    )
+    return out
+
+
+RULES: list[tuple[str, str]] = [
+    ("none", "no stopping"),
+    ("median_stop", "hyperloom median_stop"),
+    ("curve_fitting", "hyperloom curve_fitting"),
+    ("asha", "hyperloom asha"),
+    ("optuna:MedianPruner", "optuna MedianPruner"),
+    ("optuna:SuccessiveHalvingPruner", "optuna SuccessiveHalvingPruner"),
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--metric", choices=["accuracy", "logloss"], default="accuracy")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--rule",
+        action="append",
+        help="only these rules (repeatable): none, optuna:<Pruner>, <assessor>[:json classArgs]",
+    )
+    parser.add_argument("--json", type=Path, help="also write every order's figures here")
+    args = parser.parse_args(argv)
+    rules = [(r, r) for r in args.rule] if args.rule else RULES
+    seeds = range(args.first_seed, args.first_seed + args.orders)
+    jobs = [(spec, label, s, args.metric, str(args.data)) for spec, label in rules for s in seeds]
+    run: Callable[..., Any] = map
+    pool = None
+    if args.workers > 1:
+        pool = ProcessPoolExecutor(max_workers=args.workers)
+        run = pool.map
+    t0 = time.perf_counter()
+    rows = list(run(run_one, jobs))
+    if pool is not None:
+        pool.shutdown()
+    with np.load(args.data) as z:
+        shape = z[args.metric].shape
+    print(
+        f"{shape[0]} configs x {shape[1]} epochs, metric {args.metric}, {args.orders} orders, "
+        f"{CONCURRENCY} at a time ({time.perf_counter() - t0:.0f} s)\n"
+    )
+    head = (
+        f"{'rule':34s} {'epochs used':>12s} {'best kept':>10s} {'top-5 kept':>11s} {'regret':>14s}"
+    )
+    print(head + "\n" + "-" * len(head))
+    for _, label in rules:
+        mine = [r for r in rows if r["rule"] == label]
+        ep = statistics.median(r["epochs"] for r in mine)
+        ep_max = max(r["epochs"] for r in mine)
+        best = sum(r["best"] for r in mine)
+        top5 = statistics.mean(r["top5"] for r in mine)
+        reg = statistics.mean(r["regret"] for r in mine)
+        reg_max = max(r["regret"] for r in mine)
+        print(
+            f"{label:34s} {ep:7.1%} ({ep_max:4.1%}) {best:>5.0f}/{len(mine):<4d} {top5:>11.2f} "
+            f"{reg:7.4f} ({reg_max:.4f})"
+        )
+    print("\nepochs used: median over orders (max); regret: mean (max)")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Learning-curve extrapolation: the ensemble's predictions, the stopping rule, minimize, and that
+trials never share state."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hyperloom.assessors._curves import FAMILIES, CurveEnsemble
+from hyperloom.assessors.curve_fitting import CurveFittingAssessor
+from hyperloom.errors import PluginError
+from hyperloom.types import TrialResult, TrialStatus, Verdict
+
+T = np.arange(1, 51, dtype=float)
+
+#: Curves from different families than the one that might fit them best, with their true value
+#: at step 50.
+SHAPES = {
+    "pow3": 0.95 - 0.6 * T**-0.7,
+    "exp": 0.9 - 0.5 * np.exp(-T / 8.0),
+    "sigmoid_in_log": 0.3 + 0.6 / (1.0 + (10.0 / T) ** 2),
+    "slow_log": 0.2 + 0.1 * np.log(T),
+}
+
+
+def _done(tid: str, curve: np.ndarray | list[float]) -> TrialResult:
+    values = tuple(float(v) for v in curve)
+    return TrialResult(tid, {}, TrialStatus.SUCCEEDED, values[-1], values)
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_ensemble_extrapolates_from_the_first_20_steps(shape: str) -> None:
+    curve = SHAPES[shape]
+    noise = 0.003 * np.sin(np.arange(50) * 2.1)
+    pred = CurveEnsemble(50).predict(T[:20], curve[:20] + noise[:20])
+    assert pred is not None
+    truth = float(curve[-1])
+    assert abs(pred.mean - truth) < max(0.03, 2.5 * pred.std), (pred, truth)
+    assert pred.std < 0.1
+    assert set(pred.weights) == set(FAMILIES)
+    assert math.isclose(sum(pred.weights.values()), 1.0, rel_tol=1e-9)
+
+
+def test_ensemble_uncertainty_shrinks_with_more_points() -> None:
+    curve = SHAPES["pow3"] + 0.005 * np.sin(np.arange(50) * 1.3)
+    ens = CurveEnsemble(50)
+    stds = [ens.predict(T[:n], curve[:n]).std for n in (6, 15, 40)]  # type: ignore[union-attr]
+    assert stds[0] > stds[1] > stds[2]
+
+
+def test_ensemble_needs_four_points_and_handles_flat_curves() -> None:
+    ens = CurveEnsemble(30)
+    assert ens.predict(T[:3], np.array([0.1, 0.2, 0.3])) is None
+    flat = ens.predict(T[:10], np.full(10, 0.5))
+    assert flat is not None and abs(flat.mean - 0.5) < 1e-6
+    falling = ens.predict(T[:10], 1.0 - 0.05 * T[:10])  # a worsening curve is fitted as flat
+    assert falling is not None and falling.mean < 1.0
+
+
+def test_stops_a_curve_that_cannot_reach_the_bar() -> None:
+    a = CurveFittingAssessor(epoch_num=50, start_step=6)
+    a.observe(_done("best", SHAPES["exp"]))  # 0.9 at step 50
+    low = 0.6 - 0.4 * np.exp(-T / 5.0)
+    verdicts = [a.assess("low", list(low[:n])) for n in range(1, 50)]
+    first_stop = verdicts.index(Verdict.STOP) + 1
+    assert 6 <= first_stop <= 12
+    assert "cannot reach" in a.last_reason
+    assert all(v is Verdict.CONTINUE for v in verdicts[:5])
+
+
+def test_keeps_a_slow_starter_that_will_win() -> None:
+    a = CurveFittingAssessor(epoch_num=50, start_step=6)
+    a.observe(_done("fast", 0.85 - 0.3 * np.exp(-T / 3.0)))
+    slow = 0.97 - 0.9 * np.exp(-T / 15.0)  # below the fast one for the first ~15 steps
+    assert all(a.assess("slow", list(slow[:n])) is Verdict.CONTINUE for n in range(1, 51))
+
+
+def test_minimize_mirrors_maximize() -> None:
+    ref = 1.0 - SHAPES["exp"]
+    low = 1.0 - (0.6 - 0.4 * np.exp(-T / 5.0))
+    a = CurveFittingAssessor(mode="minimize", epoch_num=50)
+    a.observe(_done("best", ref))
+    stops = [a.assess("low", list(low[:n])) for n in range(1, 50)]
+    assert Verdict.STOP in stops
+    pred = a.predict(list(low[:20]))
+    assert pred is not None and abs(pred.mean - low[-1]) < 0.03
+    good = 1.0 - SHAPES["pow3"]
+    assert all(a.assess("good", list(good[:n])) is Verdict.CONTINUE for n in range(1, 51))
+
+
+def test_bar_uses_threshold_of_the_best_completed() -> None:
+    # best completed 1.0; a flat 0.9 curve: stopped at threshold 0.95, kept at 0.85
+    strict = CurveFittingAssessor(epoch_num=30, threshold=0.95, optimism=0.0)
+    lenient = CurveFittingAssessor(epoch_num=30, threshold=0.85, optimism=0.0)
+    for a in (strict, lenient):
+        a.observe(_done("best", [1.0] * 30))
+    flat = [0.9 + 0.001 * math.sin(i) for i in range(10)]
+    assert strict.assess("x", flat) is Verdict.STOP
+    assert lenient.assess("x", flat) is Verdict.CONTINUE
+
+
+def test_horizon_is_learned_from_completed_trials() -> None:
+    a = CurveFittingAssessor()
+    a.observe(_done("best", SHAPES["exp"][:40]))
+    assert a._horizon() == 40
+    assert a.assess("late", [0.1] * 40) is Verdict.CONTINUE  # at the horizon: nothing to save
+    assert a.assess("x", [0.1] * 10) is Verdict.STOP
+
+
+def test_trials_share_no_state() -> None:
+    # NNI keeps fitted parameters in a module global; here the order of calls must not matter.
+    ref = _done("best", SHAPES["exp"])
+    curves = {name: list(c[:25]) for name, c in SHAPES.items()}
+    one = CurveFittingAssessor(epoch_num=50)
+    two = CurveFittingAssessor(epoch_num=50)
+    one.observe(ref)
+    two.observe(ref)
+    seq_one = {k: one.predict(v) for k, v in curves.items()}
+    seq_two = {k: two.predict(v) for k, v in reversed(list(curves.items()))}
+    for k in curves:
+        assert seq_one[k] == seq_two[k]
+
+
+def test_only_succeeded_trials_set_the_bar() -> None:
+    a = CurveFittingAssessor(epoch_num=30)
+    for status in (TrialStatus.FAILED, TrialStatus.EARLY_STOPPED, TrialStatus.CANCELED):
+        a.observe(TrialResult(status.value, {}, status, 100.0, (100.0,) * 30))
+    assert a.assess("x", [0.5] * 10) is Verdict.CONTINUE
+    a.observe(_done("ok", [0.9] * 30))
+    assert a.assess("x", [0.5] * 10) is Verdict.STOP
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"epoch_num": 1},
+        {"start_step": 3},
+        {"threshold": 0.0},
+        {"threshold": 1.5},
+        {"optimism": -1.0},
+        {"gap": 0},
+        {"n_startup_trials": 0},
+        {"threshold": "high"},
+    ],
+)
+def test_bad_options_name_the_argument(kwargs: dict[str, object]) -> None:
+    with pytest.raises(PluginError, match=next(iter(kwargs))):
+        CurveFittingAssessor(**kwargs)  # type: ignore[arg-type]
