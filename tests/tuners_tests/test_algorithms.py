@@ -130,7 +130,7 @@ def test_rl_learns_a_categorical_sequence() -> None:
         p = tuner.suggest(str(i))
         scores.append(f(p))
         tuner.observe(TrialResult(str(i), p, TrialStatus.SUCCEEDED, scores[-1]))
-    assert np.mean(scores[-30:]) > np.mean(scores[:30]) + 1.5, scores
+    assert np.mean(scores[-30:]) > 2.5, scores  # random search averages 6 / 5 = 1.2
 
 
 def test_rl_without_torch_raises_missing_dependency(monkeypatch: pytest.MonkeyPatch) -> None:
