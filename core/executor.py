@@ -217,6 +217,16 @@ def _argv(command: str, cwd: Path, path_env: str | None, shell: str) -> list[str
     return argv if ok else fallback  # the shell gives the usual "not found" message and code
 
 
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def _stderr_tail(path: Path, limit: int = 4096) -> str:
     try:
         with open(path, "rb") as f:
@@ -472,12 +482,14 @@ class LocalExecutor(Executor):
         tid = trial.spec.trial_id
         try:
             # what the trial left running in its group (or recorded outside it) goes too
-            leftovers = await asyncio.to_thread(
-                lambda: (
-                    bool(group_members(trial.pgid))
-                    or any(r.process() is not None for r in trial.known)
+            leftovers = False
+            if _group_exists(trial.pgid) or trial.known:  # one syscall in the common case
+                leftovers = await asyncio.to_thread(
+                    lambda: (
+                        bool(group_members(trial.pgid))
+                        or any(r.process() is not None for r in trial.known)
+                    )
                 )
-            )
             if leftovers:
                 logger.info("trial %s exited leaving processes behind; ending them", tid)
                 await aterminate_tree(trial.pgid, pids=trial.known, grace=self._exit_grace)
