@@ -93,6 +93,35 @@ def build(exp_dir: Path, n: int, steps: int) -> float:
     return time.perf_counter() - t0
 
 
+def write_latency(tmp: Path, n: int = 3000) -> dict[str, tuple[float, float]]:
+    """p50/p99 (microseconds) of add_metric and of finish_trial for a 100-metric trial."""
+    exp_dir = tmp / "writes"
+    exp_dir.mkdir()
+    store = Store.create(exp_dir, experiment_id="w", name=None, config={}, space={})
+    store.add_trial("t", store.allocate_sequence(), {})
+    metric = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        store.add_metric("t", i, 0.5, {"loss": 1.0}, 1.0, 50 * i)
+        metric.append(time.perf_counter() - t0)
+    finish = []
+    for i in range(n // 10):
+        tid = f"u{i}"
+        store.add_trial(tid, store.allocate_sequence(), {})
+        for k in range(100):
+            store.add_metric(tid, k, 0.1, None, 1.0, k)
+        t0 = time.perf_counter()
+        store.finish_trial(tid, TrialStatus.SUCCEEDED, ended=2.0, exit_code=0)
+        finish.append(time.perf_counter() - t0)
+    store.close()
+    return {"add_metric": _p50_p99(metric), "finish_trial (100 metrics)": _p50_p99(finish)}
+
+
+def _p50_p99(xs: list[float]) -> tuple[float, float]:
+    xs = sorted(xs)
+    return xs[len(xs) // 2] * 1e6, xs[min(len(xs) - 1, int(len(xs) * 0.99))] * 1e6
+
+
 def _cli() -> list[str]:
     exe = Path(sys.executable).with_name("hyperloom")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "hyperloom.cli"]
@@ -142,6 +171,7 @@ def main() -> None:
         assert len(data) == args.trials and len(data[-1]["intermediate"]) == args.steps
         stream = load_rss(exp_dir, "stream")
         as_list = load_rss(exp_dir, "list")
+        writes = write_latency(Path(tmp))
     print(f"store size: {size_mb:.1f} MB")
     print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     for name, walls, cpus in (
@@ -157,6 +187,8 @@ def main() -> None:
             f"resume load, {name}: peak RSS {r['peak_mb']:.1f} MB "
             f"(before loading {r['before_mb']:.1f} MB), {r['trials']} trials, {r['values']} values"
         )
+    for name, (p50, p99) in writes.items():
+        print(f"write latency, {name}: p50 {p50:.0f} us, p99 {p99:.0f} us")
 
 
 def _fmt(ts: list[float]) -> str:
