@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -152,10 +153,18 @@ class DevicePool:
             total = len(self._devices)
             blocked = [i for i in self._devices if self._blocked(i)]
         if n > total:
+            if total < len(self._detected):
+                fix = "lower trialGpuNumber or widen trainingService.gpuIndices"
+            elif total == 0:
+                fix = (
+                    "leave trialGpuNumber out to run without GPU scheduling, check the NVIDIA "
+                    "driver and CUDA_VISIBLE_DEVICES, or set HYPERLOOM_FAKE_GPUS=N to simulate"
+                )
+            else:
+                fix = "lower trialGpuNumber"
             raise ConfigError(
-                f"trialGpuNumber: {n} GPUs per trial can never be satisfied: the pool has "
-                f"{total} ({self._describe()}); lower trialGpuNumber"
-                + (" or widen trainingService.gpuIndices" if total < len(self._detected) else "")
+                f"trialGpuNumber: {n} GPU{'s' if n != 1 else ''} per trial can never be satisfied: the pool has "
+                f"{total} ({self._describe()}); {fix}"
             )
         if n > total - len(blocked):
             logger.warning(
@@ -168,6 +177,9 @@ class DevicePool:
     def _describe(self) -> str:
         seen = [d.index for d in self._detected]
         parts = [f"detected {seen or 'none'} via {_source(self.backend)}"]
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:
+            parts.append(f"CUDA_VISIBLE_DEVICES={visible!r}")
         if len(self._devices) < len(self._detected):
             parts.append(f"gpuIndices keeps {list(self._devices)}")
         return ", ".join(parts)
