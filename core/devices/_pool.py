@@ -163,8 +163,8 @@ class DevicePool:
             else:
                 fix = "lower trialGpuNumber"
             raise ConfigError(
-                f"trialGpuNumber: {n} GPU{'s' if n != 1 else ''} per trial can never be satisfied: the pool has "
-                f"{total} ({self._describe()}); {fix}"
+                f"trialGpuNumber: {n} GPU{'s' if n != 1 else ''} per trial can never be "
+                f"satisfied: the pool has {total} ({self._describe()}); {fix}"
             )
         if n > total - len(blocked):
             logger.warning(
