@@ -474,7 +474,9 @@ class LocalExecutor(Executor):
         running = [t for t in self._trials.values() if not t.finishing]
         if not running:
             return
-        found = await asyncio.to_thread(lambda: [snapshot_descendants(t.pid) for t in running])
+        found = await asyncio.to_thread(
+            lambda: [snapshot_descendants(t.pid, t.create_time) for t in running]
+        )
         for trial, refs in zip(running, found, strict=True):
             trial.known |= refs
 

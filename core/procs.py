@@ -68,10 +68,19 @@ def proc_ref(pid: int) -> ProcRef | None:
         return None
 
 
-def snapshot_descendants(pid: int) -> set[ProcRef]:
-    """The live descendants of ``pid`` (recursive), to remember for a later sweep."""
+def snapshot_descendants(pid: int, create_time: float | None = None) -> set[ProcRef]:
+    """The live descendants of ``pid`` (recursive), to remember for a later sweep.
+
+    Args:
+        pid: The root process.
+        create_time: When given, the root must have this create time (else: empty set), so a
+            reused pid never contributes someone else's children.
+    """
     try:
-        children = psutil.Process(pid).children(recursive=True)
+        root = psutil.Process(pid)
+        if create_time is not None and abs(root.create_time() - create_time) > 0.01:
+            return set()
+        children = root.children(recursive=True)
     except (psutil.Error, OSError):
         return set()
     refs = set()

@@ -218,16 +218,22 @@ class Runtime:
         self._append(line)
 
     def _append(self, line: bytes) -> None:
-        if self._fd is None:
-            self._fd = os.open(
-                self._path("metrics.jsonl"),
-                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                0o644,
-            )
-        view = memoryview(line)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            if self._fd is None:
+                self._fd = os.open(
+                    self._path("metrics.jsonl"),
+                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                    0o644,
+                )
+            view = memoryview(line)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            raise TrialError(
+                f"cannot write the report to {self._path('metrics.jsonl')}: {exc} "
+                "(does the trial directory still exist, and is its disk full?)"
+            ) from None
 
     # socket ----------------------------------------------------------------------------------
 

@@ -98,6 +98,10 @@ def test_escaped_process_found_by_recorded_ref(tmp_path: Path) -> None:
     try:
         refs = snapshot_descendants(popen.pid)
         assert {r.pid for r in refs} == set(pids[1:])
+        me = proc_ref(popen.pid)
+        assert me is not None
+        assert snapshot_descendants(popen.pid, me.create_time) == refs
+        assert snapshot_descendants(popen.pid, me.create_time - 50) == set()  # a reused pid
         assert sorted(group_members(popen.pid)) == sorted(pids[:2])  # the grandchild left
         assert terminate_tree(popen.pid, pids=refs, grace=0.3)
         assert _alive(pids) == []

@@ -156,6 +156,13 @@ def test_report_after_final_warns(trial_dir: Path, capsys: pytest.CaptureFixture
     assert "after report_final()" in capsys.readouterr().err
 
 
+def test_unwritable_trial_dir_is_a_clear_error(trial_dir: Path) -> None:
+    (trial_dir / "params.json").unlink()
+    trial_dir.rmdir()
+    with pytest.raises(TrialError, match="cannot write the report"):
+        trials.report(1.0)
+
+
 def test_should_stop_sees_the_stop_file(trial_dir: Path) -> None:
     assert not trials.should_stop()
     (trial_dir / "STOP").touch()
