@@ -340,8 +340,9 @@ class _Translator:
                 continue
             if k == "tpe_args" and isinstance(v, Mapping):
                 for kk, vv in v.items():
-                    out[str(kk)] = vv
-                    translated.add(str(kk))
+                    name = algo.rename.get(str(kk), str(kk))
+                    out[name] = vv
+                    translated.add(name)
                 continue
             new = algo.rename.get(k, k)
             out[new] = v

@@ -46,7 +46,9 @@ def nni_python() -> str:
         subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
         _pip(python, "nni==3.0")
     if not Path(python).exists() or not _works(python, "import nni"):
-        pytest.skip(f"no interpreter with nni 3.0 ({python}); set HYPERLOOM_NNI_PYTHON or HYPERLOOM_MAKE_NNI_VENV=1")
+        pytest.skip(
+            f"no interpreter with nni 3.0 ({python}); set HYPERLOOM_NNI_PYTHON or HYPERLOOM_MAKE_NNI_VENV=1"
+        )
     return python
 
 
@@ -70,7 +72,9 @@ def foreign_python() -> str:
     return sys.executable
 
 
-def trial_env(trial_dir: Path, *, nni: bool = False, shim: bool = False, seq: int = 0) -> dict[str, str]:
+def trial_env(
+    trial_dir: Path, *, nni: bool = False, shim: bool = False, seq: int = 0
+) -> dict[str, str]:
     """The environment hyperloom gives a trial (as :func:`hyperloom.launch.prepare_launch` does)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NNI_", "HYPERLOOM_"))}
     env.pop("PYTHONPATH", None)

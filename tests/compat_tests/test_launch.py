@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from hyperloom.config import Config
 from hyperloom.errors import ConfigError
 from hyperloom.launch import NNI_CHANNEL, prepare_launch, render_command
@@ -39,7 +38,9 @@ def _sh(command: str, cwd: Path, env: dict[str, str] | None = None) -> list[str]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_values_reach_the_script_intact_in_every_quoting_context(value: str, tmp_path: Path) -> None:
+def test_values_reach_the_script_intact_in_every_quoting_context(
+    value: str, tmp_path: Path
+) -> None:
     template = ECHO + " {x} '{x}' \"{x}\" pre-{x}-post '--opt={x}' \"a {x} b\""
     argv = _sh(render_command(template, {"x": value}), tmp_path)
     assert argv == [value, value, value, f"pre-{value}-post", f"--opt={value}", f"a {value} b"]
@@ -73,7 +74,9 @@ def _launch(cfg: Config, tmp_path: Path, params: dict[str, Any]) -> tuple[str, d
 
 
 def test_templates_and_builtin_placeholders(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, ECHO + " {lr} {params_json} {trial_id} {experiment_id} {sequence} {trial_dir}")
+    cfg = _config(
+        tmp_path, ECHO + " {lr} {params_json} {trial_id} {experiment_id} {sequence} {trial_dir}"
+    )
     params = {"lr": 0.001, "opt": "it's", "nested": {"_name": "cnn", "k": 3}}
     command, env = _launch(cfg, tmp_path, params)
     argv = _sh(command, tmp_path)
@@ -87,14 +90,27 @@ def test_templates_and_builtin_placeholders(tmp_path: Path) -> None:
 def test_params_as_args_adds_flags_for_untemplated_params(tmp_path: Path) -> None:
     cfg = _config(tmp_path, ECHO + " --lr {lr}", paramsAs="args")
     command, _ = _launch(cfg, tmp_path, {"lr": 0.5, "layers": 3, "act": "re lu", "use_bn": True})
-    assert _sh(command, tmp_path) == ["--lr", "0.5", "--layers", "3", "--act", "re lu", "--use_bn", "true"]
+    assert _sh(command, tmp_path) == [
+        "--lr",
+        "0.5",
+        "--layers",
+        "3",
+        "--act",
+        "re lu",
+        "--use_bn",
+        "true",
+    ]
     cfg = _config(tmp_path, ECHO, paramsAs={"args": {"prefix": "-", "separator": "="}})
     command, _ = _launch(cfg, tmp_path, {"lr": 0.5, "act": "x y"})
     assert _sh(command, tmp_path) == ["-lr=0.5", "-act=x y"]
 
 
 def test_params_as_env_and_file(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, "true", paramsAs={"env": True, "file": {"path": "conf/params.yaml", "format": "yaml"}})
+    cfg = _config(
+        tmp_path,
+        "true",
+        paramsAs={"env": True, "file": {"path": "conf/params.yaml", "format": "yaml"}},
+    )
     _, env = _launch(cfg, tmp_path, {"lr": 0.25, "model-name": "resnet"})
     assert env["HYPERLOOM_PARAM_LR"] == "0.25"
     assert env["HYPERLOOM_PARAM_MODEL_NAME"] == "resnet"
@@ -117,7 +133,9 @@ def test_params_as_env_and_file(tmp_path: Path) -> None:
         ("metricCapture", {"objective": "acc", "colour": 1}, "unknown"),
     ],
 )
-def test_bad_compat_keys_are_config_errors(tmp_path: Path, key: str, value: Any, needle: str) -> None:
+def test_bad_compat_keys_are_config_errors(
+    tmp_path: Path, key: str, value: Any, needle: str
+) -> None:
     with pytest.raises(ConfigError) as e:
         _config(tmp_path, "true", **{key: value})
     assert needle in str(e.value)
@@ -129,14 +147,20 @@ def test_nni_variables_only_for_scripts_that_import_nni(tmp_path: Path) -> None:
     _, env = _launch(_config(tmp_path, "python uses_nni.py --lr {lr}"), tmp_path, {"lr": 0.1})
     assert env["NNI_PLATFORM"] == "local" and env["REUSE_MODE"] == "true"
     assert env["NNI_TRIAL_COMMAND_CHANNEL"] == NNI_CHANNEL
-    assert env["NNI_EXP_ID"] == "e1" and env["NNI_TRIAL_JOB_ID"] == "t1" and env["NNI_TRIAL_SEQ_ID"] == "7"
+    assert (
+        env["NNI_EXP_ID"] == "e1"
+        and env["NNI_TRIAL_JOB_ID"] == "t1"
+        and env["NNI_TRIAL_SEQ_ID"] == "7"
+    )
     assert env["NNI_SYS_DIR"] == env["NNI_OUTPUT_DIR"] == str(tmp_path / "trials" / "t1")
     assert "_nni_bridge" in env["PYTHONPATH"] and "_nni_shim" not in env["PYTHONPATH"]
     _, env = _launch(_config(tmp_path, "python plain.py"), tmp_path, {"lr": 0.1})
     assert "NNI_PLATFORM" not in env
     _, env = _launch(_config(tmp_path, "python plain.py", nniCompat=True), tmp_path, {"lr": 0.1})
     assert env["NNI_PLATFORM"] == "local"
-    _, env = _launch(_config(tmp_path, "python uses_nni.py", nniCompat=False), tmp_path, {"lr": 0.1})
+    _, env = _launch(
+        _config(tmp_path, "python uses_nni.py", nniCompat=False), tmp_path, {"lr": 0.1}
+    )
     assert "NNI_PLATFORM" not in env
     _, env = _launch(_config(tmp_path, "python plain.py", nniCompat="shim"), tmp_path, {"lr": 0.1})
     assert env["PYTHONPATH"].split(os.pathsep)[1].endswith("_nni_shim")

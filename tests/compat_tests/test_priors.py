@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from hyperloom.config import Config
 from hyperloom.errors import UsageError
 from hyperloom.priors import config_from_argv, parse_argv, parse_prior
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -35,7 +34,10 @@ def test_priors_become_nni_entries(text: str, spec: dict) -> None:
 
 def test_ignored_keywords_are_reported() -> None:
     warnings: list[str] = []
-    assert parse_prior("uniform(0, 1, default_value=0.5, precision=3)", warnings=warnings)["_type"] == "uniform"
+    assert (
+        parse_prior("uniform(0, 1, default_value=0.5, precision=3)", warnings=warnings)["_type"]
+        == "uniform"
+    )
     assert len(warnings) == 2 and "default_value" in warnings[0] and "precision" in warnings[1]
 
 
