@@ -66,9 +66,13 @@ def nni_python_with_hyperloom(nni_python: str) -> str:
 def foreign_python() -> str:
     """An interpreter where hyperloom is not importable (the system python), else ours."""
     for cand in ("/usr/bin/python3", shutil.which("python3") or ""):
-        if cand and Path(cand).exists() and not _works(cand, "import hyperloom"):
-            if _works(cand, "import sys; assert sys.version_info >= (3, 9)"):
-                return cand
+        usable = (
+            cand
+            and Path(cand).exists()
+            and _works(cand, "import sys; assert sys.version_info >= (3, 9)")
+        )
+        if usable and not _works(cand, "import hyperloom"):
+            return cand
     return sys.executable
 
 

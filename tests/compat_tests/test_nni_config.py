@@ -147,6 +147,7 @@ def test_hyperband_becomes_random_with_asha_and_a_budget() -> None:
 
 def test_algorithms_without_equivalent_go_through_the_nni_adapter(tmp_path: Path) -> None:
     out, warnings = translate(_raw(tuner={"name": "GP", "classArgs": {"utility": "ei"}}), None)
+    assert any("NNI adapter" in w for w in warnings)
     assert out["tuner"] == {
         "name": "nni",
         "classArgs": {"builtin": "GP", "class_args": {"utility": "ei"}, "mode": "maximize"},
