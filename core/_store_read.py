@@ -1,4 +1,4 @@
-"""The read side of the experiment store: schema, connections, ``TrialRecord`` and the queries.
+"""The read side of the experiment store: schema, connections and the queries.
 
 Private: import :class:`hyperloom.store.StoreReader`, :class:`hyperloom.store.Store` and
 :class:`hyperloom.store.TrialRecord` from :mod:`hyperloom.store`.
@@ -6,20 +6,18 @@ Private: import :class:`hyperloom.store.StoreReader`, :class:`hyperloom.store.St
 
 from __future__ import annotations
 
-import array
 import json
 import logging
 import os
 import sqlite3
-import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hyperloom._store_record import TrialRecord, json_text, loads, record
 from hyperloom.errors import StoreError
 from hyperloom.paths import DB_NAME
-from hyperloom.types import TrialResult, TrialStatus
+from hyperloom.types import TrialStatus
 
 __all__ = ["SCHEMA_VERSION", "StoreReader", "TrialRecord"]
 
@@ -85,174 +83,6 @@ def db_path(path: str | os.PathLike[str]) -> Path:
     """The database file for ``path``: an experiment directory or the ``.db`` file itself."""
     p = Path(path).expanduser()
     return p if p.suffix == ".db" else p / DB_NAME
-
-
-def dumps(obj: Any) -> str:
-    """Compact JSON; NumPy scalars and arrays (duck-typed, never imported) become plain values."""
-    return json.dumps(obj, separators=(",", ":"), default=_plain)
-
-
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, tuple | set | frozenset):
-        return list(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serializable: {obj!r}")
-
-
-def pack_floats(values: Iterable[float]) -> bytes:
-    """Packs floats as little-endian float64 (the ``intermediate_blob`` format)."""
-    arr = array.array("d", values)
-    if sys.byteorder == "big":
-        arr.byteswap()
-    return arr.tobytes()
-
-
-def floats_json(values: Iterable[float]) -> str:
-    """The ``intermediate_json`` format: a compact JSON array (exact: Python's shortest repr)."""
-    return json.dumps(list(values), separators=(",", ":"))
-
-
-def _unpack_intermediate(data: bytes | str | None) -> tuple[float, ...]:
-    if not data:
-        return ()
-    if isinstance(data, str):
-        return tuple(json.loads(data))
-    arr = array.array("d", data)
-    if sys.byteorder == "big":
-        arr.byteswap()
-    return tuple(arr)
-
-
-def _loads(text: str | None, default: Any = None) -> Any:
-    return default if text is None else json.loads(text)
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as recorded in the store.
-
-    Attributes:
-        trial_id: The trial's id.
-        sequence: Its sequence number in the experiment (from 1, never reused, kept on resume).
-        status: Its current status.
-        params: The parameters it ran with.
-        value: The final metric, or None.
-        metrics: The extra named metrics given with the final report.
-        intermediate: The intermediate values in step order (empty when not loaded).
-        started: When its process started (epoch seconds), or None.
-        ended: When it ended (epoch seconds), or None.
-        exit_code: Its process's exit code, or None.
-        reason: Why it ended as it did (assessor verdict, timeout, stop cause, error), or None.
-        devices: The device indices it was leased.
-        pid: Its process id while the manager knows it.
-        pgid: Its process group id.
-        handle: The executor's JSON handle, used to re-attach after a manager crash.
-        channel_offset: Byte offset of the metrics file read so far.
-        final_seen: Whether a final report was received.
-    """
-
-    trial_id: str
-    sequence: int
-    status: TrialStatus
-    params: dict[str, Any]
-    value: float | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    intermediate: tuple[float, ...] = ()
-    started: float | None = None
-    ended: float | None = None
-    exit_code: int | None = None
-    reason: str | None = None
-    devices: tuple[int, ...] = ()
-    pid: int | None = None
-    pgid: int | None = None
-    handle: dict[str, Any] | None = None
-    channel_offset: int = 0
-    final_seen: bool = False
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from start to end (or None when it has not both started and ended)."""
-        if self.started is None or self.ended is None:
-            return None
-        return self.ended - self.started
-
-    def to_json(self) -> dict[str, Any]:
-        """The stable ``hyperloom trials --json`` object for this trial.
-
-        Keys: ``trial_id``, ``sequence``, ``status`` (a TrialStatus name), ``params``, ``value``,
-        ``metrics``, ``intermediate`` (numbers in step order), ``started``, ``ended`` (epoch seconds
-        or null), and also ``duration``, ``exit_code``, ``reason`` and ``devices``.
-        """
-        return {
-            "trial_id": self.trial_id,
-            "sequence": self.sequence,
-            "status": self.status.name,
-            "params": self.params,
-            "value": self.value,
-            "metrics": self.metrics,
-            "intermediate": list(self.intermediate),
-            "started": self.started,
-            "ended": self.ended,
-            "duration": self.duration,
-            "exit_code": self.exit_code,
-            "reason": self.reason,
-            "devices": list(self.devices),
-        }
-
-    def to_result(self) -> TrialResult:
-        """This trial as the :class:`~hyperloom.types.TrialResult` tuners and assessors observe."""
-        return TrialResult(
-            trial_id=self.trial_id,
-            params=self.params,
-            status=self.status,
-            value=self.value,
-            intermediate=self.intermediate,
-            sequence=self.sequence,
-            metrics=self.metrics,
-        )
-
-
-def _record(row: tuple[Any, ...]) -> TrialRecord:
-    return TrialRecord(
-        trial_id=row[0],
-        sequence=row[1],
-        status=TrialStatus[row[2]],
-        params=json.loads(row[3]),
-        value=row[4],
-        metrics=_loads(row[5], {}),
-        intermediate=_unpack_intermediate(row[16]),
-        started=row[6],
-        ended=row[7],
-        exit_code=row[8],
-        reason=row[9],
-        devices=tuple(_loads(row[10], ())),
-        pid=row[11],
-        pgid=row[12],
-        handle=_loads(row[13]),
-        channel_offset=row[14],
-        final_seen=bool(row[15]),
-    )
-
-
-def _num(x: float | None) -> str:
-    return "null" if x is None else repr(float(x))
-
-
-def _json_text(row: tuple[Any, ...], reasons: Mapping[str, str] | None) -> str:
-    started, ended = row[6], row[7]
-    duration = None if started is None or ended is None else ended - started
-    reason = row[9]
-    if reason is None and reasons:
-        reason = reasons.get(row[0])
-    return (
-        f'{{"trial_id": {json.dumps(row[0])}, "sequence": {int(row[1])}, "status": "{row[2]}", '
-        f'"params": {row[3]}, "value": {_num(row[4])}, "metrics": {row[5] or "{}"}, '
-        f'"intermediate": {row[16]}, "started": {_num(started)}, "ended": {_num(ended)}, '
-        f'"duration": {_num(duration)}, '
-        f'"exit_code": {"null" if row[8] is None else int(row[8])}, '
-        f'"reason": {json.dumps(reason)}, "devices": {row[10] or "[]"}}}'
-    )
 
 
 def check_schema(conn: sqlite3.Connection, path: Path) -> int:
@@ -391,7 +221,7 @@ class _Queries:
         """Like :meth:`trials`, but yields records one by one (low memory for large stores)."""
         extra = _INTERMEDIATE_SQL if with_intermediate else "NULL"
         for row in self._rows(extra, status, limit, offset, order):
-            yield _record(row)
+            yield record(row)
 
     def iter_trials_json(
         self,
@@ -414,7 +244,7 @@ class _Queries:
             reasons: A reason to show for trials that were recorded without one.
         """
         for row in self._rows(_INTERMEDIATE_JSON_SQL, status, limit, offset, order):
-            yield _json_text(row, reasons)
+            yield json_text(row, reasons)
 
     def trials(
         self,
@@ -445,7 +275,7 @@ class _Queries:
             f"SELECT {_TRIAL_COLUMNS}, {_INTERMEDIATE_SQL} FROM trials t WHERE t.trial_id = ?",
             (trial_id,),
         ).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else record(row)
 
     def count_by_status(self) -> dict[str, int]:
         """The number of trials in each TrialStatus (every name present, zeros included)."""
@@ -479,7 +309,7 @@ class _Queries:
         sql += " ORDER BY id LIMIT ?"
         args.append(-1 if limit is None else limit)
         return [
-            {"id": r[0], "t": r[1], "kind": r[2], "trial_id": r[3], "payload": _loads(r[4])}
+            {"id": r[0], "t": r[1], "kind": r[2], "trial_id": r[3], "payload": loads(r[4])}
             for r in self._conn.execute(sql, args)
         ]
 

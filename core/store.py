@@ -26,14 +26,11 @@ from hyperloom._store_read import (
     SCHEMA,
     SCHEMA_VERSION,
     StoreReader,
-    TrialRecord,
     _Queries,
     check_schema,
     db_path,
-    dumps,
-    floats_json,
-    pack_floats,
 )
+from hyperloom._store_record import TrialRecord, dumps, floats_json, pack_floats
 from hyperloom.errors import StoreError
 from hyperloom.types import TrialStatus
 
