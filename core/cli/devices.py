@@ -24,10 +24,28 @@ def _alive(pid: int | None) -> bool:
     return bool(psutil.pid_exists(int(pid)))
 
 
+def _experiment_dirs(home: Path | None, listed: Any) -> list[Path]:
+    """Experiments under the home, and those elsewhere that the home's ``.index`` records."""
+    from hyperloom.paths import DB_NAME, experiments_home
+
+    dirs: list[Path] = list(listed(home))
+    index = (home or experiments_home()) / ".index"
+    if index.is_dir():
+        for link in index.iterdir():
+            try:
+                target = Path(link.read_text(encoding="utf-8").strip())
+            except OSError:
+                continue
+            if (target / DB_NAME).is_file() and target not in dirs:
+                dirs.append(target)
+    return dirs
+
+
 def device_holders(home: Path | None = None) -> dict[int, list[dict[str, str]]]:
     """Device index to the running trials that hold it, read from running experiments' stores.
 
-    Only experiments whose status is ``RUNNING`` and whose manager process is alive count.
+    Only experiments whose status is ``RUNNING`` and whose manager process is alive count; those
+    outside the home are found through its ``.index``.
 
     Args:
         home: where experiments live; ``hyperloom.paths.experiments_home()`` by default.
@@ -37,7 +55,7 @@ def device_holders(home: Path | None = None) -> dict[int, list[dict[str, str]]]:
     from hyperloom.store import StoreReader
 
     out: dict[int, list[dict[str, str]]] = {}
-    for exp_dir in iter_experiment_dirs(home):
+    for exp_dir in _experiment_dirs(home, iter_experiment_dirs):
         try:
             with StoreReader(exp_dir) as reader:
                 exp = reader.experiment()

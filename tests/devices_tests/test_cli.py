@@ -67,3 +67,16 @@ def test_no_devices_is_said_plainly(home: Path, monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(app, ["devices"])
     assert result.exit_code == 0
     assert "no GPU found" in result.stdout
+
+
+def test_devices_finds_experiments_outside_the_home_through_its_index(
+    home: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    _experiment(elsewhere, "expaway1", "RUNNING", {"ffffff": [2]}, os.getpid())
+    (home / ".index").mkdir(parents=True)
+    (home / ".index" / "expaway1").write_text(str(elsewhere / "expaway1"))
+    result = CliRunner().invoke(app, ["devices", "--json"])
+    assert result.exit_code == 0, result.output
+    holders = {d["index"]: d["holders"] for d in json.loads(result.stdout)["devices"]}
+    assert holders[2] == [{"experiment": "expaway1", "trial": "ffffff"}]
