@@ -8,7 +8,8 @@ wall-clock time from the ``t`` the trial stamped in ``report()`` to the moment `
 returned. Two such trials run at once (concurrency 2).
 
 Per-trial cost: trivial trials (``get_params()`` + ``report_final()``), started one after
-another; the median time from ``start()`` to ``TrialExited``.
+another; the median time from ``start()`` to ``TrialExited``, against the same script spawned
+bare with ``subprocess.run`` (the physical limit).
 
     .venv/bin/python benchmarks/bench_latency.py [--reports 300] [--interval 0.005] [--trivial 30]
 """
@@ -175,6 +176,27 @@ async def _per_trial(root: Path, channel: str, n: int) -> list[float]:
     return times
 
 
+def _bare(root: Path, n: int) -> list[float]:
+    """The same trivial trial spawned directly (file transport): the physical limit."""
+    import subprocess
+
+    exp_dir = root / "trivial-bare"
+    times = []
+    for i in range(n):
+        spec = _spec(exp_dir, f"t{i}", root / "trivial.py", {"x": i})
+        env = {
+            **os.environ,
+            "HYPERLOOM_TRIAL_DIR": str(spec.trial_dir),
+            "HYPERLOOM_TRIAL_ID": spec.trial_id,
+            "HYPERLOOM_EXPERIMENT_ID": "bench",
+            "HYPERLOOM_CHANNEL": "file",
+        }
+        start = time.perf_counter()
+        subprocess.run([sys.executable, str(root / "trivial.py")], env=env, cwd=root, check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -207,8 +229,11 @@ async def main() -> None:
                 f"max {max(lat) * 1000:6.2f} ms   [{store_kind}]"
             )
         print(f"per-trial cost, {args.trivial} trivial trials one after another (start -> exit):")
-        for channel in ("file", "tcp", "unix"):
-            times = await _per_trial(root, channel, args.trivial)
+        for channel in ("bare", "file", "tcp", "unix"):
+            if channel == "bare":
+                times = _bare(root, args.trivial)
+            else:
+                times = await _per_trial(root, channel, args.trivial)
             print(
                 f"  {channel:<4}: median {statistics.median(times) * 1000:6.1f} ms  "
                 f"p90 {_pct(times, 0.9) * 1000:6.1f} ms"
