@@ -141,6 +141,10 @@ class Store(_Queries):
                 f"an experiment store already exists at {str(file)!r}; resume it instead, or "
                 f"choose another directory"
             )
+        try:
+            config_json, space_json = dumps(dict(config)), dumps(_space_dict(space))
+        except (TypeError, ValueError) as e:
+            raise StoreError(f"cannot record the experiment's config or space as JSON: {e}") from e
         conn = _connect_rw(file)
         now = time.time() if t is None else t
         try:
@@ -154,13 +158,20 @@ class Store(_Queries):
             conn.execute(
                 "INSERT INTO experiment (id, name, status, created, updated, config_json, "
                 "space_json, next_sequence) VALUES (?, ?, 'CREATED', ?, ?, ?, ?, 1)",
-                (experiment_id, name, now, now, dumps(dict(config)), dumps(_space_dict(space))),
+                (experiment_id, name, now, now, config_json, space_json),
             )
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             conn.close()
+            for leftover in (
+                file,
+                file.with_name(file.name + "-wal"),
+                file.with_name(file.name + "-shm"),
+            ):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             raise
         logger.debug("created store %s for experiment %s", file, experiment_id)
         return cls(file, conn)

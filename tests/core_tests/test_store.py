@@ -328,3 +328,9 @@ def test_non_finite_values_are_refused(store: Store) -> None:
         with pytest.raises(StoreError, match="not a finite number"):
             store.set_final("t", bad)
     assert store.intermediate("t") == []
+
+
+def test_create_with_unserializable_config_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="as JSON"):
+        Store.create(tmp_path, experiment_id="x", name=None, config={"f": object()}, space={})
+    assert list(tmp_path.iterdir()) == []
