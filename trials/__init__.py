@@ -19,12 +19,12 @@ The work is done in ``hyperloom.trials._runtime``, imported on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from hyperloom.errors import HyperloomError
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from hyperloom.trials._runtime import Runtime
 
