@@ -7,11 +7,23 @@ from typing import Any
 __all__ = ["merge_parameter"]
 
 
-def merge_parameter(base_params: Any, override_params: dict[str, Any] | None) -> Any:
-    """Updates ``base_params`` (an argparse Namespace or a dict) with the tuner's parameters.
+def _compatible(key: str, old: Any, new: Any) -> Any:
+    if old is None or isinstance(new, type(old)):
+        return new
+    if isinstance(old, float) and isinstance(new, int):
+        return float(new)
+    raise ValueError(
+        f"parameter {key!r} has type {type(new).__name__}, but the value it overrides is a "
+        f"{type(old).__name__}"
+    )
 
-    Like NNI's: every key must exist in ``base_params``; a value is converted to the type of the
-    value it replaces when that one is not None.
+
+def merge_parameter(base_params: Any, override_params: dict[str, Any] | None) -> Any:
+    """Updates ``base_params`` (an argparse Namespace or a dict) in place with the tuner's
+    parameters, and returns it.
+
+    As in NNI: every key must already exist in ``base_params``; a value must have the type of the
+    value it replaces (an int may replace a float), unless that one is None.
     """
     if override_params is None:
         return base_params
@@ -19,13 +31,9 @@ def merge_parameter(base_params: Any, override_params: dict[str, Any] | None) ->
     for k, v in override_params.items():
         has = k in base_params if is_dict else hasattr(base_params, k)
         if not has:
-            raise ValueError(f"key {k!r} is not found in {type(base_params).__name__}")
+            raise ValueError(f"key {k!r} is not in the base parameters")
         old = base_params[k] if is_dict else getattr(base_params, k)
-        if old is not None and v is not None and type(old) is not type(v):
-            if isinstance(old, bool) and isinstance(v, str):
-                v = v.lower() in ("true", "1", "yes")
-            else:
-                v = type(old)(v)
+        v = _compatible(k, old, v)
         if is_dict:
             base_params[k] = v
         else:
