@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from hyperloom import Experiment
+from hyperloom.errors import StoreError
 from hyperloom.store import StoreReader
 
 HERE = Path(__file__).resolve().parent
@@ -261,8 +262,11 @@ def test_resume_after_manager_kill_keeps_reattached_trials_devices(env: Path) ->
     while time.monotonic() < deadline and len(running) < 2:
         time.sleep(0.1)
         if (exp_dir / "experiment.db").exists():
-            with StoreReader(exp_dir) as r:
-                running = [t for t in r.trials(status="RUNNING") if t.pid]
+            try:
+                with StoreReader(exp_dir) as r:
+                    running = [t for t in r.trials(status="RUNNING") if t.pid]
+            except StoreError:  # caught while the manager creates it
+                continue
     assert len(running) == 2, "the manager never started two trials"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
