@@ -7,6 +7,7 @@ validation errors of SVC on sklearn's digits over a discrete grid (built once by
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sys
@@ -122,7 +123,7 @@ _NAS_PAIR = _nas_rng.normal(0, 0.8, size=(len(_NAS_OPS), len(_NAS_OPS)))
 
 def _nas_score(ops: list[int]) -> float:
     s = sum(_NAS_UNARY[i, o] for i, o in enumerate(ops))
-    s += sum(_NAS_PAIR[a, b] for a, b in zip(ops, ops[1:], strict=False))
+    s += sum(_NAS_PAIR[a, b] for a, b in itertools.pairwise(ops))
     return float(s)
 
 
