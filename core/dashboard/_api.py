@@ -203,7 +203,8 @@ class Api:
         """``GET /api/experiments/{id}/charts``: curves and parameter/value points."""
         exp_dir = await self._exp_dir(request)
         n = _int(request, "curves", 40, 1, q.MAX_CURVES)
-        return web.json_response(await self._read(exp_dir, lambda s: q.charts_data(s, n)))
+        text = await self._read(exp_dir, lambda s: q.charts_json(s, n))
+        return web.Response(text=text, content_type="application/json")
 
     # -- actions ---------------------------------------------------------------------------------
 

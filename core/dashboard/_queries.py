@@ -16,7 +16,7 @@ import math
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from hyperloom.errors import StoreError
 
 __all__ = [
     "TrialQuery",
-    "charts_data",
+    "charts_json",
     "columns",
     "curves",
     "experiment_summary",
@@ -237,44 +237,37 @@ def overview(s: Session) -> dict[str, Any]:
     counts = _counts(s)
     mode = mode_of(exp["config"])
     total = sum(counts.values())
-    rows = s.conn.execute(
-        "SELECT sequence, trial_id, value, ended FROM trials WHERE value IS NOT NULL ORDER BY sequence"
-    ).fetchall()
-    by_seq: list[list[Any]] = []
-    best_seq: list[list[Any]] = []
-    best: float | None = None
-    better = (lambda a, b: a > b) if mode == "maximize" else (lambda a, b: a < b)
-    for seq, tid, value, _ended in rows:
-        v = _num(value)
-        if v is None:
-            continue
-        by_seq.append([seq, v, tid])
-        if best is None or better(v, best):
-            best = v
-            best_seq.append([seq, v, tid])
-    if by_seq:
-        best_seq.append([by_seq[-1][0], best, best_seq[-1][2]])
+    # one scan of the trials table serves every series and the top list
+    rows = [
+        (seq, tid, v if v is None or math.isfinite(v) else None, started, ended)
+        for seq, tid, v, started, ended in s.conn.execute(
+            "SELECT sequence, trial_id, value, started, ended FROM trials ORDER BY sequence"
+        )
+    ]
+    sign = 1.0 if mode == "maximize" else -1.0
+    valued = [r for r in rows if r[2] is not None]
+    by_seq = [[seq, v, tid] for seq, tid, v, _a, _b in valued]
+    best_seq = _improvements(((seq, v, tid) for seq, tid, v, _a, _b in valued), sign)
+    if best_seq:
+        best_seq.append([by_seq[-1][0], best_seq[-1][1], best_seq[-1][2]])
     # best so far against time: trials in the order they ended
-    first = _num(s.conn.execute("SELECT min(started) FROM trials").fetchone()[0])
-    start = min(x for x in (exp["created"], first, now) if x is not None)
-    best_time: list[list[Any]] = []
-    best = None
-    for _seq, tid, value, ended in sorted(
-        (r for r in rows if _num(r[3]) is not None), key=lambda r: r[3]
-    ):
-        v = _num(value)
-        if v is not None and (best is None or better(v, best)):
-            best = v
-            best_time.append([round(float(ended) - start, 3), v, tid])
+    starts = [r[3] for r in rows if r[3] is not None]
+    start = min([x for x in (exp["created"], now) if x is not None] + starts)
+    ended = sorted((r for r in valued if r[4] is not None), key=lambda r: r[4])
+    best_time = _improvements(((round(e - start, 3), v, tid) for _s, tid, v, _a, e in ended), sign)
     if best_time:
-        last_end = max(float(r[3]) for r in rows if _num(r[3]) is not None)
-        best_time.append([round(last_end - start, 3), best, best_time[-1][2]])
+        best_time.append([round(ended[-1][4] - start, 3), best_time[-1][1], best_time[-1][2]])
     stride = max(1, math.ceil(len(by_seq) / SCATTER_POINTS))
-    top = s.conn.execute(
-        "SELECT trial_id, sequence, status, value, params_json, started, ended FROM trials "
-        f"WHERE value IS NOT NULL ORDER BY value {_better_sql(mode)}, sequence LIMIT ?",
-        (TOP_TRIALS,),
-    ).fetchall()
+    top_ids = [r[1] for r in sorted(valued, key=lambda r: (-sign * r[2], r[0]))[:TOP_TRIALS]]
+    marks = ", ".join("?" * len(top_ids))
+    top = sorted(
+        s.conn.execute(
+            "SELECT trial_id, sequence, status, value, params_json, started, ended FROM trials "
+            f"WHERE trial_id IN ({marks})",
+            top_ids,
+        ).fetchall(),
+        key=lambda r: top_ids.index(r[0]),
+    )
     return {
         "experiment": exp,
         "mode": mode,
@@ -296,6 +289,17 @@ def overview(s: Session) -> dict[str, Any]:
             for r in top
         ],
     }
+
+
+def _improvements(points: Iterable[tuple[Any, float, str]], sign: float) -> list[list[Any]]:
+    """The points ``(x, value, trial_id)`` where the best value so far improves."""
+    out: list[list[Any]] = []
+    best = -math.inf
+    for x, v, tid in points:
+        if sign * v > best:
+            best = sign * v
+            out.append([x, v, tid])
+    return out
 
 
 def _duration(started: Any, ended: Any, now: float) -> float | None:
@@ -581,28 +585,29 @@ def curves(s: Session, mode: str, limit: int) -> list[dict[str, Any]]:
     return out
 
 
-def charts_data(s: Session, curve_limit: int) -> dict[str, Any]:
-    """Data for the charts page: curves, and (params, value) of every trial with a value."""
+def charts_json(s: Session, curve_limit: int) -> str:
+    """Data for the charts page as JSON text: curves, and the parameters and value of every
+    trial that has one (up to MAX_POINTS).
+
+    The points, the bulk of the response, are built as JSON by SQLite itself (``json_object``),
+    which is several times faster than parsing and re-encoding thousands of parameter objects.
+    """
     exp = _experiment(s)
     mode = mode_of(exp["config"])
-    rows = s.conn.execute(
+    (points,) = s.conn.execute(
+        "SELECT coalesce(json_group_array(json_object('trial_id', trial_id, 'sequence', sequence, "
+        "'status', status, 'value', value, 'params', json(params_json))), '[]') FROM ("
         "SELECT trial_id, sequence, status, value, params_json FROM trials "
-        "WHERE value IS NOT NULL ORDER BY sequence LIMIT ?",
+        "WHERE value IS NOT NULL AND json_valid(params_json) ORDER BY sequence LIMIT ?)",
         (MAX_POINTS,),
-    ).fetchall()
-    return {
-        "mode": mode,
-        "space": exp["space"],
-        "columns": columns(s),
-        "points": [
-            {
-                "trial_id": r[0],
-                "sequence": r[1],
-                "status": r[2],
-                "value": _num(r[3]),
-                "params": _row_params(r[4]),
-            }
-            for r in rows
-        ],
-        "curves": curves(s, mode, curve_limit),
-    }
+    ).fetchone()
+    head = json.dumps(
+        {
+            "mode": mode,
+            "space": exp["space"],
+            "columns": columns(s),
+            "curves": curves(s, mode, curve_limit),
+        },
+        allow_nan=False,
+    )
+    return head[:-1] + ', "points": ' + points + "}"

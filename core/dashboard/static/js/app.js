@@ -67,21 +67,25 @@ async function render() {
   if (current?.view?.destroy) current.view.destroy();
   disposeAll();
   main.innerHTML = `<div class="loading">Loading…</div>`;
-  current = { route, view: null, version: null };
+  current = { route, view: null, version: null, settled: false };
   const mine = current;
   try {
-    let summary = null;
-    if (route.exp) {
-      summary = await getJSON(`${api(route.exp)}?summary=1`);
-      if (mine !== current) return;
-    }
-    setCrumbs(route, summary);
-    document.title = summary ? `${summary.name || summary.id} · hyperloom` : "hyperloom";
-    main.innerHTML = (summary ? `<div id="exp-head">${expHeader(route, summary)}</div>` : "") + `<div id="view"></div>`;
+    setCrumbs(route, null);
+    main.innerHTML = (route.exp ? `<div id="exp-head"></div>` : "") + `<div id="view"></div>`;
     const inst = view.mount(document.getElementById("view"), route);
     mine.view = inst;
-    if (route.exp) mine.version = (await getJSON(`${api(route.exp)}/version`)).version;
-    await inst.refresh();
+    // the header, the change token and the view's own data load in parallel
+    const jobs = [inst.refresh()];
+    if (route.exp) {
+      jobs.push(getJSON(`${api(route.exp)}?summary=1`).then((summary) => {
+        if (mine !== current) return;
+        setCrumbs(route, summary);
+        document.title = `${summary.name || summary.id} · hyperloom`;
+        document.getElementById("exp-head").innerHTML = expHeader(route, summary);
+      }));
+      jobs.push(getJSON(`${api(route.exp)}/version`).then((v) => { mine.version = v.version; }));
+    } else document.title = "hyperloom";
+    await Promise.all(jobs);
     if (firstLoad && route.name === "experiments" && inst.only) {
       firstLoad = false;
       window.location.hash = link("e", inst.only);
@@ -107,7 +111,9 @@ async function tick() {
     let changed = true;
     if (mine.route.exp) {
       const { version } = await getJSON(`${api(mine.route.exp)}/version`);
-      changed = version !== mine.version;
+      // the first tick refreshes anyway: the version was read in parallel with the data
+      changed = version !== mine.version || !mine.settled;
+      mine.settled = true;
       mine.version = version;
     }
     if (changed && mine === current) {

@@ -6,6 +6,18 @@ const AXIS = { axisLine: { lineStyle: { color: "#c9ced9" } }, axisLabel: { color
 
 let live = [];
 
+/** Resolves once ECharts is loaded. It loads in parallel with the first API calls, so tables and
+ * cards can be drawn before the 1 MB library has been parsed. */
+export const ready = new Promise((resolve, reject) => {
+  if (window.echarts) return resolve(window.echarts);
+  const s = document.createElement("script");
+  s.src = "/static/vendor/echarts/echarts.min.js";
+  s.async = true;
+  s.onload = () => resolve(window.echarts);
+  s.onerror = () => reject(new Error("could not load the charting library"));
+  document.head.appendChild(s);
+});
+
 /** Creates (or reuses) a chart on `el` and sets `option`. */
 export function chart(el, option) {
   if (!window.echarts || !el) return null;

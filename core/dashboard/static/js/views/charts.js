@@ -1,5 +1,5 @@
 // Charts: overlaid intermediate curves, parallel coordinates coloured by value, value vs each parameter.
-import { axis, chart, grid, tooltip, VALUE_RAMP } from "../charts.js";
+import { axis, chart, grid, ready, tooltip, VALUE_RAMP } from "../charts.js";
 import { api, esc, fmtNum, getJSON, link } from "../util.js";
 
 function isNumeric(points, key, space) {
@@ -31,7 +31,7 @@ export function mount(root, route) {
 
   const self = {
     async refresh() {
-      const d = await getJSON(`${api(route.exp)}/charts?curves=${n}`);
+      const [d] = await Promise.all([getJSON(`${api(route.exp)}/charts?curves=${n}`), ready]);
       const keys = d.columns.params;
       const pts = d.points;
       const values = pts.map((p) => p.value);

@@ -2,6 +2,7 @@
 import { badge, esc, fmtDur, fmtNum, fmtTime, getJSON, link, STATUS_COLORS } from "../util.js";
 
 export function mount(root) {
+  root.innerHTML = `<div class="loading">Loading…</div>`;
   const self = {
     only: null,
     async refresh() {

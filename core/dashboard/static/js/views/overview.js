@@ -1,5 +1,5 @@
 // Overview: status and budget, best so far (by trial number and by time), top trials, config and space.
-import { axis, chart, grid, tooltip } from "../charts.js";
+import { axis, chart, grid, ready, tooltip } from "../charts.js";
 import { api, badge, esc, fmtDur, fmtNum, getJSON, link, paramsInline, STATUS_COLORS, STATUSES } from "../util.js";
 
 function pct(a, b) { return b ? Math.min(100, (100 * a) / b) : 0; }
@@ -84,6 +84,7 @@ export function mount(root, route) {
       const cfg = { ...data.experiment.config };
       delete cfg.searchSpace;
       root.querySelector("#config").textContent = JSON.stringify(cfg, null, 2);
+      await ready;
       drawBest();
     },
   };

@@ -1,5 +1,5 @@
 // Trial detail: parameters, intermediate curve, why it stopped, devices, exit code, log tails.
-import { axis, chart, grid, tooltip } from "../charts.js";
+import { axis, chart, grid, ready, tooltip } from "../charts.js";
 import { api, badge, esc, fmtDur, fmtNum, fmtTime, fmtVal, getJSON } from "../util.js";
 
 function kv(obj) {
@@ -15,6 +15,7 @@ function logBox(name, tail, cls = "") {
 }
 
 export function mount(root, route) {
+  root.innerHTML = `<div class="loading">Loading…</div>`;
   let stick = { stdout: true, stderr: true };
   return {
     async refresh() {
@@ -54,6 +55,7 @@ export function mount(root, route) {
       }
       const el = root.querySelector("#curve");
       if (!t.intermediate.length) { el.innerHTML = `<div class="empty">No intermediate reports.</div>`; return; }
+      await ready;
       chart(el, {
         grid, tooltip: { ...tooltip, trigger: "axis" },
         xAxis: axis({ type: "value", name: "step", nameLocation: "middle", nameGap: 28, minInterval: 1 }),
