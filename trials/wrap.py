@@ -363,9 +363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if code == 0 and not found and not args.optional:
         what = f"{args.objective!r}" if args.objective else f"a match of {args.regex!r}"
         where = f" in {args.file}" if args.file else " in the output"
-        last = " | ".join(tail)[-250:] or "(no output)"
+        # One stderr line, short enough to be kept whole as the trial's failure reason.
+        last = " | ".join(tail)[-160:] or "(no output)"
         print(
-            f"hyperloom.trials.wrap: no value of {what} found{where}; output ended with: {last}",
+            f"hyperloom.trials.wrap: no value of {what} found{where}; output ended: {last}",
             file=sys.stderr,
         )
         return EXIT_NO_OBJECTIVE
