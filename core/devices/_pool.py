@@ -276,10 +276,22 @@ class DevicePool:
         return devs
 
     def _note_wait(self, trial_id: str, n: int, free: int) -> None:
-        key = f"{n}:{free}"
-        if key != self._last_wait:  # log a wait once per change, not at every poll
-            self._last_wait = key
-            logger.info("trial %s waits for %d GPU(s); %d free now", trial_id, n, free)
+        blocked = [i for i in self._devices if self._blocked(i)]
+        key = f"{n}:{free}:{blocked}"
+        if key == self._last_wait:  # log a wait once per change, not at every poll
+            return
+        self._last_wait = key
+        if blocked:  # the user may want to know: other processes keep these devices
+            logger.info(
+                "trial %s waits for %d GPU(s): %d free, GPU %s in use by other processes "
+                "(useActiveGpu is false)",
+                trial_id,
+                n,
+                free,
+                blocked,
+            )
+        else:  # the ordinary case: every slot is leased
+            logger.debug("trial %s waits for %d GPU(s); %d free now", trial_id, n, free)
 
     def env_for(self, devices: tuple[int, ...], n: int | None) -> dict[str, str]:
         """The environment a trial gets for its lease.
