@@ -87,7 +87,7 @@ def test_terminate_tree_kills_group_with_grandchild(tmp_path: Path, ignore: bool
         took = time.monotonic() - start
         assert _alive(pids) == []
         assert popen.wait(5) == (-9 if ignore else -15)
-        assert took < (3.0 if ignore else 0.5 + 2.0)
+        assert took < 0.5 + 4.0  # SIGTERM ends it at once, or SIGKILL right after the grace
     finally:
         for pid in _alive(pids):
             os.kill(pid, 9)

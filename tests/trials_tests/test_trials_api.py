@@ -270,6 +270,43 @@ def test_socket_break_falls_back_to_file_without_loss(tmp_path: Path) -> None:
     assert "socket broke" in err
 
 
+FORKING_TRIAL = """
+import os
+from hyperloom import trials
+trials.report(1.0)  # connects in the parent
+pid = os.fork()
+if pid == 0:
+    trials.report(2.0, step=7)  # the child must not share the parent's connection
+    os._exit(0)
+os.waitpid(pid, 0)
+trials.report_final(3.0)
+"""
+
+
+def test_forked_child_reports_arrive_over_the_socket(tmp_path: Path) -> None:
+    async def main() -> tuple[list[Message], Path]:
+        script = tmp_path / "fork.py"
+        script.write_text(textwrap.dedent(FORKING_TRIAL))
+        d = tmp_path / "t1"
+        d.mkdir()
+        got: list[Message] = []
+        server = SocketServer()
+        address = await server.start("unix", tmp_path / "s.sock")
+        server.register("t1", "right", got.append, lambda e: None)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), env=_trial_env(d, address, "right")
+        )
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        assert await server.drain("t1", 2)
+        await server.close()
+        return got, d
+
+    got, d = asyncio.run(main())
+    assert sorted((m.step, m.value) for m in got if m.type == "metric") == [(0, 1.0), (7, 2.0)]
+    assert got[-1].type == "final" and got[-1].value == 3.0
+    assert not (d / "metrics.jsonl").exists()
+
+
 # import hygiene -----------------------------------------------------------------------------
 
 
