@@ -274,8 +274,15 @@ class FileTail:
         """Reads what was appended since the last call: messages and rejected lines, in order."""
         return [item for item, _ in self.read_with_offsets()]
 
-    def read_with_offsets(self) -> list[tuple[Message | ChannelError, int]]:
-        """Like `read`, with the byte offset just after each line (to persist with it)."""
+    def read_with_offsets(
+        self, max_bytes: int | None = None
+    ) -> list[tuple[Message | ChannelError, int]]:
+        """Like `read`, with the byte offset just after each line (to persist with it).
+
+        Args:
+            max_bytes: Read at most about this many new bytes now (the rest waits for the next
+                call), so one chatty trial cannot stall a loop that polls many; None: all.
+        """
         if self._fd is None:
             try:
                 self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -291,8 +298,9 @@ class FileTail:
                 out.append((ChannelError(reason), 0))
                 self._pos = 0
                 self._splitter = _LineSplitter(0)
-            while size > self._pos:
-                data = os.pread(self._fd, min(_READ_CHUNK, size - self._pos), self._pos)
+            end = size if max_bytes is None else min(size, self._pos + max(1, max_bytes))
+            while end > self._pos:
+                data = os.pread(self._fd, min(_READ_CHUNK, end - self._pos), self._pos)
                 if not data:
                     break
                 self._pos += len(data)

@@ -43,6 +43,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
+_BYTES_PER_TICK = 1 << 20  # per trial per poll; the read at exit takes everything
 STOP_FILE = "STOP"
 
 
@@ -443,9 +444,9 @@ class LocalExecutor(Executor):
             os.close(trial.pidfd)
             trial.pidfd = None
 
-    def _read(self, trial: _Trial) -> None:
+    def _read(self, trial: _Trial, max_bytes: int | None = None) -> None:
         tid = trial.spec.trial_id
-        for item, offset in trial.tail.read_with_offsets():
+        for item, offset in trial.tail.read_with_offsets(max_bytes):
             if isinstance(item, ChannelError):
                 logger.info("trial %s: rejected channel line: %s", tid, item.reason)
                 self._emit(TrialRejected(tid, item.reason))
@@ -462,7 +463,7 @@ class LocalExecutor(Executor):
             for trial in list(self._trials.values()):
                 if trial.finishing:
                     continue
-                self._read(trial)
+                self._read(trial, _BYTES_PER_TICK)
                 if trial.pidfd is None and now >= trial.next_check:
                     trial.next_check = now + (0.2 if trial.popen is None else 0.0)
                     self._on_exit(trial)

@@ -148,6 +148,17 @@ def test_tail_skips_garbage_and_10mb_line_without_crashing(tmp_path: Path) -> No
     assert tail.offset == path.stat().st_size
 
 
+def test_tail_reads_in_bounded_slices(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    line = b'{"type":"metric","value":1}\n'
+    path.write_bytes(line * 1000)
+    tail = FileTail(path)
+    first = tail.read_with_offsets(max_bytes=10 * len(line) + 5)
+    assert len(first) == 10 and tail.offset == 10 * len(line)
+    rest = tail.read_with_offsets()
+    assert len(rest) == 990 and tail.offset == path.stat().st_size
+
+
 def test_tail_resumes_from_offset(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
     lines = [
