@@ -340,11 +340,11 @@ class _Translator:
                 continue
             if k == "tpe_args" and isinstance(v, Mapping):
                 for kk, vv in v.items():
-                    name = algo.rename.get(str(kk), str(kk))
-                    out[name] = vv
-                    translated.add(name)
+                    renamed = algo.rename.get(str(kk), str(kk))
+                    out[renamed] = vv
+                    translated.add(renamed)
                 continue
-            new = algo.rename.get(k, k)
+            new = algo.rename.get(str(k), str(k))
             out[new] = v
             translated.add(new)
         for k, v in list(out.items()):
