@@ -185,8 +185,8 @@ class Manager:
             for sig in installed:
                 loop.remove_signal_handler(sig)
             await self._shutdown()
-            elapsed = self._prev_elapsed + self.clock.monotonic() - self._run_start_mono
-            self.store.add_event("run_end", None, {"elapsed": elapsed, "status": status}, self.clock.now())
+            run_elapsed = self.clock.monotonic() - self._run_start_mono  # this run only; resume sums them
+            self.store.add_event("run_end", None, {"elapsed": run_elapsed, "status": status}, self.clock.now())
             self.store.set_experiment_status(status, message=self.stop_message or None)
             self._emit_progress(force=True)
         return status
@@ -466,6 +466,9 @@ class Manager:
         code = ev.exit_code
         if rt.stop_status is not None:
             status, reason = rt.stop_status, rt.stop_reason
+        elif code is None and rt.final_seen:
+            # a re-attached trial is not our child: its exit code is unknown, its final value is not
+            status, reason = TrialStatus.SUCCEEDED, "re-attached after a manager restart; exit code unknown"
         elif code is None:
             status, reason = TrialStatus.FAILED, ev.reason or "the trial was lost"
         elif code != 0:
@@ -584,14 +587,13 @@ class Manager:
     async def _resume(self) -> None:
         from hyperloom.executor import LaunchSpec
 
-        records = self.store.trials(with_intermediate=True)
         for ev in self.store.events(kind="run_end"):
             self._prev_elapsed += float(ev.get("payload", {}).get("elapsed", 0.0))
-        self._run_start_mono = self.clock.monotonic()
-        ended = sorted(
-            (r for r in records if r.status.is_final), key=lambda r: (r.ended or 0.0, r.sequence)
-        )
-        for r in ended:
+        final = [s for s in TrialStatus if s.is_final]
+        n_ended = 0
+        # Streamed in the order trials ended, so memory stays flat with the history's size.
+        for r in self.store.iter_trials(status=final, order="ended", with_intermediate=True):
+            n_ended += 1
             self.counts[r.status.value] += 1
             if r.status in _FINAL_STATUSES_THAT_USE_BUDGET:
                 self.used_budget += 1
@@ -599,12 +601,12 @@ class Manager:
                 if self.best_value is None or self._better(r.value, self.best_value):
                     self.best_value, self.best_trial = r.value, r.trial_id
             await self._observe(r.to_result())
-        self._say(f"resumed: {len(ended)} ended trials replayed into the tuner")
-        for r in records:
+        self._say(f"resumed: {n_ended} ended trials replayed into the tuner")
+        for r in self.store.trials(status=[TrialStatus.WAITING, TrialStatus.RUNNING], with_intermediate=True):
             if r.status == TrialStatus.WAITING:
                 self.store.finish_trial(r.trial_id, TrialStatus.CANCELED, ended=self.clock.now(), exit_code=None, reason="never started (manager stopped)")
                 self.counts[TrialStatus.CANCELED.value] += 1
-            elif r.status == TrialStatus.RUNNING:
+            else:
                 await self._reattach(r, LaunchSpec)
 
     async def _reattach(self, r: Any, spec_cls: Any) -> None:

@@ -29,29 +29,23 @@ for _name in _COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script. Maps hyperloom errors to exit codes."""
+    from hyperloom.cli._common import err_console
     from hyperloom.errors import HyperloomError
 
-    from hyperloom.cli._common import err_console
-
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="hyperloom")  # click handles usage errors (exit 2) itself
     except HyperloomError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         return 130
     except SystemExit as e:
-        return int(e.code or 0) if not isinstance(e.code, str) else 1
-    except Exception as e:  # click's own usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        if isinstance(e, click.exceptions.Abort):
-            return 130
-        raise
+        if e.code is None:
+            return 0
+        return e.code if isinstance(e.code, int) else 1
     return 0
 
 

@@ -93,7 +93,7 @@ def _short_params(params: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool) -> None:
+def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
     interactive = console.is_terminal and not quiet
     live: Live | None = None
     last_line = [0.0]
@@ -171,7 +171,7 @@ def run(
             metric_capture={"objective": objective} if objective else None,
         )
         exp = Experiment.from_config(raw)
-    _run_experiment(exp, quiet=quiet, dashboard=not no_dashboard)
+    _run_experiment(exp, quiet=quiet, dashboard=False if no_dashboard else None)
 
 
 @app.command()
@@ -187,7 +187,7 @@ def resume(
     """
     from hyperloom.experiment import Experiment
 
-    _run_experiment(Experiment.resume(experiment), quiet=quiet, dashboard=not no_dashboard)
+    _run_experiment(Experiment.resume(experiment), quiet=quiet, dashboard=False if no_dashboard else None)
 
 
 @app.command()

@@ -1,0 +1,7 @@
+"""``python -m hyperloom`` runs the CLI."""
+
+import sys
+
+from hyperloom.cli import main
+
+sys.exit(main())
