@@ -4,10 +4,12 @@ The density is a weighted mixture of one kernel per observation plus one prior k
 product over dimensions:
 
 * numeric dimensions: a normal centred on the observed internal value, truncated to the bounds
-  when the parameter is bounded; every observation kernel of a dimension shares one bandwidth,
-  from a Scott-like rule ``factor * width * n ** (-1 / (d + 4))``, clipped below at
-  ``width / min(100, n + 1)`` (and at half a quantum for quantized linear parameters) and above at
-  ``width``;
+  when the parameter is bounded. Its bandwidth follows the "gap" rule of the original TPE (the
+  larger distance from the observation to its neighbours in that dimension), or optionally a
+  Scott-like rule ``factor * width * n ** (-1 / (d + 4))`` shared by all kernels; either is clipped
+  below at ``width / min(100, n + 2)`` (and at half a quantum for quantized linear parameters) and
+  above at ``width``. The gap rule adapts to the local density of observations, which matters most
+  for the "bad" density: a sharp one pushes candidates away from places already evaluated;
 * categorical dimensions: the observed option gets mass 1, every option gets ``prior_weight /
   (n + 1)`` more, normalised;
 * the prior kernel is the prior of every dimension (a wide normal over bounded ranges, the
@@ -26,6 +28,20 @@ from hyperloom.tuners._common import Encoder
 from scipy.special import ndtr, ndtri
 
 __all__ = ["ParzenEstimator"]
+
+
+def _gaps(values: np.ndarray) -> np.ndarray:
+    """Per-observation bandwidth of the "gap" rule: the larger distance to its two neighbours
+    (the outermost points use their one inner neighbour)."""
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    d = np.diff(v)
+    left = np.concatenate([[d[0]], d])
+    right = np.concatenate([d, [d[-1]]])
+    out = np.empty_like(v)
+    out[order] = np.maximum(left, right)
+    return out
+
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -49,6 +65,7 @@ class ParzenEstimator:
         prior_weight: float,
         bandwidth: float,
         min_sigma: np.ndarray,
+        rule: str = "gap",
     ) -> None:
         self.enc = enc
         n, d = rows.shape
@@ -82,9 +99,14 @@ class ParzenEstimator:
                 continue
             width = enc.prior_sigma[j]
             n_active = int((~missing).sum())
-            sig = bandwidth * width * max(n_active, 1) ** (-1.0 / (n_num + 4))
-            lo_clip = max(width / min(100.0, n_active + 1.0), float(min_sigma[j]))
-            sig = float(np.clip(sig, lo_clip, width))
+            lo_clip = max(width / min(100.0, n_active + 2.0), float(min_sigma[j]))
+            if rule == "scott":
+                sig = np.full(n, bandwidth * width * max(n_active, 1) ** (-1.0 / (n_num + 4)))
+            else:
+                sig = np.full(n, width)
+                if n_active >= 2:
+                    sig[~missing] = _gaps(col[~missing])
+            sig = np.clip(sig, lo_clip, width)
             self.mu[:n, j] = np.where(missing, enc.prior_mu[j], col)
             self.sigma[:n, j] = np.where(missing, width, sig)
             self.mu[n, j] = enc.prior_mu[j]

@@ -53,7 +53,9 @@ class TPETuner(BaseTuner):
         gamma: Fraction of finished trials considered good.
         max_good: Upper bound on the number of good trials.
         prior_weight: Weight of the prior kernel, relative to one observation.
-        bandwidth: Factor of the bandwidth rule (larger: smoother densities).
+        bandwidth_rule: "gap" (each kernel as wide as the larger gap to its neighbours) or
+            "scott" (one width per parameter, ``bandwidth * width * n ** (-1 / (d + 4))``).
+        bandwidth: Factor of the "scott" rule (larger: smoother densities).
         constant_liar: Count running trials as bad ones (disable only for sequential runs).
     """
 
@@ -68,6 +70,7 @@ class TPETuner(BaseTuner):
         gamma: float = 0.1,
         max_good: int = 25,
         prior_weight: float = 1.0,
+        bandwidth_rule: str = "gap",
         bandwidth: float = 0.2,
         constant_liar: bool = True,
     ) -> None:
@@ -78,6 +81,11 @@ class TPETuner(BaseTuner):
         self.max_good = _count("max_good", max_good, 1)
         self.prior_weight = _positive_number("prior_weight", prior_weight)
         self.bandwidth = _positive_number("bandwidth", bandwidth)
+        if bandwidth_rule not in ("gap", "scott"):
+            raise PluginError(
+                f"tpe: bandwidth_rule must be 'gap' or 'scott', got {bandwidth_rule!r}"
+            )
+        self.bandwidth_rule = bandwidth_rule
         if not isinstance(constant_liar, bool):
             raise PluginError(f"tpe: constant_liar must be true or false, got {constant_liar!r}")
         self.constant_liar = constant_liar
@@ -102,13 +110,17 @@ class TPETuner(BaseTuner):
         bad = x[bad_idx]
         if self.constant_liar and h.pending:
             bad = np.concatenate([bad, h.pending_rows(self.encoder.n_dims)])
-        kw = {
-            "prior_weight": self.prior_weight,
-            "bandwidth": self.bandwidth,
-            "min_sigma": self._min_sigma,
-        }
-        good_pe = ParzenEstimator(self.encoder, x[good_idx], **kw)
-        bad_pe = ParzenEstimator(self.encoder, bad, **kw)
+        good_pe, bad_pe = (
+            ParzenEstimator(
+                self.encoder,
+                rows,
+                prior_weight=self.prior_weight,
+                bandwidth=self.bandwidth,
+                min_sigma=self._min_sigma,
+                rule=self.bandwidth_rule,
+            )
+            for rows in (x[good_idx], bad)
+        )
         cands = self.encoder.snap(good_pe.sample(rng, self.n_candidates))
         score = good_pe.log_pdf(cands) - bad_pe.log_pdf(cands)
         return cands[np.argsort(-score, kind="stable")]
