@@ -38,7 +38,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -350,7 +349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not stopping.is_set() and reporter.trials.should_stop():
             stopping.set()
             child.terminate()
-        time.sleep(0.05)
+        try:
+            child.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            pass
     reader.join(timeout=5)
     if files is not None:
         reporter.add(files.read())
