@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hyperloom.errors import HyperloomError, PluginError
 
@@ -348,4 +348,4 @@ def parameter_type_factory(type_name: str) -> ParamFactory | None:
             f"parameter type plugin {type_name!r} from {found[0].distribution} is a "
             f"{type(factory).__name__}, not a factory (path, condition, _value) -> Parameter"
         )
-    return factory  # type: ignore[no-any-return]
+    return cast("ParamFactory", factory)

@@ -112,7 +112,7 @@ def count_parameters(model: Any) -> int:
     """The number of trainable parameters of a ``torch.nn.Module``."""
     from hyperloom.plugins.nas._stats import count_parameters as _count
 
-    return _count(model)
+    return int(_count(model))
 
 
 def estimate_flops(model: Any, input_shape: Sequence[int]) -> int:
@@ -121,4 +121,4 @@ def estimate_flops(model: Any, input_shape: Sequence[int]) -> int:
     _require_torch("hyperloom.plugins.nas.estimate_flops")
     from hyperloom.plugins.nas._stats import estimate_flops as _flops
 
-    return _flops(model, input_shape)
+    return int(_flops(model, input_shape))

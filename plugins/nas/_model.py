@@ -20,6 +20,13 @@ _CELL_KEY = re.compile(r"^(normal|reduce)_n(\d+)_(in|op)([01])$")
 Shape = tuple[int, int, int]
 
 
+def _int(value: Any) -> int | None:
+    """``value`` as an int when it is an integer (numpy ones included, bools not), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
 class NASNetwork(nn.Module):
     """Base of the built networks: remembers its architecture and input shape, and reports its
     size and cost."""
@@ -29,11 +36,11 @@ class NASNetwork(nn.Module):
 
     def num_parameters(self) -> int:
         """The number of trainable parameters."""
-        return count_parameters(self)
+        return int(count_parameters(self))
 
     def flops(self) -> int:
         """Multiply-accumulates of one forward pass on one input (convolutions and linear layers)."""
-        return estimate_flops(self, self.input_shape)
+        return int(estimate_flops(self, self.input_shape))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,14 +66,10 @@ def _genotype(arch: Mapping[str, Any], prefix: str) -> Genotype:
                 raise SearchSpaceError(
                     f"architecture: missing key {kin if kin not in arch else kop!r}"
                 )
-            src, op = arch[kin], arch[kop]
-            if (
-                isinstance(src, bool)
-                or not isinstance(src, numbers.Integral)
-                or not 0 <= src < k + 2
-            ):
+            src, op = _int(arch[kin]), arch[kop]
+            if src is None or not 0 <= src < k + 2:
                 raise SearchSpaceError(
-                    f"architecture: {kin} must be an input id in [0, {k + 1}], got {src!r}"
+                    f"architecture: {kin} must be an input id in [0, {k + 1}], got {arch[kin]!r}"
                 )
             if op not in KNOWN_OPS:
                 raise SearchSpaceError(f"architecture: {kop}: unknown op {op!r}")
@@ -163,9 +166,11 @@ class CellNetwork(NASNetwork):
 
 
 def _chain_layers(arch: Mapping[str, Any], width: int) -> list[tuple[str, int, int]]:
-    depth = arch.get("depth")
-    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1:
-        raise SearchSpaceError(f"architecture: 'depth' must be a positive int, got {depth!r}")
+    depth = _int(arch.get("depth"))
+    if depth is None or depth < 1:
+        raise SearchSpaceError(
+            f"architecture: 'depth' must be a positive int, got {arch.get('depth')!r}"
+        )
     layers: list[tuple[str, int, int]] = []
     for i in range(depth):
         if f"layer{i}" in arch:
@@ -181,15 +186,11 @@ def _chain_layers(arch: Mapping[str, Any], width: int) -> list[tuple[str, int, i
             raise SearchSpaceError(f"architecture: depth is {depth} but layer{i}_op is missing")
         if op not in KNOWN_OPS or op == "zero":
             raise SearchSpaceError(f"architecture: layer{i}: unknown or unusable op {op!r}")
-        skip = arch.get(f"layer{i}_skip", 0)
-        if (
-            isinstance(skip, bool)
-            or not isinstance(skip, numbers.Integral)
-            or skip == 1
-            or not 0 <= skip <= i + 1
-        ):
+        skip = _int(arch.get(f"layer{i}_skip", 0))
+        if skip is None or skip == 1 or not 0 <= skip <= i + 1:
             raise SearchSpaceError(
-                f"architecture: layer{i}_skip must be 0 or in [2, {i + 1}], got {skip!r}"
+                f"architecture: layer{i}_skip must be 0 or in [2, {i + 1}], "
+                f"got {arch.get(f'layer{i}_skip')!r}"
             )
         layers.append((str(op), int(width * mult), skip))
     return layers
@@ -210,9 +211,11 @@ class ChainNetwork(NASNetwork):
         super().__init__()
         self.arch = dict(arch)
         self.input_shape = input_shape
-        width = arch.get("width", channels)
-        if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
-            raise SearchSpaceError(f"architecture: 'width' must be a positive int, got {width!r}")
+        width = _int(arch.get("width", channels))
+        if width is None or width < 1:
+            raise SearchSpaceError(
+                f"architecture: 'width' must be a positive int, got {arch.get('width')!r}"
+            )
         self.plan = _chain_layers(arch, width)
         self.stem = nn.Sequential(
             nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False), nn.BatchNorm2d(width)
@@ -248,14 +251,14 @@ class ChainNetwork(NASNetwork):
 
 
 def _shape(input_shape: Sequence[int]) -> Shape:
-    dims = tuple(int(d) for d in input_shape)
+    dims = [int(d) for d in input_shape]
     if len(dims) == 2:
-        dims = (1, *dims)
+        dims = [1, *dims]
     if len(dims) != 3 or min(dims) < 1:
         raise ValueError(
             f"input_shape must be (channels, height, width) or (height, width), got {input_shape!r}"
         )
-    return dims  # type: ignore[return-value]
+    return (dims[0], dims[1], dims[2])
 
 
 def build_model(
