@@ -28,11 +28,10 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_latency import _pct  # noqa: E402
-from bench_throughput import trial_config  # noqa: E402
+from bench_latency import _pct
+from bench_throughput import trial_config
 
 REPORTER = """
 import json, os, time
@@ -77,7 +76,9 @@ class Recorder(Assessor):
 '''
 
 
-def run_once(root: Path, tag: str, channel: str, reports: int, interval: float) -> tuple[list[float], int]:
+def run_once(
+    root: Path, tag: str, channel: str, reports: int, interval: float
+) -> tuple[list[float], int]:
     """One experiment of 2 concurrent reporting trials; (latencies, reports not yet visible)."""
     from hyperloom.experiment import Experiment
 
@@ -99,7 +100,9 @@ def run_once(root: Path, tag: str, channel: str, reports: int, interval: float) 
         },
     )  # fmt: skip
     records = Experiment.from_config(cfg, experiment_id=exp_id).run(dashboard=False)
-    assert all(r.status.name == "SUCCEEDED" for r in records), [(r.status, r.reason) for r in records]
+    assert all(r.status.name == "SUCCEEDED" for r in records), [
+        (r.status, r.reason) for r in records
+    ]
     sent = {}
     for r in records:
         times = json.loads((exp_dir / "trials" / r.trial_id / "report_times.json").read_text())

@@ -79,7 +79,11 @@ def run_hyperloom(root: Path, script: Path, n: int, concurrency: int, channel: s
     elapsed = time.perf_counter() - t0
     ok = sum(r.status == TrialStatus.SUCCEEDED for r in records)
     if ok != n:
-        bad = [(r.trial_id, r.status.name, r.reason) for r in records if r.status != TrialStatus.SUCCEEDED]
+        bad = [
+            (r.trial_id, r.status.name, r.reason)
+            for r in records
+            if r.status != TrialStatus.SUCCEEDED
+        ]
         raise SystemExit(f"{channel}: only {ok}/{n} trials succeeded: {bad[:3]}")
     return n / elapsed
 
@@ -94,7 +98,9 @@ def run_cli(root: Path, script: Path, n: int, concurrency: int, channel: str) ->
     exe = Path(sys.executable).with_name("hyperloom")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "hyperloom.cli"]
     t0 = time.perf_counter()
-    subprocess.run([*cmd, "run", str(path), "-q", "--no-dashboard"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*cmd, "run", str(path), "-q", "--no-dashboard"], check=True, stdout=subprocess.DEVNULL
+    )
     return n / (time.perf_counter() - t0)
 
 
@@ -117,7 +123,10 @@ def run_bare(root: Path, script: Path, n: int, concurrency: int, tag: str) -> fl
     def one(job: tuple[Path, dict[str, str], dict[str, float]]) -> None:
         trial_dir, env, params = job
         (trial_dir / "params.json").write_text(json.dumps(params))
-        with (trial_dir / "stdout.log").open("wb") as out, (trial_dir / "stderr.log").open("wb") as err:
+        with (
+            (trial_dir / "stdout.log").open("wb") as out,
+            (trial_dir / "stderr.log").open("wb") as err,
+        ):
             subprocess.run(
                 [sys.executable, script.name], cwd=script.parent, env=env, stdout=out, stderr=err,
                 stdin=subprocess.DEVNULL, check=True, start_new_session=True,
@@ -187,7 +196,9 @@ def main() -> None:
             runs = ", ".join(f"{x:.2f}" for x in rates[who])
             print(f"  {who:<5} {med:6.2f} trials/s  ({med / bare:.2f} of bare)  [{runs}]")
         if cli_rate is not None:
-            print(f"  hyperloom run (CLI, file, once) {cli_rate:6.2f} trials/s ({cli_rate / bare:.2f} of bare)")
+            print(
+                f"  hyperloom run (CLI, file, once) {cli_rate:6.2f} trials/s ({cli_rate / bare:.2f} of bare)"
+            )
     elif cli_rate is not None:
         print(f"hyperloom run (CLI, file, once): {cli_rate:.2f} trials/s")
     if prof:
