@@ -175,3 +175,41 @@ def test_usage_errors() -> None:
         text=True,
     )
     assert r.returncode == 2 and "--objective" in r.stderr
+
+
+def test_sigterm_reaches_the_child_and_the_wrapper_dies_of_it(
+    trial_dir: Path, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    (tmp_path / "script.py").write_text(
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (print('acc=0.4', flush=True), sys.exit(0)))\n"
+        "print('acc=0.3', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = trial_env(trial_dir)
+    cmd = [
+        sys.executable,
+        "-m",
+        "hyperloom.trials.wrap",
+        "--objective",
+        "acc",
+        "--",
+        sys.executable,
+        "script.py",
+    ]
+    p = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "acc=0.3"
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)  # only the wrapper: it passes the signal on
+    p.wait(timeout=30)
+    assert p.returncode == 0  # the child exited 0 from its handler, after a last report
+    msgs = read_messages(trial_dir)
+    assert [(m["type"], m["value"]) for m in msgs] == [
+        ("metric", 0.3),
+        ("metric", 0.4),
+        ("final", 0.4),
+    ]
