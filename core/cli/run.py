@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Group
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
@@ -44,27 +45,35 @@ def progress_line(p: Any) -> str:
     )
 
 
-def render_progress(p: Any) -> Table:
-    """The live status line of a running experiment."""
+def render_progress(p: Any) -> Group:
+    """The live status block of a running experiment (three short lines)."""
+    from rich.progress_bar import ProgressBar
+
     c = p.counts
-    done = c.get("SUCCEEDED", 0)
     failed = c.get("FAILED", 0) + c.get("TIMEOUT", 0)
     stopped = c.get("EARLY_STOPPED", 0)
-    canceled = c.get("CANCELED", 0)
-    budget = f"/{p.max_trials}" if p.max_trials else ""
-    t = Table.grid(padding=(0, 2))
-    t.add_row(
-        Text(f"trials {p.started_trials}{budget}", style="bold"),
-        Text(f"done {done}", style="green"),
-        Text(f"running {p.running}", style="cyan"),
-        Text(f"failed {failed}", style="red" if failed else "dim"),
-        Text(f"early-stopped {stopped}", style="yellow" if stopped else "dim"),
-        Text(f"canceled {canceled}", style="dim"),
-        Text(f"best {p.best_value:.6g}" if p.best_value is not None else "best -", style="bold magenta"),
-        Text(f"elapsed {_fmt_secs(p.elapsed)}" + (f"/{_fmt_secs(p.max_duration)}" if p.max_duration else "")),
-        Text("stopping…" if p.stopping else "", style="yellow"),
+    head = Text.assemble(("trials ", "bold"), (f"{p.started_trials}", "bold"), (f"/{p.max_trials}" if p.max_trials else ""))
+    if p.stopping:
+        head.append("   stopping…", style="yellow")
+    top = Table.grid(padding=(0, 2))
+    if p.max_trials:
+        top.add_row(head, ProgressBar(total=p.max_trials, completed=min(p.started_trials, p.max_trials), width=30))
+    else:
+        top.add_row(head)
+    lines: list[Any] = [top]
+    counts = Text.assemble(
+        ("done ", "green"), (str(c.get("SUCCEEDED", 0)), "bold green"), "  ",
+        ("running ", "cyan"), (str(p.running), "bold cyan"), "  ",
+        ("failed ", "red" if failed else "dim"), (str(failed), "bold red" if failed else "dim"), "  ",
+        ("early-stopped ", "yellow" if stopped else "dim"), (str(stopped), "yellow" if stopped else "dim"), "  ",
+        ("canceled ", "dim"), (str(c.get("CANCELED", 0)), "dim"),
     )
-    return t
+    best = f"{p.best_value:.6g}" if p.best_value is not None else "-"
+    where = f" (trial {p.best_trial})" if p.best_trial else ""
+    limit = f" / {_fmt_secs(p.max_duration)}" if p.max_duration else ""
+    tail = Text.assemble(("best ", "magenta"), (best, "bold magenta"), where, "   elapsed ", _fmt_secs(p.elapsed) + limit)
+    lines += [counts, tail]
+    return Group(*lines)
 
 
 def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
