@@ -12,6 +12,7 @@ another; the median time from ``start()`` to ``TrialExited``, against the same s
 bare with ``subprocess.run`` (the physical limit).
 
     .venv/bin/python benchmarks/bench_latency.py [--reports 300] [--interval 0.005] [--trivial 30]
+        [--throughput 300]
 """
 
 from __future__ import annotations
@@ -197,6 +198,57 @@ def _bare(root: Path, n: int) -> list[float]:
     return times
 
 
+async def _throughput(root: Path, channel: str, n: int, concurrency: int) -> tuple[float, str]:
+    """Trials/s of trivial trials through the executor at a fixed concurrency."""
+    import psutil
+
+    exp_dir = root / f"throughput-{channel}"
+    exp_dir.mkdir()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    ex = LocalExecutor(experiment_dir=exp_dir, emit=queue.put_nowait, channel=channel)
+    await ex.open()
+    me = psutil.Process()
+    fds, threads = me.num_fds(), me.num_threads()
+    script = root / "trivial.py"
+    start = time.perf_counter()
+    started = done = 0
+    while done < n:
+        while started < n and started - done < concurrency:
+            await ex.start(_spec(exp_dir, f"t{started}", script, {"x": started}))
+            started += 1
+        ev = await queue.get()
+        if isinstance(ev, TrialExited):
+            assert ev.exit_code == 0, ev
+            done += 1
+    rate = n / (time.perf_counter() - start)
+    leak = f"fds {fds}->{me.num_fds()}, threads {threads}->{me.num_threads()}"
+    await ex.close(grace=1)
+    return rate, leak
+
+
+def _bare_throughput(root: Path, n: int, concurrency: int) -> float:
+    """The same trials spawned by a bare loop with the same parallelism."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    exp_dir = root / "throughput-bare"
+    specs = [_spec(exp_dir, f"t{i}", root / "trivial.py", {"x": i}) for i in range(n)]
+
+    def one(spec: LaunchSpec) -> None:
+        env = {
+            **os.environ,
+            "HYPERLOOM_TRIAL_DIR": str(spec.trial_dir),
+            "HYPERLOOM_TRIAL_ID": spec.trial_id,
+            "HYPERLOOM_EXPERIMENT_ID": "bench",
+        }
+        subprocess.run([sys.executable, str(root / "trivial.py")], env=env, check=True)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, specs))
+    return n / (time.perf_counter() - start)
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -207,6 +259,9 @@ async def main() -> None:
     parser.add_argument("--reports", type=int, default=300, help="reports per trial")
     parser.add_argument("--interval", type=float, default=0.005, help="seconds between reports")
     parser.add_argument("--trivial", type=int, default=30, help="trivial trials per transport")
+    parser.add_argument(
+        "--throughput", type=int, default=0, help="also: N trivial trials at concurrency 2"
+    )
     args = parser.parse_args()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
@@ -238,6 +293,14 @@ async def main() -> None:
                 f"  {channel:<4}: median {statistics.median(times) * 1000:6.1f} ms  "
                 f"p90 {_pct(times, 0.9) * 1000:6.1f} ms"
             )
+        if args.throughput:
+            n = args.throughput
+            print(f"throughput, {n} trivial trials at concurrency 2:")
+            bare = _bare_throughput(root, n, 2)
+            print(f"  bare : {bare:6.2f} trials/s")
+            for channel in ("file", "tcp"):
+                rate, leak = await _throughput(root, channel, n, 2)
+                print(f"  {channel:<5}: {rate:6.2f} trials/s ({rate / bare:.2f} of bare; {leak})")
 
 
 if __name__ == "__main__":
