@@ -63,8 +63,8 @@ class CurveFittingAssessor(Assessor):
         mode: "maximize" or "minimize" the metric.
         epoch_num: The step to predict (a trial's full length). None: the longest curve among
             completed trials.
-        start_step: Number of reports a trial makes before it can be stopped (at least 4 are
-            needed for a fit).
+        start_step: Number of reports a trial makes before it can be stopped (a fit needs at
+            least 4 finite values in any case).
         threshold: Fraction of the best completed value a trial must be predicted to reach.
         optimism: Predictive standard deviations added in the trial's favour (0: use the mean).
         gap: Judge only every ``gap`` steps from ``start_step`` on (NNI's option).
@@ -84,7 +84,7 @@ class CurveFittingAssessor(Assessor):
     ) -> None:
         super().__init__(mode=mode)
         self.epoch_num = None if epoch_num is None else _int_option("epoch_num", epoch_num, 2)
-        self.start_step = _int_option("start_step", start_step, 4)
+        self.start_step = _int_option("start_step", start_step, 1)
         self.threshold = _float_option("threshold", threshold, 1e-9, 1.0)
         self.optimism = _float_option("optimism", optimism, 0.0, 10.0)
         self.gap = _int_option("gap", gap, 1)

@@ -42,7 +42,8 @@ class MedianStopAssessor(Assessor):
     Args:
         mode: "maximize" or "minimize" the metric.
         start_step: Number of reports a trial makes before it can be stopped (a trial is never
-            stopped while its history is shorter than this).
+            stopped while its history is shorter than this; 0 and 1 both allow a stop after the
+            first report, as in NNI).
         n_startup_trials: Number of completed trials needed before any trial is stopped.
     """
 
@@ -50,9 +51,9 @@ class MedianStopAssessor(Assessor):
         self, *, mode: str = "maximize", start_step: int = 4, n_startup_trials: int = 5
     ) -> None:
         super().__init__(mode=mode)
-        if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 1:
+        if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
             raise PluginError(
-                f"median_stop: start_step must be an integer >= 1, got {start_step!r}; "
+                f"median_stop: start_step must be an integer >= 0, got {start_step!r}; "
                 "set classArgs.start_step to the first step at which a trial may be stopped"
             )
         if (
@@ -64,7 +65,7 @@ class MedianStopAssessor(Assessor):
                 f"median_stop: n_startup_trials must be an integer >= 1, got {n_startup_trials!r}; "
                 "set classArgs.n_startup_trials to the number of completed trials to wait for"
             )
-        self.start_step = start_step
+        self.start_step = max(start_step, 1)
         self.n_startup_trials = n_startup_trials
         self._averages: dict[str, np.ndarray] = {}
 

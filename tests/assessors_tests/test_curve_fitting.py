@@ -135,7 +135,7 @@ def test_only_succeeded_trials_set_the_bar() -> None:
     "kwargs",
     [
         {"epoch_num": 1},
-        {"start_step": 3},
+        {"start_step": 0},
         {"threshold": 0.0},
         {"threshold": 1.5},
         {"optimism": -1.0},

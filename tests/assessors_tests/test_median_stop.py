@@ -93,7 +93,7 @@ def test_nan_in_references_and_history() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"start_step": 0}, {"start_step": 1.5}, {"n_startup_trials": 0}, {"start_step": True}],
+    [{"start_step": -1}, {"start_step": 1.5}, {"n_startup_trials": 0}, {"start_step": True}],
 )
 def test_bad_options_name_the_argument(kwargs: dict[str, object]) -> None:
     with pytest.raises(PluginError, match=next(iter(kwargs))):
@@ -106,3 +106,10 @@ def test_loads_by_entry_point_with_class_args() -> None:
     assert (a.mode, a.start_step) == ("minimize", 7)
     with pytest.raises(PluginError, match="start_stpe"):
         load_assessor("median_stop", start_stpe=3)
+
+
+def test_nni_start_step_zero_means_from_the_first_report() -> None:
+    a = MedianStopAssessor(start_step=0, n_startup_trials=1)
+    assert a.start_step == 1
+    a.observe(_done("a", [1.0, 1.0]))
+    assert a.assess("x", [0.0]) is Verdict.STOP
