@@ -285,7 +285,7 @@ class LocalExecutor(Executor):
     async def open(self) -> None:
         """Starts the socket server (socket channels) and the polling timer."""
         if self.channel != "file" and self._server is None:
-            self._server = SocketServer(on_reject=self._on_socket_reject)
+            self._server = SocketServer()  # it logs the connections it drops
             sock = self.experiment_dir / "channel.sock" if self.channel == "unix" else None
             await self._server.start("unix" if self.channel == "unix" else "tcp", sock)
         if self._pump is None:
@@ -406,9 +406,6 @@ class LocalExecutor(Executor):
 
         self._server.register(tid, token, on_message, on_error)
 
-    def _on_socket_reject(self, reason: str) -> None:
-        logger.warning("channel socket rejected a connection: %s", reason)
-
     def _watch(self, trial: _Trial) -> None:
         """Wakes `_on_exit` when the child exits: a pidfd on the loop, else the timer polls."""
         try:
@@ -463,10 +460,13 @@ class LocalExecutor(Executor):
             for trial in list(self._trials.values()):
                 if trial.finishing:
                     continue
-                self._read(trial, _BYTES_PER_TICK)
-                if trial.pidfd is None and now >= trial.next_check:
-                    trial.next_check = now + (0.2 if trial.popen is None else 0.0)
-                    self._on_exit(trial)
+                try:
+                    self._read(trial, _BYTES_PER_TICK)
+                    if trial.pidfd is None and now >= trial.next_check:
+                        trial.next_check = now + (0.2 if trial.popen is None else 0.0)
+                        self._on_exit(trial)
+                except Exception:  # one bad trial must not stop the timer for all
+                    logger.exception("polling trial %s failed", trial.spec.trial_id)
             if now >= next_scan and (scanning is None or scanning.done()):
                 next_scan = now + self._scan
                 scanning = loop.create_task(self._scan_descendants())
