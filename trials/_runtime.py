@@ -169,7 +169,7 @@ class Runtime:
         if bad:
             self._warn_once("metric-nan", f"non-finite metrics sent as null: {', '.join(bad)}")
         if not math.isfinite(number):
-            _warn_line(f"{what} {number} is not finite; not reported")
+            self._warn_once(f"nan-{kind}", f"{what} {number} is not finite; not reported")
             return
         if self.trial_dir is None:
             self._print(kind, number, step, clean)
