@@ -43,7 +43,7 @@ TOP_TRIALS = 10
 #: trials scanned to discover the parameter and metric columns (newest first)
 COLUMN_SAMPLE = 500
 #: most points of the "all values" scatter behind the best-so-far line
-SCATTER_POINTS = 4000
+SCATTER_POINTS = 2000
 #: most trials whose curves are overlaid on the charts page
 MAX_CURVES = 200
 #: most trials in the parallel-coordinates / metric-vs-parameter data

@@ -67,14 +67,16 @@ async function render() {
   if (current?.view?.destroy) current.view.destroy();
   disposeAll();
   main.innerHTML = `<div class="loading">Loading…</div>`;
-  current = { route, view: null, version: null, settled: false };
+  current = { route, view: null, version: null };
   const mine = current;
   try {
     setCrumbs(route, null);
     main.innerHTML = (route.exp ? `<div id="exp-head"></div>` : "") + `<div id="view"></div>`;
     const inst = view.mount(document.getElementById("view"), route);
     mine.view = inst;
-    // the header, the change token and the view's own data load in parallel
+    // the change token is read first, so the data loaded next is at least that new; the header
+    // and the view's own data then load in parallel
+    if (route.exp) mine.version = (await getJSON(`${api(route.exp)}/version`)).version;
     const jobs = [inst.refresh()];
     if (route.exp) {
       jobs.push(getJSON(`${api(route.exp)}?summary=1`).then((summary) => {
@@ -83,7 +85,6 @@ async function render() {
         document.title = `${summary.name || summary.id} · hyperloom`;
         document.getElementById("exp-head").innerHTML = expHeader(route, summary);
       }));
-      jobs.push(getJSON(`${api(route.exp)}/version`).then((v) => { mine.version = v.version; }));
     } else document.title = "hyperloom";
     await Promise.all(jobs);
     if (firstLoad && route.name === "experiments" && inst.only) {
@@ -111,9 +112,7 @@ async function tick() {
     let changed = true;
     if (mine.route.exp) {
       const { version } = await getJSON(`${api(mine.route.exp)}/version`);
-      // the first tick refreshes anyway: the version was read in parallel with the data
-      changed = version !== mine.version || !mine.settled;
-      mine.settled = true;
+      changed = version !== mine.version;
       mine.version = version;
     }
     if (changed && mine === current) {

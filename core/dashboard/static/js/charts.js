@@ -6,17 +6,24 @@ const AXIS = { axisLine: { lineStyle: { color: "#c9ced9" } }, axisLabel: { color
 
 let live = [];
 
-/** Resolves once ECharts is loaded. It loads in parallel with the first API calls, so tables and
- * cards can be drawn before the 1 MB library has been parsed. */
-export const ready = new Promise((resolve, reject) => {
-  if (window.echarts) return resolve(window.echarts);
-  const s = document.createElement("script");
-  s.src = "/static/vendor/echarts/echarts.min.js";
-  s.async = true;
-  s.onload = () => resolve(window.echarts);
-  s.onerror = () => reject(new Error("could not load the charting library"));
-  document.head.appendChild(s);
-});
+let loading = null;
+
+/** Loads ECharts once (on first use) and resolves with it. A view calls this when it mounts, so
+ * the 1 MB library is parsed while the view's data loads, and pages without charts never pay. */
+export function ready() {
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      if (window.echarts) return resolve(window.echarts);
+      const s = document.createElement("script");
+      s.src = "/static/vendor/echarts/echarts.min.js";
+      s.async = true;
+      s.onload = () => resolve(window.echarts);
+      s.onerror = () => reject(new Error("could not load the charting library"));
+      document.head.appendChild(s);
+    });
+  }
+  return loading;
+}
 
 /** Creates (or reuses) a chart on `el` and sets `option`. */
 export function chart(el, option) {

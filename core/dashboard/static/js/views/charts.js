@@ -13,15 +13,31 @@ function category(points, key) {
   return vals.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v)));
 }
 
+const MAX_LINES = 2000; // parallel coordinates
+const MAX_DOTS = 3000; // each value-vs-parameter scatter
+
+/** At most `max` points: the best half of the budget, and an even sample of the others. */
+function sample(points, max, mode) {
+  if (points.length <= max) return points;
+  const sign = mode === "maximize" ? -1 : 1;
+  const sorted = [...points].sort((a, b) => sign * (a.value - b.value));
+  const best = sorted.slice(0, max / 2);
+  const rest = sorted.slice(max / 2);
+  const step = rest.length / (max / 2);
+  const picked = [];
+  for (let i = 0; i < max / 2; i++) picked.push(rest[Math.floor(i * step)]);
+  return best.concat(picked);
+}
+
 export function mount(root, route) {
   let n = Number(route.params.get("curves")) || 40;
   root.innerHTML = `
-    <div class="panel" style="margin-bottom:16px"><div class="panel-head"><h2>Parallel coordinates</h2><span class="hint">coloured by the final value · drag along an axis to filter</span></div>
+    <div class="panel" style="margin-bottom:16px"><div class="panel-head"><h2>Parallel coordinates</h2><span class="hint" id="par-hint">coloured by the final value · drag along an axis to filter</span></div>
       <div class="chart tall" id="parallel"></div></div>
     <div class="panel" style="margin-bottom:16px"><div class="panel-head"><h2>Intermediate curves</h2>
       <label class="hint">best <select id="ncurves">${[10, 20, 40, 100, 200].map((k) => `<option ${k === n ? "selected" : ""}>${k}</option>`).join("")}</select> trials, plus running ones</label></div>
       <div class="chart tall" id="curves"></div></div>
-    <div class="panel"><div class="panel-head"><h2>Value against each parameter</h2></div><div class="smalls" id="scatter"></div></div>`;
+    <div class="panel"><div class="panel-head"><h2>Value against each parameter</h2><span class="hint" id="sc-hint"></span></div><div class="smalls" id="scatter"></div></div>`;
   root.querySelector("#ncurves").addEventListener("change", (ev) => { n = Number(ev.target.value); self.refresh(); });
 
   const goto = (c) => c && c.on("click", (p) => {
@@ -31,7 +47,7 @@ export function mount(root, route) {
 
   const self = {
     async refresh() {
-      const [d] = await Promise.all([getJSON(`${api(route.exp)}/charts?curves=${n}`), ready]);
+      const [d] = await Promise.all([getJSON(`${api(route.exp)}/charts?curves=${n}`), ready()]);
       const keys = d.columns.params;
       const pts = d.points;
       const values = pts.map((p) => p.value);
@@ -46,13 +62,17 @@ export function mount(root, route) {
           ? { dim: i, name: k, type: "value", scale: true, ...(d.space?.[k]?._type?.startsWith("log") ? { type: "log" } : {}) }
           : { dim: i, name: k, type: "category", data: category(pts, k) }));
         dims.push({ dim: keys.length, name: "value", type: "value", scale: true, nameTextStyle: { fontWeight: 700 } });
-        const rows = pts.map((p) => [...keys.map((k, i) => { const v = p.params[k]; return dims[i].type === "category" ? (typeof v === "object" ? JSON.stringify(v) : String(v)) : v; }), p.value]);
+        const lines = sample(pts, MAX_LINES, d.mode);
+        root.querySelector("#par-hint").textContent = (lines.length < pts.length
+          ? `${lines.length.toLocaleString()} of ${pts.length.toLocaleString()} trials: the best ${MAX_LINES / 2} and an even sample of the rest · `
+          : "") + "coloured by the final value · drag along an axis to filter";
+        const rows = lines.map((p) => [...keys.map((k, i) => { const v = p.params[k]; return dims[i].type === "category" ? (typeof v === "object" ? JSON.stringify(v) : String(v)) : v; }), p.value]);
         chart(par, {
           parallelAxis: dims.map((a) => ({ ...a, nameLocation: "end", nameTextStyle: { color: "#1c2130", fontWeight: 600, ...(a.nameTextStyle || {}) }, axisLabel: { color: "#667085" }, axisLine: { lineStyle: { color: "#b7bdcc" } } })),
           parallel: { left: 60, right: 110, top: 40, bottom: 30 },
           visualMap: visual,
           tooltip: { ...tooltip },
-          series: [{ type: "parallel", data: rows, lineStyle: { width: pts.length > 2000 ? 0.6 : 1.3, opacity: pts.length > 2000 ? 0.25 : 0.6 }, emphasis: { lineStyle: { width: 3, opacity: 1 } }, progressive: 1000 }],
+          series: [{ type: "parallel", data: rows, lineStyle: { width: lines.length > 500 ? 0.7 : 1.3, opacity: lines.length > 500 ? 0.35 : 0.6 }, emphasis: { lineStyle: { width: 3, opacity: 1 } }, progressive: 0 }],
         });
       }
 
@@ -81,6 +101,8 @@ export function mount(root, route) {
 
       // value against each parameter
       const sc = root.querySelector("#scatter");
+      const dots = sample(pts, MAX_DOTS, d.mode);
+      root.querySelector("#sc-hint").textContent = dots.length < pts.length ? `${dots.length.toLocaleString()} of ${pts.length.toLocaleString()} trials (the best ${MAX_DOTS / 2} and an even sample)` : "";
       const ids = keys.map((_, i) => `sc-${i}`);
       sc.innerHTML = keys.map((k, i) => `<div><div class="hint mono"><b>${esc(k)}</b></div><div class="chart" id="${ids[i]}"></div></div>`).join("") || `<div class="empty">No parameters.</div>`;
       keys.forEach((k, i) => {
@@ -92,8 +114,8 @@ export function mount(root, route) {
           xAxis: axis(numeric ? { type: log ? "log" : "value", scale: true, name: k, nameLocation: "middle", nameGap: 26 } : { type: "category", data: category(pts, k), name: k, nameLocation: "middle", nameGap: 26 }),
           yAxis: axis({ type: "value", scale: true }),
           visualMap: { ...visual, dimension: 1, show: false },
-          series: [{ type: "scatter", symbolSize: pts.length > 2000 ? 4 : 7, itemStyle: { opacity: 0.8 },
-            data: pts.filter((p) => p.params[k] !== undefined).map((p) => ({ value: [numeric ? p.params[k] : (typeof p.params[k] === "object" ? JSON.stringify(p.params[k]) : String(p.params[k])), p.value], trial_id: p.trial_id })) }],
+          series: [{ type: "scatter", symbolSize: dots.length > 1000 ? 4 : 7, itemStyle: { opacity: 0.8 },
+            data: dots.filter((p) => p.params[k] !== undefined).map((p) => ({ value: [numeric ? p.params[k] : (typeof p.params[k] === "object" ? JSON.stringify(p.params[k]) : String(p.params[k])), p.value], trial_id: p.trial_id })) }],
         });
         goto(c);
       });

@@ -13,6 +13,7 @@ function spaceRows(space) {
 }
 
 export function mount(root, route) {
+  ready();
   let byTime = false;
   let data = null;
   root.innerHTML = `
@@ -84,7 +85,7 @@ export function mount(root, route) {
       const cfg = { ...data.experiment.config };
       delete cfg.searchSpace;
       root.querySelector("#config").textContent = JSON.stringify(cfg, null, 2);
-      await ready;
+      await ready();
       drawBest();
     },
   };

@@ -15,6 +15,7 @@ function logBox(name, tail, cls = "") {
 }
 
 export function mount(root, route) {
+  ready();
   root.innerHTML = `<div class="loading">Loading…</div>`;
   let stick = { stdout: true, stderr: true };
   return {
@@ -55,7 +56,7 @@ export function mount(root, route) {
       }
       const el = root.querySelector("#curve");
       if (!t.intermediate.length) { el.innerHTML = `<div class="empty">No intermediate reports.</div>`; return; }
-      await ready;
+      await ready();
       chart(el, {
         grid, tooltip: { ...tooltip, trigger: "axis" },
         xAxis: axis({ type: "value", name: "step", nameLocation: "middle", nameGap: 28, minInterval: 1 }),
