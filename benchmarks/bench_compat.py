@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,13 +50,17 @@ def _env(trial_dir: Path, shim: bool) -> dict[str, str]:
     return env
 
 
-def _median(cmd: list[str], env: dict[str, str], n: int) -> float:
-    times = []
+def _median(cmd: list[str], env: dict[str, str], n: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + sys of the child and its children)."""
+    walls, cpus = [], []
     for _ in range(n):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         subprocess.run(cmd, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -92,8 +97,9 @@ def main() -> None:
         env = {**os.environ, "HYPERLOOM_TRIAL_DIR": str(d), "HYPERLOOM_TRIAL_ID": "b1"}
         results["plain script, direct"] = _median(direct, env, args.n)
         results["plain script, under hyperloom.trials.wrap"] = _median(wrapped, env, args.n)
-    for k, v in results.items():
-        print(f"{k:45s} median {v * 1000:8.1f} ms  (n={args.n})")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; n={args.n}")
+    for k, (wall, cpu) in results.items():
+        print(f"{k:45s} wall median {wall * 1000:8.1f} ms   cpu median {cpu * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":
