@@ -33,7 +33,8 @@ def predict(x):
 
 out = None
 if args.csv:
-    out = csv.writer(open(args.csv, "w", newline="", buffering=1))
+    csv_file = open(args.csv, "w", newline="", buffering=1)  # noqa: SIM115 - open for the whole run
+    out = csv.writer(csv_file)
     out.writerow(["epoch", "loss", "accuracy"])
 for epoch in range(args.epochs):
     for x, y in train:
