@@ -1,0 +1,615 @@
+"""The manager side of the Ray executor.
+
+Each trial gets one detached, named `TrialRunner` actor (namespace ``hyperloom-<experiment>``,
+name = trial id) that Ray schedules with the trial's resources. One asyncio task per trial drives
+it: ``start``, then long polls (``poll`` answers as soon as the trial wrote something, at the
+latest after ``pollWait`` seconds), awaiting Ray's ObjectRefs on the manager's loop, so the loop
+never blocks on Ray. Messages are emitted in order with the node-side file offset; the exit comes
+last, with the tails of the trial's stdout/stderr copied into the manager's trial directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import signal
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hyperloom.channel import Message
+from hyperloom.errors import ConfigError, HyperloomError, MissingDependencyError
+from hyperloom.executor import (
+    Executor,
+    ExecutorEvent,
+    LaunchSpec,
+    TrialExited,
+    TrialMessage,
+    TrialRejected,
+)
+from hyperloom.plugins.ray._code import DEFAULT_MAX_MIB, check_code_size, upload_code
+from hyperloom.plugins.ray._runner import TrialRunner, reap_group
+
+__all__ = ["RayExecutor"]
+
+logger = logging.getLogger(__name__)
+
+_BYTES_PER_POLL = 1 << 20
+_MAX_FILE = 1 << 20  # files of the manager's trial dir copied to the node (params.json, ...)
+_LOCAL_FILES_SKIPPED = {"stdout.log", "stderr.log", "metrics.jsonl", "node.json", "STOP"}
+_UNAVAILABLE_FOR = 30.0  # seconds an unreachable (not dead) runner is waited for
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}  # fmt: skip
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise MissingDependencyError("ray", "ray", "The ray executor") from exc
+    return ray
+
+
+def _bytes(value: Any, where: str) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(value))
+    if m and m.group(2).lower() in _UNITS:
+        return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    raise ConfigError(f"{where} must be a size in bytes or like '4GiB', got {value!r}")
+
+
+def _resources(raw: Any) -> dict[str, Any]:
+    """``resourcesPerTrial`` → Ray actor options (num_cpus, num_gpus, memory, resources)."""
+    where = "trainingService.resourcesPerTrial"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a mapping like {{cpu: 1, gpu: 1}}, got {raw!r}")
+    out: dict[str, Any] = {"num_cpus": 1.0, "num_gpus": 0.0}
+    custom: dict[str, float] = {}
+    for key, value in raw.items():
+        k = str(key).lower()
+        if k == "memory":
+            out["memory"] = _bytes(value, f"{where}.memory")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{where}.{key} must be a number >= 0, got {value!r}")
+        if k in ("cpu", "cpus", "num_cpus"):
+            out["num_cpus"] = float(value)
+        elif k in ("gpu", "gpus", "num_gpus"):
+            out["num_gpus"] = float(value)
+        else:
+            custom[str(key)] = float(value)
+    if custom:
+        out["resources"] = custom
+    return out
+
+
+def _exit_reason(code: int | None, killed: bool, stderr: bytes) -> str | None:
+    if code is None:
+        return "killed by hyperloom" if killed else "the trial's exit code is unknown"
+    if code == 0:
+        return None
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}" + (" (killed by hyperloom)" if killed else "")
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return f"exit code {code}: {lines[-1][:300]}" if lines else f"exit code {code}"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = next((ln.strip() for ln in text if ln.strip()), type(exc).__name__)
+    return first[:200]
+
+
+@dataclass(eq=False)
+class _RayTrial:
+    spec: LaunchSpec
+    namespace: str
+    actor: Any
+    start_args: tuple[Any, ...] | None  # None: re-attached
+    offset: int = 0
+    delivered: int = 0
+    attempts: int = 1
+    info: dict[str, Any] = field(default_factory=dict)
+    killed: bool = False
+    exited: bool = False
+    task: asyncio.Task[None] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class RayExecutor(Executor):
+    """Runs each trial as a subprocess on a Ray cluster node, started by a per-trial actor.
+
+    Options (``trainingService`` keys):
+        address: The cluster: ``auto``, ``host:port`` (the head's GCS) or ``ray://host:10001``;
+            omitted: a Ray instance local to the manager (the cluster in ``RAY_ADDRESS`` if set).
+        resourcesPerTrial: ``{cpu: 1, gpu: 1, memory: 4GiB, <custom>: n}`` (default ``{cpu: 1}``).
+            Ray places the trial and sets ``CUDA_VISIBLE_DEVICES``; ``trialGpuNumber`` and the
+            local device pool do not apply.
+        excludes: Patterns left out of the shipped code directory (as Ray's ``excludes``).
+        maxCodeDirectoryMiB: Largest code directory to ship (default 100).
+        shipCode: False when the nodes share a filesystem: trials run in ``trialCodeDirectory``
+            as it is (default True: it goes through ``runtime_env`` working_dir).
+        runtimeEnv: More ``runtime_env`` keys for the runners (``pip``, ``env_vars``, ...).
+        nodeTrialRoot: Where trial directories go on the nodes (default: the node's temp dir).
+        maxTrialRetries: Restarts of a trial whose node or runner was lost before it reported
+            anything (default 0).
+        pollWait: Longest wait of one poll, seconds (default 0.5).
+        logTailBytes: How much of stdout/stderr comes back to the manager (default 65536).
+        orphanTimeout: Seconds a runner keeps an ended trial's result for a manager that went
+            away before it exits on its own (default 3600).
+        connectTimeout: Seconds to wait for the cluster at ``open`` (default 15).
+        checkResources: Refuse at start when no node has ``resourcesPerTrial`` (default True;
+            turn off for autoscaling clusters).
+        shell: The shell for commands that need one (default ``/bin/sh``).
+    """
+
+    def __init__(
+        self,
+        *,
+        experiment_dir: Path,
+        emit: Callable[[ExecutorEvent], None],
+        channel: str = "file",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(experiment_dir=experiment_dir, emit=emit, channel=channel, options=options)
+        if self.channel != "file":
+            logger.warning(
+                "the ray executor relays the file channel; trialChannel %r is ignored", channel
+            )
+            self.channel = "file"
+        o = self.options
+        address = o.get("address")
+        self._address: str | None = None if address in (None, "", "local") else str(address)
+        self._actor_opts = _resources(o.get("resourcesPerTrial"))
+        excludes = o.get("excludes", [])
+        if not isinstance(excludes, list) or not all(isinstance(x, str) for x in excludes):
+            raise ConfigError(
+                f"trainingService.excludes must be a list of patterns, got {excludes!r}"
+            )
+        self._excludes: list[str] = excludes
+        self._max_mib = float(o.get("maxCodeDirectoryMiB", DEFAULT_MAX_MIB))
+        self._ship_code = bool(o.get("shipCode", True))
+        runtime_env = o.get("runtimeEnv", {})
+        if not isinstance(runtime_env, Mapping):
+            raise ConfigError(f"trainingService.runtimeEnv must be a mapping, got {runtime_env!r}")
+        self._runtime_env = dict(runtime_env)
+        root = o.get("nodeTrialRoot")
+        self._root: str | None = str(root) if root else None
+        self._retries = int(o.get("maxTrialRetries", 0))
+        self._wait = float(o.get("pollWait", 0.5))
+        self._log_tail = int(o.get("logTailBytes", 65536))
+        self._orphan_timeout = float(o.get("orphanTimeout", 3600.0))
+        self._connect_timeout = float(o.get("connectTimeout", 15.0))
+        self._check_resources = bool(o.get("checkResources", True))
+        self._shell = str(o.get("shell", "/bin/sh"))
+        self._ray: Any = None
+        self._runner_cls: Any = None
+        self._owns_ray = False
+        self._code_uris: dict[str, str] = {}
+        self._code_lock = asyncio.Lock()
+        self._trials: dict[str, _RayTrial] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # life cycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connects to the cluster (a clear `HyperloomError` when it cannot be reached) and checks
+        that some node can hold a trial."""
+        if self._ray is not None:
+            return
+        ray = _import_ray()
+        if not ray.is_initialized():
+            if self._address is not None:
+                await asyncio.to_thread(self._probe, self._address)
+            try:
+                self._connect(ray)
+            except HyperloomError:
+                raise
+            except Exception as exc:
+                where = self._address or "a new local Ray instance"
+                raise HyperloomError(
+                    f"cannot connect to the Ray cluster at {where} (trainingService.address): "
+                    f"{_short(exc)}. Start one with `ray start --head` or fix the address"
+                ) from exc
+            self._owns_ray = True
+        self._ray = ray
+        self._runner_cls = ray.remote(TrialRunner)
+        if self._check_resources:
+            await asyncio.to_thread(self._check_fits)
+
+    def _probe(self, address: str) -> None:
+        """A TCP connection to ``host:port`` within ``connectTimeout`` (ray.init may retry long)."""
+        if address == "auto":
+            return
+        hostport = address.split("://", 1)[-1].rsplit("/", 1)[0]
+        host, _, port = hostport.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"trainingService.address {address!r} is not 'auto', 'host:port' or 'ray://host:port'"
+            )
+        try:
+            with socket.create_connection(
+                (host.strip("[]"), int(port)), timeout=self._connect_timeout
+            ):
+                pass
+        except OSError as exc:
+            raise HyperloomError(
+                f"cannot reach the Ray cluster at {address} (trainingService.address): "
+                f"{exc.strerror or exc}. Start it with `ray start --head --port={port}` on {host}, "
+                "or fix the address"
+            ) from exc
+
+    def _connect(self, ray: Any) -> None:
+        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+        if self._address is None:
+            kwargs["include_dashboard"] = False
+        else:
+            kwargs["address"] = self._address
+        ray.init(**kwargs)
+
+    def _check_fits(self) -> None:
+        want = {"CPU": self._actor_opts["num_cpus"], "GPU": self._actor_opts["num_gpus"]}
+        if "memory" in self._actor_opts:
+            want["memory"] = self._actor_opts["memory"]
+        want.update(self._actor_opts.get("resources", {}))
+        nodes = [n for n in self._ray.nodes() if n.get("Alive")]
+        for node in nodes:
+            have = node.get("Resources", {})
+            if all(have.get(k, 0.0) >= v for k, v in want.items() if v > 0):
+                return
+        shown = {k: v for k, v in want.items() if v > 0}
+        largest = [n.get("Resources", {}) for n in nodes]
+        summary = "; ".join(
+            ", ".join(f"{k}={v:g}" for k, v in sorted(r.items()) if k in want) or "nothing"
+            for r in largest
+        )
+        raise ConfigError(
+            f"no node of the Ray cluster has the resources one trial asks for "
+            f"(trainingService.resourcesPerTrial = {shown}); nodes have: {summary or 'no live node'}. "
+            "Lower resourcesPerTrial, add nodes, or set checkResources: false for an autoscaling cluster"
+        )
+
+    async def close(self, *, grace: float = 5.0) -> None:
+        """Kills every trial still running and disconnects (when this executor connected)."""
+        await asyncio.gather(
+            *(self.kill(tid, grace=grace) for tid in list(self._trials)), return_exceptions=True
+        )
+        if self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+        if self._ray is not None and self._owns_ray:
+            with contextlib.suppress(Exception):
+                self._ray.shutdown()
+        self._ray = None
+        self._owns_ray = False
+
+    # starting ------------------------------------------------------------------------------
+
+    @staticmethod
+    def namespace(experiment_id: str) -> str:
+        """The Ray namespace of an experiment's runners."""
+        return f"hyperloom-{experiment_id}"
+
+    async def _code_uri(self, cwd: Path) -> str:
+        key = str(Path(cwd).resolve())
+        async with self._code_lock:
+            if key not in self._code_uris:
+                await asyncio.to_thread(check_code_size, Path(key), self._excludes, self._max_mib)
+                self._code_uris[key] = await asyncio.to_thread(
+                    upload_code, Path(key), self._excludes
+                )
+                logger.info("trial code %s shipped to the cluster as %s", key, self._code_uris[key])
+            return self._code_uris[key]
+
+    def _files(self, trial_dir: Path) -> dict[str, bytes]:
+        files = {}
+        for path in Path(trial_dir).iterdir():
+            if (
+                path.name in _LOCAL_FILES_SKIPPED
+                or not path.is_file()
+                or path.stat().st_size > _MAX_FILE
+            ):
+                continue
+            files[path.name] = path.read_bytes()
+        return files
+
+    def _create_actor(self, spec: LaunchSpec, namespace: str, runtime_env: dict[str, Any]) -> Any:
+        opts = dict(self._actor_opts)
+        opts.update(name=spec.trial_id, namespace=namespace, lifetime="detached", max_restarts=0)
+        if runtime_env:
+            opts["runtime_env"] = runtime_env
+        return self._runner_cls.options(**opts).remote(
+            spec.trial_id, spec.experiment_id, self._root, self._orphan_timeout
+        )
+
+    async def start(self, spec: LaunchSpec) -> dict[str, Any]:
+        """Submits the trial's runner; returns ``{executor, namespace, name}`` at once.
+
+        The runner may wait for resources; the trial's process starts when Ray places it.
+        """
+        if self._ray is None:
+            await self.open()
+        if spec.trial_id in self._trials:
+            raise ValueError(f"trial {spec.trial_id} is already running")
+        namespace = self.namespace(spec.experiment_id)
+        runtime_env = dict(self._runtime_env)
+        cwd: str | None = None
+        if self._ship_code:
+            runtime_env["working_dir"] = await self._code_uri(Path(spec.cwd))
+        else:
+            cwd = str(spec.cwd)
+        env = dict(spec.env)
+        env.setdefault("HYPERLOOM_TRIAL_ID", spec.trial_id)
+        env.setdefault("HYPERLOOM_EXPERIMENT_ID", spec.experiment_id)
+        for key in ("PATH", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "HYPERLOOM_TOKEN"):
+            env.pop(key, None)  # the node's own PATH; Ray's GPU assignment
+        files = self._files(Path(spec.trial_dir))
+        args = (spec.command, env, files, str(spec.trial_dir), self._shell, cwd)
+        actor = await asyncio.to_thread(self._create_actor, spec, namespace, runtime_env)
+        trial = _RayTrial(spec=spec, namespace=namespace, actor=actor, start_args=args)
+        self._trials[spec.trial_id] = trial
+        self._drive(trial)
+        return {"executor": "ray", "namespace": namespace, "name": spec.trial_id, "pid": None}
+
+    def _drive(self, trial: _RayTrial) -> None:
+        trial.task = asyncio.get_running_loop().create_task(self._run(trial))
+
+    # running -------------------------------------------------------------------------------
+
+    async def _run(self, trial: _RayTrial) -> None:
+        ray = self._ray
+        tid = trial.spec.trial_id
+        unavailable_since: float | None = None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    if trial.start_args is not None and not trial.info:
+                        trial.info = await trial.actor.start.remote(*trial.start_args)
+                        self._write_node_info(trial)
+                    res = await trial.actor.poll.remote(
+                        trial.offset, _BYTES_PER_POLL, self._wait, self._log_tail
+                    )
+                    unavailable_since = None
+                except ray.exceptions.ActorUnavailableError as exc:
+                    now = loop.time()
+                    unavailable_since = unavailable_since or now
+                    if now - unavailable_since < _UNAVAILABLE_FOR:
+                        await asyncio.sleep(0.5)
+                        continue
+                    await self._lost(trial, exc)
+                    return
+                except ray.exceptions.RayActorError as exc:
+                    if await self._lost(trial, exc):
+                        continue  # restarted on another runner
+                    return
+                for item in res["items"]:
+                    self._deliver(trial, item)
+                if res["done"]:
+                    self._write_logs(trial, res)
+                    code = res["exit_code"]
+                    reason = res.get("launch_error") or _exit_reason(
+                        code, trial.killed, res.get("stderr", b"")
+                    )
+                    self._exit(trial, code, reason)
+                    self._release(trial)
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a Ray failure we did not foresee: the trial is lost to us
+            logger.exception("trial %s: the ray executor failed", tid)
+            if "RuntimeEnvSetupError" in type(exc).__name__:
+                self._exit(
+                    trial,
+                    None,
+                    f"could not set up the trial's runtime_env on the node: {_short(exc)}",
+                )
+            else:
+                self._exit(trial, None, f"node lost: {type(exc).__name__}: {_short(exc)}")
+            self._release(trial)
+
+    def _deliver(self, trial: _RayTrial, item: tuple[Any, ...]) -> None:
+        tid = trial.spec.trial_id
+        trial.offset = int(item[-1])
+        if item[0] == "reject":
+            logger.info("trial %s: rejected channel line: %s", tid, item[1])
+            self._emit(TrialRejected(tid, str(item[1])))
+            return
+        _, kind, value, step, metrics, t, offset = item
+        trial.delivered += 1
+        self._emit(
+            TrialMessage(
+                tid, Message(kind, float(value), step, dict(metrics or {}), float(t)), int(offset)
+            )
+        )
+
+    async def _lost(self, trial: _RayTrial, exc: BaseException) -> bool:
+        """The runner died. Restarts the trial when allowed (True), else reports it lost."""
+        tid = trial.spec.trial_id
+        text = _short(exc)
+        if trial.killed:
+            self._exit(trial, None, "killed by hyperloom (its Ray runner is gone)")
+            self._reap(trial)
+            return False
+        if "runtime_env" in str(exc) or "RuntimeEnvSetupError" in str(exc):
+            self._exit(trial, None, f"could not set up the trial's runtime_env on the node: {text}")
+            return False
+        self._reap(trial)
+        if (
+            trial.start_args is not None
+            and trial.delivered == 0
+            and trial.attempts <= self._retries
+        ):
+            trial.attempts += 1
+            trial.info = {}
+            trial.offset = 0
+            logger.warning(
+                "trial %s: node lost (%s); starting it again (attempt %d)",
+                tid,
+                text,
+                trial.attempts,
+            )
+            runtime_env = dict(self._runtime_env)
+            if self._ship_code:
+                runtime_env["working_dir"] = await self._code_uri(Path(trial.spec.cwd))
+            try:
+                trial.actor = await asyncio.to_thread(
+                    self._create_actor, trial.spec, trial.namespace, runtime_env
+                )
+            except Exception as again:
+                self._exit(trial, None, f"node lost: {text}; restarting failed: {_short(again)}")
+                return False
+            return True
+        tried = f" after {trial.attempts} attempts" if trial.attempts > 1 else ""
+        self._exit(trial, None, f"node lost{tried}: the Ray runner of the trial died ({text})")
+        return False
+
+    def _reap(self, trial: _RayTrial) -> None:
+        """Best effort: ends the trial's processes on its node when only the runner died."""
+        info = trial.info
+        if not info.get("pid") or not info.get("node_id"):
+            return
+        ray = self._ray
+        try:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            task = ray.remote(reap_group).options(
+                num_cpus=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(info["node_id"], soft=False),
+                max_retries=0,
+            )
+            ref = task.remote(info["pgid"], info["pid"], info["create_time"], 1.0)
+        except Exception as exc:
+            logger.debug("trial %s: cannot reap on its node: %s", trial.spec.trial_id, exc)
+            return
+
+        async def wait() -> None:
+            with contextlib.suppress(Exception):
+                if await asyncio.wait_for(ref, 60):
+                    logger.info(
+                        "trial %s: ended its processes left behind by a dead runner",
+                        trial.spec.trial_id,
+                    )
+
+        t = asyncio.get_running_loop().create_task(wait())
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
+
+    def _exit(self, trial: _RayTrial, code: int | None, reason: str | None) -> None:
+        if trial.exited:
+            return
+        trial.exited = True
+        self._trials.pop(trial.spec.trial_id, None)
+        self._emit(TrialExited(trial.spec.trial_id, code, reason))
+        trial.done.set()
+
+    def _release(self, trial: _RayTrial) -> None:
+        with contextlib.suppress(Exception):
+            self._ray.kill(trial.actor, no_restart=True)
+
+    def _write_node_info(self, trial: _RayTrial) -> None:
+        with contextlib.suppress(OSError):
+            data = dict(trial.info, attempt=trial.attempts, namespace=trial.namespace)
+            (Path(trial.spec.trial_dir) / "node.json").write_text(
+                json.dumps(data), encoding="utf-8"
+            )
+
+    def _write_logs(self, trial: _RayTrial, res: Mapping[str, Any]) -> None:
+        where = f"{trial.info.get('host', '?')}:{trial.info.get('node_trial_dir', '?')}"
+        for name in ("stdout", "stderr"):
+            data = bytes(res.get(name) or b"")
+            with (
+                contextlib.suppress(OSError),
+                open(Path(trial.spec.trial_dir) / f"{name}.log", "wb") as f,
+            ):
+                if len(data) >= self._log_tail:
+                    f.write(
+                        f"[hyperloom: the last {len(data)} bytes of {where}/{name}.log]\n".encode()
+                    )
+                f.write(data)
+
+    # re-attach -------------------------------------------------------------------------------
+
+    async def reattach(self, spec: LaunchSpec, handle: Mapping[str, Any], offset: int) -> bool:
+        """Finds the trial's runner by name in the experiment's namespace; False when it is gone."""
+        if self._ray is None:
+            await self.open()
+        if handle.get("executor") != "ray" or not handle.get("name"):
+            return False
+        namespace = str(handle.get("namespace") or self.namespace(spec.experiment_id))
+        try:
+            actor = await asyncio.to_thread(self._ray.get_actor, str(handle["name"]), namespace)
+        except ValueError:
+            return False
+        try:
+            info = await asyncio.wait_for(actor.info.remote(), 30.0)
+        except Exception as exc:  # dead, or never placed
+            logger.info("trial %s: its Ray runner does not answer (%s)", spec.trial_id, _short(exc))
+            with contextlib.suppress(Exception):
+                self._ray.kill(actor, no_restart=True)
+            return False
+        if not info.get("started") and not info.get("launch_error"):
+            with contextlib.suppress(Exception):
+                self._ray.kill(actor, no_restart=True)
+            return False
+        trial = _RayTrial(
+            spec=spec, namespace=namespace, actor=actor, start_args=None, offset=offset, info=info
+        )
+        self._trials[spec.trial_id] = trial
+        self._drive(trial)
+        return True
+
+    # stopping ------------------------------------------------------------------------------
+
+    async def request_stop(self, trial_id: str) -> None:
+        """Creates ``STOP`` in the trial's directory on its node."""
+        trial = self._trials.get(trial_id)
+        if trial is None:
+            return
+        try:
+            await asyncio.wait_for(trial.actor.request_stop.remote(), 10.0)
+        except Exception as exc:
+            logger.info("trial %s: stop request not delivered: %s", trial_id, _short(exc))
+
+    async def kill(self, trial_id: str, *, grace: float = 5.0) -> None:
+        """Ends the trial's process group on its node; returns after its `TrialExited`."""
+        trial = self._trials.get(trial_id)
+        if trial is None:
+            return
+        trial.killed = True
+        if trial.info or trial.start_args is None:
+            try:
+                await asyncio.wait_for(trial.actor.kill.remote(grace), grace + 15.0)
+            except Exception as exc:
+                logger.info("trial %s: kill on its node failed: %s", trial_id, _short(exc))
+                self._release(trial)
+        else:  # not placed yet: nothing runs; drop the runner
+            self._release(trial)
+        try:
+            await asyncio.wait_for(asyncio.shield(trial.done.wait()), self._wait + 15.0)
+        except TimeoutError:
+            logger.warning("trial %s: no exit seen after kill; recording it as lost", trial_id)
+            if trial.task is not None:
+                trial.task.cancel()
+            self._release(trial)
+            self._exit(
+                trial, None, "node lost: killed by hyperloom, but its Ray runner did not answer"
+            )
+
+    async def signal(self, trial_id: str, signum: int) -> None:
+        """Sends a signal to the trial's process group on its node."""
+        trial = self._trials.get(trial_id)
+        if trial is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(trial.actor.signal.remote(int(signum)), 10.0)
