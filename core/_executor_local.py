@@ -1,0 +1,434 @@
+"""`LocalExecutor`: trials as local subprocesses. Import it from `hyperloom.executor`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from hyperloom._channel_socket import SocketServer
+from hyperloom.channel import ChannelError, FileTail, Message
+from hyperloom.executor import (
+    METRICS_FILE,
+    STOP_FILE,
+    Executor,
+    ExecutorEvent,
+    LaunchSpec,
+    TrialExited,
+    TrialMessage,
+    TrialRejected,
+    _argv,
+)
+from hyperloom.procs import ProcRef, aterminate_tree, group_members, snapshot_descendants
+
+__all__ = ["LocalExecutor"]
+
+logger = logging.getLogger(__name__)
+
+_BYTES_PER_TICK = 1 << 20  # per trial per poll; the read at exit takes everything
+
+
+@dataclass(eq=False)
+class _Trial:
+    spec: LaunchSpec
+    pid: int
+    pgid: int
+    create_time: float
+    tail: FileTail
+    popen: subprocess.Popen[bytes] | None = None  # None: re-attached, not our child
+    pidfd: int | None = None
+    token: str | None = None
+    known: set[ProcRef] = field(default_factory=set)
+    finishing: bool = False
+    killed: bool = False
+    next_check: float = 0.0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _stderr_tail(path: Path, limit: int = 4096) -> str:
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - limit))
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in data.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+class LocalExecutor(Executor):
+    """Runs each trial as a local subprocess in its own session (process group).
+
+    stdin is ``/dev/null``; stdout and stderr go to ``stdout.log`` / ``stderr.log`` in the trial
+    directory; the environment is the manager's plus ``spec.env``. Exits are watched with a pidfd
+    per running trial (no thread per child); one timer tails every running trial's
+    ``metrics.jsonl``. With a socket channel, one `SocketServer` serves all trials and the
+    metrics file is tailed as well (trials fall back to it when the socket breaks).
+
+    Options:
+        poll_interval: Seconds between reads of the metrics files (default 0.03).
+        scan_interval: Seconds between psutil snapshots of each trial's descendants, remembered
+            for the stray sweep (default 1.0).
+        exit_grace: Grace for what a trial leaves behind in its group when it exits (default 1.0).
+        drain_timeout: Seconds to wait for a socket connection to close after its trial exited
+            (default 1.0).
+        shell: The shell for commands that need one (default ``/bin/sh``).
+    """
+
+    def __init__(
+        self,
+        *,
+        experiment_dir: Path,
+        emit: Callable[[ExecutorEvent], None],
+        channel: str = "file",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(experiment_dir=experiment_dir, emit=emit, channel=channel, options=options)
+        opts = self.options
+        self._poll = float(opts.get("poll_interval", 0.03))
+        self._scan = float(opts.get("scan_interval", 1.0))
+        self._exit_grace = float(opts.get("exit_grace", 1.0))
+        self._drain = float(opts.get("drain_timeout", 1.0))
+        self._shell = str(opts.get("shell", "/bin/sh"))
+        self._trials: dict[str, _Trial] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pump: asyncio.Task[None] | None = None
+        self._server: SocketServer | None = None
+        self._host = os.uname().nodename
+
+    # life cycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Starts the socket server (socket channels) and the polling timer."""
+        if self.channel != "file" and self._server is None:
+            self._server = SocketServer()  # it logs the connections it drops
+            sock = self.experiment_dir / "channel.sock" if self.channel == "unix" else None
+            await self._server.start("unix" if self.channel == "unix" else "tcp", sock)
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._run_pump())
+
+    async def close(self, *, grace: float = 5.0) -> None:
+        """Kills every trial still running (group, strays) and stops the timer and server."""
+        await asyncio.gather(*(self.kill(tid, grace=grace) for tid in list(self._trials)))
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+    # starting ------------------------------------------------------------------------------
+
+    def _env(self, spec: LaunchSpec, token: str | None) -> dict[str, str]:
+        env = dict(os.environ)
+        for key in ("HYPERLOOM_TOKEN", "HYPERLOOM_CHANNEL"):
+            env.pop(key, None)  # never leak an enclosing experiment's channel
+        env["HYPERLOOM_TRIAL_ID"] = spec.trial_id
+        env["HYPERLOOM_EXPERIMENT_ID"] = spec.experiment_id
+        env["HYPERLOOM_TRIAL_DIR"] = str(spec.trial_dir)
+        env.update(spec.env)
+        if self._server is not None and token is not None:
+            env["HYPERLOOM_CHANNEL"] = self._server.address
+            env["HYPERLOOM_TOKEN"] = token
+        else:
+            env["HYPERLOOM_CHANNEL"] = "file"
+        return env
+
+    async def start(self, spec: LaunchSpec) -> dict[str, Any]:
+        """Starts the trial's command; returns ``{pid, pgid, create_time, host, token}``."""
+        if self._pump is None:
+            await self.open()
+        if spec.trial_id in self._trials:
+            raise ValueError(f"trial {spec.trial_id} is already running")
+        trial_dir = Path(spec.trial_dir)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            (trial_dir / STOP_FILE).unlink()
+        token = None
+        if self._server is not None:
+            token = spec.env.get("HYPERLOOM_TOKEN") or secrets.token_hex(16)
+        env = self._env(spec, token)
+        argv = _argv(spec.command, Path(spec.cwd), env.get("PATH"), self._shell)
+        try:
+            with (
+                open(trial_dir / "stdout.log", "ab") as out,
+                open(trial_dir / "stderr.log", "ab") as err,
+            ):
+                popen = subprocess.Popen(
+                    argv,
+                    cwd=spec.cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+        except OSError as exc:
+            return self._launch_failed(spec, exc)
+        pid = popen.pid
+        try:
+            create_time = psutil.Process(pid).create_time()
+        except (psutil.Error, OSError):
+            create_time = time.time()
+        trial = _Trial(
+            spec=spec,
+            pid=pid,
+            pgid=pid,
+            create_time=create_time,
+            tail=FileTail(trial_dir / METRICS_FILE),
+            popen=popen,
+            token=token,
+        )
+        self._trials[spec.trial_id] = trial
+        if self._server is not None and token is not None:
+            self._register_socket(trial, token)
+        self._watch(trial)
+        logger.debug("trial %s started: pid %d, argv %r", spec.trial_id, pid, argv[:3])
+        return {
+            "pid": pid,
+            "pgid": pid,
+            "create_time": create_time,
+            "host": self._host,
+            "token": token,
+        }
+
+    def _launch_failed(self, spec: LaunchSpec, exc: OSError) -> dict[str, Any]:
+        code = 127 if exc.errno == errno.ENOENT else 126
+        where = f" in {spec.cwd}" if spec.cwd else ""
+        if not Path(spec.cwd).is_dir():
+            reason = f"cannot start the trial: working directory {spec.cwd} does not exist"
+        else:
+            reason = f"cannot start {spec.command!r}{where}: {exc.strerror or exc}"
+        with contextlib.suppress(OSError), open(Path(spec.trial_dir) / "stderr.log", "a") as f:
+            f.write(f"hyperloom: {reason}\n")
+        logger.warning("trial %s: %s", spec.trial_id, reason)
+        asyncio.get_running_loop().call_soon(self._emit, TrialExited(spec.trial_id, code, reason))
+        return {"pid": None, "pgid": None, "create_time": None, "host": self._host, "token": None}
+
+    def _register_socket(self, trial: _Trial, token: str) -> None:
+        assert self._server is not None
+        tid = trial.spec.trial_id
+
+        def on_message(msg: Message) -> None:
+            self._emit(TrialMessage(tid, msg, trial.tail.offset))
+
+        def on_error(err: ChannelError) -> None:
+            self._emit(TrialRejected(tid, err.reason))
+
+        self._server.register(tid, token, on_message, on_error)
+
+    def _watch(self, trial: _Trial) -> None:
+        """Wakes `_on_exit` when the child exits: a pidfd on the loop, else the timer polls."""
+        try:
+            trial.pidfd = os.pidfd_open(trial.pid)
+        except (AttributeError, OSError):
+            return
+        asyncio.get_running_loop().add_reader(trial.pidfd, self._on_exit, trial)
+
+    # running -------------------------------------------------------------------------------
+
+    def _on_exit(self, trial: _Trial) -> None:
+        if trial.finishing:
+            return
+        code: int | None
+        if trial.popen is not None:
+            code = trial.popen.poll()
+            if code is None:
+                return
+        else:
+            if ProcRef(trial.pid, trial.create_time).process() is not None:
+                return
+            code = None
+        trial.finishing = True
+        self._unwatch(trial)
+        task = asyncio.get_running_loop().create_task(self._finish(trial, code))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _unwatch(self, trial: _Trial) -> None:
+        if trial.pidfd is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(trial.pidfd)
+            os.close(trial.pidfd)
+            trial.pidfd = None
+
+    def _read(self, trial: _Trial, max_bytes: int | None = None) -> None:
+        tid = trial.spec.trial_id
+        for item, offset in trial.tail.read_with_offsets(max_bytes):
+            if isinstance(item, ChannelError):
+                logger.info("trial %s: rejected channel line: %s", tid, item.reason)
+                self._emit(TrialRejected(tid, item.reason))
+            else:
+                self._emit(TrialMessage(tid, item, offset))
+
+    async def _run_pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_scan = loop.time() + self._scan
+        scanning: asyncio.Task[None] | None = None
+        while True:
+            await asyncio.sleep(self._poll)
+            now = loop.time()
+            for trial in list(self._trials.values()):
+                if trial.finishing:
+                    continue
+                try:
+                    self._read(trial, _BYTES_PER_TICK)
+                    if trial.pidfd is None and now >= trial.next_check:
+                        trial.next_check = now + (0.2 if trial.popen is None else 0.0)
+                        self._on_exit(trial)
+                except Exception:  # one bad trial must not stop the timer for all
+                    logger.exception("polling trial %s failed", trial.spec.trial_id)
+            if now >= next_scan and (scanning is None or scanning.done()):
+                next_scan = now + self._scan
+                scanning = loop.create_task(self._scan_descendants())
+
+    async def _scan_descendants(self) -> None:
+        running = [t for t in self._trials.values() if not t.finishing]
+        if not running:
+            return
+        found = await asyncio.to_thread(
+            lambda: [snapshot_descendants(t.pid, t.create_time) for t in running]
+        )
+        for trial, refs in zip(running, found, strict=True):
+            trial.known |= refs
+
+    async def _finish(self, trial: _Trial, code: int | None) -> None:
+        tid = trial.spec.trial_id
+        try:
+            # what the trial left running in its group (or recorded outside it) goes too
+            leftovers = False
+            if _group_exists(trial.pgid) or trial.known:  # one syscall in the common case
+                leftovers = await asyncio.to_thread(
+                    lambda: (
+                        bool(group_members(trial.pgid))
+                        or any(r.process() is not None for r in trial.known)
+                    )
+                )
+            if leftovers:
+                logger.info("trial %s exited leaving processes behind; ending them", tid)
+                await aterminate_tree(trial.pgid, pids=trial.known, grace=self._exit_grace)
+            if self._server is not None:
+                await self._server.drain(tid, self._drain)
+                self._server.unregister(tid)
+            self._read(trial)
+            trial.tail.close()
+        finally:
+            self._trials.pop(tid, None)
+            reason = self._reason(trial, code)
+            self._emit(TrialExited(tid, code, reason))
+            trial.done.set()
+
+    def _reason(self, trial: _Trial, code: int | None) -> str | None:
+        if code is None:
+            if trial.killed:
+                return "killed by hyperloom (a re-attached trial: its exit code is unknown)"
+            return "the process ended while no manager watched it; its exit code is unknown"
+        if code == 0:
+            return None
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            how = " (killed by hyperloom)" if trial.killed else ""
+            return f"killed by {name}{how}"
+        last = _stderr_tail(Path(trial.spec.trial_dir) / "stderr.log")
+        return f"exit code {code}: {last}" if last else f"exit code {code}"
+
+    # re-attach -------------------------------------------------------------------------------
+
+    async def reattach(self, spec: LaunchSpec, handle: Mapping[str, Any], offset: int) -> bool:
+        """Takes over a trial of a previous manager: same pid *and* create time, still alive."""
+        if self._pump is None:
+            await self.open()
+        pid, create_time = handle.get("pid"), handle.get("create_time")
+        alive = (
+            isinstance(pid, int)
+            and isinstance(create_time, int | float)
+            and handle.get("host", self._host) == self._host
+            and ProcRef(pid, float(create_time)).process() is not None
+        )
+        if not alive:
+            return False
+        assert isinstance(pid, int) and isinstance(create_time, int | float)
+        pgid = handle.get("pgid")
+        trial = _Trial(
+            spec=spec,
+            pid=pid,
+            pgid=pgid if isinstance(pgid, int) else pid,
+            create_time=float(create_time),
+            tail=FileTail(Path(spec.trial_dir) / METRICS_FILE, offset),
+            token=handle.get("token"),
+        )
+        self._trials[spec.trial_id] = trial
+        if self._server is not None and trial.token:
+            self._register_socket(trial, trial.token)
+        self._read(trial)
+        return True
+
+    # stopping ------------------------------------------------------------------------------
+
+    async def request_stop(self, trial_id: str) -> None:
+        """Creates ``<trial_dir>/STOP`` and sends ``{"type":"stop"}`` on the trial's socket."""
+        trial = self._trials.get(trial_id)
+        if trial is None:
+            return
+        with contextlib.suppress(OSError):
+            fd = os.open(Path(trial.spec.trial_dir) / STOP_FILE, os.O_CREAT | os.O_WRONLY, 0o644)
+            os.close(fd)
+        if self._server is not None:
+            self._server.send_stop(trial_id)
+
+    def _marker(self, trial: _Trial) -> dict[str, str]:
+        return {
+            "HYPERLOOM_TRIAL_ID": trial.spec.trial_id,
+            "HYPERLOOM_EXPERIMENT_ID": trial.spec.experiment_id,
+        }
+
+    async def kill(self, trial_id: str, *, grace: float = 5.0) -> None:
+        """SIGTERM the group, wait ``grace``, SIGKILL, sweep; returns after `TrialExited`."""
+        trial = self._trials.get(trial_id)
+        if trial is None:
+            return
+        trial.killed = True
+        if not trial.finishing:
+            await aterminate_tree(
+                trial.pgid, pids=trial.known, grace=grace, marker=self._marker(trial)
+            )
+            if trial.popen is None or trial.pidfd is None:
+                self._on_exit(trial)  # not our child, or no pidfd: look now
+        try:
+            await asyncio.wait_for(trial.done.wait(), timeout=self._exit_grace + self._drain + 5)
+        except TimeoutError:
+            logger.warning("trial %s: no exit seen after kill; recording it as lost", trial_id)
+            self._unwatch(trial)
+            if not trial.finishing:
+                trial.finishing = True
+                await self._finish(trial, None)
