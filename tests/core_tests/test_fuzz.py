@@ -59,7 +59,7 @@ def near_valid_param(draw: st.DrawFn, depth: int = 0) -> Any:
     type_name = draw(st.sampled_from(TYPES) | st.text(max_size=10) | scalars)
     if type_name == "choice" and depth < 2 and draw(st.booleans()):
         options = []
-        for i in range(draw(st.integers(0, 3))):
+        for _ in range(draw(st.integers(0, 3))):
             opt: dict[str, Any] = {"_name": draw(st.sampled_from(["a", "b", ""]) | scalars)}
             for k in range(draw(st.integers(0, 2))):
                 opt[f"p{k}"] = draw(near_valid_param(depth + 1))
