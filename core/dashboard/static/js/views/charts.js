@@ -114,7 +114,7 @@ export function mount(root, route) {
           xAxis: axis(numeric ? { type: log ? "log" : "value", scale: true, name: k, nameLocation: "middle", nameGap: 26 } : { type: "category", data: category(pts, k), name: k, nameLocation: "middle", nameGap: 26 }),
           yAxis: axis({ type: "value", scale: true }),
           visualMap: { ...visual, dimension: 1, show: false },
-          series: [{ type: "scatter", symbolSize: dots.length > 1000 ? 4 : 7, itemStyle: { opacity: 0.8 },
+          series: [{ type: "scatter", progressive: 0, symbolSize: dots.length > 1000 ? 4 : 7, itemStyle: { opacity: 0.8 },
             data: dots.filter((p) => p.params[k] !== undefined).map((p) => ({ value: [numeric ? p.params[k] : (typeof p.params[k] === "object" ? JSON.stringify(p.params[k]) : String(p.params[k])), p.value], trial_id: p.trial_id })) }],
         });
         goto(c);

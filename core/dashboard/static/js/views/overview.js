@@ -22,10 +22,10 @@ export function mount(root, route) {
       <div class="panel"><div class="panel-head"><h2>Best so far</h2>
         <div class="seg"><button data-x="seq" class="on">by trial</button><button data-x="time">by time</button></div></div>
         <div class="chart" id="best-chart"></div></div>
-      <div class="panel"><h2>Top trials</h2><div id="top"></div></div>
+      <div class="panel"><h2>Top trials</h2><div id="top" class="scroll-x"></div></div>
     </div>
     <div class="grid two">
-      <div class="panel"><h2>Search space</h2><table><thead><tr><th>Parameter</th><th>Type</th><th>Values</th></tr></thead><tbody id="space"></tbody></table></div>
+      <div class="panel scroll-x"><h2>Search space</h2><table><thead><tr><th>Parameter</th><th>Type</th><th>Values</th></tr></thead><tbody id="space"></tbody></table></div>
       <div class="panel"><h2>Config</h2><pre class="json" id="config"></pre></div>
     </div>`;
   root.querySelector(".seg").addEventListener("click", (ev) => {
@@ -78,7 +78,7 @@ export function mount(root, route) {
         ? `<table id="top-table"><thead><tr><th>#</th><th>Trial</th><th class="num">Value</th><th>Parameters</th><th class="num">Duration</th></tr></thead><tbody>
           ${data.top.map((t, i) => `<tr class="click" data-href="${link("e", route.exp, "trials", t.trial_id)}"><td class="muted">${i + 1}</td>
             <td><a class="mono" href="${link("e", route.exp, "trials", t.trial_id)}">${esc(t.trial_id)}</a></td><td class="num"><b>${esc(fmtNum(t.value))}</b></td>
-            <td>${paramsInline(t.params)}</td><td class="num muted">${esc(fmtDur(t.duration))}</td></tr>`).join("")}</tbody></table>`
+            <td style="white-space:normal">${paramsInline(t.params)}</td><td class="num muted">${esc(fmtDur(t.duration))}</td></tr>`).join("")}</tbody></table>`
         : `<div class="empty">No values yet.</div>`;
       root.querySelectorAll("#top tr[data-href]").forEach((tr) => tr.addEventListener("click", () => { window.location.hash = tr.dataset.href; }));
       root.querySelector("#space").innerHTML = spaceRows(data.experiment.space);
