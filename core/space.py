@@ -257,7 +257,7 @@ class Uniform(Parameter):
 
     def _snap(self, v: float) -> float:
         if self.quantum:
-            v = float(np.round(v / self.quantum) * self.quantum)
+            v = float(np.round(v / self.quantum) * self.quantum) + 0.0  # + 0.0: never -0.0
         return float(min(max(v, self.lower), self.upper))
 
     def sample(self, rng: np.random.Generator) -> Any:
@@ -327,7 +327,7 @@ class Normal(Parameter):
     def from_internal(self, x: float) -> Any:
         v = math.exp(min(float(x), 700.0)) if self.log else float(x)
         if self.quantum:
-            v = float(np.round(v / self.quantum) * self.quantum)
+            v = float(np.round(v / self.quantum) * self.quantum) + 0.0  # + 0.0: never -0.0
         return v
 
     def contains(self, value: Any) -> bool:
@@ -362,9 +362,13 @@ ParamFactory = Callable[[PathT, Condition | None, Any], Parameter]
 def _number(path: PathT, what: str, v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise SearchSpaceError(f"parameter {_fmt_path(path)!r}: {what} must be a number, got {v!r}")
-    if not math.isfinite(v):
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond the float range
+        f = math.inf
+    if not math.isfinite(f):
         raise SearchSpaceError(f"parameter {_fmt_path(path)!r}: {what} must be finite, got {v!r}")
-    return float(v)
+    return f
 
 
 def _values(path: PathT, type_name: str, value: Any, n: int) -> list[float]:
@@ -388,6 +392,8 @@ def _make_uniform(log: bool, quantized: bool) -> ParamFactory:
             raise SearchSpaceError(f"{where}: low must be < high, got low={low:g}, high={high:g}")
         if log and low <= 0:
             raise SearchSpaceError(f"{where}: log bounds must be > 0, got low={low:g}")
+        if not math.isfinite(high - low):
+            raise SearchSpaceError(f"{where}: the range high - low must be finite, got low={low:g}, high={high:g}")
         q = vals[2] if quantized else None
         if q is not None and q <= 0:
             raise SearchSpaceError(f"{where}: q must be > 0, got q={q:g}")
@@ -417,6 +423,8 @@ def _make_randint(path: PathT, cond: Condition | None, value: Any) -> Parameter:
     if any(v != int(v) for v in vals):
         raise SearchSpaceError(f"{where}: bounds must be integers, got {value!r}")
     low, high = int(vals[0]), int(vals[1])
+    if low < -(2**63) or high > 2**63:  # what numpy's integer sampling can draw
+        raise SearchSpaceError(f"{where}: bounds must lie within [-2**63, 2**63], got {value!r}")
     if low >= high:
         raise SearchSpaceError(
             f"{where}: low must be < high (high is exclusive), got low={low}, high={high}"
@@ -555,8 +563,12 @@ class SearchSpace:
             text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise SearchSpaceError(f"cannot read search space file {str(p)!r}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise SearchSpaceError(f"{p}: not UTF-8 text (byte {e.start})") from None
         try:
             raw = json.loads(text)
+        except RecursionError:
+            raise SearchSpaceError(f"{p}: nested too deeply") from None
         except ValueError:
             import yaml
 
@@ -564,6 +576,8 @@ class SearchSpace:
                 raw = yaml.safe_load(text)
             except yaml.YAMLError as e:
                 raise SearchSpaceError(f"{p}: not valid JSON or YAML: {e}") from None
+            except RecursionError:
+                raise SearchSpaceError(f"{p}: nested too deeply") from None
         try:
             return cls.from_nni(raw)
         except SearchSpaceError as e:
