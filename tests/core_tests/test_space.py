@@ -63,7 +63,7 @@ def test_quniform_rounds_to_q_and_clips_to_bounds() -> None:
     assert set(xs.tolist()) == {0.0, 4.0, 8.0, 11.0}  # 12 is clipped to 11
     ys = _draws({"_type": "quniform", "_value": [0.5, 2.7, 1]})
     assert set(ys.tolist()) <= {0.5, 1.0, 2.0, 2.7}
-    assert 2.7 in ys.tolist() and 0.5 in ys.tolist()
+    assert 2.7 in ys.tolist()  # round(2.6) = 3 is clipped to 2.7
 
 
 def test_loguniform_is_uniform_in_log_space() -> None:
