@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +38,7 @@ BASELINE = {
     "normal_n2_in0": 2, "normal_n2_op0": "dil_conv_3x3", "normal_n2_in1": 1, "normal_n2_op1": "avg_pool_3x3",
 }  # fmt: skip
 
-EPOCHS = 5
+EPOCHS = int(os.environ.get("NAS_DIGITS_EPOCHS", "5"))  # the tests train for 1
 CHANNELS = 8
 LAYERS = 3
 BATCH = 128
