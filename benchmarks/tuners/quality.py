@@ -49,6 +49,11 @@ def main() -> None:
     ap.add_argument("--tuners", default="tpe,optuna,random,evolution,anneal,rl")
     ap.add_argument("--problems", default="all")
     ap.add_argument("--out", default="benchmarks/tuners/quality_results.json")
+    ap.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other tuners' runs already in --out and replace only the tuners run now",
+    )
     args = ap.parse_args()
 
     probs = [p for p in problems() if args.problems == "all" or p.name in args.problems.split(",")]
@@ -83,8 +88,18 @@ def main() -> None:
             print(f"{p.name:14s} {t:10s} " + " ".join(f"{m:10.4g}" for m in meds))
         print()
     print("seconds per tuner (all runs):", {k: round(v, 1) for k, v in seconds.items()})
+    if args.update and Path(args.out).exists():
+        old = json.loads(Path(args.out).read_text())
+        for pn, by_tuner in results.items():
+            old["runs"].setdefault(pn, {}).update(by_tuner)
+            old["median_regret"].setdefault(pn, {}).update(summary[pn])
+        old.setdefault("updates", []).append(vars(args))
+        results, summary = old["runs"], old["median_regret"]
+        meta = {k: v for k, v in old.items() if k not in ("runs", "median_regret")}
+    else:
+        meta = {"args": vars(args)}
     Path(args.out).write_text(
-        json.dumps({"args": vars(args), "median_regret": summary, "runs": results}, indent=1)
+        json.dumps({**meta, "median_regret": summary, "runs": results}, indent=1)
     )
     print(f"wrote {args.out}")
 

@@ -55,6 +55,9 @@ class ParzenEstimator:
         prior_weight: The weight of the prior kernel relative to one observation.
         bandwidth: The factor of the Scott-like bandwidth rule.
         min_sigma: Per-dimension lower bounds of the bandwidth (e.g. half a quantum).
+        rule: Bandwidth rule, "gap" or "scott".
+        pad: Per-dimension widening of the bounds (half a quantum for quantized linear
+            parameters, so that the end values get as much mass as inner ones).
     """
 
     def __init__(
@@ -66,8 +69,12 @@ class ParzenEstimator:
         bandwidth: float,
         min_sigma: np.ndarray,
         rule: str = "gap",
+        pad: np.ndarray | None = None,
     ) -> None:
         self.enc = enc
+        pad = np.zeros(enc.n_dims) if pad is None else pad
+        self.lo = enc.low - pad
+        self.hi = enc.high + pad
         n, d = rows.shape
         self.n_kernels = n + 1
         w = np.ones(n + 1)
@@ -97,7 +104,7 @@ class ParzenEstimator:
                 self.cat_p[j] = p
                 self.cat_logp[j] = np.log(p)
                 continue
-            width = enc.prior_sigma[j]
+            width = enc.prior_sigma[j] + 2.0 * pad[j]
             n_active = int((~missing).sum())
             lo_clip = max(width / min(100.0, n_active + 2.0), float(min_sigma[j]))
             if rule == "scott":
@@ -112,8 +119,8 @@ class ParzenEstimator:
             self.mu[n, j] = enc.prior_mu[j]
             self.sigma[n, j] = width
             if enc.bounded[j]:
-                a = (enc.low[j] - self.mu[:, j]) / self.sigma[:, j]
-                b = (enc.high[j] - self.mu[:, j]) / self.sigma[:, j]
+                a = (self.lo[j] - self.mu[:, j]) / self.sigma[:, j]
+                b = (self.hi[j] - self.mu[:, j]) / self.sigma[:, j]
                 self.log_z[:, j] = np.log(np.maximum(ndtr(b) - ndtr(a), 1e-300))
 
     def log_pdf(self, cands: np.ndarray) -> np.ndarray:
@@ -156,11 +163,11 @@ class ParzenEstimator:
                 continue
             mu, sig = self.mu[k, j], self.sigma[k, j]
             if self.enc.bounded[j]:
-                a = ndtr((self.enc.low[j] - mu) / sig)
-                b = ndtr((self.enc.high[j] - mu) / sig)
+                a = ndtr((self.lo[j] - mu) / sig)
+                b = ndtr((self.hi[j] - mu) / sig)
                 u = a + rng.random(m) * (b - a)
                 x = mu + sig * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
-                out[:, j] = np.clip(x, self.enc.low[j], self.enc.high[j])
+                out[:, j] = np.clip(x, self.enc.low[j], self.enc.high[j])  # then snapped
             else:
                 out[:, j] = mu + sig * rng.standard_normal(m)
         return out

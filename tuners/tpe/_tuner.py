@@ -91,9 +91,12 @@ class TPETuner(BaseTuner):
         self.constant_liar = constant_liar
         enc = self.encoder
         self._min_sigma = np.zeros(enc.n_dims)
+        self._pad = np.zeros(enc.n_dims)
         for i, p in enumerate(enc.params):
             if not p.is_categorical and p.q and not p.is_log:
                 self._min_sigma[i] = 0.5 * float(p.q)
+                if enc.bounded[i]:
+                    self._pad[i] = 0.5 * float(p.q)
 
     def _propose(self, rng: np.random.Generator) -> np.ndarray:
         h = self.history
@@ -118,6 +121,7 @@ class TPETuner(BaseTuner):
                 bandwidth=self.bandwidth,
                 min_sigma=self._min_sigma,
                 rule=self.bandwidth_rule,
+                pad=self._pad,
             )
             for rows in (x[good_idx], bad)
         )
