@@ -87,7 +87,9 @@ def _number(v: Any, what: str, text: str) -> float:
 
 def _two_numbers(args: list[Any], text: str, names: tuple[str, str]) -> tuple[float, float]:
     if len(args) != 2:
-        raise UsageError(f"prior {text!r}: expected 2 arguments ({', '.join(names)}), got {len(args)}")
+        raise UsageError(
+            f"prior {text!r}: expected 2 arguments ({', '.join(names)}), got {len(args)}"
+        )
     return _number(args[0], names[0], text), _number(args[1], names[1], text)
 
 
@@ -109,7 +111,7 @@ def parse_prior(text: str, *, warnings: list[str] | None = None) -> dict[str, An
     except SyntaxError:
         raise UsageError(
             f"prior {text!r} is not a valid expression; write e.g. 'uniform(0, 1)' or "
-            f"'choices([\"a\", \"b\"])' (quote it for the shell)"
+            f'\'choices(["a", "b"])\' (quote it for the shell)'
         ) from None
     call = tree.body
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
@@ -171,7 +173,7 @@ def parse_prior(text: str, *, warnings: list[str] | None = None) -> dict[str, An
         if len(args) == 1 and isinstance(args[0], dict):
             raise UsageError(
                 f"prior {text!r}: weighted choices are not supported; list the values, "
-                f"e.g. choices([\"a\", \"b\"])"
+                f'e.g. choices(["a", "b"])'
             )
         values = list(args[0]) if len(args) == 1 and isinstance(args[0], list | tuple) else args
         if not values:
@@ -222,7 +224,9 @@ def parse_argv(
         UsageError: A prior is malformed, or a name is given twice.
     """
     if not argv:
-        raise UsageError("no trial command given; write it after '--', e.g. -- python train.py --lr~'uniform(0, 1)'")
+        raise UsageError(
+            "no trial command given; write it after '--', e.g. -- python train.py --lr~'uniform(0, 1)'"
+        )
     parts: list[str] = []
     space: dict[str, Any] = {}
     priors: list[Prior] = []
