@@ -14,6 +14,8 @@ import pytest
 from hyperloom.config import Config
 from hyperloom.errors import ConfigError
 from hyperloom.launch import NNI_CHANNEL, prepare_launch, render_command
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ECHO = f"{shlex.quote(sys.executable)} -c 'import json, sys; print(json.dumps(sys.argv[1:]))'"
 HOSTILE = [
@@ -177,3 +179,19 @@ def test_metric_capture_wraps_the_command(tmp_path: Path) -> None:
     assert words[:3] == [sys.executable, "-m", "hyperloom.trials.wrap"]
     assert words[words.index("--file") + 1] == str(tmp_path / "trials" / "t1" / "m.csv")
     assert words[words.index("--") + 1 :] == ["/bin/sh", "-c", "python train.py --lr 0.1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=30,
+    )
+)
+def test_any_text_survives_the_shell(value: str) -> None:
+    template = "printf '%s\\0' {x} '{x}' \"{x}\" a{x}b"
+    out = subprocess.run(
+        ["/bin/sh", "-c", render_command(template, {"x": value})], capture_output=True, check=True
+    )
+    expected = [value, value, value, f"a{value}b"]
+    assert out.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1] == expected
