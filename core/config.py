@@ -30,9 +30,13 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(value)
     if isinstance(value, int | float):
-        if value <= 0 or not math.isfinite(value):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond the float range
+            raise ValueError(value) from None
+        if seconds <= 0 or not math.isfinite(seconds):
             raise ValueError(value)
-        return float(value)
+        return seconds
     m = _DURATION.match(str(value))
     if not m:
         raise ValueError(value)
@@ -116,8 +120,12 @@ class Config:
             raise ConfigError(f"config file {str(p)!r} does not exist") from None
         except OSError as e:
             raise ConfigError(f"cannot read config file {str(p)!r}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from None
         try:
             raw = yaml.safe_load(text)
+        except RecursionError:
+            raise ConfigError(f"{p}: malformed YAML: nested too deeply") from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -331,6 +339,14 @@ def _check(check: Check, value: Any, where: str, key: str) -> Any:
         raise ConfigError(f"{where}: {key} must be {b.expected}, got {value!r}") from None
 
 
+def _resolve(base: Path, value: str, where: str, key: str) -> Path:
+    """``base / value`` with ``~`` expanded, made absolute; impossible paths are ConfigErrors."""
+    try:
+        return (base / Path(value).expanduser()).resolve()
+    except (ValueError, RuntimeError, OSError) as e:  # NUL bytes, ~unknown_user, loops
+        raise ConfigError(f"{where}: {key} is not a usable path: {value!r} ({e})") from None
+
+
 def _algorithm(raw: Any, where: str, key: str, base: Path) -> AlgorithmConfig:
     if isinstance(raw, str):
         raw = {"name": raw}
@@ -359,7 +375,7 @@ def _algorithm(raw: Any, where: str, key: str, base: Path) -> AlgorithmConfig:
     return AlgorithmConfig(
         name=name,
         class_args=dict(args),
-        code_directory=(base / code_dir).resolve() if code_dir else None,
+        code_directory=_resolve(base, code_dir, where, f"{key}.codeDirectory") if code_dir else None,
     )
 
 
@@ -434,15 +450,17 @@ def _build(
     for key, (attr, check) in _TOP.items():
         if key in raw and raw[key] is not None:
             kwargs[attr] = _check(check, raw[key], where, key)
-    kwargs["trial_code_directory"] = (base / kwargs.get("trial_code_directory", ".")).resolve()
+    kwargs["trial_code_directory"] = _resolve(
+        base, kwargs.get("trial_code_directory", "."), where, "trialCodeDirectory"
+    )
     if not kwargs["trial_code_directory"].is_dir():
         raise ConfigError(
             f"{where}: trialCodeDirectory {str(kwargs['trial_code_directory'])!r} is not a directory"
         )
     if "experiment_working_directory" in kwargs:
-        kwargs["experiment_working_directory"] = (
-            base / Path(kwargs["experiment_working_directory"]).expanduser()
-        ).resolve()
+        kwargs["experiment_working_directory"] = _resolve(
+            base, kwargs["experiment_working_directory"], where, "experimentWorkingDirectory"
+        )
     kwargs["search_space"] = _search_space(raw, base, where)
     kwargs["tuner"] = _algorithm(raw.get("tuner") or {"name": "random"}, where, "tuner", base)
     if raw.get("assessor") is not None:
