@@ -36,7 +36,10 @@ def _matcher(root: Path, patterns: Sequence[str]) -> Callable[[str], bool]:
     try:
         import pathspec
 
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+        try:
+            spec = pathspec.PathSpec.from_lines("gitignore", lines)
+        except (KeyError, LookupError):  # pathspec < 0.12 knows only the older name
+            spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
         return lambda rel: bool(spec.match_file(rel))
     except ImportError:  # pathspec comes with ray; plain names as a fallback
         import fnmatch
