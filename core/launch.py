@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 #: The value of NNI_TRIAL_COMMAND_CHANNEL: a class that the real nni package instantiates.
 NNI_CHANNEL = "import://_hyperloom_nni_bridge.HyperloomChannel"
 
-_TRIALS_DIR = Path(__file__).resolve().parent.parent / "trials"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 _IMPORTS_NNI = re.compile(
     r"^\s*(?:import\s+nni\b|from\s+nni(?:\.[\w.]+)?\s+import\b)", re.MULTILINE
@@ -56,13 +55,10 @@ _CAPTURE_KEYS = {"objective", "regex", "finalRegex", "file", "format", "stepKey"
 
 
 def _trials_dir() -> Path:
-    """The source folder of ``hyperloom.trials`` (holds the NNI bridge and the light shim)."""
-    try:
-        import hyperloom.trials as trials
+    """The folder of ``hyperloom.trials`` (holds the NNI bridge and the light shim)."""
+    import hyperloom.trials as trials
 
-        return Path(trials.__file__).resolve().parent
-    except ImportError:  # pragma: no cover - hyperloom.trials always exists in a real install
-        return _TRIALS_DIR
+    return Path(trials.__file__).resolve().parent
 
 
 # -------------------------------------------------------------------------------------------------
