@@ -382,3 +382,29 @@ def test_kill_9_with_dead_trials_records_them_lost_and_reuses_slots(tmp_path: Pa
     lost = [t for t in final if t.status is TrialStatus.FAILED]
     assert len(lost) == 2 and all("manager was down" in t.reason for t in lost)
     assert len([t for t in final if t.status is TrialStatus.SUCCEEDED]) == 1
+
+
+BUGGY_ALGOS = """
+from hyperloom.assessors import Assessor
+from hyperloom.tuners.random import RandomTuner
+
+
+class RaisingAssessor(Assessor):
+    def assess(self, trial_id, history):
+        raise ZeroDivisionError("assessor bug")
+
+
+class RaisingReportTuner(RandomTuner):
+    def report(self, trial_id, step, value):
+        raise KeyError("tuner bug")
+"""
+
+
+def test_assessor_and_tuner_report_exceptions_do_not_crash_the_experiment(tmp_path: Path) -> None:
+    (tmp_path / "buggy_algos.py").write_text(BUGGY_ALGOS)
+    cfg = config(fixed(steps=3), maxTrialNumber=3)
+    cfg["tuner"] = {"className": "buggy_algos.RaisingReportTuner", "codeDirectory": str(tmp_path)}
+    cfg["assessor"] = {"className": "buggy_algos.RaisingAssessor", "codeDirectory": str(tmp_path)}
+    records = Experiment.from_config(cfg).run()
+    assert [r.status for r in records] == [TrialStatus.SUCCEEDED] * 3
+    assert all(len(r.intermediate) == 3 for r in records)
