@@ -127,6 +127,7 @@ class Manager:
         self._gpu_task: asyncio.Future[Any] | None = None  # the GPU usage sampler in flight
         self._gpu_last = float("-inf")
         self._algo_lock = asyncio.Lock()
+        self._algo_errors: set[str] = set()  # tuner/assessor hooks that raised (logged once)
         self.tuner: Any = None
         self.assessor: Any = None
         self.pool: Any = None
@@ -446,9 +447,16 @@ class Manager:
         rt.intermediate.append(msg.value)
         self.store.add_metric(rt.trial_id, step, msg.value, dict(msg.metrics or {}), msg.t, ev.offset)
         if self.tuner is not None:
-            self.tuner.report(rt.trial_id, step, msg.value)
+            try:
+                self.tuner.report(rt.trial_id, step, msg.value)
+            except Exception:
+                self._algo_failed("tuner.report", rt.trial_id)
         if self.assessor is not None and rt.stop_status is None:
-            verdict = await asyncio.to_thread(self.assessor.assess, rt.trial_id, list(rt.intermediate))
+            try:
+                verdict = await asyncio.to_thread(self.assessor.assess, rt.trial_id, list(rt.intermediate))
+            except Exception:  # a broken assessor must not take the experiment down
+                self._algo_failed("assessor.assess", rt.trial_id)
+                verdict = Verdict.CONTINUE
             if verdict == Verdict.STOP:
                 reason = getattr(self.assessor, "last_reason", "") or "stopped early by the assessor"
                 self.store.add_event(
@@ -528,6 +536,15 @@ class Manager:
                     self.assessor.observe(result)
                 except Exception:
                     log.exception("assessor.observe failed for trial %s", result.trial_id)
+
+    def _algo_failed(self, what: str, trial_id: str) -> None:
+        """Logs a tuner/assessor hook that raised: the traceback once per hook, then at debug."""
+        if what in self._algo_errors:
+            log.debug("%s failed again for trial %s", what, trial_id, exc_info=True)
+            return
+        self._algo_errors.add(what)
+        log.exception("%s failed for trial %s; the trial goes on (further failures at debug level)", what, trial_id)
+        self._say(f"{what} raised an exception (trial {trial_id}); ignored, see manager.log")
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.config.mode == "maximize" else a < b
