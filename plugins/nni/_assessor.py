@@ -55,7 +55,10 @@ class NNIAssessor(Assessor):
 
     def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
         self._seen.add(trial_id)
-        result: Any = self.nni_assessor.assess_trial(trial_id, list(history))
+        values = self.clean(history)  # NNI's assessors raise on None/NaN and on empty histories
+        if not values:
+            return Verdict.CONTINUE
+        result: Any = self.nni_assessor.assess_trial(trial_id, values)
         good = getattr(result, "value", result)
         if good is False:
             self.last_reason = f"NNI {type(self.nni_assessor).__name__} judged the curve Bad at step {len(history)}"
@@ -66,8 +69,9 @@ class NNIAssessor(Assessor):
 
     def observe(self, result: TrialResult) -> None:
         if result.trial_id not in self._seen:
-            if not result.intermediate:
+            values = self.clean(result.intermediate)
+            if not values:
                 return
-            self.nni_assessor.assess_trial(result.trial_id, list(result.intermediate))
+            self.nni_assessor.assess_trial(result.trial_id, values)
         self._seen.discard(result.trial_id)
         self.nni_assessor.trial_end(result.trial_id, result.status == TrialStatus.SUCCEEDED)
