@@ -51,7 +51,7 @@ def main() -> None:
         view = open_experiment(exp)
         best = view.best(1)[0]
         tuner = view.reader.experiment()["config"]["tuner"]["name"]
-        info = {"trials": sum(view.counts().values()), "search_val": best.value}
+        info = {"trials": view.counts().get("SUCCEEDED", 0), "search_val": best.value}
         arch = {k: v for k, v in best.params.items() if k.startswith(NAS_KEYS)}
         rows.append((f"best found by `{tuner}` ({exp})", arch, info))
     jobs = [(arch, seed) for _, arch, _ in rows for seed in args.seeds]
@@ -59,7 +59,7 @@ def main() -> None:
         results = list(pool.map(_job, jobs))
     k = len(args.seeds)
     print(
-        "| architecture | search trials | val acc in search | retrained val acc | retrained test acc | params | MACs/image | cell |"
+        "| architecture | finished search trials | val acc in search | retrained val acc | retrained test acc | params | MACs/image | cell |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for i, (label, arch, info) in enumerate(rows):
