@@ -58,7 +58,7 @@ export function mount(root, route) {
       if (!t.intermediate.length) { el.innerHTML = `<div class="empty">No intermediate reports.</div>`; return; }
       await ready();
       chart(el, {
-        grid, tooltip: { ...tooltip, trigger: "axis" },
+        grid, tooltip: { ...tooltip, trigger: "axis", valueFormatter: (v) => fmtNum(v) },
         xAxis: axis({ type: "value", name: "step", nameLocation: "middle", nameGap: 28, minInterval: 1 }),
         yAxis: axis({ type: "value", scale: true }),
         series: [{ type: "line", name: "value", data: t.intermediate.map((p) => [p[0], p[1]]), showSymbol: t.intermediate.length < 60, lineStyle: { width: 2.5 }, areaStyle: { opacity: 0.06 } }],
