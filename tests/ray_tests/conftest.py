@@ -82,33 +82,55 @@ def _nodes(address: str, want: int, timeout: float) -> list[dict[str, object]]:
         "    time.sleep(0.5)\n"
         "print(json.dumps([{'id': n['NodeID'], 'res': n['Resources']} for n in nodes]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=timeout + 60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=timeout + 60,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return list(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Cluster]:
-    pytest.importorskip("ray", reason="the ray executor tests need ray (pip install 'hyperloom[ray]')")
+    pytest.importorskip(
+        "ray", reason="the ray executor tests need ray (pip install 'hyperloom[ray]')"
+    )
     temp_dir = Path(f"/tmp/hlray-{os.getpid()}")  # short: Ray's socket paths must stay < 108 bytes
     base = temp_dir / "logs"
     base.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     address = f"127.0.0.1:{port}"
     head = _start(
-        ["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp_dir}/h"],
+        [
+            "--head",
+            f"--port={port}",
+            "--num-cpus=1",
+            "--include-dashboard=false",
+            f"--temp-dir={temp_dir}/h",
+        ],
         base / "head.log",
     )
     procs = [head]
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=1),
+            ):
                 break
             assert head.poll() is None, (base / "head.log").read_text()[-3000:]
             time.sleep(0.5)
         worker = _start(
-            [f"--address={address}", "--num-cpus=3", '--resources={"hl_worker": 100}', f"--temp-dir={temp_dir}/w"],
+            [
+                f"--address={address}",
+                "--num-cpus=3",
+                '--resources={"hl_worker": 100}',
+                f"--temp-dir={temp_dir}/w",
+            ],
             base / "worker.log",
         )
         procs.append(worker)
