@@ -135,10 +135,15 @@ class Api:
         return web.json_response({"experiments": await self._run(work)})
 
     async def experiment(self, request: web.Request) -> web.Response:
-        """``GET /api/experiments/{id}``: the overview (``?summary=1``: the list row only)."""
+        """``GET /api/experiments/{id}``: the overview (``?summary=1``: the list row only;
+        ``&best=0``: without the best value)."""
         exp_dir = await self._exp_dir(request)
         summary = request.query.get("summary", "") not in ("", "0", "false")
-        data = await self._read(exp_dir, q.experiment_summary if summary else q.overview)
+        with_best = request.query.get("best", "1") not in ("0", "false")
+        data = await self._read(
+            exp_dir,
+            (lambda s: q.experiment_summary(s, with_best)) if summary else q.overview,
+        )
         exp_id = request.match_info["exp_id"]
         data["dir"] = str(exp_dir)
         data["live"] = self.control is not None and self.control.experiment_id == exp_id

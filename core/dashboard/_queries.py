@@ -197,15 +197,20 @@ def _budget(exp: dict[str, Any], total: int, now: float) -> dict[str, Any]:
     }
 
 
-def experiment_summary(s: Session) -> dict[str, Any]:
-    """The experiments-list row: identity, status, counts, best value, budget."""
+def experiment_summary(s: Session, with_best: bool = True) -> dict[str, Any]:
+    """The experiments-list row: identity, status, counts, best value, budget.
+
+    ``with_best=False`` skips the best value (``best`` is None), which costs a scan of the trials.
+    """
     exp = _experiment(s)
     counts = _counts(s)
     mode = mode_of(exp["config"])
-    best = s.conn.execute(
-        f"SELECT trial_id, value FROM trials WHERE value IS NOT NULL "
-        f"ORDER BY value {_better_sql(mode)} LIMIT 1"
-    ).fetchone()
+    best = None
+    if with_best:
+        best = s.conn.execute(
+            f"SELECT trial_id, value FROM trials WHERE value IS NOT NULL "
+            f"ORDER BY value {_better_sql(mode)} LIMIT 1"
+        ).fetchone()
     total = sum(counts.values())
     return {
         "id": exp["id"],

@@ -353,3 +353,10 @@ def test_static_assets_are_vendored(exp: Any, live_server: Any) -> None:
     assert status == 200 and "Apache License" in body
     _, index, _ = srv.request("GET", "/")
     assert "http://" not in index.replace("http://www.w3.org", "") and "https://" not in index
+
+
+def test_summary_without_best(exp: Any, live_server: Any) -> None:
+    d, _ = exp
+    srv = live_server([d])
+    s = srv.get("/api/experiments/exp00001?summary=1&best=0")
+    assert s["best"] is None and s["total"] == 16 and s["counts"]["SUCCEEDED"] == 12

@@ -12,7 +12,7 @@ function spaceRows(space) {
   }).join("");
 }
 
-export function mount(root, route) {
+export function mount(root, route, setHeader) {
   ready();
   let byTime = false;
   let data = null;
@@ -58,8 +58,11 @@ export function mount(root, route) {
   }
 
   return {
+    header: true, // the overview's data draws the page header too: one request instead of two
     async refresh() {
       data = await getJSON(api(route.exp));
+      const e = data.experiment;
+      setHeader({ id: e.id, name: e.name, status: e.status, mode: data.mode, total: data.total, budget: data.budget, live: data.live });
       const b = data.budget, c = data.counts, total = data.total || 0;
       const best = data.top[0];
       const stack = STATUSES.filter((s) => c[s]).map((s) => `<span style="width:${(100 * c[s]) / total}%;background:${STATUS_COLORS[s]}"></span>`).join("");
