@@ -156,11 +156,14 @@ class Manager:
             )
         self.pool = _make_pool(cfg)
         executor_cls = registry.load("executor", cfg.training_service.platform)
+        options = dict(cfg.training_service.options)
+        if cfg.max_trial_retries:  # executors that can restart a lost trial (ray) read it
+            options.setdefault("maxTrialRetries", cfg.max_trial_retries)
         self.executor = executor_cls(
             experiment_dir=self.exp_dir,
             emit=self._queue.put_nowait,
             channel=cfg.channel,
-            options=dict(cfg.training_service.options),
+            options=options,
         )
 
     # ------------------------------------------------------------------------------------------
