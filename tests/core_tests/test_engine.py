@@ -408,3 +408,36 @@ def test_assessor_and_tuner_report_exceptions_do_not_crash_the_experiment(tmp_pa
     records = Experiment.from_config(cfg).run()
     assert [r.status for r in records] == [TrialStatus.SUCCEEDED] * 3
     assert all(len(r.intermediate) == 3 for r in records)
+
+
+NUMPY_TUNERS = """
+import numpy as np
+from hyperloom.tuners.random import RandomTuner
+
+
+class NumpyTuner(RandomTuner):
+    def suggest(self, trial_id):
+        params = super().suggest(trial_id)
+        return None if params is None else {**params, "k": np.int64(3), "f": np.float32(0.5)}
+
+
+class UnserializableTuner(RandomTuner):
+    def suggest(self, trial_id):
+        params = super().suggest(trial_id)
+        return None if params is None else {**params, "obj": object()}
+"""
+
+
+def test_tuner_params_with_numpy_scalars_or_unserializable_values(tmp_path: Path) -> None:
+    (tmp_path / "numpy_tuners.py").write_text(NUMPY_TUNERS)
+    cfg = config(fixed(steps=1), maxTrialNumber=2)
+    cfg["tuner"] = {"className": "numpy_tuners.NumpyTuner", "codeDirectory": str(tmp_path)}
+    exp = Experiment.from_config(cfg)
+    records = exp.run()
+    assert [r.status for r in records] == [TrialStatus.SUCCEEDED] * 2
+    assert all(r.params["k"] == 3 and r.params["f"] == 0.5 for r in records)
+    cfg["tuner"] = {"className": "numpy_tuners.UnserializableTuner", "codeDirectory": str(tmp_path)}
+    exp = Experiment.from_config(cfg)
+    assert exp.run() == []
+    assert exp.status == "STOPPED" and "the tuner failed" in exp.manager.stop_message
+    assert "not JSON-serializable" in exp.manager.stop_message
