@@ -301,6 +301,8 @@ class Manager:
             async with self._algo_lock:
                 try:
                     params = await asyncio.to_thread(self.tuner.suggest, trial_id)
+                    if params is not None:
+                        params = _plain_params(params)
                 except Exception as e:
                     self._release(trial_id)
                     log.exception("tuner.suggest failed")
@@ -739,6 +741,19 @@ def _trial_path() -> str:
     if parts and parts[0] == bindir:
         return path
     return os.pathsep.join([bindir, *[p for p in parts if p != bindir]])
+
+
+def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A tuner's suggestion as plain JSON values (numpy scalars become Python numbers), as it will
+    be written to ``params.json`` and the store. TypeError for anything else JSON cannot hold."""
+
+    def default(o: Any) -> Any:
+        if hasattr(o, "item") and callable(o.item):
+            return o.item()
+        raise TypeError(f"parameter value {o!r} of type {type(o).__name__} is not JSON-serializable")
+
+    plain: dict[str, Any] = json.loads(json.dumps(params, default=default))
+    return plain
 
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:
