@@ -441,3 +441,25 @@ def test_tuner_params_with_numpy_scalars_or_unserializable_values(tmp_path: Path
     assert exp.run() == []
     assert exp.status == "STOPPED" and "the tuner failed" in exp.manager.stop_message
     assert "not JSON-serializable" in exp.manager.stop_message
+
+
+def test_a_step_beyond_sqlite_integers_is_rejected_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / "bigstep.py").write_text(
+        "from hyperloom import trials\n"
+        "trials.report(0.5, step=10**23)\n"
+        "trials.report(0.7, step=1)\n"
+        "trials.report_final(1.0)\n"
+    )
+    cfg = config(fixed(), maxTrialNumber=2, trialCommand=f"{sys.executable} bigstep.py", trialCodeDirectory=str(tmp_path))
+    exp = Experiment.from_config(cfg)
+    records = exp.run()
+    assert [r.status for r in records] == [TrialStatus.SUCCEEDED] * 2
+    assert all(r.intermediate == (0.7,) and r.value == 1.0 for r in records)
+    from hyperloom.store import StoreReader
+
+    reader = StoreReader(exp.dir)
+    try:
+        rejects = reader.events(kind="channel_reject")
+    finally:
+        reader.close()
+    assert len(rejects) == 2 and all("step" in e["payload"]["reason"] for e in rejects), rejects
