@@ -163,7 +163,9 @@ def parse_line(line: bytes | str) -> Message:
     step = obj.get("step")
     if kind == "final":
         step = None
-    elif step is not None and (isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < 2**63):
+    elif step is not None and (
+        isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < 2**63
+    ):
         raise ChannelError(f"'step' must be a non-negative integer below 2**63, got {step!r:.40}")
     metrics = obj.get("metrics")
     if metrics is None:

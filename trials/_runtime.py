@@ -161,8 +161,8 @@ class Runtime:
                     raise TrialError(
                         f"report() step must be an int >= 0, got {step!r:.40}"
                     ) from None
-                if step < 0:
-                    raise TrialError(f"report() step must be an int >= 0, got {step}")
+                if not 0 <= step < 2**63:
+                    raise TrialError(f"report() step must be an int in [0, 2**63), got {step}")
             self._next_step = step + 1
         bad: list[str] = []
         clean = _clean(metrics, "metrics", bad)

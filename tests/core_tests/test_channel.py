@@ -37,6 +37,7 @@ def test_parse_metric_and_final() -> None:
         (b'{"type":"metric"}', "no 'value'"),
         (b'{"type":"metric","value":1,"step":-1}', "non-negative integer"),
         (b'{"type":"metric","value":1,"step":1.5}', "non-negative integer"),
+        (b'{"type":"metric","value":1,"step":9223372036854775808}', "below 2**63"),
         (b'{"type":"metric","value":1,"metrics":[1]}', "must be an object"),
         (b'{"type":"metric","value":1,"t":"now"}', "'t' must be a number"),
         (b'{"type":"bogus","value":1}', "unknown message type"),

@@ -125,7 +125,7 @@ def test_non_numeric_values_raise(trial_dir: Path, bad: Any) -> None:
     assert _lines(trial_dir) == []
 
 
-@pytest.mark.parametrize("bad_step", [-1, 1.5, "3", True])
+@pytest.mark.parametrize("bad_step", [-1, 1.5, "3", True, 2**63])
 def test_bad_steps_raise(trial_dir: Path, bad_step: Any) -> None:
     with pytest.raises(TrialError, match="step"):
         trials.report(1.0, step=bad_step)
