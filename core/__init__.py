@@ -5,8 +5,7 @@ The public API is re-exported here lazily, so ``import hyperloom`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing is not imported: `import hyperloom.trials` pays for this module
 
 __version__ = "0.1.0"
 
@@ -33,6 +32,8 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from hyperloom.assessors import Assessor
     from hyperloom.config import Config
     from hyperloom.errors import ConfigError, HyperloomError, PluginError, SearchSpaceError
@@ -47,6 +48,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'hyperloom' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
