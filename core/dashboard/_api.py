@@ -26,6 +26,8 @@ __all__ = ["TOKEN_HEADER", "Api", "DashboardControl"]
 logger = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Hyperloom-Token"
+# typed request keys arrived in aiohttp 3.12; older versions take a plain string
+_VERSION: Any = web.RequestKey("hl_version", str) if hasattr(web, "RequestKey") else "hl_version"
 _MAX_ID = 128
 T = TypeVar("T")
 
@@ -47,6 +49,18 @@ class DashboardControl(Protocol):
 
     def stop_trial(self, trial_id: str) -> bool:
         """Asks the manager to stop one trial. Returns False when it is unknown or not running."""
+
+
+def store_version(exp_dir: Path) -> str:
+    """A token that changes whenever the store does: size and mtime of the database and its WAL."""
+    parts = []
+    for name in (DB_NAME, DB_NAME + "-wal"):
+        try:
+            st = os.stat(exp_dir / name)
+            parts.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
+        except FileNotFoundError:
+            parts.append("-")
+    return "-".join(parts)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -99,8 +113,19 @@ class Api:
             )
         return exp_dir
 
-    async def _read(self, exp_dir: Path, fn: Callable[[q.Session], T]) -> T:
+    async def _read(
+        self, exp_dir: Path, fn: Callable[[q.Session], T], request: web.Request | None = None
+    ) -> T:
+        """Runs ``fn`` on a read-only session in a worker thread.
+
+        With ``request``, the store's change token is taken just before the read and kept in
+        ``request[_VERSION]``; the middleware sends it as the ``X-Hyperloom-Version`` header,
+        so the page knows which version its data is at least as new as, without a second request.
+        """
+
         def work() -> T:
+            if request is not None:
+                request[_VERSION] = store_version(exp_dir)
             with q.session(exp_dir / DB_NAME) as s:
                 return fn(s)
 
@@ -143,6 +168,7 @@ class Api:
         data = await self._read(
             exp_dir,
             (lambda s: q.experiment_summary(s, with_best)) if summary else q.overview,
+            request,
         )
         exp_id = request.match_info["exp_id"]
         data["dir"] = str(exp_dir)
@@ -153,18 +179,7 @@ class Api:
     async def version(self, request: web.Request) -> web.Response:
         """``GET /api/experiments/{id}/version``: a token that changes whenever the store does."""
         exp_dir = await self._exp_dir(request)
-
-        def work() -> str:
-            parts = []
-            for name in (DB_NAME, DB_NAME + "-wal"):
-                try:
-                    st = os.stat(exp_dir / name)
-                    parts.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
-                except FileNotFoundError:
-                    parts.append("-")
-            return "-".join(parts)
-
-        return web.json_response({"version": await self._run(work)})
+        return web.json_response({"version": await self._run(lambda: store_version(exp_dir))})
 
     async def trials(self, request: web.Request) -> web.Response:
         """``GET /api/experiments/{id}/trials``: one page of the table."""
@@ -180,7 +195,9 @@ class Api:
             statuses=statuses,
             q=request.query.get("q", "")[:500],
         )
-        return web.json_response(await self._read(exp_dir, lambda s: q.trials_page(s, query)))
+        return web.json_response(
+            await self._read(exp_dir, lambda s: q.trials_page(s, query), request)
+        )
 
     async def trial(self, request: web.Request) -> web.Response:
         """``GET /api/experiments/{id}/trials/{trial_id}``: detail, curve, events, log tails."""
@@ -196,7 +213,7 @@ class Api:
                     d[name] = read_tail(trial_log_path(exp_dir, trial_id, f"{name}.log"))
             return d
 
-        data = await self._read(exp_dir, work)
+        data = await self._read(exp_dir, work, request)
         if data is None:
             return _error(
                 404, f"no trial {trial_id!r} in experiment {request.match_info['exp_id']!r}"
@@ -208,7 +225,7 @@ class Api:
         """``GET /api/experiments/{id}/charts``: curves and parameter/value points."""
         exp_dir = await self._exp_dir(request)
         n = _int(request, "curves", 40, 1, q.MAX_CURVES)
-        text = await self._read(exp_dir, lambda s: q.charts_json(s, n))
+        text = await self._read(exp_dir, lambda s: q.charts_json(s, n), request)
         return web.Response(text=text, content_type="application/json")
 
     # -- actions ---------------------------------------------------------------------------------
@@ -259,6 +276,9 @@ async def errors_middleware(
     """Maps domain errors to JSON responses: usage errors 400, store errors 503."""
     try:
         resp: web.StreamResponse = await handler(request)
+        version = request.get(_VERSION)
+        if version is not None:
+            resp.headers["X-Hyperloom-Version"] = version
         return resp
     except UsageError as e:
         return _error(400, str(e))

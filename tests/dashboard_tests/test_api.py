@@ -360,3 +360,12 @@ def test_summary_without_best(exp: Any, live_server: Any) -> None:
     srv = live_server([d])
     s = srv.get("/api/experiments/exp00001?summary=1&best=0")
     assert s["best"] is None and s["total"] == 16 and s["counts"]["SUCCEEDED"] == 12
+
+
+def test_data_responses_carry_the_store_version(exp: Any, live_server: Any) -> None:
+    d, _ = exp
+    srv = live_server([d])
+    v = srv.get("/api/experiments/exp00001/version")["version"]
+    for path in ("", "?summary=1", "/trials", "/trials/t0000", "/charts"):
+        _, _, headers = srv.request("GET", f"/api/experiments/exp00001{path}")
+        assert headers["x-hyperloom-version"] == v, path

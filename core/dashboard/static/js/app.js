@@ -1,6 +1,6 @@
 // The single-page app: hash router, experiment header, and the live-update loop.
 import { disposeAll } from "./charts.js";
-import { api, badge, esc, fmtDur, getJSON, link, postJSON, takeToken, toast } from "./util.js";
+import { api, badge, collectVersions, esc, fmtDur, getJSON, link, postJSON, takeToken, takeVersions, toast } from "./util.js";
 import * as experiments from "./views/experiments.js";
 import * as overview from "./views/overview.js";
 import * as trials from "./views/trials.js";
@@ -74,13 +74,16 @@ async function render() {
     main.innerHTML = (route.exp ? `<div id="exp-head"></div>` : "") + `<div id="view"></div>`;
     const inst = view.mount(document.getElementById("view"), route, showHeader(mine));
     mine.view = inst;
-    // the change token is read first, so the data loaded next is at least that new; the header
-    // and the view's own data then load in parallel
-    if (route.exp) mine.version = (await getJSON(`${api(route.exp)}/version`)).version;
+    // every data response says which store version it read (X-Hyperloom-Version); if they
+    // disagree, the first tick reloads
+    busy = true;
+    collectVersions();
     const jobs = [inst.refresh()];
     if (route.exp && !inst.header) jobs.push(getJSON(`${api(route.exp)}?summary=1&best=0`).then(showHeader(mine)));
     else if (!route.exp) document.title = "hyperloom";
     await Promise.all(jobs);
+    const versions = takeVersions();
+    mine.version = versions.size === 1 ? [...versions][0] : null;
     // when the first view was drawn, in ms since navigation (read by the benchmark)
     if (!document.body.dataset.drawnMs) document.body.dataset.drawnMs = performance.now().toFixed(1);
     document.body.dataset.view = route.name;
@@ -92,6 +95,8 @@ async function render() {
   } catch (e) {
     if (mine !== current) return;
     main.innerHTML = `<div class="err-box">${esc(e.message)}</div>`;
+  } finally {
+    if (mine === current) busy = false;
   }
 }
 

@@ -64,8 +64,24 @@ export class HttpError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
+let collected = null;
+
+/** Starts collecting the store versions (X-Hyperloom-Version) that API responses report. */
+export function collectVersions() {
+  collected = new Set();
+}
+
+/** The versions collected since collectVersions(), and stops collecting. */
+export function takeVersions() {
+  const c = collected || new Set();
+  collected = null;
+  return c;
+}
+
 export async function getJSON(path, signal) {
   const r = await fetch(path, { signal, headers: { Accept: "application/json" } });
+  const v = r.headers.get("X-Hyperloom-Version");
+  if (collected && v) collected.add(v);
   const body = await r.json().catch(() => ({}));
   if (!r.ok) throw new HttpError(r.status, body.error || `${r.status} ${r.statusText}`);
   return body;

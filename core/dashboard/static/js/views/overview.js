@@ -43,7 +43,7 @@ export function mount(root, route, setHeader) {
     if (!series.length) { el.innerHTML = `<div class="empty">No finished trial has reported a final value yet.</div>`; return; }
     el.innerHTML = "";
     const s = [{ name: "best so far", type: "line", step: "end", data: series, symbol: "circle", symbolSize: 6, lineStyle: { width: 2.5 }, z: 3 }];
-    if (!byTime) s.unshift({ name: "trial value", type: "scatter", data: data.values, symbolSize: 5, itemStyle: { color: "#94a3b8", opacity: .55 } });
+    if (!byTime) s.unshift({ name: "trial value", type: "scatter", data: data.values, large: true, largeThreshold: 500, symbolSize: 5, itemStyle: { color: "#94a3b8", opacity: .55 } });
     const c = chart(el, {
       grid, legend: { top: 0, right: 0, textStyle: { color: "#667085" } },
       tooltip: { ...tooltip, formatter: (p) => `${esc(p.seriesName)}<br>trial <b>${esc(p.data[2])}</b><br>${byTime ? "after " + fmtDur(p.data[0]) : "#" + p.data[0]}: <b>${fmtNum(p.data[1])}</b>` },
