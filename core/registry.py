@@ -156,10 +156,15 @@ def _load_info(info: PluginInfo) -> Any:
     try:
         return _import_ref(info.value)
     except Exception as e:
+        hint = (
+            ""
+            if info.builtin
+            else " Reinstall or fix that package, or set HYPERLOOM_DISABLE_PLUGINS=1 to use "
+            "built-ins only."
+        )
         raise PluginError(
             f"{label} plugin {info.name!r} from distribution {info.distribution} {info.version} "
-            f"failed to load ({info.value}): {type(e).__name__}: {e}. Reinstall or fix that "
-            f"package, or set HYPERLOOM_DISABLE_PLUGINS=1 to use built-ins only."
+            f"failed to load ({info.value}): {type(e).__name__}: {e}.{hint}"
         ) from None
 
 
