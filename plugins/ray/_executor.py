@@ -224,6 +224,8 @@ class RayExecutor(Executor):
                     f"{_short(exc)}. Start one with `ray start --head` or fix the address"
                 ) from exc
             self._owns_ray = True
+        else:
+            self._check_same_cluster(ray)
         self._ray = ray
         self._runner_cls = ray.remote(TrialRunner)
         if self._check_resources:
@@ -250,6 +252,18 @@ class RayExecutor(Executor):
                 f"{exc.strerror or exc}. Start it with `ray start --head --port={port}` on {host}, "
                 "or fix the address"
             ) from exc
+
+    def _check_same_cluster(self, ray: Any) -> None:
+        """This process is connected already (the user's own ``ray.init``): it must be there."""
+        if self._address is None or self._address == "auto" or "://" in self._address:
+            return
+        connected = str(ray.get_runtime_context().gcs_address or "")
+        if connected.rpartition(":")[2] != self._address.rpartition(":")[2]:
+            raise HyperloomError(
+                f"this process is connected to the Ray cluster at {connected}, but "
+                f"trainingService.address is {self._address}: call ray.shutdown() first, or "
+                "leave the address out to use the connected cluster"
+            )
 
     def _connect(self, ray: Any) -> None:
         kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}

@@ -208,8 +208,11 @@ def test_killed_runner_is_node_lost_and_its_slot_is_reused(
         )
         info = wait_for(lambda: node_info(exp_dir, victim.trial_id), what="node.json")
         ray = connect(ray_cluster)
-        actor = ray.get_actor(victim.trial_id, namespace=f"hyperloom-{exp_id}")
-        ray.kill(actor, no_restart=True)
+        try:
+            actor = ray.get_actor(victim.trial_id, namespace=f"hyperloom-{exp_id}")
+            ray.kill(actor, no_restart=True)
+        finally:
+            ray.shutdown()
         _, err = proc.communicate(timeout=150)
         assert proc.returncode == 0, err[-3000:]
     finally:
