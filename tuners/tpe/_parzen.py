@@ -58,6 +58,7 @@ class ParzenEstimator:
         rule: Bandwidth rule, "gap" or "scott".
         pad: Per-dimension widening of the bounds (half a quantum for quantized linear
             parameters, so that the end values get as much mass as inner ones).
+        obs_weights: Weight of each observation's kernel (default 1 each).
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class ParzenEstimator:
         min_sigma: np.ndarray,
         rule: str = "gap",
         pad: np.ndarray | None = None,
+        obs_weights: np.ndarray | None = None,
     ) -> None:
         self.enc = enc
         pad = np.zeros(enc.n_dims) if pad is None else pad
@@ -78,6 +80,8 @@ class ParzenEstimator:
         n, d = rows.shape
         self.n_kernels = n + 1
         w = np.ones(n + 1)
+        if obs_weights is not None:
+            w[:n] = obs_weights
         w[n] = prior_weight
         self.log_w = np.log(w / w.sum())
         self.weights = w / w.sum()

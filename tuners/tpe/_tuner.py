@@ -57,6 +57,9 @@ class TPETuner(BaseTuner):
             "scott" (one width per parameter, ``bandwidth * width * n ** (-1 / (d + 4))``).
         bandwidth: Factor of the "scott" rule (larger: smoother densities).
         constant_liar: Count running trials as bad ones (disable only for sequential runs).
+        forgetting: In a density fitted to more than this many trials, the older ones weigh
+            less, linearly from ``1 / n`` for the oldest to 1 (Bergstra's "linear forgetting");
+            0 turns it off.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class TPETuner(BaseTuner):
         bandwidth_rule: str = "gap",
         bandwidth: float = 0.2,
         constant_liar: bool = True,
+        forgetting: int = 25,
     ) -> None:
         super().__init__(space, mode=mode, seed=seed)
         self.n_startup = _count("n_startup", n_startup, 1)
@@ -89,6 +93,7 @@ class TPETuner(BaseTuner):
         if not isinstance(constant_liar, bool):
             raise PluginError(f"tpe: constant_liar must be true or false, got {constant_liar!r}")
         self.constant_liar = constant_liar
+        self.forgetting = _count("forgetting", forgetting, 0)
         enc = self.encoder
         self._min_sigma = np.zeros(enc.n_dims)
         self._pad = np.zeros(enc.n_dims)
@@ -97,6 +102,12 @@ class TPETuner(BaseTuner):
                 self._min_sigma[i] = 0.5 * float(p.q)
                 if enc.bounded[i]:
                     self._pad[i] = 0.5 * float(p.q)
+
+    def _weights(self, n: int) -> np.ndarray:
+        w = np.ones(n)
+        if self.forgetting and n > self.forgetting:
+            w[: n - self.forgetting] = np.linspace(1.0 / n, 1.0, n - self.forgetting)
+        return w
 
     def _propose(self, rng: np.random.Generator) -> np.ndarray:
         h = self.history
@@ -108,7 +119,8 @@ class TPETuner(BaseTuner):
         order = np.argsort(np.where(finite, y, np.inf), kind="stable")
         n_good = max(1, min(math.ceil(self.gamma * n_ok), self.max_good))
         good_idx = order[:n_good]
-        bad_idx = order[n_good:]
+        bad_idx = np.sort(order[n_good:])  # oldest first, for the forgetting weights
+        good_idx = np.sort(good_idx)
         x = h.x
         bad = x[bad_idx]
         if self.constant_liar and h.pending:
@@ -122,6 +134,7 @@ class TPETuner(BaseTuner):
                 min_sigma=self._min_sigma,
                 rule=self.bandwidth_rule,
                 pad=self._pad,
+                obs_weights=self._weights(rows.shape[0]),
             )
             for rows in (x[good_idx], bad)
         )
