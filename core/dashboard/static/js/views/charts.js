@@ -13,8 +13,8 @@ function category(points, key) {
   return vals.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v)));
 }
 
-const MAX_LINES = 2000; // parallel coordinates
-const MAX_DOTS = 3000; // each value-vs-parameter scatter
+const MAX_LINES = 1200; // parallel coordinates
+const MAX_DOTS = 1200; // each value-vs-parameter scatter
 
 /** At most `max` points: the best half of the budget, and an even sample of the others. */
 function sample(points, max, mode) {
