@@ -236,6 +236,7 @@ def test_unknown_keys_suggest_the_closest(
         ("maxTrialNumber", True, "maxTrialNumber must be a positive integer, got True"),
         ("maxTrialNumber", 2.5, "got 2.5"),
         ("trialGpuNumber", -1, "trialGpuNumber must be a non-negative integer, got -1"),
+        ("trialCommand", None, "missing trialCommand"),
         ("trialCommand", "  ", "trialCommand must be a non-empty string, got '  '"),
         ("trialCommand", ["python", "t.py"], "trialCommand must be a non-empty string, got ['python', 't.py']"),
         ("experimentName", 5, "experimentName must be a string, got 5"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import string
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,14 @@ from hyperloom.tuners.grid import iter_grid
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SAMPLING = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# HYPERLOOM_FUZZ_SCALE=10 runs 10x the examples (a deeper search than the suite's default)
+_SCALE = float(os.environ.get("HYPERLOOM_FUZZ_SCALE", "1"))
+FUZZ = settings(
+    max_examples=int(150 * _SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+SAMPLING = settings(
+    max_examples=int(100 * _SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 TYPES = [
     "choice", "randint", "uniform", "quniform", "loguniform", "qloguniform",
