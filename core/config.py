@@ -444,7 +444,7 @@ def _build(
     for k in raw:
         if not isinstance(k, str) or k not in valid:
             raise _unknown(str(k), valid, where, "")
-    if "trialCommand" not in raw:
+    if raw.get("trialCommand") is None:
         raise ConfigError(f"{where}: missing trialCommand (the command that runs one trial)")
     kwargs: dict[str, Any] = {}
     for key, (attr, check) in _TOP.items():
