@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from aiohttp import web
+from hyperloom.dashboard import _charts, _table
 from hyperloom.dashboard import _queries as q
 from hyperloom.dashboard._catalog import Catalog
 from hyperloom.dashboard._files import read_tail, trial_log_path
@@ -102,13 +104,13 @@ class Api:
 
     async def _exp_dir(self, request: web.Request) -> Path:
         exp_id = request.match_info["exp_id"]
-        exp_dir = self.catalog.get(exp_id)
+        exp_dir: Path | None = self.catalog.get(exp_id)
         if exp_dir is None and len(exp_id) <= _MAX_ID:
             await self._run(self.catalog.refresh)
             exp_dir = self.catalog.get(exp_id)
         if exp_dir is None:
             raise web.HTTPNotFound(
-                text=f'{{"error": "no experiment {exp_id[:_MAX_ID]!r} in this dashboard"}}',
+                text=json.dumps({"error": f"no experiment {exp_id[:_MAX_ID]!r} in this dashboard"}),
                 content_type="application/json",
             )
         return exp_dir
@@ -187,7 +189,7 @@ class Api:
         statuses = tuple(
             s for raw in request.query.getall("status", []) for s in raw.split(",") if s
         )
-        query = q.TrialQuery(
+        query = _table.TrialQuery(
             sort=request.query.get("sort", "sequence"),
             desc=request.query.get("order", "asc").lower() == "desc",
             offset=_int(request, "offset", 0, 0, 10**9),
@@ -196,7 +198,7 @@ class Api:
             q=request.query.get("q", "")[:500],
         )
         return web.json_response(
-            await self._read(exp_dir, lambda s: q.trials_page(s, query), request)
+            await self._read(exp_dir, lambda s: _table.trials_page(s, query), request)
         )
 
     async def trial(self, request: web.Request) -> web.Response:
@@ -207,7 +209,7 @@ class Api:
             return _error(404, "no such trial")
 
         def work(s: q.Session) -> dict[str, Any] | None:
-            d = q.trial_detail(s, trial_id)
+            d: dict[str, Any] | None = q.trial_detail(s, trial_id)
             if d is not None:
                 for name in ("stdout", "stderr"):
                     d[name] = read_tail(trial_log_path(exp_dir, trial_id, f"{name}.log"))
@@ -224,8 +226,8 @@ class Api:
     async def charts(self, request: web.Request) -> web.Response:
         """``GET /api/experiments/{id}/charts``: curves and parameter/value points."""
         exp_dir = await self._exp_dir(request)
-        n = _int(request, "curves", 40, 1, q.MAX_CURVES)
-        text = await self._read(exp_dir, lambda s: q.charts_json(s, n), request)
+        n = _int(request, "curves", 40, 1, _charts.MAX_CURVES)
+        text = await self._read(exp_dir, lambda s: _charts.charts_json(s, n), request)
         return web.Response(text=text, content_type="application/json")
 
     # -- actions ---------------------------------------------------------------------------------

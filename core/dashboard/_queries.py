@@ -4,7 +4,7 @@ Every function here is blocking and runs in a worker thread (``asyncio.to_thread
 manager's loop never waits on SQLite. Each request opens a :class:`Session` (a
 :class:`hyperloom.store.StoreReader` plus a read-only ``sqlite3`` connection for the queries the
 reader does not offer: paged/sorted/filtered trials, best-so-far series, many curves at once) and
-closes it at once. Opening a SQLite file costs well under a millisecond, and a fresh connection in
+closes it at once. The trials table's queries live in ``_table``, the charts page's in ``_charts``. Opening a SQLite file costs well under a millisecond, and a fresh connection in
 WAL mode always sees the latest committed writes.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -24,42 +23,13 @@ from typing import Any
 
 from hyperloom.errors import StoreError
 
-__all__ = [
-    "TrialQuery",
-    "charts_json",
-    "columns",
-    "curves",
-    "experiment_summary",
-    "mode_of",
-    "overview",
-    "session",
-    "trial_detail",
-    "trials_page",
-]
+__all__ = ["Session", "experiment_summary", "mode_of", "overview", "session", "trial_detail"]
 
 logger = logging.getLogger(__name__)
 
 TOP_TRIALS = 10
-#: trials scanned to discover the parameter and metric columns (newest first)
-COLUMN_SAMPLE = 500
 #: most points of the "all values" scatter behind the best-so-far line
 SCATTER_POINTS = 2000
-#: most trials whose curves are overlaid on the charts page
-MAX_CURVES = 200
-#: most trials in the parallel-coordinates / metric-vs-parameter data
-MAX_POINTS = 20000
-
-_ORDERABLE = {
-    "sequence": "sequence",
-    "trial_id": "trial_id",
-    "status": "status",
-    "value": "value",
-    "started": "started",
-    "ended": "ended",
-    "exit_code": "exit_code",
-    "duration": "(COALESCE(ended, :now) - started)",
-}
-_FILTER_RE = re.compile(r"^([A-Za-z_#][\w.#/-]*)(>=|<=|!=|=|>|<)(.+)$")
 
 
 @dataclass
@@ -250,7 +220,9 @@ def overview(s: Session) -> dict[str, Any]:
         )
     ]
     sign = 1.0 if mode == "maximize" else -1.0
-    valued = [r for r in rows if r[2] is not None]
+    valued: list[tuple[Any, str, float, Any, Any]] = [
+        (seq, tid, float(v), a, e) for seq, tid, v, a, e in rows if v is not None
+    ]
     by_seq = [[seq, v, tid] for seq, tid, v, _a, _b in valued]
     best_seq = _improvements(((seq, v, tid) for seq, tid, v, _a, _b in valued), sign)
     if best_seq:
@@ -313,164 +285,6 @@ def _duration(started: Any, ended: Any, now: float) -> float | None:
         return None
     b = _num(ended)
     return round((b if b is not None else now) - a, 3)
-
-
-# -------------------------------------------------------------------------------------------------
-# trials table
-
-
-def columns(s: Session) -> dict[str, list[str]]:
-    """Parameter and metric names, from the search space and the newest trials."""
-    params: dict[str, None] = {}
-    metrics: dict[str, None] = {}
-    space = _loads(
-        (s.conn.execute("SELECT space_json FROM experiment LIMIT 1").fetchone() or [None])[0]
-    )
-    if isinstance(space, dict):
-        params.update(dict.fromkeys(str(k) for k in space))
-    sample = f"(SELECT params_json, metrics_json FROM trials ORDER BY sequence DESC LIMIT {COLUMN_SAMPLE})"
-    for (k,) in s.conn.execute(
-        f"SELECT DISTINCT j.key FROM {sample} t, json_each(t.params_json) j "
-        "WHERE json_valid(t.params_json)"
-    ):
-        params.setdefault(str(k))
-    for (k,) in s.conn.execute(
-        f"SELECT DISTINCT j.key FROM {sample} t, json_each(t.metrics_json) j "
-        "WHERE json_valid(t.metrics_json) AND json_type(t.metrics_json) = 'object'"
-    ):
-        metrics.setdefault(str(k))
-    return {"params": list(params), "metrics": sorted(metrics)}
-
-
-def _json_path(name: str) -> str:
-    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-@dataclass(frozen=True)
-class TrialQuery:
-    """A page request for the trials table."""
-
-    sort: str = "sequence"
-    desc: bool = False
-    offset: int = 0
-    limit: int = 50
-    statuses: tuple[str, ...] = ()
-    q: str = ""
-
-
-def _sort_expr(sort: str, cols: dict[str, list[str]], args: dict[str, Any]) -> str:
-    if sort in _ORDERABLE:
-        return _ORDERABLE[sort]
-    kind, _, name = sort.partition(":")
-    if kind == "param" and name:
-        args["sort_path"] = _json_path(name)
-        return "json_extract(params_json, :sort_path)"
-    if kind == "metric" and name:
-        args["sort_path"] = _json_path(name)
-        return "json_extract(metrics_json, :sort_path)"
-    from hyperloom.errors import UsageError
-
-    raise UsageError(
-        f"unknown sort key {sort!r}: use one of {sorted(_ORDERABLE)}, 'param:NAME' or 'metric:NAME'"
-    )
-
-
-def _where(query: TrialQuery, cols: dict[str, list[str]], args: dict[str, Any]) -> str:
-    """SQL conditions for the status filter and the search box.
-
-    The search box takes space-separated terms. ``NAME OP NUMBER`` (``lr<0.01``, ``value>=0.9``,
-    ``duration>60``, ``#>100``; OP one of ``< <= > >= = !=``) filters on a column; any other term
-    matches trial ids, statuses and parameter values as text. All terms must hold.
-    """
-    conds: list[str] = []
-    if query.statuses:
-        names = []
-        for i, st in enumerate(query.statuses):
-            args[f"st{i}"] = st.upper()
-            names.append(f":st{i}")
-        conds.append(f"status IN ({', '.join(names)})")
-    for i, term in enumerate(query.q.split()[:20]):
-        m = _FILTER_RE.match(term)
-        if m:
-            key, op, raw = m.groups()
-            try:
-                args[f"v{i}"] = float(raw)
-                rhs = f":v{i}"
-            except ValueError:
-                args[f"v{i}"] = raw
-                rhs = f":v{i}"
-            if key in ("value", "duration", "sequence", "exit_code", "#"):
-                lhs = _ORDERABLE["sequence" if key == "#" else key]
-            elif key in cols["params"] or key.startswith("param."):
-                args[f"p{i}"] = _json_path(key.removeprefix("param."))
-                lhs = f"json_extract(params_json, :p{i})"
-            elif key in cols["metrics"] or key.startswith("metric."):
-                args[f"p{i}"] = _json_path(key.removeprefix("metric."))
-                lhs = f"json_extract(metrics_json, :p{i})"
-            elif key == "status":
-                args[f"v{i}"] = raw.upper()
-                lhs = "status"
-            else:
-                lhs = None
-            if lhs is not None:
-                conds.append(f"{lhs} {op} {rhs}")
-                continue
-        args[f"t{i}"] = (
-            "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        conds.append(
-            f"(trial_id LIKE :t{i} ESCAPE '\\' OR status LIKE :t{i} ESCAPE '\\' "
-            f"OR params_json LIKE :t{i} ESCAPE '\\')"
-        )
-    return (" WHERE " + " AND ".join(conds)) if conds else ""
-
-
-def trials_page(s: Session, query: TrialQuery) -> dict[str, Any]:
-    """One page of the trials table: ``{total, offset, limit, columns, trials}``.
-
-    Sorting, filtering and paging run in SQL (``ORDER BY ... LIMIT ... OFFSET``), so a page costs
-    about the same at 10,000 trials as at 100.
-    """
-    now = time.time()
-    cols = columns(s)
-    args: dict[str, Any] = {"now": now}
-    where = _where(query, cols, args)
-    order = _sort_expr(query.sort, cols, args)
-    direction = "DESC" if query.desc else "ASC"
-    total = s.conn.execute(f"SELECT COUNT(*) FROM trials{where}", args).fetchone()[0]
-    args["limit"] = max(1, min(query.limit, 500))
-    args["offset"] = max(0, query.offset)
-    rows = s.conn.execute(
-        "SELECT trial_id, sequence, status, value, params_json, metrics_json, started, ended, "
-        f"exit_code, reason FROM trials{where} "
-        f"ORDER BY ({order}) IS NULL, {order} {direction}, sequence {direction} "
-        "LIMIT :limit OFFSET :offset",
-        args,
-    ).fetchall()
-    return {
-        "total": total,
-        "offset": args["offset"],
-        "limit": args["limit"],
-        "sort": query.sort,
-        "desc": query.desc,
-        "columns": cols,
-        "trials": [
-            {
-                "trial_id": r[0],
-                "sequence": r[1],
-                "status": r[2],
-                "value": _num(r[3]),
-                "params": _row_params(r[4]),
-                "metrics": _clean_metrics(_loads(r[5])),
-                "started": _num(r[6]),
-                "ended": _num(r[7]),
-                "duration": _duration(r[6], r[7], now),
-                "exit_code": r[8],
-                "reason": r[9],
-            }
-            for r in rows
-        ],
-    }
 
 
 def _clean_metrics(m: Any) -> dict[str, Any]:
@@ -545,74 +359,3 @@ def _stop_cause(status: str, reason: Any, events: list[dict[str, Any]]) -> str |
     if status == "FAILED":
         return f"Failed: {reason}" if reason else "The trial exited with an error"
     return None
-
-
-# -------------------------------------------------------------------------------------------------
-# charts
-
-
-def curves(s: Session, mode: str, limit: int) -> list[dict[str, Any]]:
-    """Intermediate curves of the best ``limit`` trials, of up to ``limit`` running ones and of a
-    few recent trials that ended without a value (failed, stopped early)."""
-    limit = max(1, min(limit, MAX_CURVES))
-    cols = "SELECT trial_id, sequence, status, value FROM trials"
-    picked: dict[str, tuple[Any, ...]] = {}
-    for sql, n in (
-        (
-            f"{cols} WHERE value IS NOT NULL ORDER BY value {_better_sql(mode)}, sequence LIMIT ?",
-            limit,
-        ),
-        (f"{cols} WHERE status = 'RUNNING' ORDER BY sequence DESC LIMIT ?", limit),
-        (
-            f"{cols} WHERE value IS NULL AND status != 'RUNNING' ORDER BY sequence DESC LIMIT ?",
-            max(1, limit // 4),
-        ),
-    ):
-        for row in s.conn.execute(sql, (n,)):
-            picked.setdefault(row[0], row)
-    out = []
-    for tid, seq, status, value in sorted(picked.values(), key=lambda r: r[1]):
-        pts = s.conn.execute(
-            "SELECT step, value FROM metrics WHERE trial_id = ? ORDER BY step LIMIT 5000", (tid,)
-        ).fetchall()
-        if pts:
-            out.append(
-                {
-                    "trial_id": tid,
-                    "sequence": seq,
-                    "status": status,
-                    "value": _num(value),
-                    "points": [
-                        [st if st is not None else i, _num(v)] for i, (st, v) in enumerate(pts)
-                    ],
-                }
-            )
-    return out
-
-
-def charts_json(s: Session, curve_limit: int) -> str:
-    """Data for the charts page as JSON text: curves, and the parameters and value of every
-    trial that has one (up to MAX_POINTS).
-
-    The points, the bulk of the response, are built as JSON by SQLite itself (``json_object``),
-    which is several times faster than parsing and re-encoding thousands of parameter objects.
-    """
-    exp = _experiment(s)
-    mode = mode_of(exp["config"])
-    (points,) = s.conn.execute(
-        "SELECT coalesce(json_group_array(json_object('trial_id', trial_id, 'sequence', sequence, "
-        "'status', status, 'value', value, 'params', json(params_json))), '[]') FROM ("
-        "SELECT trial_id, sequence, status, value, params_json FROM trials "
-        "WHERE value IS NOT NULL AND json_valid(params_json) ORDER BY sequence LIMIT ?)",
-        (MAX_POINTS,),
-    ).fetchone()
-    head = json.dumps(
-        {
-            "mode": mode,
-            "space": exp["space"],
-            "columns": columns(s),
-            "curves": curves(s, mode, curve_limit),
-        },
-        allow_nan=False,
-    )
-    return head[:-1] + ', "points": ' + points + "}"

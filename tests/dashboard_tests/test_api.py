@@ -369,3 +369,10 @@ def test_data_responses_carry_the_store_version(exp: Any, live_server: Any) -> N
     for path in ("", "?summary=1", "/trials", "/trials/t0000", "/charts"):
         _, _, headers = srv.request("GET", f"/api/experiments/exp00001{path}")
         assert headers["x-hyperloom-version"] == v, path
+
+
+def test_unknown_experiment_error_is_json(exp: Any, live_server: Any) -> None:
+    d, _ = exp
+    srv = live_server([d])
+    status, data, _ = srv.request("GET", "/api/experiments/a%22b%5C")
+    assert status == 404 and data["error"].startswith("no experiment 'a\"b\\\\'")
