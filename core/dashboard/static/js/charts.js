@@ -28,6 +28,13 @@ export function ready() {
 /** Creates (or reuses) a chart on `el` and sets `option`. */
 export function chart(el, option) {
   if (!window.echarts || !el) return null;
+  // views redraw their HTML on live updates: free the charts whose element left the page
+  live = live.filter((x) => {
+    if (x.isDisposed()) return false;
+    if (x.getDom().isConnected) return true;
+    x.dispose();
+    return false;
+  });
   let c = window.echarts.getInstanceByDom(el);
   if (!c) {
     c = window.echarts.init(el, null, { renderer: "canvas" });

@@ -38,15 +38,25 @@ export function mount(root, route) {
       <label class="hint">best <select id="ncurves">${[10, 20, 40, 100, 200].map((k) => `<option ${k === n ? "selected" : ""}>${k}</option>`).join("")}</select> trials, plus running ones</label></div>
       <div class="chart tall" id="curves"></div></div>
     <div class="panel"><div class="panel-head"><h2>Value against each parameter</h2><span class="hint" id="sc-hint"></span></div><div class="smalls" id="scatter"></div></div>`;
-  root.querySelector("#ncurves").addEventListener("change", (ev) => { n = Number(ev.target.value); self.refresh(); });
+  root.querySelector("#ncurves").addEventListener("change", (ev) => { n = Number(ev.target.value); self.refresh(true); });
 
   const goto = (c) => c && c.on("click", (p) => {
     const tid = p.data?.trial_id ?? p.data?.[2] ?? p.seriesName;
     if (tid && typeof tid === "string") window.location.hash = link("e", route.exp, "trials", tid);
   });
 
+  // the charts are the heaviest page: live updates redraw it at most every few seconds
+  const MIN_INTERVAL_MS = 5000;
+  let last = 0;
+  let pending = null;
   const self = {
-    async refresh() {
+    async refresh(force = false) {
+      const wait = last + MIN_INTERVAL_MS - Date.now();
+      if (!force && last && wait > 0) {
+        if (!pending) pending = setTimeout(() => { pending = null; self.refresh(true).catch(() => {}); }, wait);
+        return;
+      }
+      last = Date.now();
       const [d] = await Promise.all([getJSON(`${api(route.exp)}/charts?curves=${n}`), ready()]);
       const keys = d.columns.params;
       const pts = d.points;
@@ -121,5 +131,6 @@ export function mount(root, route) {
       });
     },
   };
+  self.destroy = () => clearTimeout(pending);
   return self;
 }
