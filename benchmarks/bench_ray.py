@@ -103,10 +103,17 @@ def local_cluster() -> Iterator[str]:
 
 
 def _alive_nodes(address: str, want: int, timeout: float) -> int:
+    """How many nodes are alive once ``want`` are (or ``timeout`` passed); 0 when unreachable."""
     code = (
         "import ray, time\n"
-        f"ray.init(address={address!r}, log_to_driver=False, logging_level='ERROR')\n"
         f"end = time.time() + {timeout}\n"
+        "while True:\n"
+        "    try:\n"
+        f"        ray.init(address={address!r}, log_to_driver=False, logging_level='ERROR')\n"
+        "        break\n"
+        "    except Exception:\n"
+        "        if time.time() > end: raise\n"
+        "        time.sleep(1)\n"
         f"while len([n for n in ray.nodes() if n['Alive']]) < {want} and time.time() < end:\n"
         "    time.sleep(0.5)\n"
         "print(len([n for n in ray.nodes() if n['Alive']]))\n"
@@ -114,7 +121,10 @@ def _alive_nodes(address: str, want: int, timeout: float) -> int:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout + 60
     )
-    return int(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.split() else 0
+    if out.returncode != 0 or not out.stdout.split():
+        print(out.stderr[-2000:], file=sys.stderr)
+        return 0
+    return int(out.stdout.split()[-1])
 
 
 class Bench:

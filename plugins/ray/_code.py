@@ -36,6 +36,7 @@ def _matcher(root: Path, patterns: Sequence[str]) -> Callable[[str], bool]:
     try:
         import pathspec
 
+        spec: Any
         try:
             spec = pathspec.PathSpec.from_lines("gitignore", lines)
         except (KeyError, LookupError):  # pathspec < 0.12 knows only the older name
