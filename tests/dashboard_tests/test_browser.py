@@ -167,3 +167,22 @@ def test_charts_and_experiments_list(make_experiment: Any, live_server: Any, tab
         page.wait_for_selector(sel)
     assert page.locator("#stop-exp").count() == 0  # view mode: read-only
     assert tab.errors == []
+
+
+def test_overview_redraws_live(running: Any, tab: Page) -> None:
+    srv, store, _ = running
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto(f"{srv.base}/#/e/exp00001")
+    page.wait_for_selector("#best-chart canvas")
+    seq = store.allocate_sequence()
+    store.add_trial("tbest", seq, {"lr": 0.01, "batch_size": 32, "dropout": 0.1})
+    store.start_trial("tbest", started=time.time() - 5)
+    store.set_final("tbest", 0.999)
+    store.finish_trial("tbest", TrialStatus.SUCCEEDED, ended=time.time(), exit_code=0)
+    expect(page.locator("#trial-count")).to_contain_text("12", timeout=4000)
+    expect(page.locator("#cards")).to_contain_text("0.999")
+    assert page.locator("#best-chart canvas").count() == 1  # the chart survives the redraw
+    assert "tbest" in page.inner_text("#top-table tbody tr >> nth=0")
+    assert tab.errors == []

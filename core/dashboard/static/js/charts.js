@@ -35,6 +35,7 @@ export function chart(el, option) {
     x.dispose();
     return false;
   });
+  if (el.querySelector(":scope > .empty")) el.innerHTML = "";
   let c = window.echarts.getInstanceByDom(el);
   if (!c) {
     c = window.echarts.init(el, null, { renderer: "canvas" });
@@ -42,6 +43,13 @@ export function chart(el, option) {
   }
   c.setOption({ color: PALETTE, animation: false, textStyle: { fontFamily: "inherit" }, ...option }, { notMerge: true });
   return c;
+}
+
+/** Replaces a chart (if any) on `el` with a short message. */
+export function showEmpty(el, message) {
+  const c = window.echarts?.getInstanceByDom(el);
+  if (c) c.dispose();
+  el.innerHTML = `<div class="empty">${message}</div>`;
 }
 
 export function disposeAll() {

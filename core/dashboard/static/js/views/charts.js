@@ -1,5 +1,5 @@
 // Charts: overlaid intermediate curves, parallel coordinates coloured by value, value vs each parameter.
-import { axis, chart, grid, ready, tooltip, VALUE_RAMP } from "../charts.js";
+import { axis, chart, grid, ready, showEmpty, tooltip, VALUE_RAMP } from "../charts.js";
 import { api, esc, fmtNum, getJSON, link } from "../util.js";
 
 function isNumeric(points, key, space) {
@@ -66,7 +66,7 @@ export function mount(root, route) {
 
       // parallel coordinates
       const par = root.querySelector("#parallel");
-      if (!pts.length) par.innerHTML = `<div class="empty">No trial has a final value yet.</div>`;
+      if (!pts.length) showEmpty(par, "No trial has a final value yet.");
       else {
         const dims = keys.map((k, i) => (isNumeric(pts, k, d.space)
           ? { dim: i, name: k, type: "value", scale: true, ...(d.space?.[k]?._type?.startsWith("log") ? { type: "log" } : {}) }
@@ -88,7 +88,7 @@ export function mount(root, route) {
 
       // overlaid curves
       const cv = root.querySelector("#curves");
-      if (!d.curves.length) cv.innerHTML = `<div class="empty">No intermediate reports yet.</div>`;
+      if (!d.curves.length) showEmpty(cv, "No intermediate reports yet.");
       else {
         const cvals = d.curves.map((c) => c.value).filter((v) => v !== null);
         const cmin = Math.min(...cvals), cmax = Math.max(...cvals);

@@ -1,5 +1,5 @@
 // Overview: status and budget, best so far (by trial number and by time), top trials, config and space.
-import { axis, chart, grid, ready, tooltip } from "../charts.js";
+import { axis, chart, grid, ready, showEmpty, tooltip } from "../charts.js";
 import { api, badge, esc, fmtDur, fmtNum, getJSON, link, paramsInline, STATUS_COLORS, STATUSES } from "../util.js";
 
 function pct(a, b) { return b ? Math.min(100, (100 * a) / b) : 0; }
@@ -40,8 +40,7 @@ export function mount(root, route, setHeader) {
     if (!data) return;
     const series = byTime ? data.best_by_time : data.best_by_sequence;
     const el = root.querySelector("#best-chart");
-    if (!series.length) { el.innerHTML = `<div class="empty">No finished trial has reported a final value yet.</div>`; return; }
-    el.innerHTML = "";
+    if (!series.length) { showEmpty(el, "No finished trial has reported a final value yet."); return; }
     const s = [{ name: "best so far", type: "line", step: "end", data: series, symbol: "circle", symbolSize: 6, lineStyle: { width: 2.5 }, z: 3 }];
     if (!byTime) s.unshift({ name: "trial value", type: "scatter", data: data.values, large: true, largeThreshold: 500, symbolSize: 5, itemStyle: { color: "#94a3b8", opacity: .55 } });
     const c = chart(el, {
