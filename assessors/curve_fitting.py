@@ -69,6 +69,9 @@ class CurveFittingAssessor(Assessor):
         optimism: Predictive standard deviations added in the trial's favour (0: use the mean).
         gap: Judge only every ``gap`` steps from ``start_step`` on (NNI's option).
         n_startup_trials: Completed trials needed before any trial is stopped.
+        value_range: ``[low, high]`` the metric cannot leave (e.g. ``[0, 1]`` for an accuracy;
+            either may be null). Extrapolations past the bound in the good direction get no
+            weight, as in Domhan et al.'s prior. None: unbounded.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class CurveFittingAssessor(Assessor):
         optimism: float = 1.0,
         gap: int = 1,
         n_startup_trials: int = 1,
+        value_range: Sequence[float] | None = None,
     ) -> None:
         super().__init__(mode=mode)
         self.epoch_num = None if epoch_num is None else _int_option("epoch_num", epoch_num, 2)
@@ -90,10 +94,32 @@ class CurveFittingAssessor(Assessor):
         self.gap = _int_option("gap", gap, 1)
         self.n_startup_trials = _int_option("n_startup_trials", n_startup_trials, 1)
         self._sign = 1.0 if self.mode == "maximize" else -1.0
+        self.value_range = self._check_range(value_range)
+        lo, hi = self.value_range
+        self._ceiling = hi if self.mode == "maximize" else (None if lo is None else -lo)
         self._completed: dict[str, np.ndarray] = {}  # mirrored finite curves of SUCCEEDED trials
         self._finals: dict[str, float] = {}  # mirrored final values of those without a curve
         self._ensemble: CurveEnsemble | None = None
         self.last_prediction: Prediction | None = None
+
+    @staticmethod
+    def _check_range(value_range: Sequence[float] | None) -> tuple[float | None, float | None]:
+        if value_range is None:
+            return None, None
+        try:
+            lo, hi = (None if v is None else float(v) for v in value_range)
+        except (TypeError, ValueError):
+            lo = hi = math.nan
+        if (
+            (lo is not None and not math.isfinite(lo))
+            or (hi is not None and not math.isfinite(hi))
+            or (lo is not None and hi is not None and lo >= hi)
+        ):
+            raise PluginError(
+                f"curve_fitting: value_range must be [low, high] with low < high (either may be "
+                f"null), got {value_range!r}; fix classArgs.value_range"
+            )
+        return lo, hi
 
     # -- what completed trials teach -------------------------------------------------------------
 
@@ -150,7 +176,9 @@ class CurveFittingAssessor(Assessor):
         if self._ensemble is None or self._ensemble.horizon != horizon:
             self._ensemble = CurveEnsemble(horizon)
         steps = np.nonzero(finite)[0] + 1
-        return self._ensemble.predict(steps, self._sign * values[finite], target=horizon)
+        return self._ensemble.predict(
+            steps, self._sign * values[finite], target=horizon, ceiling=self._ceiling
+        )
 
     def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
         """Judges a running trial by extrapolating its curve to ``epoch_num``."""

@@ -31,7 +31,7 @@ from hyperloom.assessors._curves._families import basis_tables
 __all__ = ["CurveEnsemble", "Prediction"]
 
 MIN_POINTS = 4
-TEMPERATURE = 1.0
+TEMPERATURE = 2.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,11 @@ class CurveEnsemble:
             self._p = np.where(self._offset, 2.0, 1.0)
 
     def predict(
-        self, steps: np.ndarray, values: np.ndarray, target: int | None = None
+        self,
+        steps: np.ndarray,
+        values: np.ndarray,
+        target: int | None = None,
+        ceiling: float | None = None,
     ) -> Prediction | None:
         """Predicts the curve at ``target`` (default: the horizon) from finite points.
 
@@ -92,6 +96,8 @@ class CurveEnsemble:
             steps: 1-based steps of the points (increasing integers).
             values: The values at those steps (finite; larger is better).
             target: The step to predict.
+            ceiling: A value the curve cannot exceed (e.g. 1 for an accuracy): curves that pass
+                it by the target step get no weight (Domhan et al.'s bounded prior).
 
         Returns:
             The prediction, or None with fewer than ``MIN_POINTS`` points.
@@ -132,6 +138,10 @@ class CurveEnsemble:
             -0.5 * n / TEMPERATURE * np.log(rss / n) - self._log_size - 0.5 * self._p * math.log(n)
         )
         logw[~np.isfinite(logw)] = -np.inf
+        if ceiling is not None:
+            outside = mu_i > ceiling
+            if not outside.all():
+                logw[outside] = -np.inf
         w = np.exp(logw - logw.max())
         w /= w.sum()
         mu = float(w @ mu_i)

@@ -73,7 +73,7 @@ def basis_tables(horizon: int, length: int) -> list[Family]:
     x50, delta = _grid2(np.geomspace(0.3, 4 * t, 24), np.geomspace(0.25, 4.0, 17))
     fams.append(Family("mmf", 1.0 / (1.0 + (x50 / x) ** delta), True))
 
-    lam, delta = _grid2(np.geomspace(0.3, 4 * t, 28), np.geomspace(0.25, 4.0, 17))
+    lam, delta = _grid2(np.geomspace(0.3, 4 * t, 48), np.geomspace(0.25, 4.0, 17))
     fams.append(Family("weibull", -np.exp(-((x / lam) ** delta)), True))
 
     b, c = _grid2(

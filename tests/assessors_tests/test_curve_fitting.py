@@ -147,3 +147,23 @@ def test_only_succeeded_trials_set_the_bar() -> None:
 def test_bad_options_name_the_argument(kwargs: dict[str, object]) -> None:
     with pytest.raises(PluginError, match=next(iter(kwargs))):
         CurveFittingAssessor(**kwargs)  # type: ignore[arg-type]
+
+
+def test_value_range_removes_impossible_extrapolations() -> None:
+    # A straight rise from 0.55 to 0.94 in 7 steps: without a bound, linear-like fits run past 1.0
+    early = [0.548, 0.781, 0.876, 0.906, 0.922, 0.933, 0.941]
+    free = CurveFittingAssessor(epoch_num=40).predict(early)
+    bounded = CurveFittingAssessor(epoch_num=40, value_range=[0, 1]).predict(early)
+    assert free is not None and bounded is not None
+    assert bounded.mean + bounded.std < free.mean + free.std
+    assert bounded.mean <= 1.0
+    # minimize: a loss bounded below by 0
+    loss = CurveFittingAssessor(mode="minimize", epoch_num=40, value_range=[0, None])
+    pred = loss.predict([1.0 - v for v in early])
+    assert pred is not None and pred.mean >= 0.0
+
+
+@pytest.mark.parametrize("bad", [[1, 0], [0], "0-1", [0, float("inf")], [None, None, None]])
+def test_bad_value_range(bad: object) -> None:
+    with pytest.raises(PluginError, match="value_range"):
+        CurveFittingAssessor(value_range=bad)  # type: ignore[arg-type]
