@@ -92,9 +92,20 @@ class Experiment:
         on_event: Callable[[str], None] | None = None,
         on_start: Callable[[Experiment], None] | None = None,
         dashboard: bool | None = None,
+        with_intermediate: bool = True,
     ) -> list[Any]:
-        """Runs (or resumes) the experiment to its end; returns the trial records."""
-        return asyncio.run(self.run_async(on_progress=on_progress, on_event=on_event, on_start=on_start, dashboard=dashboard))
+        """Runs (or resumes) the experiment to its end; returns the trial records (the same as
+        ``open_experiment(id).trials()``; ``with_intermediate=False`` leaves the intermediate
+        values out, which keeps memory low on very large experiments)."""
+        return asyncio.run(
+            self.run_async(
+                on_progress=on_progress,
+                on_event=on_event,
+                on_start=on_start,
+                dashboard=dashboard,
+                with_intermediate=with_intermediate,
+            )
+        )
 
     async def run_async(
         self,
@@ -103,6 +114,7 @@ class Experiment:
         on_event: Callable[[str], None] | None = None,
         on_start: Callable[[Experiment], None] | None = None,
         dashboard: bool | None = None,
+        with_intermediate: bool = True,
     ) -> list[Any]:
         from filelock import FileLock, Timeout
 
@@ -159,7 +171,7 @@ class Experiment:
             if on_start is not None:
                 on_start(self)
             self.status = await manager.run(resume=self.resuming)
-            return list(store.trials(with_intermediate=True))
+            return list(store.trials(with_intermediate=with_intermediate))
         finally:
             if server is not None:
                 with contextlib.suppress(Exception):

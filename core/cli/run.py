@@ -132,7 +132,9 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
     for w in exp.config.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     try:
-        records = exp.run(on_progress=on_progress, on_event=on_event, on_start=on_start, dashboard=dashboard)
+        records = exp.run(
+            on_progress=on_progress, on_event=on_event, on_start=on_start, dashboard=dashboard, with_intermediate=False
+        )
     finally:
         if live is not None:
             live.stop()
