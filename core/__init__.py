@@ -29,7 +29,26 @@ _EXPORTS = {
     "Assessor": "hyperloom.assessors",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "Assessor",
+    "Config",
+    "ConfigError",
+    "Experiment",
+    "HyperloomError",
+    "Parameter",
+    "PluginError",
+    "SearchSpace",
+    "SearchSpaceError",
+    "TrialResult",
+    "TrialStatus",
+    "Tuner",
+    "Verdict",
+    "__version__",
+    "load_assessor",
+    "load_tuner",
+    "open_experiment",
+    "register_parameter_type",
+]
 
 if TYPE_CHECKING:
     from typing import Any

@@ -95,7 +95,9 @@ class Config:
     channel: str = "file"
     stop_grace_period: float = 10.0
     max_trial_retries: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)  # keys added by other modules (compat, ...)
+    extras: dict[str, Any] = field(
+        default_factory=dict
+    )  # keys added by other modules (compat, ...)
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
@@ -121,7 +123,9 @@ class Config:
         except OSError as e:
             raise ConfigError(f"cannot read config file {str(p)!r}: {e.strerror}") from None
         except UnicodeDecodeError as e:
-            raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from None
+            raise ConfigError(
+                f"{p}: not UTF-8 text (byte {e.start}); save the file as UTF-8"
+            ) from None
         try:
             raw = yaml.safe_load(text)
         except RecursionError:
@@ -142,7 +146,9 @@ class Config:
         if raw is None:
             raise ConfigError(f"{where}: the config is empty")
         if not isinstance(raw, Mapping):
-            raise ConfigError(f"{where}: the config must be a mapping of keys, got {type(raw).__name__}")
+            raise ConfigError(
+                f"{where}: the config must be a mapping of keys, got {type(raw).__name__}"
+            )
         raw = dict(raw)
         warnings: list[str] = []
         try:
@@ -185,7 +191,9 @@ class Config:
             "assessor": self.assessor.to_dict() if self.assessor else None,
             "trainingService": ts,
             "experimentWorkingDirectory": (
-                str(self.experiment_working_directory) if self.experiment_working_directory else None
+                str(self.experiment_working_directory)
+                if self.experiment_working_directory
+                else None
             ),
             "seed": self.seed,
             "channel": self.channel,
@@ -270,7 +278,9 @@ def _int_list(v: Any) -> tuple[int, ...]:
             return tuple(int(x) for x in v.split(",") if x.strip())
         except ValueError:
             raise _Bad("a list of GPU indices") from None
-    if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+    if not isinstance(v, list) or not all(
+        isinstance(x, int) and not isinstance(x, bool) for x in v
+    ):
         raise _Bad("a list of GPU indices")
     return tuple(v)
 
@@ -351,7 +361,9 @@ def _algorithm(raw: Any, where: str, key: str, base: Path) -> AlgorithmConfig:
     if isinstance(raw, str):
         raw = {"name": raw}
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: {key} must be a mapping with a name and classArgs, got {raw!r}")
+        raise ConfigError(
+            f"{where}: {key} must be a mapping with a name and classArgs, got {raw!r}"
+        )
     for k in raw:
         if k not in _ALGO_KEYS:
             raise _unknown(str(k), sorted(_ALGO_KEYS), where, f"{key}.")
@@ -370,12 +382,16 @@ def _algorithm(raw: Any, where: str, key: str, base: Path) -> AlgorithmConfig:
         # NNI's className is "module.Class"
         module, _, cls = name.rpartition(".")
         if not module:
-            raise ConfigError(f"{where}: {key}.className must look like 'module.Class', got {name!r}")
+            raise ConfigError(
+                f"{where}: {key}.className must look like 'module.Class', got {name!r}"
+            )
         name = f"{module}:{cls}"
     return AlgorithmConfig(
         name=name,
         class_args=dict(args),
-        code_directory=_resolve(base, code_dir, where, f"{key}.codeDirectory") if code_dir else None,
+        code_directory=_resolve(base, code_dir, where, f"{key}.codeDirectory")
+        if code_dir
+        else None,
     )
 
 
@@ -388,7 +404,9 @@ def _training_service(raw: Any, where: str) -> TrainingService:
         raw = raw[0]
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: trainingService must be a mapping, got {raw!r}")
-    platform = _check(_nonempty_str, raw.get("platform", "local"), where, "trainingService.platform")
+    platform = _check(
+        _nonempty_str, raw.get("platform", "local"), where, "trainingService.platform"
+    )
     kwargs: dict[str, Any] = {}
     options: dict[str, Any] = {}
     for k, v in raw.items():
@@ -419,7 +437,9 @@ def _search_space(raw: Mapping[str, Any], base: Path, where: str) -> SearchSpace
     if isinstance(space, Mapping) and "plugin" in space:
         extra = set(space) - {"plugin", "options"}
         if extra:
-            raise ConfigError(f"{where}: searchSpace: unknown keys {sorted(extra)} (plugin, options)")
+            raise ConfigError(
+                f"{where}: searchSpace: unknown keys {sorted(extra)} (plugin, options)"
+            )
         from hyperloom import registry
 
         opts = space.get("options") or {}

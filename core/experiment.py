@@ -1,8 +1,8 @@
 """The Python API: create, run and resume experiments.
 
-    from hyperloom import Experiment, open_experiment
-    Experiment.from_config("config.yml").run()
-    open_experiment("abc123xy").trials()
+from hyperloom import Experiment, open_experiment
+Experiment.from_config("config.yml").run()
+open_experiment("abc123xy").trials()
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ class Experiment:
 
     # ------------------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: str | os.PathLike[str] | Mapping[str, Any] | Config, **kw: Any) -> Experiment:
+    def from_config(
+        cls, config: str | os.PathLike[str] | Mapping[str, Any] | Config, **kw: Any
+    ) -> Experiment:
         """A new experiment from a config file, a config dict (paths relative to the current
         directory) or a :class:`Config`."""
         if isinstance(config, Config):
@@ -117,12 +119,18 @@ class Experiment:
         with_intermediate: bool = True,
     ) -> list[Any]:
         from filelock import FileLock, Timeout
-
         from hyperloom.manager import Manager
         from hyperloom.store import Store
 
         # Everything that can be checked without writing is checked first.
-        manager = Manager(self.config, experiment_id=self.id, exp_dir=self.dir, store=None, on_progress=on_progress, on_event=on_event)
+        manager = Manager(
+            self.config,
+            experiment_id=self.id,
+            exp_dir=self.dir,
+            store=None,
+            on_progress=on_progress,
+            on_event=on_event,
+        )
         manager.build_parts()
         self.manager = manager
         try:
@@ -151,7 +159,9 @@ class Experiment:
                 store = Store.open(self.dir / DB_NAME)
             else:
                 if (self.dir / DB_NAME).exists():
-                    raise UsageError(f"{self.dir} already holds an experiment; use `hyperloom resume {self.id}`")
+                    raise UsageError(
+                        f"{self.dir} already holds an experiment; use `hyperloom resume {self.id}`"
+                    )
                 store = Store.create(
                     self.dir / DB_NAME,
                     experiment_id=self.id,
@@ -165,7 +175,9 @@ class Experiment:
             manager.store = store
             if dashboard is None:
                 opt = self.config.extras.get("dashboard", True)
-                dashboard = bool(opt.get("enabled", True)) if isinstance(opt, dict) else opt is not False
+                dashboard = (
+                    bool(opt.get("enabled", True)) if isinstance(opt, dict) else opt is not False
+                )
             if dashboard:
                 server = await _start_dashboard(self, manager)
             if on_start is not None:
@@ -242,7 +254,9 @@ def _attach_log(path: Path) -> logging.Handler:
 def _write_config(exp_dir: Path, config: Config) -> None:
     import yaml
 
-    (exp_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    (exp_dir / "config.yaml").write_text(
+        yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8"
+    )
 
 
 def _register(exp_id: str, exp_dir: Path) -> None:
@@ -253,4 +267,3 @@ def _register(exp_id: str, exp_dir: Path) -> None:
     with contextlib.suppress(OSError):
         (home / ".index").mkdir(parents=True, exist_ok=True)
         (home / ".index" / exp_id).write_text(str(exp_dir), encoding="utf-8")
-

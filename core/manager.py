@@ -189,8 +189,12 @@ class Manager:
             for sig in installed:
                 loop.remove_signal_handler(sig)
             await self._shutdown()
-            run_elapsed = self.clock.monotonic() - self._run_start_mono  # this run only; resume sums them
-            self.store.add_event("run_end", None, {"elapsed": run_elapsed, "status": status}, self.clock.now())
+            run_elapsed = (
+                self.clock.monotonic() - self._run_start_mono
+            )  # this run only; resume sums them
+            self.store.add_event(
+                "run_end", None, {"elapsed": run_elapsed, "status": status}, self.clock.now()
+            )
             self.store.set_experiment_status(status, message=self.stop_message or None)
             self._emit_progress(force=True)
         return status
@@ -263,9 +267,7 @@ class Manager:
         cfg = self.config
         if cfg.max_trial_number is not None and self.used_budget >= cfg.max_trial_number:
             return False
-        if cfg.max_experiment_duration is not None and self._elapsed() >= cfg.max_experiment_duration:
-            return False
-        return True
+        return cfg.max_experiment_duration is None or self._elapsed() < cfg.max_experiment_duration
 
     def _no_more_trials(self) -> bool:
         return self.exhausted or not self._budget_left()
@@ -344,7 +346,9 @@ class Manager:
         if self.pool is not None:
             self.pool.release(trial_id)
 
-    async def _launch(self, trial_id: str, params: dict[str, Any], devices: tuple[int, ...]) -> None:
+    async def _launch(
+        self, trial_id: str, params: dict[str, Any], devices: tuple[int, ...]
+    ) -> None:
         from hyperloom.executor import LaunchSpec
         from hyperloom.launch import prepare_launch
 
@@ -389,7 +393,9 @@ class Manager:
             handle = await self.executor.start(spec)
         except Exception as e:
             log.warning("trial %s could not start: %s", trial_id, e)
-            self.store.start_trial(trial_id, started=now, pid=None, pgid=None, handle={}, devices=list(devices))
+            self.store.start_trial(
+                trial_id, started=now, pid=None, pgid=None, handle={}, devices=list(devices)
+            )
             self._release(trial_id)
             await self._finish(
                 RunningTrial(trial_id, sequence, params, now, mono, None),
@@ -424,7 +430,9 @@ class Manager:
             await self._on_message(ev)
         elif isinstance(ev, TrialRejected):
             log.warning("trial %s: rejected a channel message: %s", ev.trial_id, ev.reason)
-            self.store.add_event("channel_reject", ev.trial_id, {"reason": ev.reason[:500]}, self.clock.now())
+            self.store.add_event(
+                "channel_reject", ev.trial_id, {"reason": ev.reason[:500]}, self.clock.now()
+            )
         elif isinstance(ev, TrialExited):
             await self._on_exit(ev)
         elif callable(ev):
@@ -437,7 +445,10 @@ class Manager:
             return
         if rt.final_seen:
             self.store.add_event(
-                "channel_reject", rt.trial_id, {"reason": f"{msg.type} report after the final one ignored"}, self.clock.now()
+                "channel_reject",
+                rt.trial_id,
+                {"reason": f"{msg.type} report after the final one ignored"},
+                self.clock.now(),
             )
             self.store.set_offset(rt.trial_id, ev.offset)
             return
@@ -450,7 +461,9 @@ class Manager:
         step = msg.step if msg.step is not None else rt.next_step
         rt.next_step = step + 1
         rt.intermediate.append(msg.value)
-        self.store.add_metric(rt.trial_id, step, msg.value, dict(msg.metrics or {}), msg.t, ev.offset)
+        self.store.add_metric(
+            rt.trial_id, step, msg.value, dict(msg.metrics or {}), msg.t, ev.offset
+        )
         if self.tuner is not None:
             try:
                 self.tuner.report(rt.trial_id, step, msg.value)
@@ -458,16 +471,25 @@ class Manager:
                 self._algo_failed("tuner.report", rt.trial_id)
         if self.assessor is not None and rt.stop_status is None:
             try:
-                verdict = await asyncio.to_thread(self.assessor.assess, rt.trial_id, list(rt.intermediate))
+                verdict = await asyncio.to_thread(
+                    self.assessor.assess, rt.trial_id, list(rt.intermediate)
+                )
             except Exception:  # a broken assessor must not take the experiment down
                 self._algo_failed("assessor.assess", rt.trial_id)
                 verdict = Verdict.CONTINUE
             if verdict == Verdict.STOP:
-                reason = getattr(self.assessor, "last_reason", "") or "stopped early by the assessor"
+                reason = (
+                    getattr(self.assessor, "last_reason", "") or "stopped early by the assessor"
+                )
                 self.store.add_event(
                     "assessor",
                     rt.trial_id,
-                    {"verdict": "STOP", "reason": reason, "step": step, "assessor": self.config.assessor.name if self.config.assessor else ""},
+                    {
+                        "verdict": "STOP",
+                        "reason": reason,
+                        "step": step,
+                        "assessor": self.config.assessor.name if self.config.assessor else "",
+                    },
                     self.clock.now(),
                 )
                 self._begin_stop(rt, TrialStatus.EARLY_STOPPED, f"assessor: {reason}")
@@ -481,7 +503,10 @@ class Manager:
             status, reason = rt.stop_status, rt.stop_reason
         elif code is None and rt.final_seen:
             # a re-attached trial is not our child: its exit code is unknown, its final value is not
-            status, reason = TrialStatus.SUCCEEDED, "re-attached after a manager restart; exit code unknown"
+            status, reason = (
+                TrialStatus.SUCCEEDED,
+                "re-attached after a manager restart; exit code unknown",
+            )
         elif code is None:
             status, reason = TrialStatus.FAILED, ev.reason or "the trial was lost"
         elif code != 0:
@@ -495,7 +520,9 @@ class Manager:
             reason = "no final report: the last intermediate value counts as final"
         else:
             status = TrialStatus.FAILED
-            reason = "exited 0 without reporting any value" + (f": {ev.reason}" if ev.reason else "")
+            reason = "exited 0 without reporting any value" + (
+                f": {ev.reason}" if ev.reason else ""
+            )
         await self._finish(rt, status, exit_code=code, reason=reason)
 
     async def _finish(
@@ -509,15 +536,15 @@ class Manager:
         value = rt.final if rt.final is not None and math.isfinite(rt.final) else None
         if status in (TrialStatus.FAILED,):
             value = None
-        self.store.finish_trial(rt.trial_id, status, ended=self.clock.now(), exit_code=exit_code, reason=reason)
+        self.store.finish_trial(
+            rt.trial_id, status, ended=self.clock.now(), exit_code=exit_code, reason=reason
+        )
         if status == TrialStatus.CANCELED and rt.trial_id:
             self.used_budget -= 1  # user-canceled trials give their budget back
         self.counts[status.value] += 1
         if status == TrialStatus.FAILED and reason:
             self._say(f"trial {rt.trial_id} (#{rt.sequence}) failed: {reason[:200]}")
-        if value is not None and status == TrialStatus.SUCCEEDED:
-            if self.best_value is None or self._better(value, self.best_value):
-                self.best_value, self.best_trial = value, rt.trial_id
+        self._note_best(status, value, rt.trial_id)
         result = TrialResult(
             trial_id=rt.trial_id,
             params=rt.params,
@@ -548,8 +575,18 @@ class Manager:
             log.debug("%s failed again for trial %s", what, trial_id, exc_info=True)
             return
         self._algo_errors.add(what)
-        log.exception("%s failed for trial %s; the trial goes on (further failures at debug level)", what, trial_id)
+        log.exception(
+            "%s failed for trial %s; the trial goes on (further failures at debug level)",
+            what,
+            trial_id,
+        )
         self._say(f"{what} raised an exception (trial {trial_id}); ignored, see manager.log")
+
+    def _note_best(self, status: TrialStatus, value: float | None, trial_id: str) -> None:
+        if status != TrialStatus.SUCCEEDED or value is None:
+            return
+        if self.best_value is None or self._better(value, self.best_value):
+            self.best_value, self.best_trial = value, trial_id
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.config.mode == "maximize" else a < b
@@ -557,10 +594,17 @@ class Manager:
     # ------------------------------------------------------------------------------------------
     # stopping trials
 
-    def _begin_stop(self, rt: RunningTrial, status: TrialStatus, reason: str, window: float | None = None) -> None:
+    def _begin_stop(
+        self, rt: RunningTrial, status: TrialStatus, reason: str, window: float | None = None
+    ) -> None:
         if rt.stop_status is None:
             rt.stop_status, rt.stop_reason = status, reason
-            self.store.add_event("stop_request", rt.trial_id, {"status": status.value, "reason": reason}, self.clock.now())
+            self.store.add_event(
+                "stop_request",
+                rt.trial_id,
+                {"status": status.value, "reason": reason},
+                self.clock.now(),
+            )
         if rt.kill_at is None:
             coop = min(3.0, self.config.stop_grace_period) if window is None else window
             rt.kill_at = self.clock.monotonic() + coop
@@ -572,17 +616,28 @@ class Manager:
         if self.stopping:
             for rt in self.running.values():
                 if rt.stop_status is None:
-                    self._begin_stop(rt, TrialStatus.CANCELED, self.stop_message or "experiment stopped")
-        elif self.config.max_experiment_duration is not None and self._elapsed() >= self.config.max_experiment_duration:
+                    self._begin_stop(
+                        rt, TrialStatus.CANCELED, self.stop_message or "experiment stopped"
+                    )
+        elif (
+            self.config.max_experiment_duration is not None
+            and self._elapsed() >= self.config.max_experiment_duration
+        ):
             self.request_stop("maxExperimentDuration reached")
         for rt in list(self.running.values()):
             if rt.deadline is not None and now >= rt.deadline and rt.stop_status is None:
-                self._begin_stop(rt, TrialStatus.TIMEOUT, f"maxTrialDuration ({self.config.max_trial_duration:g}s) exceeded")
+                self._begin_stop(
+                    rt,
+                    TrialStatus.TIMEOUT,
+                    f"maxTrialDuration ({self.config.max_trial_duration:g}s) exceeded",
+                )
             if rt.kill_at is not None and now >= rt.kill_at and rt.kill_task is None:
                 grace = 0.0 if self.escalated else self.config.stop_grace_period
                 rt.kill_task = asyncio.ensure_future(self.executor.kill(rt.trial_id, grace=grace))
                 rt.kill_task.add_done_callback(_log_task_error)
-            elif self.escalated and rt.kill_task is not None and not getattr(rt, "_escalated", False):
+            elif (
+                self.escalated and rt.kill_task is not None and not getattr(rt, "_escalated", False)
+            ):
                 setattr(rt, "_escalated", True)  # noqa: B010
                 t = asyncio.ensure_future(self.executor.kill(rt.trial_id, grace=0.0))
                 t.add_done_callback(_log_task_error)
@@ -600,7 +655,10 @@ class Manager:
                 await self._handle(ev)
         for rt in list(self.running.values()):
             await self._finish(
-                rt, rt.stop_status or TrialStatus.CANCELED, exit_code=None, reason=rt.stop_reason or "experiment stopped"
+                rt,
+                rt.stop_status or TrialStatus.CANCELED,
+                exit_code=None,
+                reason=rt.stop_reason or "experiment stopped",
             )
 
     # ------------------------------------------------------------------------------------------
@@ -619,14 +677,20 @@ class Manager:
             self.counts[r.status.value] += 1
             if r.status in _FINAL_STATUSES_THAT_USE_BUDGET:
                 self.used_budget += 1
-            if r.status == TrialStatus.SUCCEEDED and r.value is not None:
-                if self.best_value is None or self._better(r.value, self.best_value):
-                    self.best_value, self.best_trial = r.value, r.trial_id
+            self._note_best(r.status, r.value, r.trial_id)
             await self._observe(r.to_result())
         self._say(f"resumed: {n_ended} ended trials replayed into the tuner")
-        for r in self.store.trials(status=[TrialStatus.WAITING, TrialStatus.RUNNING], with_intermediate=True):
+        for r in self.store.trials(
+            status=[TrialStatus.WAITING, TrialStatus.RUNNING], with_intermediate=True
+        ):
             if r.status == TrialStatus.WAITING:
-                self.store.finish_trial(r.trial_id, TrialStatus.CANCELED, ended=self.clock.now(), exit_code=None, reason="never started (manager stopped)")
+                self.store.finish_trial(
+                    r.trial_id,
+                    TrialStatus.CANCELED,
+                    ended=self.clock.now(),
+                    exit_code=None,
+                    reason="never started (manager stopped)",
+                )
                 self.counts[TrialStatus.CANCELED.value] += 1
             else:
                 await self._reattach(r, LaunchSpec)
@@ -661,7 +725,9 @@ class Manager:
             self.pool.claim(r.trial_id, tuple(r.devices))
         alive = False
         try:
-            alive = await self.executor.reattach(spec, dict(r.handle or {}), int(r.channel_offset or 0))
+            alive = await self.executor.reattach(
+                spec, dict(r.handle or {}), int(r.channel_offset or 0)
+            )
         except Exception as e:
             log.warning("could not re-attach trial %s: %s", r.trial_id, e)
         if alive:
@@ -670,9 +736,19 @@ class Manager:
         # The process is gone; read what it wrote while nobody listened, then record it as lost.
         self._drain_file(rt, trial_dir, int(r.channel_offset or 0))
         if rt.final_seen:
-            await self._finish(rt, TrialStatus.SUCCEEDED, exit_code=None, reason="finished while the manager was down")
+            await self._finish(
+                rt,
+                TrialStatus.SUCCEEDED,
+                exit_code=None,
+                reason="finished while the manager was down",
+            )
         else:
-            await self._finish(rt, TrialStatus.FAILED, exit_code=None, reason="process gone while the manager was down")
+            await self._finish(
+                rt,
+                TrialStatus.FAILED,
+                exit_code=None,
+                reason="process gone while the manager was down",
+            )
 
     def _drain_file(self, rt: RunningTrial, trial_dir: Path, offset: int) -> None:
         from hyperloom.channel import ChannelError, FileTail
@@ -695,7 +771,9 @@ class Manager:
                 step = item.step if item.step is not None else rt.next_step
                 rt.next_step = step + 1
                 rt.intermediate.append(item.value)
-                self.store.add_metric(rt.trial_id, step, item.value, dict(item.metrics or {}), item.t, end)
+                self.store.add_metric(
+                    rt.trial_id, step, item.value, dict(item.metrics or {}), item.t, end
+                )
 
     # ------------------------------------------------------------------------------------------
     # progress
@@ -750,7 +828,9 @@ def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
     def default(o: Any) -> Any:
         if hasattr(o, "item") and callable(o.item):
             return o.item()
-        raise TypeError(f"parameter value {o!r} of type {type(o).__name__} is not JSON-serializable")
+        raise TypeError(
+            f"parameter value {o!r} of type {type(o).__name__} is not JSON-serializable"
+        )
 
     plain: dict[str, Any] = json.loads(json.dumps(params, default=default))
     return plain

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from hyperloom.errors import SearchSpaceError
 
 __all__ = [
@@ -222,7 +221,7 @@ class RandInt(Parameter):
         size = self.upper - self.lower
         if size <= n:
             return list(range(self.lower, self.upper))
-        return sorted({int(round(v)) for v in np.linspace(self.lower, self.upper - 1, n)})
+        return sorted({int(np.rint(v)) for v in np.linspace(self.lower, self.upper - 1, n)})
 
     def describe(self) -> str:
         return f"randint [{self.lower}, {self.upper})"
@@ -284,8 +283,16 @@ class Uniform(Parameter):
 
     def grid(self, n: int) -> list[Any]:
         if self.quantum:
-            ks = np.arange(math.ceil(self.lower / self.quantum), math.floor(self.upper / self.quantum) + 1)
-            values = sorted({self._snap(self.lower), *(self._snap(k * self.quantum) for k in ks), self._snap(self.upper)})
+            ks = np.arange(
+                math.ceil(self.lower / self.quantum), math.floor(self.upper / self.quantum) + 1
+            )
+            values = sorted(
+                {
+                    self._snap(self.lower),
+                    *(self._snap(k * self.quantum) for k in ks),
+                    self._snap(self.upper),
+                }
+            )
             if len(values) <= n:
                 return values
         xs = np.linspace(self.low, self.high, n)
@@ -334,7 +341,11 @@ class Normal(Parameter):
         if not isinstance(value, int | float | np.number) or isinstance(value, bool):
             return False
         v = float(value)
-        if not math.isfinite(v) or (self.log and v < 0) or (self.log and not self.quantum and v == 0):
+        if (
+            not math.isfinite(v)
+            or (self.log and v < 0)
+            or (self.log and not self.quantum and v == 0)
+        ):
             return False
         if self.quantum:
             k = v / self.quantum
@@ -393,7 +404,9 @@ def _make_uniform(log: bool, quantized: bool) -> ParamFactory:
         if log and low <= 0:
             raise SearchSpaceError(f"{where}: log bounds must be > 0, got low={low:g}")
         if not math.isfinite(high - low):
-            raise SearchSpaceError(f"{where}: the range high - low must be finite, got low={low:g}, high={high:g}")
+            raise SearchSpaceError(
+                f"{where}: the range high - low must be finite, got low={low:g}, high={high:g}"
+            )
         q = vals[2] if quantized else None
         if q is not None and q <= 0:
             raise SearchSpaceError(f"{where}: q must be > 0, got q={q:g}")
@@ -467,7 +480,9 @@ def _plugin_parameter_type(type_name: str) -> ParamFactory | None:
 def _parse(spec: Any, prefix: PathT, cond: Condition | None, out: list[Parameter]) -> None:
     if not isinstance(spec, Mapping):
         where = f"at {_fmt_path(prefix)!r}" if prefix else "at the top level"
-        raise SearchSpaceError(f"search space {where} must be a mapping of parameters, got {spec!r}")
+        raise SearchSpaceError(
+            f"search space {where} must be a mapping of parameters, got {spec!r}"
+        )
     for name, body in spec.items():
         if prefix and name == "_name":
             continue
@@ -476,10 +491,14 @@ def _parse(spec: Any, prefix: PathT, cond: Condition | None, out: list[Parameter
         path = (*prefix, name)
         where = f"parameter {_fmt_path(path)!r}"
         if not isinstance(body, Mapping) or "_type" not in body or "_value" not in body:
-            raise SearchSpaceError(f'{where}: expected {{"_type": ..., "_value": ...}}, got {body!r}')
+            raise SearchSpaceError(
+                f'{where}: expected {{"_type": ..., "_value": ...}}, got {body!r}'
+            )
         extra = set(body) - {"_type", "_value"}
         if extra:
-            raise SearchSpaceError(f"{where}: unknown keys {sorted(extra)!r} (only _type and _value)")
+            raise SearchSpaceError(
+                f"{where}: unknown keys {sorted(extra)!r} (only _type and _value)"
+            )
         type_name, value = body["_type"], body["_value"]
         if type_name == "choice":
             _parse_choice(path, cond, value, out)
@@ -492,7 +511,9 @@ def _parse(spec: Any, prefix: PathT, cond: Condition | None, out: list[Parameter
 
             known = ["choice", *_TYPES]
             close = difflib.get_close_matches(str(type_name), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known types: {', '.join(known)}"
+            hint = (
+                f"; did you mean {close[0]!r}?" if close else f"; known types: {', '.join(known)}"
+            )
             raise SearchSpaceError(f"{where}: unknown _type {type_name!r}{hint}")
         out.append(factory(path, cond, value))
 
@@ -524,7 +545,9 @@ def _parse_choice(path: PathT, cond: Condition | None, value: Any, out: list[Par
         if not isinstance(name, str) or not name:
             raise SearchSpaceError(f"{where}: option {i} needs a string '_name', got {opt!r}")
         if name in names:
-            raise SearchSpaceError(f"{where}: duplicate _name {name!r} in options {names.index(name)} and {i}")
+            raise SearchSpaceError(
+                f"{where}: duplicate _name {name!r} in options {names.index(name)} and {i}"
+            )
         names.append(name)
     out.append(Choice(path, cond, options=tuple(names), nested=True))
     for i, opt in enumerate(value):
@@ -562,7 +585,9 @@ class SearchSpace:
         try:
             text = p.read_text(encoding="utf-8")
         except OSError as e:
-            raise SearchSpaceError(f"cannot read search space file {str(p)!r}: {e.strerror}") from None
+            raise SearchSpaceError(
+                f"cannot read search space file {str(p)!r}: {e.strerror}"
+            ) from None
         except UnicodeDecodeError as e:
             raise SearchSpaceError(f"{p}: not UTF-8 text (byte {e.start})") from None
         try:
@@ -609,7 +634,10 @@ class SearchSpace:
     @property
     def is_finite(self) -> bool:
         """Whether the space holds finitely many points (only choice/randint/bounded q-types)."""
-        return all(p.is_categorical or isinstance(p, RandInt) or (isinstance(p, Uniform) and p.quantum) for p in self.parameters)
+        return all(
+            p.is_categorical or isinstance(p, RandInt) or (isinstance(p, Uniform) and p.quantum)
+            for p in self.parameters
+        )
 
     def size(self) -> float:
         """The number of distinct points (``inf`` when continuous)."""
@@ -646,6 +674,7 @@ class SearchSpace:
     def assemble(self, flat: Mapping[PathT, Any]) -> dict[str, Any]:
         """Builds the params dict a trial receives from flat values keyed by path. Values of
         inactive parameters are ignored; active parameters must all be present."""
+
         def build(cond: Condition | None) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for p in self.parameters:
@@ -709,7 +738,9 @@ class SearchSpace:
                 v = d[p.key]
                 if isinstance(p, Choice) and p.nested:
                     if not isinstance(v, Mapping) or not p.contains(v):
-                        raise SearchSpaceError(f"parameter {p.name!r}: {v!r} is not one of {list(p.options)}")
+                        raise SearchSpaceError(
+                            f"parameter {p.name!r}: {v!r} is not one of {list(p.options)}"
+                        )
                     i = p.index(v)
                     walk(v, (*p.path, i), (p.path, i))
                 elif not p.contains(v):

@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 import numpy as np
-
 from hyperloom.space import SearchSpace
 from hyperloom.types import TrialResult
 
@@ -48,7 +47,9 @@ class Tuner(abc.ABC):
         seed: Seed for all randomness; the same seed and history give the same suggestions.
     """
 
-    def __init__(self, space: SearchSpace, *, mode: str = "maximize", seed: int | None = None) -> None:
+    def __init__(
+        self, space: SearchSpace, *, mode: str = "maximize", seed: int | None = None
+    ) -> None:
         self.space = space
         self.mode = check_mode(mode)
         self.seed = seed

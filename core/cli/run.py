@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from hyperloom.cli import app
+from hyperloom.cli._common import console, err_console
+from hyperloom.errors import UsageError
 from rich.console import Group
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-
-from hyperloom.cli import app
-from hyperloom.cli._common import console, err_console
-from hyperloom.errors import UsageError
 
 __all__ = ["render_progress", "render_summary"]
 
@@ -52,26 +51,50 @@ def render_progress(p: Any) -> Group:
     c = p.counts
     failed = c.get("FAILED", 0) + c.get("TIMEOUT", 0)
     stopped = c.get("EARLY_STOPPED", 0)
-    head = Text.assemble(("trials ", "bold"), (f"{p.started_trials}", "bold"), (f"/{p.max_trials}" if p.max_trials else ""))
+    head = Text.assemble(
+        ("trials ", "bold"),
+        (f"{p.started_trials}", "bold"),
+        (f"/{p.max_trials}" if p.max_trials else ""),
+    )
     if p.stopping:
         head.append("   stopping…", style="yellow")
     top = Table.grid(padding=(0, 2))
     if p.max_trials:
-        top.add_row(head, ProgressBar(total=p.max_trials, completed=min(p.started_trials, p.max_trials), width=30))
+        top.add_row(
+            head,
+            ProgressBar(
+                total=p.max_trials, completed=min(p.started_trials, p.max_trials), width=30
+            ),
+        )
     else:
         top.add_row(head)
     lines: list[Any] = [top]
     counts = Text.assemble(
-        ("done ", "green"), (str(c.get("SUCCEEDED", 0)), "bold green"), "  ",
-        ("running ", "cyan"), (str(p.running), "bold cyan"), "  ",
-        ("failed ", "red" if failed else "dim"), (str(failed), "bold red" if failed else "dim"), "  ",
-        ("early-stopped ", "yellow" if stopped else "dim"), (str(stopped), "yellow" if stopped else "dim"), "  ",
-        ("canceled ", "dim"), (str(c.get("CANCELED", 0)), "dim"),
+        ("done ", "green"),
+        (str(c.get("SUCCEEDED", 0)), "bold green"),
+        "  ",
+        ("running ", "cyan"),
+        (str(p.running), "bold cyan"),
+        "  ",
+        ("failed ", "red" if failed else "dim"),
+        (str(failed), "bold red" if failed else "dim"),
+        "  ",
+        ("early-stopped ", "yellow" if stopped else "dim"),
+        (str(stopped), "yellow" if stopped else "dim"),
+        "  ",
+        ("canceled ", "dim"),
+        (str(c.get("CANCELED", 0)), "dim"),
     )
     best = f"{p.best_value:.6g}" if p.best_value is not None else "-"
     where = f" (trial {p.best_trial})" if p.best_trial else ""
     limit = f" / {_fmt_secs(p.max_duration)}" if p.max_duration else ""
-    tail = Text.assemble(("best ", "magenta"), (best, "bold magenta"), where, "   elapsed ", _fmt_secs(p.elapsed) + limit)
+    tail = Text.assemble(
+        ("best ", "magenta"),
+        (best, "bold magenta"),
+        where,
+        "   elapsed ",
+        _fmt_secs(p.elapsed) + limit,
+    )
     lines += [counts, tail]
     return Group(*lines)
 
@@ -80,7 +103,9 @@ def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
     """A table of the best trials."""
     ok = [r for r in records if r.value is not None and r.status.name == "SUCCEEDED"]
     ok.sort(key=lambda r: r.value, reverse=(mode == "maximize"))
-    table = Table(title=f"Top {min(top, len(ok))} of {len(records)} trials ({mode})", title_justify="left")
+    table = Table(
+        title=f"Top {min(top, len(ok))} of {len(records)} trials ({mode})", title_justify="left"
+    )
     table.add_column("#", justify="right")
     table.add_column("trial")
     table.add_column("value", justify="right", style="bold")
@@ -88,7 +113,13 @@ def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
     table.add_column("duration", justify="right")
     for r in ok[:top]:
         dur = (r.ended - r.started) if r.ended and r.started else None
-        table.add_row(str(r.sequence), r.trial_id, f"{r.value:.6g}", _short_params(r.params), f"{dur:.1f}s" if dur is not None else "-")
+        table.add_row(
+            str(r.sequence),
+            r.trial_id,
+            f"{r.value:.6g}",
+            _short_params(r.params),
+            f"{dur:.1f}s" if dur is not None else "-",
+        )
     return table
 
 
@@ -110,7 +141,9 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
     def on_start(e: Any) -> None:
         nonlocal live
         if e.dashboard_url:
-            console.print(f"dashboard: [link={e.dashboard_url}]{e.dashboard_url}[/link]", soft_wrap=True)
+            console.print(
+                f"dashboard: [link={e.dashboard_url}]{e.dashboard_url}[/link]", soft_wrap=True
+            )
         if interactive:
             live = Live(console=console, refresh_per_second=4, transient=False)
             live.start()
@@ -133,7 +166,11 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     try:
         records = exp.run(
-            on_progress=on_progress, on_event=on_event, on_start=on_start, dashboard=dashboard, with_intermediate=False
+            on_progress=on_progress,
+            on_event=on_event,
+            on_start=on_start,
+            dashboard=dashboard,
+            with_intermediate=False,
         )
     finally:
         if live is not None:
@@ -148,15 +185,36 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
 
 @app.command()
 def run(
-    config: Path = typer.Argument(None, help="The experiment config (YAML; NNI v2 configs work as they are).", show_default=False),
-    command: list[str] = typer.Argument(None, help="With no config: the trial command after `--`, with priors such as --lr~'loguniform(1e-5, 1)'.", show_default=False),
+    config: Path = typer.Argument(
+        None,
+        help="The experiment config (YAML; NNI v2 configs work as they are).",
+        show_default=False,
+    ),
+    command: list[str] = typer.Argument(
+        None,
+        help="With no config: the trial command after `--`, with priors such as --lr~'loguniform(1e-5, 1)'.",
+        show_default=False,
+    ),
     tuner: str = typer.Option("tpe", "--tuner", help="No-config mode: the tuner."),
-    max_trials: int = typer.Option(20, "-n", "--max-trials", help="No-config mode: the trial budget."),
-    concurrency: int = typer.Option(1, "-c", "--concurrency", help="No-config mode: trials run at once."),
+    max_trials: int = typer.Option(
+        20, "-n", "--max-trials", help="No-config mode: the trial budget."
+    ),
+    concurrency: int = typer.Option(
+        1, "-c", "--concurrency", help="No-config mode: trials run at once."
+    ),
     mode: str = typer.Option("maximize", "--mode", help="No-config mode: maximize or minimize."),
-    objective: str = typer.Option(None, "--objective", help="No-config mode: read this metric from the name=value pairs the script prints (for scripts that do not use hyperloom.trials or nni).", show_default=False),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the first line and the summary."),
-    no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not serve the web dashboard."),
+    objective: str = typer.Option(
+        None,
+        "--objective",
+        help="No-config mode: read this metric from the name=value pairs the script prints (for scripts that do not use hyperloom.trials or nni).",
+        show_default=False,
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print only the first line and the summary."
+    ),
+    no_dashboard: bool = typer.Option(
+        False, "--no-dashboard", help="Do not serve the web dashboard."
+    ),
 ) -> None:
     """Run an experiment: ask the tuner for parameters, run trials, print the best ones.
 
@@ -172,13 +230,19 @@ def run(
     else:
         argv = ([str(config)] if config is not None else []) + list(command or [])
         if not argv:
-            raise UsageError("give a config file (hyperloom run config.yml) or a command after `--`")
+            raise UsageError(
+                "give a config file (hyperloom run config.yml) or a command after `--`"
+            )
         try:
             from hyperloom.priors import config_from_argv
         except ImportError:
             raise UsageError(f"config file {argv[0]!r} does not exist") from None
         raw = config_from_argv(
-            argv, tuner=tuner, max_trials=max_trials, concurrency=concurrency, mode=mode,
+            argv,
+            tuner=tuner,
+            max_trials=max_trials,
+            concurrency=concurrency,
+            mode=mode,
             metric_capture={"objective": objective} if objective else None,
         )
         exp = Experiment.from_config(raw)
@@ -188,8 +252,12 @@ def run(
 @app.command()
 def resume(
     experiment: str = typer.Argument(..., help="Experiment id or directory."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the first line and the summary."),
-    no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not serve the web dashboard."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print only the first line and the summary."
+    ),
+    no_dashboard: bool = typer.Option(
+        False, "--no-dashboard", help="Do not serve the web dashboard."
+    ),
 ) -> None:
     """Continue a stopped or crashed experiment.
 
@@ -198,7 +266,9 @@ def resume(
     """
     from hyperloom.experiment import Experiment
 
-    _run_experiment(Experiment.resume(experiment), quiet=quiet, dashboard=False if no_dashboard else None)
+    _run_experiment(
+        Experiment.resume(experiment), quiet=quiet, dashboard=False if no_dashboard else None
+    )
 
 
 @app.command()
@@ -213,7 +283,6 @@ def stop(
     """
     import psutil
     from filelock import FileLock, Timeout
-
     from hyperloom.experiment import LOCK_NAME
     from hyperloom.paths import DB_NAME, find_experiment_dir
     from hyperloom.store import StoreReader
@@ -230,13 +299,17 @@ def stop(
         lock.acquire(timeout=0)
     except Timeout:
         if not pid or not psutil.pid_exists(int(pid)):
-            raise UsageError(f"experiment {info['id']} is locked but its manager (pid {pid}) is not running") from None
+            raise UsageError(
+                f"experiment {info['id']} is locked but its manager (pid {pid}) is not running"
+            ) from None
         os.kill(int(pid), signal.SIGTERM)
         console.print(f"stopping experiment {info['id']} (manager pid {pid})…")
         try:
             lock.acquire(timeout=timeout)
         except Timeout:
-            raise UsageError(f"the manager did not stop within {timeout:g}s; run `hyperloom stop {info['id']}` again to retry") from None
+            raise UsageError(
+                f"the manager did not stop within {timeout:g}s; run `hyperloom stop {info['id']}` again to retry"
+            ) from None
         lock.release()
         console.print(f"experiment {info['id']} stopped")
         return
@@ -244,14 +317,16 @@ def stop(
         swept = _sweep_orphans(exp_dir)
     finally:
         lock.release()
-    console.print(f"experiment {info['id']} is not running" + (f"; killed {swept} stray trial process groups" if swept else ""))
+    console.print(
+        f"experiment {info['id']} is not running"
+        + (f"; killed {swept} stray trial process groups" if swept else "")
+    )
 
 
 def _sweep_orphans(exp_dir: Path) -> int:
     """With the lock held and no manager: kill process groups of trials still marked RUNNING and
     record the experiment as STOPPED."""
     import psutil
-
     from hyperloom.paths import DB_NAME
     from hyperloom.store import Store
     from hyperloom.types import TrialStatus
@@ -275,7 +350,13 @@ def _sweep_orphans(exp_dir: Path) -> int:
                     killed += 1
                 except ProcessLookupError:
                     pass
-            store.finish_trial(r.trial_id, TrialStatus.CANCELED, ended=time.time(), exit_code=None, reason="experiment stopped while its manager was down")
+            store.finish_trial(
+                r.trial_id,
+                TrialStatus.CANCELED,
+                ended=time.time(),
+                exit_code=None,
+                reason="experiment stopped while its manager was down",
+            )
         if store.experiment().get("status") == "RUNNING":
             store.set_experiment_status("STOPPED", message="stopped while the manager was down")
     finally:

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
-
 from hyperloom.cli import app
 from hyperloom.cli._common import console, print_json
 from hyperloom.errors import UsageError
+from rich.table import Table
 
 space_app = typer.Typer(help="Inspect search spaces.", no_args_is_help=True)
 app.add_typer(space_app, name="space")
@@ -29,9 +28,17 @@ def _parse_option(text: str) -> tuple[str, Any]:
 
 @space_app.command("check")
 def check(
-    file: Path = typer.Argument(None, help="A search space in NNI's JSON format (or YAML), or a config that holds one."),
-    plugin: str = typer.Option(None, "--plugin", help="Show the space a search-space plugin produces instead."),
-    option: list[str] = typer.Option(None, "--option", help="A plugin option as key=value (repeatable; values parsed as JSON when possible)."),
+    file: Path = typer.Argument(
+        None, help="A search space in NNI's JSON format (or YAML), or a config that holds one."
+    ),
+    plugin: str = typer.Option(
+        None, "--plugin", help="Show the space a search-space plugin produces instead."
+    ),
+    option: list[str] = typer.Option(
+        None,
+        "--option",
+        help="A plugin option as key=value (repeatable; values parsed as JSON when possible).",
+    ),
     samples: int = typer.Option(3, "--samples", help="How many random samples to print."),
     seed: int = typer.Option(0, "--seed", help="Seed for the samples."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -65,7 +72,15 @@ def check(
         print_json(
             {
                 "source": source,
-                "parameters": [{"name": p.name, "type": p.type_name, "description": p.describe(), "condition": _cond(p)} for p in space.parameters],
+                "parameters": [
+                    {
+                        "name": p.name,
+                        "type": p.type_name,
+                        "description": p.describe(),
+                        "condition": _cond(p),
+                    }
+                    for p in space.parameters
+                ],
                 "size": None if space.size() == float("inf") else int(space.size()),
                 "samples": drawn,
             }
@@ -80,7 +95,9 @@ def check(
         table.add_row(p.name, p.type_name, p.describe(), _cond(p) or "always")
     console.print(table)
     size = space.size()
-    console.print(f"size: {'continuous (infinite)' if size == float('inf') else f'{int(size)} points'}")
+    console.print(
+        f"size: {'continuous (infinite)' if size == float('inf') else f'{int(size)} points'}"
+    )
     console.print(f"{samples} samples (seed {seed}):")
     for s in drawn:
         console.print("  " + json.dumps(s), soft_wrap=True, highlight=False)

@@ -6,7 +6,6 @@ the defaults and prints its reports.
 """
 
 import numpy as np
-
 from hyperloom import trials
 
 params = trials.get_params(

@@ -13,7 +13,6 @@ from typing import Any
 
 import psutil
 import pytest
-
 from hyperloom import Experiment, open_experiment
 from hyperloom.types import TrialStatus
 
@@ -59,7 +58,10 @@ def trial_procs(exp_id: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.environ().get("HYPERLOOM_EXPERIMENT_ID") == exp_id and proc.status() != psutil.STATUS_ZOMBIE:
+            if (
+                proc.environ().get("HYPERLOOM_EXPERIMENT_ID") == exp_id
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
                 found.append(proc)
         except (psutil.Error, OSError):
             continue
@@ -89,7 +91,12 @@ def safe_trials(exp_id: str) -> list[Any]:
 
 def start_cli(args: list[str], **kw: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*HYPERLOOM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kw
+        [*HYPERLOOM, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kw,
     )
 
 
@@ -106,16 +113,24 @@ def first_line_id(proc: subprocess.Popen[str]) -> str:
 def test_quickstart_cli_runs_and_prints_id_first(hl_home: Path) -> None:
     out = subprocess.run(
         [*HYPERLOOM, "run", str(REPO / "examples/quickstart/config.yml"), "--no-dashboard"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     first = out.stdout.splitlines()[0]
     assert first.startswith("experiment ") and str(hl_home) in first
     exp_id = first.split()[1]
     assert "Top" in out.stdout
-    listed = json.loads(subprocess.run([*HYPERLOOM, "list", "--json"], capture_output=True, text=True).stdout)
+    listed = json.loads(
+        subprocess.run([*HYPERLOOM, "list", "--json"], capture_output=True, text=True).stdout
+    )
     assert [e["id"] for e in listed] == [exp_id]
-    trials = json.loads(subprocess.run([*HYPERLOOM, "trials", exp_id, "--json"], capture_output=True, text=True).stdout)
+    trials = json.loads(
+        subprocess.run(
+            [*HYPERLOOM, "trials", exp_id, "--json"], capture_output=True, text=True
+        ).stdout
+    )
     assert len(trials) == 20
     assert all(t["status"] == "SUCCEEDED" and isinstance(t["value"], float) for t in trials)
     assert sorted(t["sequence"] for t in trials) == list(range(1, 21))
@@ -123,7 +138,11 @@ def test_quickstart_cli_runs_and_prints_id_first(hl_home: Path) -> None:
 
 
 def test_parameter_binding_at_concurrency(tmp_path: Path) -> None:
-    space = {"a": {"_type": "uniform", "_value": [0, 1]}, "b": {"_type": "randint", "_value": [0, 1000]}, "sleep": {"_type": "uniform", "_value": [0, 0.05]}}
+    space = {
+        "a": {"_type": "uniform", "_value": [0, 1]},
+        "b": {"_type": "randint", "_value": [0, 1000]},
+        "sleep": {"_type": "uniform", "_value": [0, 0.05]},
+    }
     exp = Experiment.from_config(config(space, trialConcurrency=4, maxTrialNumber=16))
     records = exp.run()
     assert len(records) == 16
@@ -141,7 +160,14 @@ def test_statuses_failure_timeout_and_missing_command(tmp_path: Path) -> None:
     assert r.status is TrialStatus.FAILED and r.exit_code == 3
     assert "exit code 3" in r.reason
 
-    exp = Experiment.from_config(config(fixed(steps=100, sleep=0.1, coop=False), maxTrialNumber=1, maxTrialDuration="1s", stopGracePeriod=1))
+    exp = Experiment.from_config(
+        config(
+            fixed(steps=100, sleep=0.1, coop=False),
+            maxTrialNumber=1,
+            maxTrialDuration="1s",
+            stopGracePeriod=1,
+        )
+    )
     [r] = exp.run()
     assert r.status is TrialStatus.TIMEOUT and "maxTrialDuration" in r.reason
 
@@ -153,7 +179,13 @@ def test_statuses_failure_timeout_and_missing_command(tmp_path: Path) -> None:
 
 
 def test_garbage_on_channel_and_report_after_final(tmp_path: Path) -> None:
-    exp = Experiment.from_config(config(fixed(garbage=True, after_final=True, steps=2, value=0.5), maxTrialNumber=1, trialConcurrency=1))
+    exp = Experiment.from_config(
+        config(
+            fixed(garbage=True, after_final=True, steps=2, value=0.5),
+            maxTrialNumber=1,
+            trialConcurrency=1,
+        )
+    )
     [r] = exp.run()
     assert r.status is TrialStatus.SUCCEEDED and r.value == 0.5
     assert list(r.intermediate) == [0.5, 0.51]
@@ -168,14 +200,22 @@ def test_garbage_on_channel_and_report_after_final(tmp_path: Path) -> None:
 
 
 def test_grid_exhaustion_ends_experiment() -> None:
-    space = {"a": {"_type": "choice", "_value": [1, 2, 3]}, "steps": {"_type": "choice", "_value": [1]}}
+    space = {
+        "a": {"_type": "choice", "_value": [1, 2, 3]},
+        "steps": {"_type": "choice", "_value": [1]},
+    }
     cfg = config(space, maxTrialNumber=50, tuner={"name": "grid"})
     records = Experiment.from_config(cfg).run()
     assert sorted(r.params["a"] for r in records) == [1, 2, 3]
 
 
 def test_assessor_stops_weak_trials_early() -> None:
-    space = {"value": {"_type": "choice", "_value": [1.0, 0.1]}, "steps": {"_type": "choice", "_value": [12]}, "sleep": {"_type": "choice", "_value": [0.05]}, "noise": {"_type": "uniform", "_value": [0, 1]}}
+    space = {
+        "value": {"_type": "choice", "_value": [1.0, 0.1]},
+        "steps": {"_type": "choice", "_value": [12]},
+        "sleep": {"_type": "choice", "_value": [0.05]},
+        "noise": {"_type": "uniform", "_value": [0, 1]},
+    }
     cfg = config(space, maxTrialNumber=8, trialConcurrency=1, seed=1)
     cfg["assessor"] = {"name": "median_stop", "classArgs": {"start_step": 2, "n_startup_trials": 1}}
     records = Experiment.from_config(cfg).run()
@@ -194,24 +234,58 @@ def test_assessor_stops_weak_trials_early() -> None:
     [
         ("trialCommand: [unclosed\n", "malformed YAML"),
         ("trialCommand: x\ntrialConcurency: 2\nsearchSpace: {}\n", "trialConcurrency"),
-        ("trialCommand: x\ntrialConcurrency: two\nsearchSpace: {}\n", "trialConcurrency must be a positive integer"),
-        ("trialCommand: x\nsearchSpace: {a: {_type: unifrom, _value: [0, 1]}}\n", "unknown _type 'unifrom'"),
-        ("trialCommand: x\nsearchSpace: {a: {_type: uniform, _value: [1, 0]}}\n", "low must be < high"),
-        ("trialCommand: x\nsearchSpace: {a: {_type: loguniform, _value: [0, 1]}}\n", "log bounds must be > 0"),
+        (
+            "trialCommand: x\ntrialConcurrency: two\nsearchSpace: {}\n",
+            "trialConcurrency must be a positive integer",
+        ),
+        (
+            "trialCommand: x\nsearchSpace: {a: {_type: unifrom, _value: [0, 1]}}\n",
+            "unknown _type 'unifrom'",
+        ),
+        (
+            "trialCommand: x\nsearchSpace: {a: {_type: uniform, _value: [1, 0]}}\n",
+            "low must be < high",
+        ),
+        (
+            "trialCommand: x\nsearchSpace: {a: {_type: loguniform, _value: [0, 1]}}\n",
+            "log bounds must be > 0",
+        ),
         ("trialCommand: x\nsearchSpace: {a: {_type: choice, _value: []}}\n", "empty"),
-        ("trialCommand: x\nsearchSpace: {a: {_type: quniform, _value: [0, 1, 0]}}\n", "q must be > 0"),
-        ("trialCommand: x\nsearchSpace: {a: {_type: uniform, _value: [0]}}\n", "_value must be [low, high]"),
-        ("trialCommand: x\nsearchSpace: {a: {_type: choice, _value: [{_name: n}, {_name: n}]}}\n", "duplicate _name"),
+        (
+            "trialCommand: x\nsearchSpace: {a: {_type: quniform, _value: [0, 1, 0]}}\n",
+            "q must be > 0",
+        ),
+        (
+            "trialCommand: x\nsearchSpace: {a: {_type: uniform, _value: [0]}}\n",
+            "_value must be [low, high]",
+        ),
+        (
+            "trialCommand: x\nsearchSpace: {a: {_type: choice, _value: [{_name: n}, {_name: n}]}}\n",
+            "duplicate _name",
+        ),
         ("trialCommand: x\nsearchSpaceFile: missing.json\n", "does not exist"),
-        ("trialCommand: x\nsearchSpace: {}\ntuner: {name: nosuchtuner}\n", "unknown tuner 'nosuchtuner'"),
-        ("trialCommand: x\nsearchSpace: {}\ntuner: {name: grid, classArgs: {points_per_dimm: 3}}\n", "points_per_dim"),
-        ("trialCommand: x\nsearchSpace: {}\nassessor: {name: nosuchassessor}\n", "unknown assessor"),
+        (
+            "trialCommand: x\nsearchSpace: {}\ntuner: {name: nosuchtuner}\n",
+            "unknown tuner 'nosuchtuner'",
+        ),
+        (
+            "trialCommand: x\nsearchSpace: {}\ntuner: {name: grid, classArgs: {points_per_dimm: 3}}\n",
+            "points_per_dim",
+        ),
+        (
+            "trialCommand: x\nsearchSpace: {}\nassessor: {name: nosuchassessor}\n",
+            "unknown assessor",
+        ),
     ],
 )
-def test_bad_config_exits_2_without_traceback(tmp_path: Path, hl_home: Path, text: str, needle: str) -> None:
+def test_bad_config_exits_2_without_traceback(
+    tmp_path: Path, hl_home: Path, text: str, needle: str
+) -> None:
     path = tmp_path / "config.yml"
     path.write_text(text)
-    out = subprocess.run([*HYPERLOOM, "run", str(path), "--no-dashboard"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(path), "--no-dashboard"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert needle in " ".join(out.stderr.split()), out.stderr
     assert "Traceback" not in out.stderr + out.stdout
@@ -219,7 +293,9 @@ def test_bad_config_exits_2_without_traceback(tmp_path: Path, hl_home: Path, tex
 
 
 def test_missing_config_file_exits_2(tmp_path: Path) -> None:
-    out = subprocess.run([*HYPERLOOM, "run", str(tmp_path / "nope.yml")], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(tmp_path / "nope.yml")], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -232,19 +308,28 @@ def test_unwritable_experiment_dir(tmp_path: Path) -> None:
         locked.chmod(0o500)
     cfg = config(fixed(x=1), experimentWorkingDirectory=str(locked))
     path = write_config(tmp_path, cfg)
-    out = subprocess.run([*HYPERLOOM, "run", str(path), "--no-dashboard"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(path), "--no-dashboard"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 1, out.stderr
     assert "cannot write the experiment directory" in " ".join(out.stderr.split())
     assert "Traceback" not in out.stderr
 
 
 def test_second_manager_on_same_experiment_is_refused(tmp_path: Path) -> None:
-    path = write_config(tmp_path, config(fixed(steps=50, sleep=0.1), maxTrialNumber=1, trialConcurrency=1))
+    path = write_config(
+        tmp_path, config(fixed(steps=50, sleep=0.1), maxTrialNumber=1, trialConcurrency=1)
+    )
     proc = start_cli(["run", str(path), "--no-dashboard"])
     try:
         exp_id = first_line_id(proc)
         wait_for(lambda: trial_procs(exp_id), what="trial start")
-        out = subprocess.run([*HYPERLOOM, "resume", exp_id, "--no-dashboard"], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [*HYPERLOOM, "resume", exp_id, "--no-dashboard"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 1
         assert "already being run by another manager" in " ".join(out.stderr.split())
     finally:
@@ -262,8 +347,12 @@ def _pids(pidfile: Path) -> list[int]:
 
 def test_ctrl_c_leaves_no_orphans_with_grandchildren_and_sigterm_ignorers(tmp_path: Path) -> None:
     pidfile = tmp_path / "pids"
-    space = fixed(steps=1000, sleep=0.05, fork=True, ignore_term=True, coop=False, pidfile=str(pidfile))
-    path = write_config(tmp_path, config(space, maxTrialNumber=2, trialConcurrency=2, stopGracePeriod=1))
+    space = fixed(
+        steps=1000, sleep=0.05, fork=True, ignore_term=True, coop=False, pidfile=str(pidfile)
+    )
+    path = write_config(
+        tmp_path, config(space, maxTrialNumber=2, trialConcurrency=2, stopGracePeriod=1)
+    )
     proc = start_cli(["run", str(path), "--no-dashboard"])
     exp_id = first_line_id(proc)
     wait_for(lambda: len(_pids(pidfile)) >= 4, what="trials and grandchildren to start")
@@ -273,7 +362,9 @@ def test_ctrl_c_leaves_no_orphans_with_grandchildren_and_sigterm_ignorers(tmp_pa
     assert rc == 130
     assert time.monotonic() - t0 < 30
     for pid in _pids(pidfile):
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, pid
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, (
+            pid
+        )
     assert trial_procs(exp_id) == []
     records = open_experiment(exp_id).trials()
     assert {r.status for r in records} == {TrialStatus.CANCELED}
@@ -282,7 +373,9 @@ def test_ctrl_c_leaves_no_orphans_with_grandchildren_and_sigterm_ignorers(tmp_pa
 def test_second_ctrl_c_escalates_at_once(tmp_path: Path) -> None:
     pidfile = tmp_path / "pids"
     space = fixed(steps=1000, sleep=0.05, ignore_term=True, coop=False, pidfile=str(pidfile))
-    path = write_config(tmp_path, config(space, maxTrialNumber=1, trialConcurrency=1, stopGracePeriod=30))
+    path = write_config(
+        tmp_path, config(space, maxTrialNumber=1, trialConcurrency=1, stopGracePeriod=30)
+    )
     proc = start_cli(["run", str(path), "--no-dashboard"])
     exp_id = first_line_id(proc)
     wait_for(lambda: _pids(pidfile), what="trial start")
@@ -315,16 +408,28 @@ def test_hyperloom_stop_from_another_shell(tmp_path: Path) -> None:
 
 
 def test_resume_after_stop_keeps_trials_and_continues_sequences(tmp_path: Path) -> None:
-    space = {"steps": {"_type": "choice", "_value": [2]}, "a": {"_type": "uniform", "_value": [0, 1]}, "sleep": {"_type": "choice", "_value": [0.3]}}
+    space = {
+        "steps": {"_type": "choice", "_value": [2]},
+        "a": {"_type": "uniform", "_value": [0, 1]},
+        "sleep": {"_type": "choice", "_value": [0.3]},
+    }
     path = write_config(tmp_path, config(space, maxTrialNumber=8, trialConcurrency=2))
     proc = start_cli(["run", str(path), "--no-dashboard"])
     exp_id = first_line_id(proc)
-    wait_for(lambda: len([t for t in safe_trials(exp_id) if t.status is TrialStatus.SUCCEEDED]) >= 3, what="3 trials")
+    wait_for(
+        lambda: len([t for t in safe_trials(exp_id) if t.status is TrialStatus.SUCCEEDED]) >= 3,
+        what="3 trials",
+    )
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     before = {t.trial_id: t for t in open_experiment(exp_id).trials()}
     done_before = [t for t in before.values() if t.status is TrialStatus.SUCCEEDED]
-    out = subprocess.run([*HYPERLOOM, "resume", exp_id, "--no-dashboard"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [*HYPERLOOM, "resume", exp_id, "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     after = open_experiment(exp_id).trials()
     seqs = [t.sequence for t in after]
@@ -338,7 +443,11 @@ def test_resume_after_stop_keeps_trials_and_continues_sequences(tmp_path: Path) 
 
 
 def test_kill_9_then_resume_reattaches_running_trials(tmp_path: Path) -> None:
-    space = {"steps": {"_type": "choice", "_value": [30]}, "sleep": {"_type": "choice", "_value": [0.4]}, "a": {"_type": "uniform", "_value": [0, 1]}}
+    space = {
+        "steps": {"_type": "choice", "_value": [30]},
+        "sleep": {"_type": "choice", "_value": [0.4]},
+        "a": {"_type": "uniform", "_value": [0, 1]},
+    }
     path = write_config(tmp_path, config(space, maxTrialNumber=3, trialConcurrency=2))
     proc = start_cli(["run", str(path), "--no-dashboard"])
     exp_id = first_line_id(proc)
@@ -352,7 +461,12 @@ def test_kill_9_then_resume_reattaches_running_trials(tmp_path: Path) -> None:
     proc.wait(timeout=10)
     alive = trial_procs(exp_id)
     assert alive, "trials keep running when the manager dies"
-    out = subprocess.run([*HYPERLOOM, "resume", exp_id, "--no-dashboard"], capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [*HYPERLOOM, "resume", exp_id, "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     assert "re-attached" in out.stdout
     final = open_experiment(exp_id).trials()
@@ -366,7 +480,12 @@ def test_kill_9_then_resume_reattaches_running_trials(tmp_path: Path) -> None:
 
 def test_kill_9_with_dead_trials_records_them_lost_and_reuses_slots(tmp_path: Path) -> None:
     pidfile = tmp_path / "pids"
-    space = {"steps": {"_type": "choice", "_value": [40]}, "sleep": {"_type": "choice", "_value": [0.1]}, "pidfile": {"_type": "choice", "_value": [str(pidfile)]}, "a": {"_type": "uniform", "_value": [0, 1]}}
+    space = {
+        "steps": {"_type": "choice", "_value": [40]},
+        "sleep": {"_type": "choice", "_value": [0.1]},
+        "pidfile": {"_type": "choice", "_value": [str(pidfile)]},
+        "a": {"_type": "uniform", "_value": [0, 1]},
+    }
     path = write_config(tmp_path, config(space, maxTrialNumber=3, trialConcurrency=2))
     proc = start_cli(["run", str(path), "--no-dashboard"])
     exp_id = first_line_id(proc)
@@ -376,7 +495,12 @@ def test_kill_9_with_dead_trials_records_them_lost_and_reuses_slots(tmp_path: Pa
     for pid in _pids(pidfile):
         os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not trial_procs(exp_id), what="trials to die")
-    out = subprocess.run([*HYPERLOOM, "resume", exp_id, "--no-dashboard"], capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [*HYPERLOOM, "resume", exp_id, "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     final = open_experiment(exp_id).trials()
     lost = [t for t in final if t.status is TrialStatus.FAILED]
@@ -450,7 +574,12 @@ def test_a_step_beyond_sqlite_integers_is_rejected_not_fatal(tmp_path: Path) -> 
         "trials.report(0.7, step=1)\n"
         "trials.report_final(1.0)\n"
     )
-    cfg = config(fixed(), maxTrialNumber=2, trialCommand=f"{sys.executable} bigstep.py", trialCodeDirectory=str(tmp_path))
+    cfg = config(
+        fixed(),
+        maxTrialNumber=2,
+        trialCommand=f"{sys.executable} bigstep.py",
+        trialCodeDirectory=str(tmp_path),
+    )
     exp = Experiment.from_config(cfg)
     records = exp.run()
     assert [r.status for r in records] == [TrialStatus.SUCCEEDED] * 2
