@@ -224,6 +224,41 @@ async def measure(name: str, make: Callable[..., Any], args: argparse.Namespace)
     }
 
 
+IDLE = "import time; time.sleep(60)\n"
+
+
+async def poll_cost(
+    address: str, wait: float, n: int = 4, seconds: float = 10.0
+) -> dict[str, float]:
+    """Manager-process CPU per runner poll: ``n`` idle trials polled every ``wait`` seconds."""
+    from hyperloom.plugins.ray import RayExecutor
+
+    code = Path(tempfile.mkdtemp(prefix="hlrb-code-"))
+    (code / "idle.py").write_text(IDLE)
+    opts = {"address": address, "pollWait": wait, "shipCode": False}
+    bench = Bench(
+        lambda d, emit: RayExecutor(experiment_dir=d, emit=emit, options=opts), code, "idle.py"
+    )
+    ex = bench.executor
+    await ex.open()
+    try:
+        for _ in range(n):
+            await ex.start(bench.spec())
+        while not all(t.info for t in ex._trials.values()):
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        p0, c0, w0 = time.process_time(), ex.polls, time.perf_counter()
+        await asyncio.sleep(seconds)
+        p1, c1, w1 = time.process_time(), ex.polls, time.perf_counter()
+    finally:
+        await ex.close(grace=0.5)
+    return {
+        "pollWait_s": wait,
+        "polls_per_s": (c1 - c0) / (w1 - w0),
+        "manager_cpu_s_per_s": (p1 - p0) / (w1 - w0),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", help="a running Ray cluster (default: start a local one)")
@@ -231,6 +266,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--poll-cost", action="store_true", help="only: manager CPU per idle poll")
     args = parser.parse_args()
     from hyperloom.plugins.ray import RayExecutor
 
@@ -243,6 +279,14 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
         address = args.address or stack.enter_context(local_cluster())
+        if args.poll_cost:
+            a, b = (asyncio.run(poll_cost(address, w)) for w in (0.5, 0.05))
+            slope = (b["manager_cpu_s_per_s"] - a["manager_cpu_s_per_s"]) / (
+                b["polls_per_s"] - a["polls_per_s"]
+            )
+            print(json.dumps([a, b]))
+            print(f"manager CPU per poll (slope between the two poll rates): {1e6 * slope:.0f} us")
+            return
         rows = [asyncio.run(measure("local", local, args))]
         rows.append(asyncio.run(measure("ray (code shipped)", ray_exec(address, True), args)))
         rows.append(asyncio.run(measure("ray (shipCode: false)", ray_exec(address, False), args)))

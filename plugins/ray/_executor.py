@@ -201,6 +201,7 @@ class RayExecutor(Executor):
         self._code_lock = asyncio.Lock()
         self._trials: dict[str, _RayTrial] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self.polls = 0  # answered polls, for benchmarks and diagnostics
 
     # life cycle ----------------------------------------------------------------------------
 
@@ -395,6 +396,7 @@ class RayExecutor(Executor):
                     res = await trial.actor.poll.remote(
                         trial.offset, _BYTES_PER_POLL, self._wait, self._log_tail
                     )
+                    self.polls += 1
                     unavailable_since = None
                 except ray.exceptions.ActorUnavailableError as exc:
                     now = loop.time()

@@ -230,6 +230,30 @@ def test_killed_runner_is_node_lost_and_its_slot_is_reused(
     )
 
 
+def test_runner_lost_before_the_first_report_is_retried(tmp_path: Path, ray_cluster: Any) -> None:
+    space = fixed(steps=2, sleep=2.5)  # the first report comes 2.5 s after the start
+    cfg = config("ray", ray_cluster, space, maxTrialNumber=1, trialConcurrency=1, maxTrialRetries=1)
+    proc, exp_id, exp_dir = start_cli(tmp_path, cfg)
+    ray = connect(ray_cluster)  # before the trial starts: connecting takes seconds here
+    try:
+        trial = wait_for(lambda: next(iter(safe_trials(exp_id)), None), what="the trial")
+        first = wait_for(lambda: node_info(exp_dir, trial.trial_id), what="node.json")
+        actor = ray.get_actor(trial.trial_id, namespace=f"hyperloom-{exp_id}")
+        ray.kill(actor, no_restart=True)
+        ray.shutdown()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+    finally:
+        ray.shutdown()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    [r] = safe_trials(exp_id)
+    assert r.status is TrialStatus.SUCCEEDED, (r.status, r.reason)
+    assert len(r.intermediate) == 2
+    second = node_info(exp_dir, r.trial_id)
+    assert second["attempt"] == 2 and second["pid"] != first["pid"]
+
+
 def test_manager_sigkill_then_resume_reattaches(tmp_path: Path, ray_cluster: Any) -> None:
     space = {"steps": {"_type": "choice", "_value": [20]}, "sleep": {"_type": "choice", "_value": [0.4]},
              "a": {"_type": "uniform", "_value": [0, 1]}}  # fmt: skip
