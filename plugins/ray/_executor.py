@@ -145,7 +145,9 @@ class RayExecutor(Executor):
         nodeTrialRoot: Where trial directories go on the nodes (default: the node's temp dir).
         maxTrialRetries: Restarts of a trial whose node or runner was lost before it reported
             anything (default 0).
-        pollWait: Longest wait of one poll, seconds (default 0.5).
+        pollWait: Longest wait of one poll, seconds (default 5). A poll answers as soon as
+            the trial reports or exits, so this only sets how often an idle trial costs a
+            round trip.
         logTailBytes: How much of stdout/stderr comes back to the manager (default 65536).
         orphanTimeout: Seconds a runner keeps an ended trial's result for a manager that went
             away before it exits on its own (default 3600).
@@ -188,7 +190,7 @@ class RayExecutor(Executor):
         root = o.get("nodeTrialRoot")
         self._root: str | None = str(root) if root else None
         self._retries = int(o.get("maxTrialRetries", 0))
-        self._wait = float(o.get("pollWait", 0.5))
+        self._wait = float(o.get("pollWait", 5.0))
         self._log_tail = int(o.get("logTailBytes", 65536))
         self._orphan_timeout = float(o.get("orphanTimeout", 3600.0))
         self._connect_timeout = float(o.get("connectTimeout", 15.0))
