@@ -52,6 +52,12 @@ trials.report_final(1.0)
 """
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextlib.contextmanager
 def local_cluster() -> Iterator[str]:
     """A head (2 CPUs) and a worker raylet (4 CPUs) on 127.0.0.1; ended on exit."""
@@ -69,6 +75,7 @@ def local_cluster() -> Iterator[str]:
         "--num-cpus=2",
         "--include-dashboard=false",
         f"--temp-dir={tmp}/h",
+        f"--ray-client-server-port={_free_port()}",  # not 10001: another cluster may run
     ]
     procs = [subprocess.Popen([ray_bin, *common, *head_args], env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]  # fmt: skip

@@ -1,4 +1,4 @@
-"""A real two-node Ray cluster on 127.0.0.1, shared by every test of this folder.
+"""A real two-node Ray cluster on 127.0.0.1, shared by the tests of a module.
 
 The head (1 CPU) and a worker node (3 CPUs and a ``hl_worker`` resource) are separate ``ray start
 --block`` processes, each the leader of its own process group, so the teardown ends exactly what
@@ -93,7 +93,7 @@ def _nodes(address: str, want: int, timeout: float) -> list[dict[str, object]]:
     return list(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[Cluster]:
     pytest.importorskip(
         "ray", reason="the ray executor tests need ray (pip install 'hyperloom[ray]')"
@@ -110,6 +110,7 @@ def ray_cluster() -> Iterator[Cluster]:
             "--num-cpus=1",
             "--include-dashboard=false",
             f"--temp-dir={temp_dir}/h",
+            f"--ray-client-server-port={_free_port()}",  # not 10001: another cluster may run
         ],
         base / "head.log",
     )

@@ -44,6 +44,7 @@ def config(platform: str, cluster: Any, space: dict[str, Any], **kw: Any) -> dic
             "platform": "ray",
             "address": cluster.address,
             "resourcesPerTrial": {"cpu": 1},
+            "nodeTrialRoot": str(cluster.temp_dir / "trials"),  # removed with the cluster
         }
     cfg.update(kw)
     return cfg
