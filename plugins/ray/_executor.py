@@ -427,7 +427,12 @@ class RayExecutor(Executor):
             raise
         except Exception as exc:  # a Ray failure we did not foresee: the trial is lost to us
             logger.exception("trial %s: the ray executor failed", tid)
-            if "RuntimeEnvSetupError" in type(exc).__name__:
+            if isinstance(exc, ray.exceptions.RayTaskError):  # the runner raised: not a lost node
+                last = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][-1:] or [
+                    repr(exc)
+                ]
+                self._exit(trial, None, f"the trial's Ray runner failed: {last[0][:300]}")
+            elif "RuntimeEnvSetupError" in type(exc).__name__:
                 self._exit(
                     trial,
                     None,
