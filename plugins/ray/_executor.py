@@ -14,16 +14,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
-import signal
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hyperloom.channel import Message
-from hyperloom.errors import ConfigError, HyperloomError, MissingDependencyError
+from hyperloom.errors import ConfigError, HyperloomError
 from hyperloom.executor import (
     Executor,
     ExecutorEvent,
@@ -33,6 +30,8 @@ from hyperloom.executor import (
     TrialRejected,
 )
 from hyperloom.plugins.ray._code import DEFAULT_MAX_MIB, check_code_size, upload_code
+from hyperloom.plugins.ray._connect import check_fits, check_same_cluster, connect, probe
+from hyperloom.plugins.ray._options import exit_reason, import_ray, parse_resources, short
 from hyperloom.plugins.ray._runner import TrialRunner, reap_group
 
 __all__ = ["RayExecutor"]
@@ -43,73 +42,6 @@ _BYTES_PER_POLL = 1 << 20
 _MAX_FILE = 1 << 20  # files of the manager's trial dir copied to the node (params.json, ...)
 _LOCAL_FILES_SKIPPED = {"stdout.log", "stderr.log", "metrics.jsonl", "node.json", "STOP"}
 _UNAVAILABLE_FOR = 30.0  # seconds an unreachable (not dead) runner is waited for
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 2**20,
-          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}  # fmt: skip
-
-
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise MissingDependencyError("ray", "ray", "The ray executor") from exc
-    return ray
-
-
-def _bytes(value: Any, where: str) -> int:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(value))
-    if m and m.group(2).lower() in _UNITS:
-        return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-    raise ConfigError(f"{where} must be a size in bytes or like '4GiB', got {value!r}")
-
-
-def _resources(raw: Any) -> dict[str, Any]:
-    """``resourcesPerTrial`` → Ray actor options (num_cpus, num_gpus, memory, resources)."""
-    where = "trainingService.resourcesPerTrial"
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a mapping like {{cpu: 1, gpu: 1}}, got {raw!r}")
-    out: dict[str, Any] = {"num_cpus": 1.0, "num_gpus": 0.0}
-    custom: dict[str, float] = {}
-    for key, value in raw.items():
-        k = str(key).lower()
-        if k == "memory":
-            out["memory"] = _bytes(value, f"{where}.memory")
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{where}.{key} must be a number >= 0, got {value!r}")
-        if k in ("cpu", "cpus", "num_cpus"):
-            out["num_cpus"] = float(value)
-        elif k in ("gpu", "gpus", "num_gpus"):
-            out["num_gpus"] = float(value)
-        else:
-            custom[str(key)] = float(value)
-    if custom:
-        out["resources"] = custom
-    return out
-
-
-def _exit_reason(code: int | None, killed: bool, stderr: bytes) -> str | None:
-    if code is None:
-        return "killed by hyperloom" if killed else "the trial's exit code is unknown"
-    if code == 0:
-        return None
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"killed by {name}" + (" (killed by hyperloom)" if killed else "")
-    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return f"exit code {code}: {lines[-1][:300]}" if lines else f"exit code {code}"
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = next((ln.strip() for ln in text if ln.strip()), type(exc).__name__)
-    return first[:200]
 
 
 @dataclass(eq=False)
@@ -174,7 +106,7 @@ class RayExecutor(Executor):
         o = self.options
         address = o.get("address")
         self._address: str | None = None if address in (None, "", "local") else str(address)
-        self._actor_opts = _resources(o.get("resourcesPerTrial"))
+        self._actor_opts = parse_resources(o.get("resourcesPerTrial"))
         excludes = o.get("excludes", [])
         if not isinstance(excludes, list) or not all(isinstance(x, str) for x in excludes):
             raise ConfigError(
@@ -212,91 +144,27 @@ class RayExecutor(Executor):
         that some node can hold a trial."""
         if self._ray is not None:
             return
-        ray = _import_ray()
+        ray = import_ray()
         if not ray.is_initialized():
             if self._address is not None:
-                await asyncio.to_thread(self._probe, self._address)
+                await asyncio.to_thread(probe, self._address, self._connect_timeout)
             try:
-                self._connect(ray)
+                connect(ray, self._address)
             except HyperloomError:
                 raise
             except Exception as exc:
                 where = self._address or "a new local Ray instance"
                 raise HyperloomError(
                     f"cannot connect to the Ray cluster at {where} (trainingService.address): "
-                    f"{_short(exc)}. Start one with `ray start --head` or fix the address"
+                    f"{short(exc)}. Start one with `ray start --head` or fix the address"
                 ) from exc
             self._owns_ray = True
         else:
-            self._check_same_cluster(ray)
+            check_same_cluster(ray, self._address)
         self._ray = ray
         self._runner_cls = ray.remote(TrialRunner)
         if self._check_resources:
-            await asyncio.to_thread(self._check_fits)
-
-    def _probe(self, address: str) -> None:
-        """A TCP connection to ``host:port`` within ``connectTimeout`` (ray.init may retry long)."""
-        if address == "auto":
-            return
-        hostport = address.split("://", 1)[-1].rsplit("/", 1)[0]
-        host, _, port = hostport.rpartition(":")
-        if not host or not port.isdigit():
-            raise ConfigError(
-                f"trainingService.address {address!r} is not 'auto', 'host:port' or 'ray://host:port'"
-            )
-        try:
-            with socket.create_connection(
-                (host.strip("[]"), int(port)), timeout=self._connect_timeout
-            ):
-                pass
-        except OSError as exc:
-            raise HyperloomError(
-                f"cannot reach the Ray cluster at {address} (trainingService.address): "
-                f"{exc.strerror or exc}. Start it with `ray start --head --port={port}` on {host}, "
-                "or fix the address"
-            ) from exc
-
-    def _check_same_cluster(self, ray: Any) -> None:
-        """This process is connected already (the user's own ``ray.init``): it must be there."""
-        if self._address is None or self._address == "auto" or "://" in self._address:
-            return
-        connected = str(ray.get_runtime_context().gcs_address or "")
-        if connected.rpartition(":")[2] != self._address.rpartition(":")[2]:
-            raise HyperloomError(
-                f"this process is connected to the Ray cluster at {connected}, but "
-                f"trainingService.address is {self._address}: call ray.shutdown() first, or "
-                "leave the address out to use the connected cluster"
-            )
-
-    def _connect(self, ray: Any) -> None:
-        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
-        if self._address is None:
-            kwargs["include_dashboard"] = False
-        else:
-            kwargs["address"] = self._address
-        ray.init(**kwargs)
-
-    def _check_fits(self) -> None:
-        want = {"CPU": self._actor_opts["num_cpus"], "GPU": self._actor_opts["num_gpus"]}
-        if "memory" in self._actor_opts:
-            want["memory"] = self._actor_opts["memory"]
-        want.update(self._actor_opts.get("resources", {}))
-        nodes = [n for n in self._ray.nodes() if n.get("Alive")]
-        for node in nodes:
-            have = node.get("Resources", {})
-            if all(have.get(k, 0.0) >= v for k, v in want.items() if v > 0):
-                return
-        shown = {k: v for k, v in want.items() if v > 0}
-        largest = [n.get("Resources", {}) for n in nodes]
-        summary = "; ".join(
-            ", ".join(f"{k}={v:g}" for k, v in sorted(r.items()) if k in want) or "nothing"
-            for r in largest
-        )
-        raise ConfigError(
-            f"no node of the Ray cluster has the resources one trial asks for "
-            f"(trainingService.resourcesPerTrial = {shown}); nodes have: {summary or 'no live node'}. "
-            "Lower resourcesPerTrial, add nodes, or set checkResources: false for an autoscaling cluster"
-        )
+            await asyncio.to_thread(check_fits, ray, self._actor_opts)
 
     async def close(self, *, grace: float = 5.0) -> None:
         """Kills every trial still running and disconnects (when this executor connected)."""
@@ -417,7 +285,7 @@ class RayExecutor(Executor):
                 if res["done"]:
                     self._write_logs(trial, res)
                     code = res["exit_code"]
-                    reason = res.get("launch_error") or _exit_reason(
+                    reason = res.get("launch_error") or exit_reason(
                         code, trial.killed, res.get("stderr", b"")
                     )
                     self._exit(trial, code, reason)
@@ -436,10 +304,10 @@ class RayExecutor(Executor):
                 self._exit(
                     trial,
                     None,
-                    f"could not set up the trial's runtime_env on the node: {_short(exc)}",
+                    f"could not set up the trial's runtime_env on the node: {short(exc)}",
                 )
             else:
-                self._exit(trial, None, f"node lost: {type(exc).__name__}: {_short(exc)}")
+                self._exit(trial, None, f"node lost: {type(exc).__name__}: {short(exc)}")
             self._release(trial)
 
     def _deliver(self, trial: _RayTrial, item: tuple[Any, ...]) -> None:
@@ -460,7 +328,7 @@ class RayExecutor(Executor):
     async def _lost(self, trial: _RayTrial, exc: BaseException) -> bool:
         """The runner died. Restarts the trial when allowed (True), else reports it lost."""
         tid = trial.spec.trial_id
-        text = _short(exc)
+        text = short(exc)
         if trial.killed:
             self._exit(trial, None, "killed by hyperloom (its Ray runner is gone)")
             self._reap(trial)
@@ -491,7 +359,7 @@ class RayExecutor(Executor):
                     self._create_actor, trial.spec, trial.namespace, runtime_env
                 )
             except Exception as again:
-                self._exit(trial, None, f"node lost: {text}; restarting failed: {_short(again)}")
+                self._exit(trial, None, f"node lost: {text}; restarting failed: {short(again)}")
                 return False
             return True
         tried = f" after {trial.attempts} attempts" if trial.attempts > 1 else ""
@@ -578,7 +446,7 @@ class RayExecutor(Executor):
         try:
             info = await asyncio.wait_for(actor.info.remote(), 30.0)
         except Exception as exc:  # dead, or never placed
-            logger.info("trial %s: its Ray runner does not answer (%s)", spec.trial_id, _short(exc))
+            logger.info("trial %s: its Ray runner does not answer (%s)", spec.trial_id, short(exc))
             with contextlib.suppress(Exception):
                 self._ray.kill(actor, no_restart=True)
             return False
@@ -603,7 +471,7 @@ class RayExecutor(Executor):
         try:
             await asyncio.wait_for(trial.actor.request_stop.remote(), 10.0)
         except Exception as exc:
-            logger.info("trial %s: stop request not delivered: %s", trial_id, _short(exc))
+            logger.info("trial %s: stop request not delivered: %s", trial_id, short(exc))
 
     async def kill(self, trial_id: str, *, grace: float = 5.0) -> None:
         """Ends the trial's process group on its node; returns after its `TrialExited`."""
@@ -615,7 +483,7 @@ class RayExecutor(Executor):
             try:
                 await asyncio.wait_for(trial.actor.kill.remote(grace), grace + 15.0)
             except Exception as exc:
-                logger.info("trial %s: kill on its node failed: %s", trial_id, _short(exc))
+                logger.info("trial %s: kill on its node failed: %s", trial_id, short(exc))
                 self._release(trial)
         else:  # not placed yet: nothing runs; drop the runner
             self._release(trial)

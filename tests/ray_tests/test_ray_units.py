@@ -10,7 +10,8 @@ import pytest
 from hyperloom.errors import ConfigError, HyperloomError, MissingDependencyError
 from hyperloom.plugins.ray import RayExecutor
 from hyperloom.plugins.ray._code import check_code_size
-from hyperloom.plugins.ray._executor import _exit_reason, _import_ray, _resources
+from hyperloom.plugins.ray._connect import probe
+from hyperloom.plugins.ray._options import exit_reason, import_ray, parse_resources
 from hyperloom.plugins.ray._runner import _argv
 
 pytestmark = pytest.mark.ray
@@ -20,7 +21,7 @@ def make(tmp_path: Path, **options: Any) -> RayExecutor:
     return RayExecutor(experiment_dir=tmp_path, emit=lambda ev: None, options=options)
 
 
-def test_importing_the_plugin_does_not_import_ray() -> None:
+def test_importing_the_plugin_does_notimport_ray() -> None:
     import subprocess
 
     code = "import sys, hyperloom.plugins.ray; print('ray' in sys.modules)"
@@ -31,12 +32,12 @@ def test_importing_the_plugin_does_not_import_ray() -> None:
 def test_missing_ray_is_a_missing_dependency_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MissingDependencyError, match=r"hyperloom\[ray\]"):
-        _import_ray()
+        import_ray()
 
 
 def test_resources_per_trial() -> None:
-    assert _resources(None) == {"num_cpus": 1.0, "num_gpus": 0.0}
-    got = _resources({"cpu": 2, "gpu": 0.5, "memory": "2GiB", "accelerator_type:A100": 1})
+    assert parse_resources(None) == {"num_cpus": 1.0, "num_gpus": 0.0}
+    got = parse_resources({"cpu": 2, "gpu": 0.5, "memory": "2GiB", "accelerator_type:A100": 1})
     assert got == {
         "num_cpus": 2.0,
         "num_gpus": 0.5,
@@ -44,11 +45,11 @@ def test_resources_per_trial() -> None:
         "resources": {"accelerator_type:A100": 1.0},
     }
     with pytest.raises(ConfigError, match=r"resourcesPerTrial\.gpu must be a number >= 0"):
-        _resources({"gpu": "one"})
+        parse_resources({"gpu": "one"})
     with pytest.raises(ConfigError, match=r"resourcesPerTrial\.memory"):
-        _resources({"memory": "lots"})
+        parse_resources({"memory": "lots"})
     with pytest.raises(ConfigError, match="must be a mapping"):
-        _resources([1, 2])
+        parse_resources([1, 2])
 
 
 def test_bad_options_are_config_errors(tmp_path: Path) -> None:
@@ -56,9 +57,8 @@ def test_bad_options_are_config_errors(tmp_path: Path) -> None:
         make(tmp_path, excludes="*.bin")
     with pytest.raises(ConfigError, match="runtimeEnv must be a mapping"):
         make(tmp_path, runtimeEnv=["pip"])
-    ex = make(tmp_path, address="not an address")
     with pytest.raises(ConfigError, match="is not 'auto', 'host:port'"):
-        ex._probe("not an address")
+        probe("not an address", 1.0)
 
 
 def test_unreachable_address_fails_fast(tmp_path: Path) -> None:
@@ -68,12 +68,11 @@ def test_unreachable_address_fails_fast(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    ex = make(tmp_path, connectTimeout=2)
     t0 = time.monotonic()
     with pytest.raises(
         HyperloomError, match=rf"cannot reach the Ray cluster at ray://127\.0\.0\.1:{port}"
     ):
-        ex._probe(f"ray://127.0.0.1:{port}")
+        probe(f"ray://127.0.0.1:{port}", 2.0)
     assert time.monotonic() - t0 < 5
 
 
@@ -94,13 +93,13 @@ def test_code_size_check_respects_excludes_and_rayignore(tmp_path: Path) -> None
 
 
 def test_exit_reasons() -> None:
-    assert _exit_reason(0, False, b"") is None
+    assert exit_reason(0, False, b"") is None
     assert (
-        _exit_reason(3, False, b"warming up\nValueError: bad lr\n")
+        exit_reason(3, False, b"warming up\nValueError: bad lr\n")
         == "exit code 3: ValueError: bad lr"
     )
-    assert _exit_reason(-15, True, b"") == "killed by SIGTERM (killed by hyperloom)"
-    assert _exit_reason(None, True, b"") == "killed by hyperloom"
+    assert exit_reason(-15, True, b"") == "killed by SIGTERM (killed by hyperloom)"
+    assert exit_reason(None, True, b"") == "killed by hyperloom"
 
 
 def test_plain_commands_run_without_a_shell(tmp_path: Path) -> None:
