@@ -568,9 +568,13 @@ def test_tuner_params_with_numpy_scalars_or_unserializable_values(tmp_path: Path
 
 
 def test_a_step_beyond_sqlite_integers_is_rejected_not_fatal(tmp_path: Path) -> None:
+    # written raw: the trial API itself refuses such a step, a foreign writer may not
     (tmp_path / "bigstep.py").write_text(
+        "import os\n"
         "from hyperloom import trials\n"
-        "trials.report(0.5, step=10**23)\n"
+        "path = os.path.join(os.environ['HYPERLOOM_TRIAL_DIR'], 'metrics.jsonl')\n"
+        "with open(path, 'ab') as f:\n"
+        "    f.write(b'{\"v\":1,\"type\":\"metric\",\"step\":100000000000000000000000,\"value\":0.5}\\n')\n"
         "trials.report(0.7, step=1)\n"
         "trials.report_final(1.0)\n"
     )
