@@ -445,12 +445,7 @@ def _search_space(raw: Mapping[str, Any], base: Path, where: str) -> SearchSpace
         opts = space.get("options") or {}
         if not isinstance(opts, Mapping):
             raise ConfigError(f"{where}: searchSpace.options must be a mapping, got {opts!r}")
-        loader = getattr(registry, "load_search_space", None)
-        if loader is not None:
-            result = loader(str(space["plugin"]), dict(opts))
-            return result if isinstance(result, SearchSpace) else SearchSpace.from_nni(result)
-        made = registry.load("search_space", str(space["plugin"]))(**opts)
-        return made if isinstance(made, SearchSpace) else SearchSpace.from_nni(made)
+        return registry.load_search_space(str(space["plugin"]), dict(opts))
     try:
         return SearchSpace.from_nni(space)
     except SearchSpaceError as e:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperloom.config import Config
+from hyperloom.errors import ConfigError, UsageError
 from hyperloom.types import TrialResult, TrialStatus, Verdict
 
 __all__ = ["Clock", "Manager", "Progress", "RunningTrial"]
@@ -393,6 +394,8 @@ class Manager:
             handle = await self.executor.start(spec)
         except Exception as e:
             log.warning("trial %s could not start: %s", trial_id, e)
+            if isinstance(e, UsageError):  # a config problem: every trial would fail the same way
+                self.request_stop(f"trials cannot start: {e}")
             self.store.start_trial(
                 trial_id, started=now, pid=None, pgid=None, handle={}, devices=list(devices)
             )
@@ -845,6 +848,12 @@ def _make_pool(cfg: Config) -> Any:
     """A device pool when GPUs are scheduled (trialGpuNumber set), else None."""
     if cfg.trial_gpu_number is None:
         return None
+    if cfg.training_service.platform != "local":
+        raise ConfigError(
+            f"trialGpuNumber schedules the GPUs of this machine; platform "
+            f"{cfg.training_service.platform!r} places trials itself: leave trialGpuNumber out "
+            f"and ask for GPUs in trainingService (for ray: resourcesPerTrial: {{gpu: N}})"
+        )
     try:
         from hyperloom.devices import DevicePool
     except ImportError:

@@ -53,9 +53,7 @@ def check(
         from hyperloom import registry
 
         opts = dict(_parse_option(o) for o in option or [])
-        loader = getattr(registry, "load_search_space", None)
-        made = loader(plugin, opts) if loader else registry.load("search_space", plugin)(**opts)
-        space = made if isinstance(made, SearchSpace) else SearchSpace.from_nni(made)
+        space = registry.load_search_space(plugin, opts)
         source = f"plugin {plugin}"
     elif file is not None:
         if file.suffix in (".yml", ".yaml") and _looks_like_config(file):
