@@ -81,7 +81,7 @@ out["mode"] = str(t.nni_tuner.optimize_mode)
 values = []
 for i in range(30):
     p = t.suggest(f"t{i}")
-    assert space.validate(p) is None or True
+    space.validate(p)  # raises on a point outside the space
     v = (p["x"] - 2) ** 2 + (0.0 if p["k"] == "a" else 1.0)
     status = TrialStatus.FAILED if i == 3 else TrialStatus.SUCCEEDED
     t.observe(TrialResult(f"t{i}", p, status, None if i == 3 else v))

@@ -106,10 +106,8 @@ def test_installed_plugins_are_listed(venv: Path) -> None:
 def test_installed_tuner_and_assessor_pass_the_conformance_suite(venv: Path) -> None:
     for name in ("example_hill", "example_leader_gap"):
         out = _run(venv, "plugins", "check", name, "--json")
-        report = json.loads(out.stdout) if out.stdout else {}
-        if out.returncode != 0 and "not available" in out.stderr:
-            pytest.skip("the assessor conformance suite has not landed yet")
         assert out.returncode == 0, (name, out.stdout, out.stderr)
+        report = json.loads(out.stdout)
         assert report["ok"] and len(report["checks"]) >= 3
 
 
