@@ -258,12 +258,6 @@ def _duration(v: Any) -> float:
         raise _Bad('a duration such as "90s", "30m", "1h", "2d" or a number of seconds') from None
 
 
-def _mapping(v: Any) -> dict[str, Any]:
-    if not isinstance(v, Mapping):
-        raise _Bad("a mapping")
-    return dict(v)
-
-
 def _channel(v: Any) -> str:
     if v not in ("file", "socket", "tcp", "unix"):
         raise _Bad('"file", "socket" (tcp), "tcp" or "unix"')
