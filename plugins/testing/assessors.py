@@ -27,13 +27,12 @@ without it the suite assumes 1.
 from __future__ import annotations
 
 import math
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hyperloom.errors import HyperloomError
-from hyperloom.plugins.testing._result import CheckResult
+from hyperloom.plugins.testing._result import CheckFailure, CheckResult, run_check
 from hyperloom.types import TrialResult, TrialStatus, Verdict
 
 __all__ = ["ASSESSOR_CHECKS", "CheckResult", "check_assessor", "run_assessor_check"]
@@ -44,7 +43,7 @@ LENGTH = 30
 _N_PEERS = 12
 
 
-class _Failure(Exception):
+class _Failure(CheckFailure):
     """A check failed; the message says how."""
 
 
@@ -379,15 +378,7 @@ ASSESSOR_CHECKS: dict[str, Callable[[AssessorFactory], str]] = {
 def run_assessor_check(name: str, assessor_factory: AssessorFactory) -> CheckResult:
     """Runs one check of :data:`ASSESSOR_CHECKS`; an exception becomes a failed result with its
     traceback's last frame."""
-    try:
-        detail = ASSESSOR_CHECKS[name](assessor_factory)
-    except _Failure as e:
-        return CheckResult(name, False, str(e))
-    except Exception as e:
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        where = f"{tb.filename}:{tb.lineno}"
-        return CheckResult(name, False, f"raised {type(e).__name__}: {e} (at {where})")
-    return CheckResult(name, True, detail)
+    return run_check(ASSESSOR_CHECKS, name, assessor_factory)
 
 
 def check_assessor(assessor_factory: AssessorFactory) -> list[CheckResult]:

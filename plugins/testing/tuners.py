@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import json
 import math
-import traceback
 from collections.abc import Callable
 from typing import Any
 
-from hyperloom.plugins.testing._result import CheckResult
+from hyperloom.plugins.testing._result import CheckFailure, CheckResult, run_check
 from hyperloom.space import SearchSpace
 from hyperloom.types import TrialResult, TrialStatus
 
@@ -123,7 +122,7 @@ def _result(trial_id: str, params: dict[str, Any], value: float | None, seq: int
     return TrialResult(trial_id, params, status, value, (), seq)
 
 
-class _Failure(Exception):
+class _Failure(CheckFailure):
     pass
 
 
@@ -319,15 +318,7 @@ TUNER_CHECKS: dict[str, Callable[[TunerFactory], str]] = {
 def run_tuner_check(name: str, tuner_factory: TunerFactory) -> CheckResult:
     """Runs one check of :data:`TUNER_CHECKS`; an exception becomes a failed result with its
     traceback's last frame."""
-    try:
-        detail = TUNER_CHECKS[name](tuner_factory)
-    except _Failure as e:
-        return CheckResult(name, False, str(e))
-    except Exception as e:
-        tb = traceback.extract_tb(e.__traceback__)[-1]
-        where = f"{tb.filename}:{tb.lineno}"
-        return CheckResult(name, False, f"raised {type(e).__name__}: {e} (at {where})")
-    return CheckResult(name, True, detail)
+    return run_check(TUNER_CHECKS, name, tuner_factory)
 
 
 def check_tuner(tuner_factory: TunerFactory) -> list[CheckResult]:
