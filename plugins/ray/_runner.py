@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperloom.channel import ChannelError, FileTail
+from hyperloom.executor import _argv as _shared_argv
 from hyperloom.procs import ProcRef, aterminate_tree, group_members, snapshot_descendants
 
 __all__ = ["TrialRunner", "node_trial_root", "reap_group"]
@@ -65,26 +64,11 @@ def reap_group(pgid: int, pid: int, create_time: float, grace: float) -> bool:
     return True
 
 
-_SHELL_CHARS = set("|&;<>()$`\\*?[]#~{}!\n\r\t=")
-
-
 def _argv(command: str, cwd: str, path_env: str | None, shell: str) -> list[str]:
-    """The command itself when it is a plain executable with arguments, else ``shell -c``."""
-    fallback = [shell, "-c", command]
-    if _SHELL_CHARS & set(command):
-        return fallback
-    try:
-        argv = shlex.split(command)
-    except ValueError:
-        return fallback
-    if not argv:
-        return fallback
-    if "/" in argv[0]:
-        exe = argv[0] if os.path.isabs(argv[0]) else os.path.join(cwd, argv[0])
-        found = os.path.isfile(exe) and os.access(exe, os.X_OK)
-    else:
-        found = shutil.which(argv[0], path=path_env) is not None
-    return argv if found else fallback  # the shell reports "not found" with its usual code
+    """The command itself when that means exactly what the shell would do, else ``shell -c``:
+    the local executor's rule (:func:`hyperloom.executor._argv`), so a command runs the same way
+    on a Ray node as on the manager's machine."""
+    return _shared_argv(command, Path(cwd), path_env, shell)
 
 
 def _tail_bytes(path: Path, limit: int) -> bytes:
