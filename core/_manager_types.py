@@ -1,0 +1,92 @@
+"""The manager's small parts: its clock, what it tracks per running trial, progress snapshots,
+and the helpers that prepare a trial's launch. Re-exported by :mod:`hyperloom.manager`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hyperloom.types import TrialStatus
+
+__all__ = ["Clock", "Progress", "RunningTrial"]
+
+
+class Clock:
+    """Wall-clock time. A replay executor can substitute a virtual clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass
+class RunningTrial:
+    """What the manager tracks for a trial that was started and has not ended."""
+
+    trial_id: str
+    sequence: int
+    params: dict[str, Any]
+    started: float
+    started_mono: float
+    deadline: float | None  # monotonic time of maxTrialDuration, or None
+    intermediate: list[float] = field(default_factory=list)
+    final: float | None = None
+    final_metrics: dict[str, Any] = field(default_factory=dict)
+    final_seen: bool = False
+    next_step: int = 0
+    stop_status: TrialStatus | None = None  # why the manager stopped it
+    stop_reason: str | None = None
+    kill_at: float | None = None  # monotonic time after which it is killed
+    kill_task: asyncio.Task[None] | None = None
+    pids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot for progress displays."""
+
+    experiment_id: str
+    counts: dict[str, int]
+    running: int
+    best_value: float | None
+    best_trial: str | None
+    elapsed: float
+    max_duration: float | None
+    max_trials: int | None
+    started_trials: int
+    stopping: bool
+    message: str = ""
+
+
+def _trial_path() -> str:
+    """PATH for trials: the manager's interpreter directory first, so that ``python`` in a trial
+    command is the interpreter hyperloom runs under (as if its venv were activated)."""
+    import os
+    import sys
+
+    path = os.environ.get("PATH", "")
+    bindir = os.path.dirname(sys.executable)
+    parts = path.split(os.pathsep) if path else []
+    if parts and parts[0] == bindir:
+        return path
+    return os.pathsep.join([bindir, *[p for p in parts if p != bindir]])
+
+
+def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A tuner's suggestion as plain JSON values (numpy scalars become Python numbers), as it will
+    be written to ``params.json`` and the store. TypeError for anything else JSON cannot hold."""
+
+    def default(o: Any) -> Any:
+        if hasattr(o, "item") and callable(o.item):
+            return o.item()
+        raise TypeError(
+            f"parameter value {o!r} of type {type(o).__name__} is not JSON-serializable"
+        )
+
+    plain: dict[str, Any] = json.loads(json.dumps(params, default=default))
+    return plain
