@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyperloom.errors import MissingDependencyError, StoreError, UsageError
-from hyperloom.paths import DB_NAME, experiments_home, find_experiment_dir, iter_experiment_dirs
+from hyperloom.paths import (
+    DB_NAME,
+    experiments_home,
+    find_experiment_dir,
+    indexed_experiment_dirs,
+    iter_experiment_dirs,
+)
 from hyperloom.store import StoreReader, TrialRecord
 from hyperloom.types import TrialStatus
 
@@ -304,21 +310,6 @@ class ExperimentSummary:
         return d
 
 
-def _index_dirs(home: Path) -> list[Path]:
-    index = home / ".index"
-    if not index.is_dir():
-        return []
-    out = []
-    for link in index.iterdir():
-        try:
-            target = Path(link.read_text(encoding="utf-8").strip())
-        except OSError:
-            continue
-        if (target / DB_NAME).is_file():
-            out.append(target)
-    return out
-
-
 def list_experiments(home: Path | None = None) -> list[ExperimentSummary]:
     """Every experiment under the home and in its index, newest first.
 
@@ -327,7 +318,7 @@ def list_experiments(home: Path | None = None) -> list[ExperimentSummary]:
     root = home or experiments_home()
     seen: set[Path] = set()
     out: list[ExperimentSummary] = []
-    for d in [*iter_experiment_dirs(root), *_index_dirs(root)]:
+    for d in [*iter_experiment_dirs(root), *indexed_experiment_dirs(root)]:
         key = d.resolve()
         if key in seen:
             continue

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from hyperloom.errors import ExperimentNotFoundError
 
-__all__ = ["DB_NAME", "experiments_home", "find_experiment_dir", "iter_experiment_dirs", "new_id"]
+__all__ = [
+    "DB_NAME",
+    "experiments_home",
+    "find_experiment_dir",
+    "indexed_experiment_dirs",
+    "iter_experiment_dirs",
+    "new_id",
+]
 
 DB_NAME = "experiment.db"
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -33,6 +40,23 @@ def iter_experiment_dirs(home: Path | None = None) -> list[Path]:
         return []
     dirs = [d for d in root.iterdir() if (d / DB_NAME).is_file()]
     return sorted(dirs, key=lambda d: (d / DB_NAME).stat().st_mtime, reverse=True)
+
+
+def indexed_experiment_dirs(home: Path | None = None) -> list[Path]:
+    """Experiment directories outside ``home`` that its ``.index`` records (an experiment whose
+    working directory its config chose), those that still hold an ``experiment.db``."""
+    index = (home or experiments_home()) / ".index"
+    if not index.is_dir():
+        return []
+    out = []
+    for link in index.iterdir():
+        try:
+            target = Path(link.read_text(encoding="utf-8").strip())
+        except OSError:
+            continue
+        if (target / DB_NAME).is_file():
+            out.append(target)
+    return out
 
 
 def find_experiment_dir(id_or_dir: str | os.PathLike[str], home: Path | None = None) -> Path:

@@ -26,18 +26,12 @@ def _alive(pid: int | None) -> bool:
 
 def _experiment_dirs(home: Path | None, listed: Any) -> list[Path]:
     """Experiments under the home, and those elsewhere that the home's ``.index`` records."""
-    from hyperloom.paths import DB_NAME, experiments_home
+    from hyperloom.paths import indexed_experiment_dirs
 
     dirs: list[Path] = list(listed(home))
-    index = (home or experiments_home()) / ".index"
-    if index.is_dir():
-        for link in index.iterdir():
-            try:
-                target = Path(link.read_text(encoding="utf-8").strip())
-            except OSError:
-                continue
-            if (target / DB_NAME).is_file() and target not in dirs:
-                dirs.append(target)
+    for target in indexed_experiment_dirs(home):
+        if target not in dirs:
+            dirs.append(target)
     return dirs
 
 
