@@ -146,4 +146,4 @@ def test_terminate_tree_of_vanished_group_is_quick() -> None:
     popen.wait(10)
     start = time.monotonic()
     assert terminate_tree(popen.pid, grace=5.0)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3.0  # far below the 5 s grace, with room for a loaded machine
