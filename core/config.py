@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -111,7 +112,7 @@ class Config:
 
     # loading ----------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> Config:
+    def load(cls, path: str | os.PathLike[str]) -> Config:
         """Reads and validates a YAML (or JSON) config file."""
         import yaml
 

@@ -177,8 +177,8 @@ class Manager:
     # ------------------------------------------------------------------------------------------
     # the loop
 
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        installed = []
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
+        installed: list[signal.Signals] = []
 
         def on_signal(signame: str) -> None:
             self._interrupts += 1

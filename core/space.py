@@ -211,7 +211,7 @@ class RandInt(Parameter):
         return int(min(max(round(float(x)), self.lower), self.upper - 1))
 
     def contains(self, value: Any) -> bool:
-        return (
+        return bool(
             isinstance(value, int | np.integer)
             and not isinstance(value, bool)
             and self.lower <= value < self.upper

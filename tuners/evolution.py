@@ -113,7 +113,7 @@ class EvolutionTuner(BaseTuner):
         alive = np.asarray(self._alive)
         picks = alive[rng.choice(alive.size, size=self.sample_size, replace=False)]
         y = self.history.y[picks]
-        return self.history.x[picks[int(np.argmin(y))]]
+        return np.asarray(self.history.x[picks[int(np.argmin(y))]])
 
     def _propose(self, rng: np.random.Generator) -> np.ndarray:
         enc = self.encoder

@@ -68,12 +68,12 @@ class _Actions:
         """Internal values for actions ``a`` of parameter ``i`` (continuous bins: uniform inside)."""
         kind, vals = self.kind[i], self.values[i]
         if kind in ("cat", "exact"):
-            return vals[a]
+            return np.asarray(vals[a])
         u = (a + rng.random(a.shape[0])) / self.sizes[i]
         if kind == "bins":
-            return vals[0] + u * (vals[-1] - vals[0])
+            return np.asarray(vals[0] + u * (vals[-1] - vals[0]))
         mu, sigma = self.enc.prior_mu[i], self.enc.prior_sigma[i]
-        return mu + sigma * ndtri(np.clip(u, 1e-6, 1 - 1e-6))
+        return np.asarray(mu + sigma * ndtri(np.clip(u, 1e-6, 1 - 1e-6)))
 
     def to_action(self, i: int, x: np.ndarray) -> np.ndarray:
         """Actions of internal values ``x`` (finite entries only are meaningful)."""
@@ -87,7 +87,7 @@ class _Actions:
             a = np.floor((x - vals[0]) / (vals[-1] - vals[0]) * n)
         else:
             a = np.floor(ndtr((x - self.enc.prior_mu[i]) / self.enc.prior_sigma[i]) * n)
-        return np.clip(a, 0, n - 1).astype(np.int64)
+        return np.asarray(np.clip(a, 0, n - 1).astype(np.int64))
 
 
 class _OneThread:
@@ -144,7 +144,7 @@ class _Adam:
 def _build_policy(torch: Any, n_tokens: int, n_out: int, hidden: int) -> Any:
     nn = torch.nn
 
-    class Policy(nn.Module):  # type: ignore[misc]
+    class Policy(nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.embed = nn.Embedding(n_tokens, hidden)

@@ -88,7 +88,8 @@ class DevicePool:
         Raises:
             ConfigError: ``gpuIndices`` names a device that is not there, or a value is invalid.
         """
-        backend, detected = "none", []
+        backend = "none"
+        detected: list[GpuDevice] = []
         if fake is not None or (trial_gpu_number or 0) > 0:
             backend, detected = detect(fake)
         devices = detected

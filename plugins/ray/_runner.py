@@ -237,7 +237,8 @@ class TrialRunner:
         self.exit_code = self.popen.returncode
         pgid = self.popen.pid
         alive_known = any(r.process() is not None for r in self.known)
-        if alive_known or await asyncio.to_thread(group_members, pgid):
+        members = [] if alive_known else await asyncio.to_thread(group_members, pgid)
+        if alive_known or members:
             with contextlib.suppress(Exception):
                 await aterminate_tree(
                     pgid, pids=self.known, grace=_EXIT_GRACE, marker=self._marker()

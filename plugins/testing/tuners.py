@@ -186,7 +186,7 @@ def _check_bounds(factory: TunerFactory) -> str:
     space = SearchSpace.from_nni(_EDGE_SPACE)
 
     def push_up(i: int, p: dict[str, Any]) -> float:
-        return p["q"] + p["ql"] / 70 + p["r"] + p["l"] * 1e7 + (p["tiny"] - 1.0) * 1e4
+        return float(p["q"] + p["ql"] / 70 + p["r"] + p["l"] * 1e7 + (p["tiny"] - 1.0) * 1e4)
 
     for mode in ("maximize", "minimize"):
         tuner = factory(space, mode=mode, seed=5)
