@@ -1,5 +1,6 @@
 """Prints the results of ``quality.py`` as Markdown tables (median regret at each checkpoint), with
-the ratio of our TPE to Optuna's and a win count of evolution and rl against random search.
+the ratio of our TPE to Optuna's and a win count of evolution and rl against random search, and our evolution against NNI's
+(``nni_evolution``, merged in by ``nni_baseline.py``).
 
     .venv/bin/python benchmarks/tuners/report.py benchmarks/tuners/quality_results.json
 """
@@ -56,6 +57,13 @@ def main() -> None:
                 b = _median([r[99] for r in by_tuner["random"]])
                 better.append(f"{prob}: {a:.3g} vs {b:.3g}")
             print(f"\n{t} vs random @100: " + "; ".join(better))
+    if "evolution" in tuners and "nni_evolution" in tuners:
+        cells = []
+        for prob, by_tuner in runs.items():
+            a = _median([r[99] for r in by_tuner["evolution"]])
+            b = _median([r[99] for r in by_tuner["nni_evolution"]])
+            cells.append(f"{prob}: {a:.3g} vs {b:.3g}")
+        print("\nevolution vs nni_evolution @100: " + "; ".join(cells))
 
 
 if __name__ == "__main__":
