@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
+from engine_support import fixed, safe_trials, wait_for
 from hyperloom import Experiment, open_experiment
 from hyperloom.types import TrialStatus
 
@@ -38,13 +39,6 @@ def config(space: dict[str, Any], **kw: Any) -> dict[str, Any]:
     return cfg
 
 
-def fixed(**params: Any) -> dict[str, Any]:
-    """A space with these fixed values, plus a continuous dummy so that it never runs out."""
-    space = {k: {"_type": "choice", "_value": [v]} for k, v in params.items()}
-    space["noise"] = {"_type": "uniform", "_value": [0, 1]}
-    return space
-
-
 def write_config(tmp_path: Path, cfg: dict[str, Any]) -> Path:
     import yaml
 
@@ -66,27 +60,6 @@ def trial_procs(exp_id: str) -> list[psutil.Process]:
         except (psutil.Error, OSError):
             continue
     return found
-
-
-def wait_for(pred: Any, timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def safe_trials(exp_id: str) -> list[Any]:
-    """The experiment's trials, or [] while its store does not exist yet."""
-    from hyperloom.errors import HyperloomError
-
-    try:
-        with open_experiment(exp_id) as view:
-            return list(view.trials())
-    except HyperloomError:
-        return []
 
 
 def start_cli(args: list[str], **kw: Any) -> subprocess.Popen[str]:
@@ -574,7 +547,7 @@ def test_a_step_beyond_sqlite_integers_is_rejected_not_fatal(tmp_path: Path) -> 
         "from hyperloom import trials\n"
         "path = os.path.join(os.environ['HYPERLOOM_TRIAL_DIR'], 'metrics.jsonl')\n"
         "with open(path, 'ab') as f:\n"
-        "    f.write(b'{\"v\":1,\"type\":\"metric\",\"step\":100000000000000000000000,\"value\":0.5}\\n')\n"
+        '    f.write(b\'{"v":1,"type":"metric","step":100000000000000000000000,"value":0.5}\\n\')\n'
         "trials.report(0.7, step=1)\n"
         "trials.report_final(1.0)\n"
     )

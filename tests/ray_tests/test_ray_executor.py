@@ -10,13 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from hyperloom import Experiment, open_experiment
+from engine_support import fixed, safe_trials, wait_for
+from hyperloom import Experiment
 from hyperloom.errors import ConfigError, HyperloomError
 from hyperloom.types import TrialStatus
 
@@ -48,30 +48,6 @@ def config(platform: str, cluster: Any, space: dict[str, Any], **kw: Any) -> dic
         }
     cfg.update(kw)
     return cfg
-
-
-def fixed(**params: Any) -> dict[str, Any]:
-    space = {k: {"_type": "choice", "_value": [v]} for k, v in params.items()}
-    space["noise"] = {"_type": "uniform", "_value": [0, 1]}
-    return space
-
-
-def wait_for(pred: Any, timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def safe_trials(exp_id: str) -> list[Any]:
-    try:
-        with open_experiment(exp_id) as view:
-            return list(view.trials())
-    except HyperloomError:
-        return []
 
 
 def node_info(exp_dir: Path, trial_id: str) -> dict[str, Any]:
