@@ -1,6 +1,9 @@
 """Replays the recorded learning curves through early-stopping rules, side by side.
 
-Each order is a random permutation of the configurations in ``benchmarks/data``. Trials run 4 at
+Each order is a random permutation of the configurations of one learning-curve dataset in
+``benchmarks/data`` (by default both: ``mnist1d_curves.npz``, 240 torch MLPs and CNNs on
+MNIST-1D x 50 epochs, and ``digits_mlp_curves.npz``, 220 scikit-learn MLPs on the 8x8 digits x
+40 epochs; one table each). Trials run 4 at
 a time; at every tick each running trial advances one epoch and reports it; the rule decides after
 each report; a stopped or finished trial frees its slot for the next one. For every rule and order
 the script measures:
@@ -19,6 +22,8 @@ study with ask/tell, ``trial.report`` and ``trial.should_prune``), and no stoppi
 Usage::
 
     .venv/bin/python benchmarks/assessors/replay.py --orders 10 --workers 2
+    .venv/bin/python benchmarks/assessors/replay.py --data benchmarks/data/mnist1d_curves.npz \
+        --rule 'median_stop:{"start_step": 2}' --rule 'median_stop:{"start_step": 6}'
     .venv/bin/python benchmarks/assessors/replay.py --metric logloss   # minimize the val loss
 
 Optuna is a benchmark-only dependency (the ``dev`` extra).
@@ -37,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "digits_mlp_curves.npz"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATASETS = [DATA_DIR / "mnist1d_curves.npz", DATA_DIR / "digits_mlp_curves.npz"]
 CONCURRENCY = 4
 
 
@@ -179,14 +185,21 @@ def run_one(job: tuple[str, str, int, str, str]) -> dict[str, Any]:
 
 
 def default_rules(metric: str) -> list[tuple[str, str]]:
-    """The rules of the side-by-side table. curve_fitting is told what the metric is (an
-    accuracy lies in [0, 1], a log-loss is >= 0) and asked to come within 1% of the best."""
+    """The rules of the side-by-side table: each assessor at its defaults, median_stop also at
+    NNI's own defaults (judge from the first report, as soon as one trial completed), and
+    curve_fitting at two other thresholds: 0.9 (within 10% of the best) and 0.99 (within 1%,
+    told the metric's range: an accuracy lies in [0, 1], a log-loss is >= 0)."""
     bounds = "[0, 1]" if metric == "accuracy" else "[0, null]"
     cf = f'curve_fitting:{{"threshold": 0.99, "value_range": {bounds}}}'
     return [
         ("none", "no stopping"),
         ("median_stop", "hyperloom median_stop (defaults)"),
-        ("curve_fitting", "hyperloom curve_fitting (defaults)"),
+        (
+            'median_stop:{"start_step": 1, "n_startup_trials": 1}',
+            "hyperloom median_stop (NNI's defaults)",
+        ),
+        ("curve_fitting", "hyperloom curve_fitting (defaults: 0.95)"),
+        ('curve_fitting:{"threshold": 0.9}', "hyperloom curve_fitting (0.9)"),
         (cf, f"hyperloom curve_fitting (0.99, {bounds})"),
         ("asha", "hyperloom asha (defaults)"),
         ("optuna:MedianPruner", "optuna MedianPruner"),
@@ -200,7 +213,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--metric", choices=["accuracy", "logloss"], default="accuracy")
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        help="a learning-curve dataset (repeatable; default: every dataset in benchmarks/data)",
+    )
     parser.add_argument(
         "--rule",
         action="append",
@@ -210,7 +228,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rules = [(r, r) for r in args.rule] if args.rule else default_rules(args.metric)
     seeds = range(args.first_seed, args.first_seed + args.orders)
-    jobs = [(spec, label, s, args.metric, str(args.data)) for spec, label in rules for s in seeds]
+    datasets = args.data or DATASETS
+    jobs = [
+        (spec, label, s, args.metric, str(d))
+        for d in datasets
+        for spec, label in rules
+        for s in seeds
+    ]
     run: Callable[..., Any] = map
     pool = None
     if args.workers > 1:
@@ -220,14 +244,28 @@ def main(argv: list[str] | None = None) -> None:
     rows = list(run(run_one, jobs))
     if pool is not None:
         pool.shutdown()
-    with np.load(args.data) as z:
+    for job, row in zip(jobs, rows, strict=True):
+        row["data"] = Path(job[4]).name
+    print(f"replayed in {time.perf_counter() - t0:.0f} s")
+    for d in datasets:
+        print_table(d, [r for r in rows if r["data"] == d.name], rules, args)
+    print("\nepochs used: median over orders (max); regret: mean (max)")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+def print_table(
+    data: Path, rows: list[dict[str, Any]], rules: list[tuple[str, str]], args: Any
+) -> None:
+    """One dataset's side-by-side table."""
+    with np.load(data) as z:
         shape = z[args.metric].shape
     print(
-        f"{shape[0]} configs x {shape[1]} epochs, metric {args.metric}, {args.orders} orders, "
-        f"{CONCURRENCY} at a time ({time.perf_counter() - t0:.0f} s)\n"
+        f"\n{data.name}: {shape[0]} configs x {shape[1]} epochs, metric {args.metric}, "
+        f"{args.orders} orders, {CONCURRENCY} at a time\n"
     )
     head = (
-        f"{'rule':40s} {'epochs used':>15s} {'best kept':>10s} {'top-5 kept':>11s} {'regret':>17s}"
+        f"{'rule':45s} {'epochs used':>15s} {'best kept':>10s} {'top-5 kept':>11s} {'regret':>17s}"
     )
     print(head + "\n" + "-" * len(head))
     for _, label in rules:
@@ -239,12 +277,9 @@ def main(argv: list[str] | None = None) -> None:
         reg = statistics.mean(r["regret"] for r in mine)
         reg_max = max(r["regret"] for r in mine)
         print(
-            f"{label:40s} {ep:6.1%} ({ep_max:5.1%}) {best:>6.0f}/{len(mine):<3d} {top5:>11.2f} "
+            f"{label:45s} {ep:6.1%} ({ep_max:5.1%}) {best:>6.0f}/{len(mine):<3d} {top5:>11.2f} "
             f"{reg:7.4f} ({reg_max:.4f})"
         )
-    print("\nepochs used: median over orders (max); regret: mean (max)")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
