@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hyperloom.types import TrialStatus
@@ -44,6 +45,7 @@ class RunningTrial:
     kill_at: float | None = None  # monotonic time after which it is killed
     kill_task: asyncio.Task[None] | None = None
     pids: list[int] = field(default_factory=list)
+    attempt: int = 1  # 2 and more: started again after its node was lost (maxTrialRetries)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,52 @@ class Progress:
     started_trials: int
     stopping: bool
     message: str = ""
+
+
+def launch_spec(
+    cfg: Any,
+    exp_dir: Path,
+    experiment_id: str,
+    trial_id: str,
+    sequence: int,
+    params: dict[str, Any],
+    devices: tuple[int, ...],
+    pool: Any,
+) -> Any:
+    """A trial's `~hyperloom.executor.LaunchSpec`: its templated command and environment
+    (``CUDA_VISIBLE_DEVICES`` for ``devices`` when there is a device pool)."""
+    from hyperloom.executor import LaunchSpec
+    from hyperloom.launch import prepare_launch
+
+    trial_dir = exp_dir / "trials" / trial_id
+    command, extra_env = prepare_launch(
+        cfg,
+        params=params,
+        trial_id=trial_id,
+        trial_dir=trial_dir,
+        experiment_id=experiment_id,
+        sequence=sequence,
+    )
+    env = {
+        "PATH": _trial_path(),
+        "HYPERLOOM_TRIAL_ID": trial_id,
+        "HYPERLOOM_EXPERIMENT_ID": experiment_id,
+        "HYPERLOOM_TRIAL_DIR": str(trial_dir),
+        "HYPERLOOM_TRIAL_SEQUENCE": str(sequence),
+        **extra_env,
+    }
+    if pool is not None:
+        env.update(pool.env_for(devices, cfg.trial_gpu_number))
+    return LaunchSpec(
+        trial_id=trial_id,
+        experiment_id=experiment_id,
+        sequence=sequence,
+        command=command,
+        cwd=cfg.trial_code_directory,
+        trial_dir=trial_dir,
+        env=env,
+        params=params,
+    )
 
 
 def _trial_path() -> str:

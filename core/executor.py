@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hyperloom._executor_local import LocalExecutor
 
 __all__ = [
+    "NODE_LOST",
     "Executor",
     "ExecutorEvent",
     "LaunchSpec",
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
 STOP_FILE = "STOP"
+#: How a `TrialExited` reason starts when the trial's node or runner was lost (not the trial's own
+#: failure); the manager starts such a trial again while ``maxTrialRetries`` allows.
+NODE_LOST = "node lost"
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ class TrialRejected:
 @dataclass(frozen=True)
 class TrialExited:
     """A trial's process ended. ``exit_code`` is negative for a signal (like Popen), None when
-    unknown (a re-attached trial, which is not our child)."""
+    unknown (a re-attached trial, which is not our child). A ``reason`` that starts with
+    `NODE_LOST` (with ``exit_code`` None) says the trial was lost with its node or runner."""
 
     trial_id: str
     exit_code: int | None
@@ -139,7 +144,9 @@ class Executor(abc.ABC):
     Call order: ``await open()``; then any number of ``start`` / ``reattach``, ``request_stop``,
     ``kill``; finally ``await close()``. All methods are called on the loop's thread. The executor
     emits `TrialMessage` / `TrialRejected` while a trial runs and exactly one `TrialExited` per
-    started or re-attached trial, after its last message.
+    started or re-attached trial, after its last message. After a `TrialExited` whose reason
+    starts with `NODE_LOST`, the manager may ``start`` the same spec again (a retry): the new
+    attempt's channel must start empty. ``end_orphans`` is the one call made without ``open``.
 
     Args:
         experiment_dir: The experiment directory (for sockets, scratch files).
@@ -199,6 +206,28 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     async def close(self, *, grace: float) -> None:
         """Kills every trial still running and releases everything."""
+
+    async def end_orphans(
+        self, experiment_id: str, handles: Mapping[str, Mapping[str, Any]], *, grace: float
+    ) -> int:
+        """Ends the trials a dead manager left running where this executor runs them.
+
+        ``hyperloom stop`` calls it on a new, unopened executor built from the experiment's
+        config, with the experiment's lock held and no manager alive, before it records the
+        experiment as stopped. ``handles`` maps the trials the store still marks RUNNING to the
+        handles `start` returned; an executor should also end trials of ``experiment_id`` it
+        finds that are not listed. Default: nothing (local process groups are swept by the
+        command itself).
+
+        Returns:
+            How many trials (or their runners) were ended.
+
+        Raises:
+            HyperloomError: Where the trials run cannot be reached; the message names where and
+                what to do.
+        """
+        del experiment_id, handles, grace
+        return 0
 
 
 def __getattr__(name: str) -> Any:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hyperloom._manager_types import Clock, Progress, RunningTrial, _plain_params, _trial_path
+from hyperloom._manager_retry import attempts_so_far, forget_attempt, is_retriable
+from hyperloom._manager_types import Clock, Progress, RunningTrial, _plain_params, launch_spec
 from hyperloom.config import Config
 from hyperloom.errors import ConfigError, UsageError
 from hyperloom.types import TrialResult, TrialStatus, Verdict
@@ -107,14 +108,11 @@ class Manager:
             )
         self.pool = _make_pool(cfg)
         executor_cls = registry.load("executor", cfg.training_service.platform)
-        options = dict(cfg.training_service.options)
-        if cfg.max_trial_retries:  # executors that can restart a lost trial (ray) read it
-            options.setdefault("maxTrialRetries", cfg.max_trial_retries)
         self.executor = executor_cls(
             experiment_dir=self.exp_dir,
             emit=self._queue.put_nowait,
             channel=cfg.channel,
-            options=options,
+            options=dict(cfg.training_service.options),
         )
 
     # ------------------------------------------------------------------------------------------
@@ -300,9 +298,6 @@ class Manager:
     async def _launch(
         self, trial_id: str, params: dict[str, Any], devices: tuple[int, ...]
     ) -> None:
-        from hyperloom.executor import LaunchSpec
-        from hyperloom.launch import prepare_launch
-
         cfg = self.config
         sequence = self.store.allocate_sequence()
         trial_dir = self.exp_dir / "trials" / trial_id
@@ -310,33 +305,8 @@ class Manager:
         # Parameter binding: the trial's parameters are on disk before it starts.
         (trial_dir / "params.json").write_text(json.dumps(params), encoding="utf-8")
         self.store.add_trial(trial_id, sequence, params)
-        command, extra_env = prepare_launch(
-            cfg,
-            params=params,
-            trial_id=trial_id,
-            trial_dir=trial_dir,
-            experiment_id=self.experiment_id,
-            sequence=sequence,
-        )
-        env = {
-            "PATH": _trial_path(),
-            "HYPERLOOM_TRIAL_ID": trial_id,
-            "HYPERLOOM_EXPERIMENT_ID": self.experiment_id,
-            "HYPERLOOM_TRIAL_DIR": str(trial_dir),
-            "HYPERLOOM_TRIAL_SEQUENCE": str(sequence),
-            **extra_env,
-        }
-        if self.pool is not None:
-            env.update(self.pool.env_for(devices, cfg.trial_gpu_number))
-        spec = LaunchSpec(
-            trial_id=trial_id,
-            experiment_id=self.experiment_id,
-            sequence=sequence,
-            command=command,
-            cwd=cfg.trial_code_directory,
-            trial_dir=trial_dir,
-            env=env,
-            params=params,
+        spec = launch_spec(
+            cfg, self.exp_dir, self.experiment_id, trial_id, sequence, params, devices, self.pool
         )
         now, mono = self.clock.now(), self.clock.monotonic()
         self.used_budget += 1
@@ -357,21 +327,53 @@ class Manager:
                 reason=f"could not start: {e}",
             )
             return
+        deadline = mono + cfg.max_trial_duration if cfg.max_trial_duration else None
+        rt = RunningTrial(trial_id, sequence, params, now, mono, deadline)
+        self._started(rt, handle, devices)
+        self.running[trial_id] = rt
+        self.counts[TrialStatus.RUNNING.value] += 1
+
+    def _started(self, rt: RunningTrial, handle: Any, devices: tuple[int, ...]) -> None:
+        """Records the handle an executor's ``start`` returned."""
         handle = dict(handle or {})
         self.store.start_trial(
-            trial_id,
-            started=now,
+            rt.trial_id,
+            started=rt.started,
             pid=handle.get("pid"),
             pgid=handle.get("pgid"),
             handle=handle,
             devices=list(devices),
         )
-        deadline = mono + cfg.max_trial_duration if cfg.max_trial_duration else None
-        rt = RunningTrial(trial_id, sequence, params, now, mono, deadline)
         if handle.get("pid"):
             rt.pids.append(int(handle["pid"]))
-        self.running[trial_id] = rt
-        self.counts[TrialStatus.RUNNING.value] += 1
+
+    async def _retry(self, rt: RunningTrial, reason: str | None) -> None:
+        """Starts a trial lost with its node again, as a fresh attempt (see _manager_retry)."""
+        forget_attempt(rt, self.store, reason, self.clock.now())
+        self._say(
+            f"trial {rt.trial_id} (#{rt.sequence}) lost ({(reason or '')[:200]}); "
+            f"starting it again (attempt {rt.attempt})"
+        )
+        devices = (self.pool.lease(rt.trial_id) if self.pool is not None else None) or ()
+        rt.started, rt.started_mono = self.clock.now(), self.clock.monotonic()
+        if self.config.max_trial_duration:
+            rt.deadline = rt.started_mono + self.config.max_trial_duration
+        try:
+            spec = launch_spec(
+                self.config, self.exp_dir, self.experiment_id, rt.trial_id, rt.sequence,
+                rt.params, devices, self.pool,
+            )  # fmt: skip
+            handle = await self.executor.start(spec)
+        except Exception as e:
+            log.warning("trial %s could not start again: %s", rt.trial_id, e)
+            await self._finish(
+                rt,
+                TrialStatus.FAILED,
+                exit_code=None,
+                reason=f"{reason}; could not start again: {e}",
+            )
+            return
+        self._started(rt, handle, devices)
 
     # ------------------------------------------------------------------------------------------
     # events
@@ -452,6 +454,9 @@ class Manager:
         if rt is None:
             return
         code = ev.exit_code
+        if not self.stopping and is_retriable(rt, code, ev.reason, self.config.max_trial_retries):
+            await self._retry(rt, ev.reason)
+            return
         if rt.stop_status is not None:
             status, reason = rt.stop_status, rt.stop_reason
         elif code is None and rt.final_seen:
@@ -669,6 +674,7 @@ class Manager:
         rt = RunningTrial(r.trial_id, r.sequence, r.params, started, mono, deadline)
         rt.intermediate = list(r.intermediate)
         rt.next_step = len(rt.intermediate)
+        rt.attempt = attempts_so_far(self.store, r.trial_id)
         if r.value is not None:
             rt.final_seen, rt.final = True, r.value
         self.running[r.trial_id] = rt

@@ -352,6 +352,20 @@ class Store(_Queries):
             (float(value), dumps(dict(metrics or {})), offset),
         )
 
+    def clear_metrics(self, trial_id: str) -> None:
+        """Forgets what a trial reported (metric rows, final value, channel offset), in one
+        transaction: its attempt was lost and it starts again from its first step."""
+        with self._tx() as c:
+            c.execute("DELETE FROM metrics WHERE trial_id = ?", (trial_id,))
+            cur = c.execute(
+                "UPDATE trials SET value = NULL, metrics_json = NULL, final_seen = 0, "
+                "channel_offset = 0, intermediate_blob = NULL, intermediate_json = NULL "
+                "WHERE trial_id = ?",
+                (trial_id,),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
+
     def set_offset(self, trial_id: str, offset: int) -> None:
         """Records how far the trial's channel file has been read (bytes)."""
         self._update_trial(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -275,11 +276,18 @@ def resume(
 def stop(
     experiment: str = typer.Argument(..., help="Experiment id or directory."),
     timeout: float = typer.Option(60.0, help="Seconds to wait for the manager to finish stopping."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="With the manager gone: record the experiment as stopped even when the place its "
+        "trials run (a Ray cluster) cannot be reached.",
+    ),
 ) -> None:
     """Stop a running experiment from another shell (like Ctrl-C in its terminal).
 
-    If its manager is gone (crashed), stray trial processes are killed and the experiment is
-    marked STOPPED.
+    If its manager is gone (crashed), the trials it left running are ended (local process groups,
+    and through the executor those elsewhere, e.g. the runners on a Ray cluster) and the
+    experiment is marked STOPPED.
     """
     import psutil
     from filelock import FileLock, Timeout
@@ -314,13 +322,61 @@ def stop(
         console.print(f"experiment {info['id']} stopped")
         return
     try:
+        remote = _end_executor_orphans(exp_dir, info, force=force)
         swept = _sweep_orphans(exp_dir)
     finally:
         lock.release()
     console.print(
         f"experiment {info['id']} is not running"
         + (f"; killed {swept} stray trial process groups" if swept else "")
+        + (f"; ended {remote} trials through its executor" if remote else "")
     )
+
+
+def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -> int:
+    """With the lock held and no manager: lets the experiment's executor end the trials the dead
+    manager left where it runs them (`Executor.end_orphans`). Returns how many it ended."""
+    import asyncio
+
+    from hyperloom import registry
+    from hyperloom.config import Config
+    from hyperloom.errors import HyperloomError
+    from hyperloom.paths import DB_NAME
+    from hyperloom.store import StoreReader
+    from hyperloom.types import TrialStatus
+
+    reader = StoreReader(exp_dir / DB_NAME)
+    try:
+        running = reader.trials(status=TrialStatus.RUNNING, with_intermediate=False)
+    finally:
+        reader.close()
+    if not running and info.get("status") != "RUNNING":
+        return 0  # ended cleanly: nothing can be left
+    raw = info["config"] if "config" in info else json.loads(info["config_json"])
+    config = Config.from_dict(
+        raw, base_dir=Path(raw.get("trialCodeDirectory") or exp_dir), source=exp_dir / "config.yaml"
+    )
+    ts = config.training_service
+    try:
+        executor = registry.load("executor", ts.platform)(
+            experiment_dir=exp_dir, emit=lambda ev: None, channel="file", options=ts.options
+        )
+        handles = {r.trial_id: dict(r.handle or {}) for r in running}
+        return int(
+            asyncio.run(executor.end_orphans(info["id"], handles, grace=config.stop_grace_period))
+        )
+    except HyperloomError as e:
+        text = (
+            f"the manager of experiment {info['id']} is gone and the trials it left may still "
+            f"run where the {ts.platform!r} executor runs them: {e}"
+        )
+        if not force:
+            raise HyperloomError(
+                f"{text}. Nothing was changed: run `hyperloom stop {info['id']}` again once that "
+                "can be reached, or add --force to record the experiment as stopped anyway"
+            ) from None
+        err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+        return 0
 
 
 def _sweep_orphans(exp_dir: Path) -> int:

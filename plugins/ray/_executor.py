@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any
 from hyperloom.channel import Message
 from hyperloom.errors import ConfigError, HyperloomError
 from hyperloom.executor import (
+    NODE_LOST,
     Executor,
     ExecutorEvent,
     LaunchSpec,
@@ -32,6 +35,7 @@ from hyperloom.executor import (
 from hyperloom.plugins.ray._code import DEFAULT_MAX_MIB, check_code_size, upload_code
 from hyperloom.plugins.ray._connect import check_fits, check_same_cluster, connect, probe
 from hyperloom.plugins.ray._options import exit_reason, import_ray, parse_resources, short
+from hyperloom.plugins.ray._orphans import end_local_leftovers, end_runners, node_info
 from hyperloom.plugins.ray._runner import TrialRunner, reap_group
 
 __all__ = ["RayExecutor"]
@@ -50,9 +54,8 @@ class _RayTrial:
     namespace: str
     actor: Any
     start_args: tuple[Any, ...] | None  # None: re-attached
+    attempt: int = 1
     offset: int = 0
-    delivered: int = 0
-    attempts: int = 1
     info: dict[str, Any] = field(default_factory=dict)
     killed: bool = False
     exited: bool = False
@@ -75,8 +78,6 @@ class RayExecutor(Executor):
             as it is (default True: it goes through ``runtime_env`` working_dir).
         runtimeEnv: More ``runtime_env`` keys for the runners (``pip``, ``env_vars``, ...).
         nodeTrialRoot: Where trial directories go on the nodes (default: the node's temp dir).
-        maxTrialRetries: Restarts of a trial whose node or runner was lost before it reported
-            anything (default 0).
         pollWait: Longest wait of one poll, seconds (default 5). A poll answers as soon as
             the trial reports or exits, so this only sets how often an idle trial costs a
             round trip.
@@ -121,7 +122,11 @@ class RayExecutor(Executor):
         self._runtime_env = dict(runtime_env)
         root = o.get("nodeTrialRoot")
         self._root: str | None = str(root) if root else None
-        self._retries = int(o.get("maxTrialRetries", 0))
+        if "maxTrialRetries" in o:
+            logger.warning(
+                "trainingService.maxTrialRetries is ignored: retries are the manager's, "
+                "set maxTrialRetries at the top level of the config"
+            )
         self._wait = float(o.get("pollWait", 5.0))
         self._log_tail = int(o.get("logTailBytes", 65536))
         self._orphan_timeout = float(o.get("orphanTimeout", 3600.0))
@@ -134,6 +139,7 @@ class RayExecutor(Executor):
         self._code_uris: dict[str, str] = {}
         self._code_lock = asyncio.Lock()
         self._trials: dict[str, _RayTrial] = {}
+        self._attempts: dict[str, int] = {}  # starts per trial id (the manager retries lost ones)
         self._background: set[asyncio.Task[Any]] = set()
         self.polls = 0  # answered polls, for benchmarks and diagnostics
 
@@ -144,6 +150,13 @@ class RayExecutor(Executor):
         that some node can hold a trial."""
         if self._ray is not None:
             return
+        ray = await self._connect()
+        self._runner_cls = ray.remote(TrialRunner)
+        if self._check_resources:
+            await asyncio.to_thread(check_fits, ray, self._actor_opts)
+
+    async def _connect(self) -> Any:
+        """``ray.init`` unless connected already; returns the ray module."""
         ray = import_ray()
         if not ray.is_initialized():
             if self._address is not None:
@@ -162,9 +175,7 @@ class RayExecutor(Executor):
         else:
             check_same_cluster(ray, self._address)
         self._ray = ray
-        self._runner_cls = ray.remote(TrialRunner)
-        if self._check_resources:
-            await asyncio.to_thread(check_fits, ray, self._actor_opts)
+        return ray
 
     async def close(self, *, grace: float = 5.0) -> None:
         """Kills every trial still running and disconnects (when this executor connected)."""
@@ -178,6 +189,29 @@ class RayExecutor(Executor):
                 self._ray.shutdown()
         self._ray = None
         self._owns_ray = False
+
+    async def end_orphans(
+        self, experiment_id: str, handles: Mapping[str, Mapping[str, Any]], *, grace: float
+    ) -> int:
+        """Ends the runners of namespace ``hyperloom-<experiment_id>`` and their trials.
+
+        With no ``address`` (and no ``RAY_ADDRESS``), the Ray instance was the dead manager's
+        own and ended with it: trial processes it left on this host are ended instead.
+
+        Raises:
+            HyperloomError: The cluster cannot be reached (names the address).
+        """
+        trial_ids = [t for t, h in handles.items() if h.get("executor", "ray") == "ray"]
+        if self._address is None and not os.environ.get("RAY_ADDRESS"):
+            infos = [node_info(self.experiment_dir, t) for t in trial_ids]
+            return await asyncio.to_thread(end_local_leftovers, infos, grace)
+        ray = await self._connect()
+        try:
+            return await end_runners(
+                ray, self.namespace(experiment_id), trial_ids, self.experiment_dir, grace
+            )
+        finally:
+            await self.close(grace=grace)
 
     # starting ------------------------------------------------------------------------------
 
@@ -214,8 +248,21 @@ class RayExecutor(Executor):
         opts.update(name=spec.trial_id, namespace=namespace, lifetime="detached", max_restarts=0)
         if runtime_env:
             opts["runtime_env"] = runtime_env
-        return self._runner_cls.options(**opts).remote(
-            spec.trial_id, spec.experiment_id, self._root, self._orphan_timeout
+        cls = self._runner_cls.options(**opts)
+        for _ in range(20):
+            try:
+                return cls.remote(
+                    spec.trial_id, spec.experiment_id, self._root, self._orphan_timeout
+                )
+            except ValueError as exc:  # the lost attempt's runner still holds the name
+                if "already" not in str(exc):
+                    raise
+                with contextlib.suppress(Exception):
+                    self._ray.kill(self._ray.get_actor(spec.trial_id, namespace), no_restart=True)
+                time.sleep(0.25)
+        raise HyperloomError(
+            f"trial {spec.trial_id}: the name of its Ray runner stays taken in namespace "
+            f"{namespace}"
         )
 
     async def start(self, spec: LaunchSpec) -> dict[str, Any]:
@@ -241,8 +288,11 @@ class RayExecutor(Executor):
             env.pop(key, None)  # the node's own PATH; Ray's GPU assignment
         files = self._files(Path(spec.trial_dir))
         args = (spec.command, env, files, str(spec.trial_dir), self._shell, cwd)
+        attempt = self._attempts[spec.trial_id] = self._attempts.get(spec.trial_id, 0) + 1
         actor = await asyncio.to_thread(self._create_actor, spec, namespace, runtime_env)
-        trial = _RayTrial(spec=spec, namespace=namespace, actor=actor, start_args=args)
+        trial = _RayTrial(
+            spec=spec, namespace=namespace, actor=actor, start_args=args, attempt=attempt
+        )
         self._trials[spec.trial_id] = trial
         self._drive(trial)
         return {"executor": "ray", "namespace": namespace, "name": spec.trial_id, "pid": None}
@@ -274,11 +324,10 @@ class RayExecutor(Executor):
                     if now - unavailable_since < _UNAVAILABLE_FOR:
                         await asyncio.sleep(0.5)
                         continue
-                    await self._lost(trial, exc)
+                    self._lost(trial, exc)
                     return
                 except ray.exceptions.RayActorError as exc:
-                    if await self._lost(trial, exc):
-                        continue  # restarted on another runner
+                    self._lost(trial, exc)
                     return
                 for item in res["items"]:
                     self._deliver(trial, item)
@@ -307,7 +356,7 @@ class RayExecutor(Executor):
                     f"could not set up the trial's runtime_env on the node: {short(exc)}",
                 )
             else:
-                self._exit(trial, None, f"node lost: {type(exc).__name__}: {short(exc)}")
+                self._exit(trial, None, f"{NODE_LOST}: {type(exc).__name__}: {short(exc)}")
             self._release(trial)
 
     def _deliver(self, trial: _RayTrial, item: tuple[Any, ...]) -> None:
@@ -318,53 +367,24 @@ class RayExecutor(Executor):
             self._emit(TrialRejected(tid, str(item[1])))
             return
         _, kind, value, step, metrics, t, offset = item
-        trial.delivered += 1
         self._emit(
             TrialMessage(
                 tid, Message(kind, float(value), step, dict(metrics or {}), float(t)), int(offset)
             )
         )
 
-    async def _lost(self, trial: _RayTrial, exc: BaseException) -> bool:
-        """The runner died. Restarts the trial when allowed (True), else reports it lost."""
-        tid = trial.spec.trial_id
+    def _lost(self, trial: _RayTrial, exc: BaseException) -> None:
+        """The runner died: ends what it left on its node and reports the trial lost (the
+        manager starts it again when ``maxTrialRetries`` allows)."""
         text = short(exc)
-        if trial.killed:
-            self._exit(trial, None, "killed by hyperloom (its Ray runner is gone)")
-            self._reap(trial)
-            return False
         if "runtime_env" in str(exc) or "RuntimeEnvSetupError" in str(exc):
             self._exit(trial, None, f"could not set up the trial's runtime_env on the node: {text}")
-            return False
+            return
         self._reap(trial)
-        if (
-            trial.start_args is not None
-            and trial.delivered == 0
-            and trial.attempts <= self._retries
-        ):
-            trial.attempts += 1
-            trial.info = {}
-            trial.offset = 0
-            logger.warning(
-                "trial %s: node lost (%s); starting it again (attempt %d)",
-                tid,
-                text,
-                trial.attempts,
-            )
-            runtime_env = dict(self._runtime_env)
-            if self._ship_code:
-                runtime_env["working_dir"] = await self._code_uri(Path(trial.spec.cwd))
-            try:
-                trial.actor = await asyncio.to_thread(
-                    self._create_actor, trial.spec, trial.namespace, runtime_env
-                )
-            except Exception as again:
-                self._exit(trial, None, f"node lost: {text}; restarting failed: {short(again)}")
-                return False
-            return True
-        tried = f" after {trial.attempts} attempts" if trial.attempts > 1 else ""
-        self._exit(trial, None, f"node lost{tried}: the Ray runner of the trial died ({text})")
-        return False
+        if trial.killed:
+            self._exit(trial, None, "killed by hyperloom (its Ray runner is gone)")
+        else:
+            self._exit(trial, None, f"{NODE_LOST}: the Ray runner of the trial died ({text})")
 
     def _reap(self, trial: _RayTrial) -> None:
         """Best effort: ends the trial's processes on its node when only the runner died."""
@@ -411,7 +431,7 @@ class RayExecutor(Executor):
 
     def _write_node_info(self, trial: _RayTrial) -> None:
         with contextlib.suppress(OSError):
-            data = dict(trial.info, attempt=trial.attempts, namespace=trial.namespace)
+            data = dict(trial.info, attempt=trial.attempt, namespace=trial.namespace)
             (Path(trial.spec.trial_dir) / "node.json").write_text(
                 json.dumps(data), encoding="utf-8"
             )
@@ -495,7 +515,7 @@ class RayExecutor(Executor):
                 trial.task.cancel()
             self._release(trial)
             self._exit(
-                trial, None, "node lost: killed by hyperloom, but its Ray runner did not answer"
+                trial, None, f"{NODE_LOST}: killed by hyperloom, but its Ray runner did not answer"
             )
 
     async def signal(self, trial_id: str, signum: int) -> None:

@@ -64,6 +64,21 @@ def reap_group(pgid: int, pid: int, create_time: float, grace: float) -> bool:
     return True
 
 
+def _fresh_dir(base: Path) -> Path:
+    """``base``, or ``base.2``, ``base.3``, ... when an earlier attempt of the trial ran on this
+    node: a restarted trial never reads, nor shares with a process left over, the files of the
+    attempt that was lost."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}.{n}")
+
+
 def _argv(command: str, cwd: str, path_env: str | None, shell: str) -> list[str]:
     """The command itself when that means exactly what the shell would do, else ``shell -c``:
     the local executor's rule (:func:`hyperloom.executor._argv`), so a command runs the same way
@@ -150,11 +165,9 @@ class TrialRunner:
         self.last_contact = time.monotonic()
         if self.popen is not None or self.launch_error is not None:
             return self._info()
-        self.trial_dir.mkdir(parents=True, exist_ok=True)
+        self.trial_dir = _fresh_dir(self.trial_dir)
         for name, data in files.items():
             (self.trial_dir / Path(name).name).write_bytes(data)
-        with contextlib.suppress(FileNotFoundError):
-            (self.trial_dir / STOP_FILE).unlink()
         node_dir = str(self.trial_dir)
         command = command.replace(manager_dir, node_dir)
         full = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV[:2]}

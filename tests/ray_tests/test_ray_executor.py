@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 from engine_support import fixed, safe_trials, wait_for
-from hyperloom import Experiment
+from hyperloom import Experiment, open_experiment
 from hyperloom.errors import ConfigError, HyperloomError
 from hyperloom.types import TrialStatus
 
@@ -229,6 +229,87 @@ def test_runner_lost_before_the_first_report_is_retried(tmp_path: Path, ray_clus
     assert len(r.intermediate) == 2
     second = node_info(exp_dir, r.trial_id)
     assert second["attempt"] == 2 and second["pid"] != first["pid"]
+
+
+def test_runner_lost_after_reports_is_retried_with_the_second_series_only(
+    tmp_path: Path, ray_cluster: Any
+) -> None:
+    from hyperloom.store import StoreReader
+
+    steps = 12
+    space = fixed(steps=steps, sleep=0.4)
+    cfg = config("ray", ray_cluster, space, maxTrialNumber=1, trialConcurrency=1, maxTrialRetries=1)
+    proc, exp_id, exp_dir = start_cli(tmp_path, cfg)
+    ray = connect(ray_cluster)
+    try:
+        trial = wait_for(
+            lambda: next((t for t in safe_trials(exp_id) if len(t.intermediate) >= 3), None),
+            timeout=90,
+            what="a trial with 3 reports",
+        )
+        first = wait_for(lambda: node_info(exp_dir, trial.trial_id), what="node.json")
+        ray.kill(ray.get_actor(trial.trial_id, namespace=f"hyperloom-{exp_id}"), no_restart=True)
+        ray.shutdown()
+        _, err = proc.communicate(timeout=150)
+        assert proc.returncode == 0, err[-3000:]
+    finally:
+        ray.shutdown()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    [r] = safe_trials(exp_id)
+    assert r.status is TrialStatus.SUCCEEDED and r.exit_code == 0, (r.status, r.reason)
+    reader = StoreReader(exp_dir)
+    try:
+        [retry] = reader.events(trial_id=r.trial_id, kind="trial_retry")
+        rows = reader.intermediate(r.trial_id)
+    finally:
+        reader.close()
+    assert retry["payload"]["steps"] >= 3 and retry["payload"]["reason"].startswith("node lost")
+    assert [s for s, _, _ in rows] == list(range(steps)), "each step once"
+    assert all(t > retry["t"] for _, _, t in rows), "every stored report is the second attempt's"
+    assert list(r.intermediate) == [pytest.approx(1.0 + 0.01 * i) for i in range(steps)]
+    second = node_info(exp_dir, r.trial_id)
+    assert second["attempt"] == 2 and second["pid"] != first["pid"]
+    assert second["node_trial_dir"] != first["node_trial_dir"], "a fresh channel file"
+    wait_for(lambda: not alive(int(first["pid"])), timeout=30, what="the lost attempt to end")
+
+
+def test_stop_with_a_dead_manager_ends_its_trials_on_the_cluster(
+    tmp_path: Path, ray_cluster: Any
+) -> None:
+    space = fixed(steps=400, sleep=0.3)
+    cfg = config("ray", ray_cluster, space, maxTrialNumber=2, trialConcurrency=2)
+    proc, exp_id, exp_dir = start_cli(tmp_path, cfg)
+    try:
+        wait_for(
+            lambda: sum(len(t.intermediate) >= 1 for t in safe_trials(exp_id)) == 2,
+            timeout=90,
+            what="2 trials with reports",
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    trials = safe_trials(exp_id)
+    pids = [int(node_info(exp_dir, t.trial_id)["pid"]) for t in trials]
+    assert all(alive(pid) for pid in pids), "the trials outlive the manager on the cluster"
+    out = subprocess.run([*HYPERLOOM, "stop", exp_id], capture_output=True, text=True, timeout=150)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ended 2 trials through its executor" in out.stdout, out.stdout
+    assert not any(alive(pid) for pid in pids), "no trial process outlives hyperloom stop"
+    ray = connect(ray_cluster)
+    try:
+        left = [
+            a
+            for a in ray.util.list_named_actors(all_namespaces=True)
+            if a["namespace"] == f"hyperloom-{exp_id}"
+        ]
+    finally:
+        ray.shutdown()
+    assert left == [], "the runners are gone"
+    final = safe_trials(exp_id)
+    assert {t.status for t in final} == {TrialStatus.CANCELED}
+    with open_experiment(exp_id) as view:
+        assert view.status == "STOPPED"
 
 
 def test_manager_sigkill_then_resume_reattaches(tmp_path: Path, ray_cluster: Any) -> None:

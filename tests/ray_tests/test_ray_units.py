@@ -115,3 +115,68 @@ def test_plain_commands_run_without_a_shell(tmp_path: Path) -> None:
         "python a.py | tee x",
     ]
     assert _argv("nosuch-xyz", str(tmp_path), "/usr/bin", "/bin/sh")[:2] == ["/bin/sh", "-c"]
+
+
+def _dead_manager_experiment(tmp_path: Path, address: str) -> Path:
+    """A Ray experiment whose manager died with one trial marked RUNNING (no manager, no lock)."""
+    from hyperloom.config import Config
+    from hyperloom.store import Store
+
+    config = Config.from_dict(
+        {
+            "trialCommand": "python train.py",
+            "trialCodeDirectory": str(tmp_path),
+            "searchSpace": {"x": {"_type": "choice", "_value": [1]}},
+            "trainingService": {"platform": "ray", "address": address, "connectTimeout": 2},
+        },
+        base_dir=tmp_path,
+    )
+    exp_dir = tmp_path / "exp"
+    exp_dir.mkdir()
+    store = Store.create(
+        exp_dir, experiment_id="deadmgr", name="d", config=config.to_dict(), space={}
+    )
+    try:
+        store.set_experiment_status("RUNNING")
+        store.add_trial("t1", store.allocate_sequence(), {"x": 1})
+        handle = {"executor": "ray", "namespace": "hyperloom-deadmgr", "name": "t1", "pid": None}
+        store.start_trial("t1", started=1.0, handle=handle)
+    finally:
+        store.close()
+    return exp_dir
+
+
+def test_stop_with_a_dead_manager_and_an_unreachable_cluster(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    from hyperloom.store import StoreReader
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there
+    exp_dir = _dead_manager_experiment(tmp_path, f"127.0.0.1:{port}")
+    cmd = [sys.executable, "-m", "hyperloom.cli", "stop", str(exp_dir)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    err = " ".join(out.stderr.split())
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in err, err
+    assert "the manager of experiment deadmgr is gone" in err, err
+    assert "Nothing was changed" in err and "--force" in err, err
+    assert "Traceback" not in out.stderr
+    reader = StoreReader(exp_dir)
+    try:
+        assert reader.experiment()["status"] == "RUNNING"
+        assert [t.status.value for t in reader.trials()] == ["RUNNING"]
+    finally:
+        reader.close()
+    # --force: recorded as stopped anyway, with the warning
+    out = subprocess.run([*cmd, "--force"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert "warning:" in out.stderr and "cannot reach the Ray cluster" in out.stderr
+    reader = StoreReader(exp_dir)
+    try:
+        assert reader.experiment()["status"] == "STOPPED"
+        assert [t.status.value for t in reader.trials()] == ["CANCELED"]
+    finally:
+        reader.close()
