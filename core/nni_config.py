@@ -38,6 +38,9 @@ class _Algo:
     default_mode: str | None  # NNI's default optimize_mode (None: the algorithm has none)
     rename: dict[str, str] = field(default_factory=dict)  # NNI classArg -> hyperloom classArg
     note: str = ""
+    # hyperloom classArgs set when the NNI config leaves them out, so that the algorithm behaves
+    # as NNI's does (where hyperloom's own defaults differ)
+    nni_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 _COMMON = {"optimize_mode": "mode"}
@@ -97,7 +100,14 @@ for _name in (
 
 #: NNI built-in assessors, by lower-cased name.
 NNI_ASSESSORS: dict[str, _Algo] = {
-    "medianstop": _Algo("median_stop", "maximize", {**_COMMON, "start_step": "start_step"}),
+    # NNI's Medianstop judges from the first report (start_step 0) as soon as one trial has
+    # completed; hyperloom's median_stop waits for 4 reports and 5 completed trials by default
+    "medianstop": _Algo(
+        "median_stop",
+        "maximize",
+        {**_COMMON, "start_step": "start_step"},
+        nni_defaults={"start_step": 1, "n_startup_trials": 1},
+    ),
     "curvefitting": _Algo(
         "curve_fitting",
         "maximize",
@@ -347,6 +357,10 @@ class _Translator:
             new = algo.rename.get(str(k), str(k))
             out[new] = v
             translated.add(new)
+        for k, v in algo.nni_defaults.items():
+            if k not in out:
+                out[k] = v
+                log.info("%s: %s %s: %s=%r (NNI's default)", self.where, key, name, k, v)
         for k, v in list(out.items()):
             if k == "constant_liar" and not isinstance(v, bool):
                 out[k] = v is not None and str(v).lower() != "none"

@@ -116,7 +116,7 @@ def test_evolution_medianstop_and_unknown_class_args() -> None:
     }
     assert out["assessor"] == {
         "name": "median_stop",
-        "classArgs": {"start_step": 1, "mode": "maximize"},
+        "classArgs": {"start_step": 1, "n_startup_trials": 1, "mode": "maximize"},
     }
     assert any("start_step 0 read as 1" in w for w in warnings)
     assert any("although the tuner uses 'minimize'" in w for w in warnings)
@@ -125,6 +125,21 @@ def test_evolution_medianstop_and_unknown_class_args() -> None:
     )
     assert "parallel_optimize" not in out["tuner"]["classArgs"]
     assert any("classArgs.parallel_optimize has no equivalent" in w for w in warnings)
+
+
+def test_medianstop_without_class_args_behaves_as_nni_s() -> None:
+    # NNI's Medianstop judges from the first report once one trial completed; hyperloom's own
+    # defaults (4 reports, 5 completed trials) must not silently change an NNI experiment
+    out, _ = translate(_raw(assessor={"name": "Medianstop"}), None)
+    args = out["assessor"]["classArgs"]
+    assert (args["start_step"], args["n_startup_trials"]) == (1, 1)
+    out, _ = translate(_raw(assessor={"name": "Medianstop", "classArgs": {"start_step": 5}}), None)
+    assert out["assessor"]["classArgs"]["start_step"] == 5
+    # a hyperloom config keeps hyperloom's defaults
+    from hyperloom.registry import load_assessor
+
+    mine = load_assessor("median_stop", mode="maximize")
+    assert (mine.start_step, mine.n_startup_trials) == (4, 5)
 
 
 def test_hyperband_becomes_random_with_asha_and_a_budget() -> None:
@@ -223,7 +238,7 @@ def test_example_config_loads_as_nni_wrote_it() -> None:
     cfg = Config.load(path)
     assert cfg.tuner.name == "tpe" and cfg.tuner.class_args == {"mode": "maximize"}
     assert cfg.assessor is not None and cfg.assessor.name == "median_stop"
-    assert cfg.assessor.class_args == {"mode": "maximize", "start_step": 2}
+    assert cfg.assessor.class_args == {"mode": "maximize", "start_step": 2, "n_startup_trials": 1}
     assert (
         cfg.trial_concurrency == 2
         and cfg.max_trial_number == 12
