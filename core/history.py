@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any
 from hyperloom.errors import MissingDependencyError, StoreError, UsageError
 from hyperloom.paths import (
     DB_NAME,
+    all_experiment_dirs,
     experiments_home,
     find_experiment_dir,
-    indexed_experiment_dirs,
-    iter_experiment_dirs,
 )
 from hyperloom.store import StoreReader, TrialRecord
 from hyperloom.types import TrialStatus
@@ -316,13 +315,9 @@ def list_experiments(home: Path | None = None) -> list[ExperimentSummary]:
     An experiment whose store cannot be read is listed with status ``UNREADABLE`` and the error.
     """
     root = home or experiments_home()
-    seen: set[Path] = set()
     out: list[ExperimentSummary] = []
-    for d in [*iter_experiment_dirs(root), *indexed_experiment_dirs(root)]:
+    for d in all_experiment_dirs(root):
         key = d.resolve()
-        if key in seen:
-            continue
-        seen.add(key)
         try:
             with StoreReader(d / DB_NAME) as r:
                 row = r.experiment()

@@ -11,6 +11,7 @@ from hyperloom.errors import ExperimentNotFoundError
 
 __all__ = [
     "DB_NAME",
+    "all_experiment_dirs",
     "experiments_home",
     "find_experiment_dir",
     "indexed_experiment_dirs",
@@ -56,6 +57,19 @@ def indexed_experiment_dirs(home: Path | None = None) -> list[Path]:
             continue
         if (target / DB_NAME).is_file():
             out.append(target)
+    return out
+
+
+def all_experiment_dirs(home: Path | None = None) -> list[Path]:
+    """Every experiment ``home`` knows: those under it (newest first), then those elsewhere that
+    its ``.index`` records; each directory once."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for d in [*iter_experiment_dirs(home), *indexed_experiment_dirs(home)]:
+        key = d.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
     return out
 
 

@@ -24,10 +24,10 @@ def _dirs(ids: list[str]) -> list[Path] | None:
 
 async def _serve(dirs: list[Path] | None, host: str, port: int, open_browser: bool) -> None:
     from hyperloom.dashboard import DashboardServer
-    from hyperloom.paths import iter_experiment_dirs
+    from hyperloom.paths import all_experiment_dirs
 
     server = DashboardServer(
-        dirs if dirs is not None else iter_experiment_dirs, host=host, port=port
+        dirs if dirs is not None else all_experiment_dirs, host=host, port=port
     )
     url = await server.start()
     console.print(f"hyperloom dashboard (read-only): [bold]{url}[/]  (Ctrl-C to quit)")

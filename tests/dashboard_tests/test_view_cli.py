@@ -47,6 +47,10 @@ def test_view_unknown_id_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_view_serves_the_experiments_read_only(make_experiment: Any, hl_home: Path) -> None:
     d, _ = make_experiment("exp00001", n=4)
     (hl_home / "exp00001").symlink_to(d)
+    # an experiment whose config chose its own directory is found through the home's .index
+    elsewhere, _ = make_experiment("exp00002", n=2)
+    (hl_home / ".index").mkdir(exist_ok=True)
+    (hl_home / ".index" / "exp00002").write_text(str(elsewhere), encoding="utf-8")
     env = {**os.environ, "HYPERLOOM_HOME": str(hl_home)}
     proc = subprocess.Popen(
         [
@@ -71,7 +75,8 @@ def test_view_serves_the_experiments_read_only(make_experiment: Any, hl_home: Pa
         assert "read-only" in line and "http://localhost:" in line, line
         port = int(line.split("http://localhost:")[1].split("/")[0])
         status, data = _get("127.0.0.1", port, "/api/experiments")
-        assert status == 200 and [e["id"] for e in data["experiments"]] == ["exp00001"]
+        assert status == 200
+        assert sorted(e["id"] for e in data["experiments"]) == ["exp00001", "exp00002"]
         status, data = _get("127.0.0.1", port, "/api/experiments/exp00001/trials?limit=2")
         assert status == 200 and data["total"] == 4
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
