@@ -341,6 +341,7 @@ def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -
     from hyperloom import registry
     from hyperloom.config import Config
     from hyperloom.errors import HyperloomError
+    from hyperloom.executor import Executor
     from hyperloom.paths import DB_NAME
     from hyperloom.store import StoreReader
     from hyperloom.types import TrialStatus
@@ -353,13 +354,18 @@ def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -
     if not running and info.get("status") != "RUNNING":
         return 0  # ended cleanly: nothing can be left
     raw = info["config"] if "config" in info else json.loads(info["config_json"])
-    config = Config.from_dict(
-        raw, base_dir=Path(raw.get("trialCodeDirectory") or exp_dir), source=exp_dir / "config.yaml"
-    )
-    ts = config.training_service
+    platform = str((raw.get("trainingService") or {}).get("platform", "local"))
     try:
-        executor = registry.load("executor", ts.platform)(
-            experiment_dir=exp_dir, emit=lambda ev: None, channel="file", options=ts.options
+        executor_cls = registry.load("executor", platform)
+        if executor_cls.end_orphans is Executor.end_orphans:
+            return 0  # its trials are local process groups, swept by the caller
+        base = Path(raw.get("trialCodeDirectory") or exp_dir)
+        config = Config.from_dict(raw, base_dir=base, source=exp_dir / "config.yaml")
+        executor = executor_cls(
+            experiment_dir=exp_dir,
+            emit=lambda ev: None,
+            channel="file",
+            options=config.training_service.options,
         )
         handles = {r.trial_id: dict(r.handle or {}) for r in running}
         return int(
@@ -368,7 +374,7 @@ def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -
     except HyperloomError as e:
         text = (
             f"the manager of experiment {info['id']} is gone and the trials it left may still "
-            f"run where the {ts.platform!r} executor runs them: {e}"
+            f"run where the {platform!r} executor runs them: {e}"
         )
         if not force:
             raise HyperloomError(
