@@ -5,7 +5,8 @@ product over dimensions:
 
 * numeric dimensions: a normal centred on the observed internal value, truncated to the bounds
   when the parameter is bounded. Its bandwidth follows the "gap" rule of the original TPE (the
-  larger distance from the observation to its neighbours in that dimension), or optionally a
+  larger distance from the observation to its neighbours in that dimension; a lone observation's
+  neighbours are the bounds, so it is as wide as its distance to the far bound), or optionally a
   Scott-like rule ``factor * width * n ** (-1 / (d + 4))`` shared by all kernels; either is clipped
   below at ``width / min(100, n + 2)`` (and at half a quantum for quantized linear parameters) and
   above at ``width``. The gap rule adapts to the local density of observations, which matters most
@@ -14,6 +15,12 @@ product over dimensions:
   (n + 1)`` more, normalised;
 * the prior kernel is the prior of every dimension (a wide normal over bounded ranges, the
   parameter's own normal for unbounded ones, uniform over options).
+
+A bounded quantized dimension (randint, quniform, qloguniform, ...) scores a value by the kernel's
+mass over the value's rounding cell (``value ± q / 2``, clipped to the bounds, in internal space)
+rather than by the density at the value: the scores over all values are then probabilities that
+sum to one, whatever the bandwidth, and a qloguniform cell near the upper end, wide in internal
+space, is not scored like a point.
 
 A dimension that was inactive in an observation uses the prior there, and a candidate is scored
 only on the dimensions active for it; so nested choices need no special structure.
@@ -25,7 +32,7 @@ import math
 
 import numpy as np
 from hyperloom.tuners._common import Encoder
-from scipy.special import ndtr, ndtri
+from scipy.special import log_ndtr, ndtr, ndtri
 
 __all__ = ["ParzenEstimator"]
 
@@ -44,6 +51,31 @@ def _gaps(values: np.ndarray) -> np.ndarray:
 
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_FLOOR = math.log(1e-300)
+
+
+def _log_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``log(Phi(b) - Phi(a))`` for ``a <= b``, accurate in both tails (floored at ``log 1e-300``).
+
+    An interval entirely right of 0 is mirrored to the left, where ``log_ndtr`` keeps precision;
+    an interval across 0 has a mass that plain ``ndtr`` resolves.
+    """
+    flip = a > 0
+    lo = np.where(flip, -b, a)
+    hi = np.where(flip, -a, b)
+    tail = hi <= 0
+    if not tail.any():  # the usual case of a kernel's own truncation: its centre is inside
+        with np.errstate(divide="ignore"):
+            out0: np.ndarray = np.log(ndtr(hi) - ndtr(lo))
+        return np.maximum(out0, _LOG_FLOOR)  # type: ignore[no-any-return]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lhi = log_ndtr(np.where(tail, hi, -1.0))
+        llo = log_ndtr(np.where(tail, lo, -2.0))
+        in_tail = lhi + np.log1p(-np.exp(llo - lhi))
+        across = np.log(ndtr(np.where(tail, 1.0, hi)) - ndtr(np.where(tail, 0.0, lo)))
+    out: np.ndarray = np.where(tail, in_tail, across)
+    out = np.nan_to_num(out, nan=_LOG_FLOOR, neginf=_LOG_FLOOR)
+    return np.maximum(out, _LOG_FLOOR)  # type: ignore[no-any-return]
 
 
 class ParzenEstimator:
@@ -91,6 +123,14 @@ class ParzenEstimator:
         self.mu = np.empty((n + 1, d))
         self.sigma = np.empty((n + 1, d))
         self.log_z = np.zeros((n + 1, d))
+        # quantum of bounded quantized numeric dimensions, scored by the mass of the rounding cell
+        self.quantum = np.array(
+            [
+                float(p.q or 0.0) if enc.bounded[i] and not enc.is_cat[i] else 0.0
+                for i, p in enumerate(enc.params)
+            ]
+        )
+        self._distinct_kernels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.cat_logp: dict[int, np.ndarray] = {}
         self.cat_p: dict[int, np.ndarray] = {}
         for j in range(d):
@@ -117,6 +157,9 @@ class ParzenEstimator:
                 sig = np.full(n, width)
                 if n_active >= 2:
                     sig[~missing] = _gaps(col[~missing])
+                elif n_active == 1 and enc.bounded[j]:  # the bounds are its only neighbours
+                    x = col[~missing]
+                    sig[~missing] = np.maximum(x - self.lo[j], self.hi[j] - x)
             sig = np.clip(sig, lo_clip, width)
             self.mu[:n, j] = np.where(missing, enc.prior_mu[j], col)
             self.sigma[:n, j] = np.where(missing, width, sig)
@@ -125,34 +168,70 @@ class ParzenEstimator:
             if enc.bounded[j]:
                 a = (self.lo[j] - self.mu[:, j]) / self.sigma[:, j]
                 b = (self.hi[j] - self.mu[:, j]) / self.sigma[:, j]
-                self.log_z[:, j] = np.log(np.maximum(ndtr(b) - ndtr(a), 1e-300))
+                self.log_z[:, j] = _log_mass(a, b)
+            if self.quantum[j] > 0:
+                # (mu, sigma, log Z) of each distinct kernel, and which one each kernel is
+                # (a complex key sorts by mu, then sigma: much faster than unique rows)
+                _, first, k_inv = np.unique(
+                    self.mu[:, j] + 1j * self.sigma[:, j], return_index=True, return_inverse=True
+                )
+                uk = np.stack([self.mu[first, j], self.sigma[first, j], self.log_z[first, j]], 1)
+                self._distinct_kernels[j] = (uk, k_inv.ravel())
 
     def log_pdf(self, cands: np.ndarray) -> np.ndarray:
-        """Log densities of candidate rows (m, d); NaN entries (inactive) are left out."""
-        m, d = cands.shape
+        """Log densities of candidate rows (m, d); NaN entries (inactive) are left out.
+
+        The continuous dimensions are summed in three matrix products, expanding
+        ``-(x - mu)^2 / (2 sigma^2) - log(sigma) - log(Z)`` in ``x`` (the cost of a suggestion
+        with a long history is mostly here); quantized and categorical ones one at a time.
+        """
+        m = cands.shape[0]
+        act = np.isfinite(cands)
         total = np.zeros((m, self.n_kernels))
-        for j in range(d):
+        cont = ~self.enc.is_cat & (self.quantum == 0)
+        if cont.any():
+            x = np.where(act[:, cont], cands[:, cont], 0.0)
+            on = act[:, cont].astype(float)
+            inv_var = self.sigma[:, cont] ** -2.0  # (n, c)
+            mu = self.mu[:, cont]
+            const = -0.5 * mu * mu * inv_var - np.log(self.sigma[:, cont]) - self.log_z[:, cont]
+            total += (
+                (-0.5 * x * x) @ inv_var.T + x @ (mu * inv_var).T + on @ (const - _LOG_SQRT_2PI).T
+            )
+        for j in np.flatnonzero(~cont).tolist():
             col = cands[:, j]
-            act = np.isfinite(col)
-            if not act.any():
+            on_j = act[:, j]
+            if not on_j.any():
                 continue
             if self.enc.is_cat[j]:
-                idx = np.where(act, col, 0).astype(np.int64)
+                idx = np.where(on_j, col, 0).astype(np.int64)
                 contrib = self.cat_logp[j][:, idx].T
             else:
-                z = (np.where(act, col, 0.0)[:, None] - self.mu[None, :, j]) / self.sigma[
-                    None, :, j
-                ]
-                contrib = (
-                    -0.5 * z * z
-                    - np.log(self.sigma[:, j])[None, :]
-                    - _LOG_SQRT_2PI
-                    - self.log_z[None, :, j]
+                # few distinct values and kernels: compute each pair once, then gather
+                ux, x_inv = np.unique(np.where(on_j, col, self.mu[-1, j]), return_inverse=True)
+                uk, k_inv = self._distinct_kernels[j]
+                left, right = self._cell(j, ux)
+                mass = (
+                    _log_mass(
+                        (left[:, None] - uk[None, :, 0]) / uk[None, :, 1],
+                        (right[:, None] - uk[None, :, 0]) / uk[None, :, 1],
+                    )
+                    - uk[None, :, 2]
                 )
-            total += np.where(act[:, None], contrib, 0.0)
+                contrib = mass.take(k_inv, axis=1).take(x_inv.ravel(), axis=0)
+            total += contrib if on_j.all() else np.where(on_j[:, None], contrib, 0.0)
         total += self.log_w[None, :]
         top = total.max(axis=1)
         return top + np.log(np.exp(total - top[:, None]).sum(axis=1))  # type: ignore[no-any-return]
+
+    def _cell(self, j: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The internal interval of values that round to each (snapped) ``x`` in dimension ``j``."""
+        half = 0.5 * self.quantum[j]
+        if self.enc.params[j].is_log:
+            v = np.exp(x)
+            lo, hi = math.exp(self.lo[j]), math.exp(self.hi[j])
+            return np.log(np.clip(v - half, lo, hi)), np.log(np.clip(v + half, lo, hi))
+        return np.clip(x - half, self.lo[j], self.hi[j]), np.clip(x + half, self.lo[j], self.hi[j])
 
     def sample(self, rng: np.random.Generator, m: int) -> np.ndarray:
         """``m`` rows drawn from the mixture (every dimension filled; activity is applied later)."""
