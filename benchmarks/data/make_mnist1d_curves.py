@@ -30,14 +30,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _curves_io import save, train_all  # noqa: E402  (this folder, on sys.path as the script's)
 
 OUT = Path(__file__).with_name("mnist1d_curves.npz")
 LOSS_CAP = 50.0
@@ -176,20 +174,7 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     configs = [sample_config(rng) for _ in range(args.configs)]
-    acc = np.zeros((args.configs, args.epochs), dtype=np.float32)
-    loss = np.zeros((args.configs, args.epochs), dtype=np.float32)
-    t0 = time.perf_counter()
-    jobs = [(i, c, args.epochs) for i, c in enumerate(configs)]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(train_one, job) for job in jobs]
-        for done, future in enumerate(as_completed(futures), start=1):
-            i, a, lo = future.result()
-            acc[i], loss[i] = a, lo
-            if done % 10 == 0:
-                print(
-                    f"{done}/{args.configs} configs, {time.perf_counter() - t0:.0f} s", flush=True
-                )
-    wall = time.perf_counter() - t0
+    acc, loss, wall = train_all(train_one, configs, args.epochs, args.workers)
     meta = {
         "dataset": "mnist1d.data.make_dataset(get_dataset_args()): 4000 train / 1000 test",
         "split": "the package's own train/test split; the curves are test accuracy and loss",
@@ -200,14 +185,7 @@ def main() -> None:
         "torch": torch.__version__,
         "wall_s": round(wall, 1),
     }
-    np.savez_compressed(
-        args.out, accuracy=acc, logloss=loss, params=json.dumps(configs), meta=json.dumps(meta)
-    )
-    final = acc[:, -1]
-    print(
-        f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {wall:.0f} s; "
-        f"final accuracy: median {np.median(final):.3f}, max {final.max():.3f}"
-    )
+    save(args.out, acc, loss, configs, meta, wall)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""What the dataset scripts share: training every configuration in a process pool, and writing
+the ``.npz`` file that ``benchmarks/assessors/replay.py`` reads."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Job = tuple[int, dict[str, Any], int]
+TrainOne = Callable[[Job], tuple[int, list[float], list[float]]]
+
+
+def train_all(
+    train_one: TrainOne, configs: list[dict[str, Any]], epochs: int, workers: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Trains every configuration with ``train_one`` in ``workers`` processes, printing progress
+    every 10 configurations; returns the accuracy and loss arrays and the wall time."""
+    acc = np.zeros((len(configs), epochs), dtype=np.float32)
+    loss = np.zeros((len(configs), epochs), dtype=np.float32)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(train_one, (i, c, epochs)) for i, c in enumerate(configs)]
+        for done, future in enumerate(as_completed(futures), start=1):
+            i, a, lo = future.result()
+            acc[i], loss[i] = a, lo
+            if done % 10 == 0:
+                print(
+                    f"{done}/{len(configs)} configs, {time.perf_counter() - t0:.0f} s", flush=True
+                )
+    return acc, loss, time.perf_counter() - t0
+
+
+def save(
+    out: Path,
+    acc: np.ndarray,
+    loss: np.ndarray,
+    configs: list[dict[str, Any]],
+    meta: dict[str, Any],
+    wall: float,
+) -> None:
+    """Writes the dataset (keys ``accuracy``, ``logloss``, ``params``, ``meta``) and a summary."""
+    np.savez_compressed(
+        out, accuracy=acc, logloss=loss, params=json.dumps(configs), meta=json.dumps(meta)
+    )
+    final = acc[:, -1]
+    print(
+        f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) in {wall:.0f} s; "
+        f"final accuracy: median {np.median(final):.3f}, max {final.max():.3f}"
+    )
