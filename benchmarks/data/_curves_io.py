@@ -3,6 +3,7 @@ the ``.npz`` file that ``benchmarks/assessors/replay.py`` reads."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections.abc import Callable
@@ -53,3 +54,37 @@ def save(
         f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) in {wall:.0f} s; "
         f"final accuracy: median {np.median(final):.3f}, max {final.max():.3f}"
     )
+
+
+def main(
+    description: str,
+    sample_config: Callable[[np.random.Generator], dict[str, Any]],
+    train_one: TrainOne,
+    meta: dict[str, Any],
+    *,
+    configs: int,
+    epochs: int,
+    seed: int,
+    out: Path,
+) -> None:
+    """The dataset scripts' command line: draws ``--configs`` configurations with ``--seed``,
+    trains each for ``--epochs`` in ``--workers`` processes and writes ``--out``; ``meta``
+    describes the data and the model, the run's own figures are added to it."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--configs", type=int, default=configs)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--out", type=Path, default=out)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    drawn = [sample_config(rng) for _ in range(args.configs)]
+    acc, loss, wall = train_all(train_one, drawn, args.epochs, args.workers)
+    meta = {
+        **meta,
+        "seed": args.seed,
+        "configs": args.configs,
+        "epochs": args.epochs,
+        "wall_s": round(wall, 1),
+    }
+    save(args.out, acc, loss, drawn, meta, wall)

@@ -28,13 +28,12 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _curves_io import save, train_all  # noqa: E402  (this folder, on sys.path as the script's)
+from _curves_io import main as curves_main  # noqa: E402  (this folder, on sys.path as the script's)
 
 OUT = Path(__file__).with_name("digits_mlp_curves.npz")
 
@@ -101,29 +100,24 @@ def train_one(job: tuple[int, dict[str, Any], int]) -> tuple[int, list[float], l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", type=int, default=220)
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
     import sklearn
 
-    rng = np.random.default_rng(args.seed)
-    configs = [sample_config(rng) for _ in range(args.configs)]
-    acc, loss, wall = train_all(train_one, configs, args.epochs, args.workers)
     meta = {
         "dataset": "sklearn.datasets.load_digits",
         "split": "train_test_split(test_size=0.3, random_state=0, stratify=y), StandardScaler",
         "model": "sklearn.neural_network.MLPClassifier, one partial_fit pass per epoch",
-        "seed": args.seed,
-        "configs": args.configs,
-        "epochs": args.epochs,
         "sklearn": sklearn.__version__,
-        "wall_s": round(wall, 1),
     }
-    save(args.out, acc, loss, configs, meta, wall)
+    curves_main(
+        __doc__.splitlines()[0],
+        sample_config,
+        train_one,
+        meta,
+        configs=220,
+        epochs=40,
+        seed=2026,
+        out=OUT,
+    )
 
 
 if __name__ == "__main__":

@@ -28,14 +28,13 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
 import functools  # noqa: E402
 import math  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _curves_io import save, train_all  # noqa: E402  (this folder, on sys.path as the script's)
+from _curves_io import main as curves_main  # noqa: E402  (this folder, on sys.path as the script's)
 
 OUT = Path(__file__).with_name("mnist1d_curves.npz")
 LOSS_CAP = 50.0
@@ -163,29 +162,24 @@ def train_one(job: tuple[int, dict[str, Any], int]) -> tuple[int, list[float], l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", type=int, default=240)
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=2027)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
     import torch
 
-    rng = np.random.default_rng(args.seed)
-    configs = [sample_config(rng) for _ in range(args.configs)]
-    acc, loss, wall = train_all(train_one, configs, args.epochs, args.workers)
     meta = {
         "dataset": "mnist1d.data.make_dataset(get_dataset_args()): 4000 train / 1000 test",
         "split": "the package's own train/test split; the curves are test accuracy and loss",
         "model": "torch MLP or 1-D CNN, one pass over the shuffled training set per epoch",
-        "seed": args.seed,
-        "configs": args.configs,
-        "epochs": args.epochs,
         "torch": torch.__version__,
-        "wall_s": round(wall, 1),
     }
-    save(args.out, acc, loss, configs, meta, wall)
+    curves_main(
+        __doc__.splitlines()[0],
+        sample_config,
+        train_one,
+        meta,
+        configs=240,
+        epochs=50,
+        seed=2027,
+        out=OUT,
+    )
 
 
 if __name__ == "__main__":
