@@ -24,17 +24,6 @@ def _alive(pid: int | None) -> bool:
     return bool(psutil.pid_exists(int(pid)))
 
 
-def _experiment_dirs(home: Path | None, listed: Any) -> list[Path]:
-    """Experiments under the home, and those elsewhere that the home's ``.index`` records."""
-    from hyperloom.paths import indexed_experiment_dirs
-
-    dirs: list[Path] = list(listed(home))
-    for target in indexed_experiment_dirs(home):
-        if target not in dirs:
-            dirs.append(target)
-    return dirs
-
-
 def device_holders(home: Path | None = None) -> dict[int, list[dict[str, str]]]:
     """Device index to the running trials that hold it, read from running experiments' stores.
 
@@ -45,11 +34,11 @@ def device_holders(home: Path | None = None) -> dict[int, list[dict[str, str]]]:
         home: where experiments live; ``hyperloom.paths.experiments_home()`` by default.
     """
     from hyperloom.errors import StoreError
-    from hyperloom.paths import iter_experiment_dirs
+    from hyperloom.paths import all_experiment_dirs
     from hyperloom.store import StoreReader
 
     out: dict[int, list[dict[str, str]]] = {}
-    for exp_dir in _experiment_dirs(home, iter_experiment_dirs):
+    for exp_dir in all_experiment_dirs(home):
         try:
             with StoreReader(exp_dir) as reader:
                 exp = reader.experiment()
