@@ -6,10 +6,9 @@ import abc
 import math
 from collections.abc import Sequence
 
-from hyperloom.tuners._base import check_mode
-from hyperloom.types import TrialResult, Verdict
+from hyperloom.types import Decision, TrialResult, Verdict, check_mode
 
-__all__ = ["Assessor", "Verdict"]
+__all__ = ["Assessor", "Decision", "Verdict"]
 
 
 class Assessor(abc.ABC):
@@ -35,11 +34,14 @@ class Assessor(abc.ABC):
         self.last_reason: str = ""
 
     @abc.abstractmethod
-    def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
+    def assess(self, trial_id: str, history: Sequence[float]) -> Verdict | Decision:
         """Judges a running trial from its intermediate values so far."""
 
     def observe(self, result: TrialResult) -> None:  # noqa: B027
         """A trial ended. Default: ignored."""
+
+    def forget(self, trial_id: str) -> None:  # noqa: B027
+        """A lost attempt of this trial is started again: forget its reports. Default: no-op."""
 
     def better(self, a: float, b: float) -> bool:
         """Whether ``a`` is strictly better than ``b`` in this assessor's mode."""

@@ -12,17 +12,34 @@ from typing import Any
 
 from hyperloom.types import TrialStatus
 
-__all__ = ["Clock", "Progress", "RunningTrial"]
+__all__ = ["Clock", "Progress", "RunningTrial", "trial_id_for"]
 
 
 class Clock:
-    """Wall-clock time. A replay executor can substitute a virtual clock."""
+    """The manager's only source of time: wall-clock time, and the wait for the next event.
+
+    A simulator substitutes a clock whose ``wait`` jumps ahead instead of sleeping; the manager
+    never calls ``time`` or ``asyncio.sleep`` itself.
+    """
 
     def now(self) -> float:
         return time.time()
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    async def wait(self, queue: asyncio.Queue[Any], timeout: float) -> Any:
+        """The next event from ``queue``, or None after ``timeout`` seconds without one."""
+        try:
+            return await asyncio.wait_for(queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+
+def trial_id_for(sequence: int) -> str:
+    """The id of the trial with this sequence number: readable, collision-free, reproducible
+    (``T0001``, ``T0002``, ... ``T12345``; upper case never collides with v1's random ids)."""
+    return f"T{sequence:04d}"
 
 
 @dataclass
@@ -45,6 +62,7 @@ class RunningTrial:
     kill_at: float | None = None  # monotonic time after which it is killed
     kill_task: asyncio.Task[None] | None = None
     pids: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)  # the step of each intermediate value
     attempt: int = 1  # 2 and more: started again after its node was lost (maxTrialRetries)
 
 

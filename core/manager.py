@@ -13,29 +13,41 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hyperloom._manager_retry import attempts_so_far, forget_attempt, is_retriable
-from hyperloom._manager_types import Clock, Progress, RunningTrial, _plain_params, launch_spec
+from hyperloom._manager_types import (
+    Clock,
+    Progress,
+    RunningTrial,
+    _plain_params,
+    launch_spec,
+    trial_id_for,
+)
 from hyperloom.config import Config
 from hyperloom.errors import ConfigError, UsageError
-from hyperloom.types import TrialResult, TrialStatus, Verdict
+from hyperloom.types import (
+    BEST_STATUSES,
+    BUDGET_STATUSES,
+    FINISHED,
+    Decision,
+    Objective,
+    Suggestion,
+    TrialResult,
+    TrialStatus,
+    Verdict,
+    outcome,
+)
 
 __all__ = ["Clock", "Manager", "Progress", "RunningTrial"]
 
 log = logging.getLogger(__name__)
 
 
-_FINAL_STATUSES_THAT_USE_BUDGET = {
-    TrialStatus.SUCCEEDED,
-    TrialStatus.FAILED,
-    TrialStatus.EARLY_STOPPED,
-    TrialStatus.TIMEOUT,
-}
+_FINAL_STATUSES_THAT_USE_BUDGET = BUDGET_STATUSES
 
 
 class Manager:
@@ -84,6 +96,8 @@ class Manager:
         self.assessor: Any = None
         self.pool: Any = None
         self.executor: Any = None
+        self._assess_takes_steps = False
+        self.objectives: tuple[Objective, ...] = (Objective("default", config.mode),)
 
     # ------------------------------------------------------------------------------------------
     # construction of the parts
@@ -106,6 +120,7 @@ class Manager:
             self.assessor = registry.load_assessor(
                 cfg.assessor.name, code_directory=cfg.assessor.code_directory, **aargs
             )
+            self._assess_takes_steps = _accepts(self.assessor.assess, "steps")
         self.pool = _make_pool(cfg)
         executor_cls = registry.load("executor", cfg.training_service.platform)
         self.executor = executor_cls(
@@ -200,10 +215,7 @@ class Manager:
             if not self.running and (self.stopping or self._no_more_trials()):
                 break
             timeout = self._next_wakeup()
-            try:
-                ev = await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
-                ev = None
+            ev = await self.clock.wait(self._queue, timeout)
             while ev is not None or not self._queue.empty():
                 if ev is not None:
                     await self._handle(ev)
@@ -240,9 +252,7 @@ class Manager:
             and not self.stopping
             and not self._no_more_trials()
         ):
-            from hyperloom.paths import new_id
-
-            trial_id = new_id(6)
+            trial_id = trial_id_for(self.store.peek_sequence())
             devices: tuple[int, ...] = ()
             if self.pool is not None:
                 got = self.pool.try_acquire(trial_id, cfg.trial_gpu_number)
@@ -251,9 +261,8 @@ class Manager:
                 devices = tuple(got)
             async with self._algo_lock:
                 try:
-                    params = await asyncio.to_thread(self.tuner.suggest, trial_id)
-                    if params is not None:
-                        params = _plain_params(params)
+                    got_params = await asyncio.to_thread(self.tuner.suggest, trial_id)
+                    params = _suggested_params(got_params)
                 except Exception as e:
                     self._release(trial_id)
                     log.exception("tuner.suggest failed")
@@ -262,9 +271,13 @@ class Manager:
                     return
             if params is None:
                 self._release(trial_id)
-                self.exhausted = True
-                self._say("the tuner has no more parameters to suggest (search space exhausted)")
-                return
+                if got_params is FINISHED or not self.running:
+                    # FINISHED, or v1's None with nothing running: nothing can change its mind
+                    self.exhausted = True
+                    self._say(
+                        "the tuner has no more parameters to suggest (search space exhausted)"
+                    )
+                return  # None: not now; ask again after the next event
             await self._launch(trial_id, params, devices)
 
     def _sample_gpus(self) -> None:
@@ -300,11 +313,13 @@ class Manager:
     ) -> None:
         cfg = self.config
         sequence = self.store.allocate_sequence()
+        if trial_id_for(sequence) != trial_id:  # the store moved on under us: never reuse an id
+            trial_id = trial_id_for(sequence)
         trial_dir = self.exp_dir / "trials" / trial_id
         trial_dir.mkdir(parents=True, exist_ok=True)
         # Parameter binding: the trial's parameters are on disk before it starts.
         (trial_dir / "params.json").write_text(json.dumps(params), encoding="utf-8")
-        self.store.add_trial(trial_id, sequence, params)
+        self.store.add_trial(trial_id, sequence, params, t=self.clock.now())
         spec = launch_spec(
             cfg, self.exp_dir, self.experiment_id, trial_id, sequence, params, devices, self.pool
         )
@@ -350,6 +365,14 @@ class Manager:
     async def _retry(self, rt: RunningTrial, reason: str | None) -> None:
         """Starts a trial lost with its node again, as a fresh attempt (see _manager_retry)."""
         forget_attempt(rt, self.store, reason, self.clock.now())
+        rt.steps.clear()
+        for part in (self.tuner, self.assessor):
+            forget = getattr(part, "forget", None)
+            if forget is not None:
+                try:
+                    forget(rt.trial_id)
+                except Exception:
+                    self._algo_failed(f"{type(part).__name__}.forget", rt.trial_id)
         self._say(
             f"trial {rt.trial_id} (#{rt.sequence}) lost ({(reason or '')[:200]}); "
             f"starting it again (attempt {rt.attempt})"
@@ -416,6 +439,7 @@ class Manager:
         step = msg.step if msg.step is not None else rt.next_step
         rt.next_step = step + 1
         rt.intermediate.append(msg.value)
+        rt.steps.append(step)
         self.store.add_metric(
             rt.trial_id, step, msg.value, dict(msg.metrics or {}), msg.t, ev.offset
         )
@@ -426,21 +450,27 @@ class Manager:
                 self._algo_failed("tuner.report", rt.trial_id)
         if self.assessor is not None and rt.stop_status is None:
             try:
-                verdict = await asyncio.to_thread(
-                    self.assessor.assess, rt.trial_id, list(rt.intermediate)
-                )
+                args: tuple[Any, ...] = (rt.trial_id, list(rt.intermediate))
+                if self._assess_takes_steps:
+                    args = (*args, list(rt.steps))
+                got = await asyncio.to_thread(self.assessor.assess, *args)
             except Exception:  # a broken assessor must not take the experiment down
                 self._algo_failed("assessor.assess", rt.trial_id)
-                verdict = Verdict.CONTINUE
-            if verdict == Verdict.STOP:
-                reason = (
-                    getattr(self.assessor, "last_reason", "") or "stopped early by the assessor"
-                )
+                got = Verdict.CONTINUE
+            verdict, reason = _decision(got, self.assessor)
+            if verdict in (Verdict.STOP, Verdict.PAUSE):
+                if verdict == Verdict.PAUSE:
+                    # PAUSE needs a scheduler that resumes the trial (Suggestion(resume=)); until
+                    # the manager keeps paused trials, a pause ends the trial early instead.
+                    reason = (
+                        f"{reason} (pause requested; ended early: resuming paused trials "
+                        "is not supported yet)"
+                    )
                 self.store.add_event(
                     "assessor",
                     rt.trial_id,
                     {
-                        "verdict": "STOP",
+                        "verdict": verdict.value,
                         "reason": reason,
                         "step": step,
                         "assessor": self.config.assessor.name if self.config.assessor else "",
@@ -457,45 +487,47 @@ class Manager:
         if not self.stopping and is_retriable(rt, code, ev.reason, self.config.max_trial_retries):
             await self._retry(rt, ev.reason)
             return
-        if rt.stop_status is not None:
-            status, reason = rt.stop_status, rt.stop_reason
-        elif code is None and rt.final_seen:
-            # a re-attached trial is not our child: its exit code is unknown, its final value is not
-            status, reason = (
-                TrialStatus.SUCCEEDED,
-                "re-attached after a manager restart; exit code unknown",
-            )
-        elif code is None:
-            status, reason = TrialStatus.FAILED, ev.reason or "the trial was lost"
-        elif code != 0:
-            status = TrialStatus.FAILED
-            reason = ev.reason or f"exit code {code}"
-        elif rt.final_seen:
-            status, reason = TrialStatus.SUCCEEDED, None
-        elif rt.intermediate:
-            status = TrialStatus.SUCCEEDED
-            rt.final = rt.intermediate[-1]
-            reason = "no final report: the last intermediate value counts as final"
-        else:
-            status = TrialStatus.FAILED
-            reason = "exited 0 without reporting any value" + (
-                f": {ev.reason}" if ev.reason else ""
-            )
-        await self._finish(rt, status, exit_code=code, reason=reason)
+        # a re-attached trial is not our child: its exit code is unknown, its final value is not
+        await self._finish(rt, None, exit_code=code, reason=ev.reason, reattached=rt.final_seen)
 
     async def _finish(
-        self, rt: RunningTrial, status: TrialStatus, *, exit_code: int | None, reason: str | None
+        self,
+        rt: RunningTrial,
+        status: TrialStatus | None,
+        *,
+        exit_code: int | None,
+        reason: str | None,
+        reattached: bool = False,
     ) -> None:
+        """Ends a trial. ``status`` None: :func:`~hyperloom.types.outcome` decides from what the
+        trial did; a status forces it (a launch failure), and the value still follows the rule."""
         if self.running.pop(rt.trial_id, None) is not None:
             self.counts[TrialStatus.RUNNING.value] -= 1
         if rt.kill_task is not None and not rt.kill_task.done():
             rt.kill_task.cancel()
         self._release(rt.trial_id)
-        value = rt.final if rt.final is not None and math.isfinite(rt.final) else None
-        if status in (TrialStatus.FAILED,):
-            value = None
+        ruled, values, ruled_reason = outcome(
+            exit_code=exit_code,
+            final=rt.final if rt.final_seen else None,
+            final_metrics=rt.final_metrics,
+            intermediate=rt.intermediate,
+            stop_status=status if status is not None else rt.stop_status,
+            stop_reason=reason if status is not None else rt.stop_reason,
+            exit_reason=reason,
+            objectives=self.objectives,
+            reattached=reattached,
+        )
+        if status == TrialStatus.FAILED:
+            values = None  # a failed trial's numbers never count
+        status, reason = ruled, ruled_reason
+        value = values[0] if values else None
         self.store.finish_trial(
-            rt.trial_id, status, ended=self.clock.now(), exit_code=exit_code, reason=reason
+            rt.trial_id,
+            status,
+            ended=self.clock.now(),
+            exit_code=exit_code,
+            reason=reason,
+            value=value,
         )
         if status == TrialStatus.CANCELED and rt.trial_id:
             self.used_budget -= 1  # user-canceled trials give their budget back
@@ -507,10 +539,11 @@ class Manager:
             trial_id=rt.trial_id,
             params=rt.params,
             status=status,
-            value=value if status in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED) else None,
+            value=value,
             intermediate=tuple(rt.intermediate),
             sequence=rt.sequence,
             metrics=rt.final_metrics,
+            values=values,
         )
         await self._observe(result)
         self._emit_progress(force=True)
@@ -541,7 +574,7 @@ class Manager:
         self._say(f"{what} raised an exception (trial {trial_id}); ignored, see manager.log")
 
     def _note_best(self, status: TrialStatus, value: float | None, trial_id: str) -> None:
-        if status != TrialStatus.SUCCEEDED or value is None:
+        if status not in BEST_STATUSES or value is None:
             return
         if self.best_value is None or self._better(value, self.best_value):
             self.best_value, self.best_trial = value, trial_id
@@ -795,3 +828,42 @@ def _make_pool(cfg: Config) -> Any:
     )
     pool.check_request(cfg.trial_gpu_number)
     return pool
+
+
+def _suggested_params(got: Any) -> dict[str, Any] | None:
+    """The parameters in what ``tuner.suggest`` returned (None for "not now" and FINISHED)."""
+    if got is None or got is FINISHED:
+        return None
+    if isinstance(got, Suggestion):
+        if got.parent is not None or got.resume is not None:
+            log.warning(
+                "the tuner asked to warm-start or resume a trial (parent=%r, resume=%r); this "
+                "manager starts it as a fresh trial",
+                got.parent,
+                got.resume,
+            )
+        got = got.params
+    return _plain_params(got)
+
+
+def _decision(got: Any, assessor: Any) -> tuple[Verdict, str]:
+    """An assessor's answer as ``(verdict, reason)``: a Decision, or a bare Verdict with v1's
+    ``last_reason`` attribute as its reason."""
+    if isinstance(got, Decision):
+        return got.verdict, got.reason or "stopped early by the assessor"
+    verdict = got if isinstance(got, Verdict) else Verdict.CONTINUE
+    return verdict, getattr(assessor, "last_reason", "") or "stopped early by the assessor"
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` takes a parameter called ``name`` (or ``**kwargs``)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.name == name or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        for p in sig.parameters.values()
+    )

@@ -34,7 +34,7 @@ from hyperloom._store_record import TrialRecord, dumps, floats_json, pack_floats
 from hyperloom.errors import StoreError
 from hyperloom.types import TrialStatus
 
-__all__ = ["EXPERIMENT_STATUSES", "SCHEMA_VERSION", "Store", "StoreReader", "TrialRecord"]
+__all__ = ["EXPERIMENT_STATUSES", "KEEP", "SCHEMA_VERSION", "Store", "StoreReader", "TrialRecord"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,13 @@ def _check_writable(directory: Path) -> None:
             f"the experiment directory {str(directory)!r} is not writable ({e.strerror}); fix "
             f"its permissions or choose another experimentWorkingDirectory / HYPERLOOM_HOME"
         ) from None
+
+
+class _Keep:
+    """The type of :data:`KEEP`: ``finish_trial(value=KEEP)`` leaves the stored value as it is."""
+
+
+KEEP = _Keep()
 
 
 def _status_name(status: TrialStatus | str) -> str:
@@ -237,6 +244,11 @@ class Store(_Queries):
         with self._tx() as c:
             c.execute("UPDATE experiment SET manager_pid = ?, updated = ?", (pid, time.time()))
 
+    def peek_sequence(self) -> int:
+        """The sequence number :meth:`allocate_sequence` will give next (nothing is reserved)."""
+        row = self._conn.execute("SELECT next_sequence FROM experiment").fetchone()
+        return int(row[0])
+
     def allocate_sequence(self) -> int:
         """The next trial sequence number (from 1). Persisted at once; never reused."""
         with self._tx() as c:
@@ -380,8 +392,12 @@ class Store(_Queries):
         ended: float,
         exit_code: int | None = None,
         reason: str | None = None,
+        value: float | _Keep | None = KEEP,
     ) -> None:
-        """Records how a trial ended: its final status, end time, exit code and reason.
+        """Records how a trial ended: its final status, end time, exit code and reason, and the
+        value that counts as :func:`hyperloom.types.outcome` decided it (None clears a value the
+        trial reported but that does not count, e.g. a failed trial's; ``KEEP`` leaves the column
+        as the channel set it).
 
         It also caches the trial's intermediate values in a packed form, so that loading many
         ended trials (``trials --json``, resume) does not go through their metric rows.
@@ -406,6 +422,11 @@ class Store(_Queries):
                     trial_id,
                 ),
             )
+            if not isinstance(value, _Keep):
+                c.execute(
+                    "UPDATE trials SET value = ? WHERE trial_id = ?",
+                    (None if value is None else float(value), trial_id),
+                )
             if cur.rowcount != 1:
                 raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
 

@@ -1,16 +1,53 @@
-"""Value types shared by the manager, tuners and assessors."""
+"""Value types shared by the manager, tuners and assessors (public contracts v2).
+
+v2 keeps every v1 call working: a scalar ``value`` is still there (it is ``values[0]``), an
+assessor may still return a bare :class:`Verdict`, and a tuner may still return a plain dict.
+"""
 
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TrialResult", "TrialStatus", "Verdict"]
+__all__ = [
+    "BEST_STATUSES",
+    "BUDGET_STATUSES",
+    "FINISHED",
+    "Decision",
+    "ExperimentStatus",
+    "Objective",
+    "Report",
+    "Suggestion",
+    "TrialResult",
+    "TrialStatus",
+    "Verdict",
+    "check_mode",
+    "outcome",
+]
+
+MODES = ("maximize", "minimize")
+
+
+def check_mode(mode: str) -> str:
+    """The one owner of the optimization-mode rule: validates and normalizes ``mode``.
+
+    Raises:
+        UsageError: naming the value, when it is neither "maximize" nor "minimize".
+    """
+    m = str(mode).lower()
+    m = {"max": "maximize", "min": "minimize"}.get(m, m)
+    if m not in MODES:
+        from hyperloom.errors import UsageError
+
+        raise UsageError(f"mode must be 'maximize' or 'minimize', got {mode!r}")
+    return m
 
 
 class TrialStatus(enum.Enum):
-    """The life cycle of a trial. The last five are final."""
+    """The life cycle of a trial. WAITING, RUNNING and PAUSED are not final; the others are."""
 
     WAITING = "WAITING"
     RUNNING = "RUNNING"
@@ -19,10 +56,30 @@ class TrialStatus(enum.Enum):
     EARLY_STOPPED = "EARLY_STOPPED"
     CANCELED = "CANCELED"
     TIMEOUT = "TIMEOUT"
+    PAUSED = "PAUSED"
 
     @property
     def is_final(self) -> bool:
-        return self not in (TrialStatus.WAITING, TrialStatus.RUNNING)
+        return self not in (TrialStatus.WAITING, TrialStatus.RUNNING, TrialStatus.PAUSED)
+
+
+# The one "best" rule: only these statuses rank (a finished trial, or one stopped early with the
+# value it had reached). The one budget rule: every started trial uses budget except those the
+# user or the experiment canceled.
+BEST_STATUSES = frozenset({TrialStatus.SUCCEEDED})
+BUDGET_STATUSES = frozenset(
+    {TrialStatus.SUCCEEDED, TrialStatus.FAILED, TrialStatus.EARLY_STOPPED, TrialStatus.TIMEOUT}
+)
+
+
+class ExperimentStatus(enum.Enum):
+    """The life cycle of an experiment."""
+
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
 
 
 class Verdict(enum.Enum):
@@ -30,6 +87,71 @@ class Verdict(enum.Enum):
 
     CONTINUE = "CONTINUE"
     STOP = "STOP"
+    PAUSE = "PAUSE"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict with its human reason (replaces v1's ``assessor.last_reason`` side channel)."""
+
+    verdict: Verdict
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One optimization objective: the metric's name and its direction."""
+
+    name: str
+    mode: str = "maximize"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"an objective needs a non-empty name, not {self.name!r}")
+        object.__setattr__(self, "mode", check_mode(self.mode))
+
+
+@dataclass(frozen=True)
+class Report:
+    """One intermediate report of a trial."""
+
+    step: int
+    value: float
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What a tuner may return instead of a plain dict.
+
+    Attributes:
+        params: The parameters of the new trial.
+        parent: Warm-start the new trial from this trial's last committed checkpoint.
+        resume: Continue this PAUSED trial (same id, steps go on) instead of a new one.
+    """
+
+    params: dict[str, Any]
+    parent: str | None = None
+    resume: str | None = None
+
+
+class _Finished:
+    """The type of :data:`FINISHED` (a singleton)."""
+
+    _instance: _Finished | None = None
+
+    def __new__(cls) -> _Finished:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "FINISHED"
+
+
+FINISHED = _Finished()
+"""Returned by ``Tuner.suggest`` when the search is exhausted for good (``None`` means "not
+now: ask again after the next event")."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +162,13 @@ class TrialResult:
         trial_id: The trial's id.
         params: The parameters the trial ran with.
         status: How it ended.
-        value: The final metric, or None when the trial reported none (failed, stopped, ...).
+        value: The value that counts (the first objective), or None when it has none.
         intermediate: The intermediate metric values, in step order.
         sequence: The trial's sequence number in its experiment (0 when unknown).
         metrics: Extra named metrics given with the final report.
+        values: One value per objective (``values[0] == value``), or None.
+        reports: The intermediate reports with their steps.
+        parent: The trial this one was warm-started from, if any.
     """
 
     trial_id: str
@@ -53,3 +178,101 @@ class TrialResult:
     intermediate: tuple[float, ...] = ()
     sequence: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
+    values: tuple[float, ...] | None = None
+    reports: tuple[Report, ...] = ()
+    parent: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.values is None and self.value is not None:
+            object.__setattr__(self, "values", (float(self.value),))
+        if not self.reports and self.intermediate:
+            object.__setattr__(
+                self, "reports", tuple(Report(i, v) for i, v in enumerate(self.intermediate))
+            )
+
+
+def _finite(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def outcome(
+    *,
+    exit_code: int | None,
+    final: float | None,
+    final_metrics: Mapping[str, Any] | None = None,
+    intermediate: Sequence[float] = (),
+    stop_status: TrialStatus | None = None,
+    stop_reason: str | None = None,
+    exit_reason: str | None = None,
+    objectives: Sequence[Objective] = (),
+    reattached: bool = False,
+) -> tuple[TrialStatus, tuple[float, ...] | None, str | None]:
+    """THE rule that turns an ended trial into its record: ``(status, values, reason)``.
+
+    Manager, store, resume, history, CLI, dashboard and export all use this rule or its stored
+    result; nothing else derives a trial's status or the value that counts.
+
+    * A stop the manager decided (assessor, timeout, user, experiment) wins: EARLY_STOPPED,
+      TIMEOUT and CANCELED keep the last value the trial reached (the final one if it reported
+      one, else its last intermediate), so a scheduler can rank stopped trials.
+    * A non-zero exit, or a lost trial (no exit code) without a final report, is FAILED; its
+      values are None (a failed trial's numbers never count).
+    * Exit 0 (or a re-attached trial whose code is unknown) with a final report is SUCCEEDED.
+    * Exit 0 with only intermediates is SUCCEEDED with the last intermediate as the value.
+    * Exit 0 with nothing reported is FAILED.
+    * With several objectives, a trial whose final report lacks one of them (or gives a
+      non-finite value) is FAILED with a reason naming it.
+    """
+    fin = _finite(final) if final is not None else None
+    last = next((f for f in (_finite(v) for v in reversed(intermediate)) if f is not None), None)
+    reached = fin if fin is not None else last
+
+    def vector(first: float | None) -> tuple[tuple[float, ...] | None, str | None]:
+        if first is None:
+            return None, None
+        if len(objectives) <= 1:
+            return (first,), None
+        out = [first]
+        metrics = dict(final_metrics or {})
+        for obj in objectives[1:]:
+            v = _finite(metrics.get(obj.name))
+            if v is None:
+                return None, f"objective {obj.name!r} missing from the final report"
+            out.append(v)
+        return tuple(out), None
+
+    if stop_status is not None:
+        values, _ = vector(reached)
+        return stop_status, values, stop_reason
+    if exit_code is None and not reattached and fin is None:
+        return TrialStatus.FAILED, None, exit_reason or "the trial was lost"
+    if exit_code not in (None, 0):
+        return TrialStatus.FAILED, None, exit_reason or f"exit code {exit_code}"
+    if fin is not None:
+        values, missing = vector(fin)
+        if missing:
+            return TrialStatus.FAILED, None, missing
+        reason = None
+        if exit_code is None:
+            reason = exit_reason or "re-attached after a manager restart; exit code unknown"
+        return TrialStatus.SUCCEEDED, values, reason
+    if exit_code is None:
+        return TrialStatus.FAILED, None, exit_reason or "process gone while the manager was down"
+    if last is not None:
+        values, missing = vector(last)
+        if missing:
+            return TrialStatus.FAILED, None, missing
+        return (
+            TrialStatus.SUCCEEDED,
+            values,
+            "no final report: the last intermediate value counts as final",
+        )
+    return (
+        TrialStatus.FAILED,
+        None,
+        "exited 0 without reporting any value" + (f": {exit_reason}" if exit_reason else ""),
+    )

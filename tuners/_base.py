@@ -8,21 +8,9 @@ from typing import Any
 
 import numpy as np
 from hyperloom.space import SearchSpace
-from hyperloom.types import TrialResult
+from hyperloom.types import FINISHED, Suggestion, TrialResult, check_mode
 
-__all__ = ["Tuner", "check_mode"]
-
-
-def check_mode(mode: str) -> str:
-    """Validates an optimisation mode ("maximize" or "minimize"; NNI's spellings accepted)."""
-    m = str(mode).lower()
-    if m in ("maximize", "max"):
-        return "maximize"
-    if m in ("minimize", "min"):
-        return "minimize"
-    from hyperloom.errors import UsageError
-
-    raise UsageError(f"mode must be 'maximize' or 'minimize', got {mode!r}")
+__all__ = ["FINISHED", "Suggestion", "Tuner", "check_mode"]
 
 
 class Tuner(abc.ABC):
@@ -31,7 +19,11 @@ class Tuner(abc.ABC):
     Call order and guarantees:
 
     * ``suggest(trial_id)`` is called once per new trial, from the manager's event loop. It returns
-      a point of the space, or None when the space is exhausted. It must be fast (milliseconds);
+      a point of the space (a dict, or a :class:`~hyperloom.types.Suggestion` with a ``parent``
+      to warm-start from or a PAUSED trial to ``resume``), ``None`` for "not now: ask again after
+      the next event", or :data:`~hyperloom.types.FINISHED` when the search is exhausted. A v1
+      tuner's ``None`` while no trial runs ends the experiment too (nothing can change its mind).
+      It must be fast (milliseconds);
       expensive fits go ahead of time or to a worker thread, and results never depend on timing.
     * ``report(trial_id, step, value)`` may be called for intermediate results (default: ignored).
     * ``observe(result)`` is called exactly once for every ended trial, in the order the trials
@@ -56,8 +48,8 @@ class Tuner(abc.ABC):
         self.rng = np.random.default_rng(seed)
 
     @abc.abstractmethod
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        """Returns the parameters for a new trial, or None when the space is exhausted."""
+    def suggest(self, trial_id: str) -> dict[str, Any] | Suggestion | object | None:
+        """Returns the parameters for a new trial, None for "not now", or FINISHED."""
 
     @abc.abstractmethod
     def observe(self, result: TrialResult) -> None:
@@ -65,6 +57,9 @@ class Tuner(abc.ABC):
 
     def report(self, trial_id: str, step: int, value: float) -> None:  # noqa: B027
         """An intermediate result of a running trial. Optional; ignored by default."""
+
+    def forget(self, trial_id: str) -> None:  # noqa: B027
+        """A lost attempt of this trial is started again: forget its reports. Default: no-op."""
 
     def loss(self, value: float | None) -> float:
         """The value turned into a loss to minimize (``inf`` for a missing or NaN value)."""
