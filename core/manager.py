@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from hyperloom.types import (
     outcome,
 )
 
-__all__ = ["Clock", "Manager", "Progress", "RunningTrial"]
+__all__ = ["Clock", "Manager", "Progress", "RunningTrial", "replay_records"]
 
 log = logging.getLogger(__name__)
 
@@ -660,10 +660,8 @@ class Manager:
 
         for ev in self.store.events(kind="run_end"):
             self._prev_elapsed += float(ev.get("payload", {}).get("elapsed", 0.0))
-        final = [s for s in TrialStatus if s.is_final]
         n_ended = 0
-        # Streamed in the order trials ended, so memory stays flat with the history's size.
-        for r in self.store.iter_trials(status=final, order="ended", with_intermediate=True):
+        for r in replay_records(self.store):
             n_ended += 1
             self.counts[r.status.value] += 1
             if r.status in _FINAL_STATUSES_THAT_USE_BUDGET:
@@ -797,6 +795,14 @@ class Manager:
         if force or now - self._last_progress >= 0.25:
             self._last_progress = now
             self.on_progress(self.progress())
+
+
+def replay_records(store: Any) -> Iterator[Any]:
+    """The ended trials of a store in the order they ended, as resume replays them into the
+    tuner and assessor (``record.to_result()`` is what they observe). Streamed, so memory stays
+    flat with the history's size."""
+    final = [s for s in TrialStatus if s.is_final]
+    yield from store.iter_trials(status=final, order="ended", with_intermediate=True)
 
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:
