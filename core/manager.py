@@ -651,6 +651,14 @@ class Manager:
                 exit_code=None,
                 reason=rt.stop_reason or "experiment stopped",
             )
+        # Daemonized descendants leave their trial's process group; they still carry the
+        # experiment's id in their environment: nothing of this experiment outlives it.
+        with contextlib.suppress(Exception):
+            strays = await asyncio.to_thread(
+                _end_marked, {"HYPERLOOM_EXPERIMENT_ID": self.experiment_id}
+            )
+            if strays:
+                log.warning("ended %d stray trial process(es) at the close", strays)
 
     # ------------------------------------------------------------------------------------------
     # resume
@@ -673,12 +681,27 @@ class Manager:
             status=[TrialStatus.WAITING, TrialStatus.RUNNING], with_intermediate=True
         ):
             if r.status == TrialStatus.WAITING:
+                # The manager may have died between recording the trial and recording its start:
+                # then its processes run, unknown to the store. End them before anything else.
+                ended = await asyncio.to_thread(
+                    _end_marked,
+                    {
+                        "HYPERLOOM_TRIAL_ID": r.trial_id,
+                        "HYPERLOOM_EXPERIMENT_ID": self.experiment_id,
+                    },
+                )
+                reason = "never started (manager stopped)"
+                if ended:
+                    reason = (
+                        f"started while the manager went down, before its start was recorded; "
+                        f"its {ended} process(es) were ended"
+                    )
                 self.store.finish_trial(
                     r.trial_id,
                     TrialStatus.CANCELED,
                     ended=self.clock.now(),
                     exit_code=None,
-                    reason="never started (manager stopped)",
+                    reason=reason,
                 )
                 self.counts[TrialStatus.CANCELED.value] += 1
             else:
@@ -803,6 +826,19 @@ def replay_records(store: Any) -> Iterator[Any]:
     flat with the history's size."""
     final = [s for s in TrialStatus if s.is_final]
     yield from store.iter_trials(status=final, order="ended", with_intermediate=True)
+
+
+def _end_marked(marker: dict[str, str]) -> int:
+    """SIGKILLs every process whose environment holds ``marker``; returns how many."""
+    from hyperloom.procs import find_marked
+
+    refs = find_marked(marker)
+    for ref in refs:
+        proc = ref.process()
+        if proc is not None:
+            with contextlib.suppress(Exception):
+                proc.send_signal(signal.SIGKILL)
+    return len(refs)
 
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:
