@@ -83,6 +83,7 @@ class Manager:
         self.stopping = False
         self.escalated = False
         self.stop_message = ""
+        self.failed = False  # a run-time failure of the tuner (the experiment ends FAILED)
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._interrupts = 0
         self._prev_elapsed = 0.0
@@ -148,7 +149,7 @@ class Manager:
                 await self._resume()
             self._emit_progress(force=True)
             await self._main_loop()
-            status = "STOPPED" if self.stopping else "DONE"
+            status = "FAILED" if self.failed else "STOPPED" if self.stopping else "DONE"
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
@@ -266,8 +267,8 @@ class Manager:
                 except Exception as e:
                     self._release(trial_id)
                     log.exception("tuner.suggest failed")
-                    self.stop_message = f"the tuner failed: {type(e).__name__}: {e}"
-                    self.request_stop(self.stop_message)
+                    self.failed = True
+                    self.request_stop(f"the tuner failed: {type(e).__name__}: {e}")
                     return
             if params is None:
                 self._release(trial_id)

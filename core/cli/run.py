@@ -182,6 +182,8 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
     console.print(f"status: [bold]{exp.status}[/]   details: hyperloom trials {exp.id}")
     if exp.status == "STOPPED" and exp.manager is not None and exp.manager._interrupts:
         raise typer.Exit(130)
+    if exp.status == "FAILED":  # a tuner, assessor or store failure: the message is above
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -536,7 +536,7 @@ def test_tuner_params_with_numpy_scalars_or_unserializable_values(tmp_path: Path
     cfg["tuner"] = {"className": "numpy_tuners.UnserializableTuner", "codeDirectory": str(tmp_path)}
     exp = Experiment.from_config(cfg)
     assert exp.run() == []
-    assert exp.status == "STOPPED" and "the tuner failed" in exp.manager.stop_message
+    assert exp.status == "FAILED" and "the tuner failed" in exp.manager.stop_message
     assert "not JSON-serializable" in exp.manager.stop_message
 
 
