@@ -4,6 +4,7 @@ and the helpers that prepare a trial's launch. Re-exported by :mod:`hyperloom.ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,12 @@ class Clock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    tick = 0.25  # seconds between the loop's housekeeping checks when nothing happens
+
+    def thinking(self) -> contextlib.AbstractContextManager[None]:
+        """Wraps a tuner or assessor call; a virtual clock may charge its duration."""
+        return contextlib.nullcontext()
 
     async def wait(self, queue: asyncio.Queue[Any], timeout: float) -> Any:
         """The next event from ``queue``, or None after ``timeout`` seconds without one."""

@@ -454,8 +454,12 @@ def _build(
     for k in raw:
         if not isinstance(k, str) or k not in valid:
             raise _unknown(str(k), valid, where, "")
+    ts_raw = raw.get("trainingService")
+    simulated = isinstance(ts_raw, Mapping) and ts_raw.get("platform") == "simulate"
     if raw.get("trialCommand") is None:
-        raise ConfigError(f"{where}: missing trialCommand (the command that runs one trial)")
+        if not simulated:
+            raise ConfigError(f"{where}: missing trialCommand (the command that runs one trial)")
+        raw = {**raw, "trialCommand": "(simulated)"}  # the simulate executor runs no command
     kwargs: dict[str, Any] = {}
     for key, (attr, check) in _TOP.items():
         if key in raw and raw[key] is not None:

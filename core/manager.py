@@ -130,6 +130,9 @@ class Manager:
             channel=cfg.channel,
             options=dict(cfg.training_service.options),
         )
+        own_clock = getattr(self.executor, "clock", None)
+        if isinstance(own_clock, Clock):  # an executor that simulates time brings its clock
+            self.clock = own_clock
 
     # ------------------------------------------------------------------------------------------
     # public entry
@@ -238,7 +241,7 @@ class Manager:
         return self._prev_elapsed + self.clock.monotonic() - self._run_start_mono
 
     def _next_wakeup(self) -> float:
-        t = self.TICK
+        t = float(getattr(self.clock, "tick", self.TICK))
         now = self.clock.monotonic()
         for rt in self.running.values():
             for d in (rt.deadline, rt.kill_at):
@@ -262,7 +265,8 @@ class Manager:
                 devices = tuple(got)
             async with self._algo_lock:
                 try:
-                    got_params = await asyncio.to_thread(self.tuner.suggest, trial_id)
+                    with self.clock.thinking():
+                        got_params = await asyncio.to_thread(self.tuner.suggest, trial_id)
                     params = _suggested_params(got_params)
                 except Exception as e:
                     self._release(trial_id)
@@ -454,7 +458,8 @@ class Manager:
                 args: tuple[Any, ...] = (rt.trial_id, list(rt.intermediate))
                 if self._assess_takes_steps:
                     args = (*args, list(rt.steps))
-                got = await asyncio.to_thread(self.assessor.assess, *args)
+                with self.clock.thinking():
+                    got = await asyncio.to_thread(self.assessor.assess, *args)
             except Exception:  # a broken assessor must not take the experiment down
                 self._algo_failed("assessor.assess", rt.trial_id)
                 got = Verdict.CONTINUE

@@ -1,0 +1,256 @@
+"""The simulate executor: recorded or computed learning curves played on a virtual clock.
+
+``trainingService: {platform: simulate, table: FILE}`` or ``{platform: simulate, function:
+module:fn}``. The real manager loop, tuners, assessors and store run unchanged; only time and
+trials are simulated. The executor supplies the :class:`VirtualClock` the manager runs on
+(``Manager`` takes an executor's ``clock`` attribute when it has one).
+
+A table is JSON: ``{"metric": ..., "rows": [{"params": {...}, "curve": [v0, v1, ...],
+"seconds": [t0, t1, ...], "metrics": {...}}]}`` (``seconds``: cumulative time at each step). A
+function is ``fn(params, step) -> (value, seconds_for_this_step)`` or ``(value, seconds,
+metrics)``; its trial runs ``steps`` steps (option, default 10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import importlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from hyperloom._manager_types import Clock
+from hyperloom.channel import Message
+from hyperloom.errors import ConfigError
+from hyperloom.executor import Executor, ExecutorEvent, LaunchSpec, TrialExited, TrialMessage
+
+__all__ = ["SimulateExecutor", "VirtualClock", "load_table"]
+
+START = 1_700_000_000.0  # the virtual epoch: 2023-11-14, so that times read as dates
+
+
+class VirtualClock(Clock):
+    """A clock that never sleeps: when the loop waits and nothing is queued, it jumps to the next
+    scheduled event (or to the end of the timeout when none comes sooner)."""
+
+    tick = math.inf  # no housekeeping wake-ups are needed: nothing happens between events
+
+    def __init__(self, start: float = START) -> None:
+        self._t = 0.0
+        self._start = start
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._n = 0
+        self.charge_thinking = False
+
+    def now(self) -> float:
+        return self._start + self._t
+
+    def monotonic(self) -> float:
+        return self._t
+
+    def advance(self, seconds: float) -> None:
+        """Moves time forward (e.g. by what a tuner call took, when thinking is charged)."""
+        self._t += max(0.0, seconds)
+
+    def at(self, delay: float, fn: Callable[[], None]) -> None:
+        """Runs ``fn`` when the virtual time reaches now + ``delay``."""
+        self._n += 1
+        heapq.heappush(self._heap, (self._t + max(0.0, delay), self._n, fn))
+
+    @contextlib.contextmanager
+    def thinking(self) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.charge_thinking:
+                self.advance(time.perf_counter() - t0)
+
+    async def wait(self, queue: asyncio.Queue[Any], timeout: float) -> Any:
+        await asyncio.sleep(0)  # let finished worker threads and callbacks land
+        while queue.empty():
+            if not self._heap:
+                return None
+            t, _, fn = self._heap[0]
+            if t > self._t + timeout:
+                self._t += timeout
+                return None
+            heapq.heappop(self._heap)
+            self._t = max(self._t, t)
+            fn()
+        return queue.get_nowait()
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    return json.dumps({k: params[k] for k in sorted(params)}, sort_keys=True, default=str)
+
+
+def load_table(path: Path) -> dict[str, dict[str, Any]]:
+    """The rows of a simulation table by parameter key; ConfigError naming the file, the row and
+    the key for a bad table."""
+    where = f"simulation table {str(path)!r}"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{where}: cannot read it: {e.strerror}") from None
+    except ValueError as e:
+        raise ConfigError(f"{where}: not valid JSON: {e}") from None
+    rows = raw.get("rows") if isinstance(raw, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise ConfigError(f"{where}: needs a non-empty 'rows' list")
+    out: dict[str, dict[str, Any]] = {}
+    for i, row in enumerate(rows):
+        at = f"{where}, rows[{i}]"
+        if not isinstance(row, dict):
+            raise ConfigError(f"{at}: a row must be an object")
+        for k in ("params", "curve"):
+            if k not in row:
+                raise ConfigError(f"{at}: missing key {k!r}")
+        curve, secs = row["curve"], row.get("seconds")
+        if not isinstance(curve, list) or not curve:
+            raise ConfigError(f"{at}: 'curve' must be a non-empty list of numbers")
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in curve):
+            raise ConfigError(f"{at}: 'curve' holds a non-finite or non-numeric value")
+        if secs is None:
+            secs = [float(j + 1) for j in range(len(curve))]
+        if not isinstance(secs, list) or len(secs) != len(curve):
+            raise ConfigError(f"{at}: 'seconds' must have one entry per curve step")
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in secs):
+            raise ConfigError(f"{at}: 'seconds' holds a non-finite or non-numeric value")
+        if any(b < a for a, b in zip([0.0, *secs], secs, strict=False)):
+            raise ConfigError(f"{at}: 'seconds' must not decrease (cumulative time per step)")
+        out[_key(row["params"])] = {
+            "curve": [float(v) for v in curve],
+            "seconds": [float(v) for v in secs],
+            "metrics": dict(row.get("metrics") or {}),
+        }
+    return out
+
+
+class SimulateExecutor(Executor):
+    """Plays each trial's curve step by step on the virtual clock.
+
+    Options: ``table`` (a JSON file) or ``function`` (``module:fn``), ``steps`` (for a function,
+    default 10), ``chargeThinking`` (charge the time of tuner and assessor calls to the clock).
+    """
+
+    def __init__(
+        self,
+        *,
+        experiment_dir: Path,
+        emit: Callable[[ExecutorEvent], None],
+        channel: str = "file",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            experiment_dir=experiment_dir, emit=emit, channel=channel, options=options or {}
+        )
+        opts = dict(options or {})
+        self.clock = VirtualClock()
+        self.clock.charge_thinking = bool(opts.get("chargeThinking", False))
+        self._table: dict[str, dict[str, Any]] | None = None
+        self._fn: Callable[..., Any] | None = None
+        self._steps = int(opts.get("steps", 10))
+        if ("table" in opts) == ("function" in opts):
+            raise ConfigError(
+                "trainingService (platform simulate): give exactly one of 'table' (a JSON file) "
+                "or 'function' (module:fn)"
+            )
+        if "table" in opts:
+            self._table = load_table(Path(str(opts["table"])).expanduser())
+        else:
+            ref = str(opts["function"])
+            mod, _, name = ref.partition(":")
+            try:
+                self._fn = getattr(importlib.import_module(mod), name)
+            except Exception as e:
+                raise ConfigError(
+                    f"trainingService.function {ref!r}: cannot import it: {type(e).__name__}: {e}"
+                ) from None
+        self._live: dict[str, int] = {}  # trial id -> generation (stale events are dropped)
+        self._gen = 0
+
+    def _curve(self, spec: LaunchSpec) -> tuple[list[float], list[float], dict[str, Any]]:
+        if self._table is not None:
+            row = self._table.get(_key(spec.params))
+            if row is None:
+                raise ConfigError(
+                    f"trainingService.table: no row has the parameters {spec.params!r} "
+                    f"(trial {spec.trial_id}); the search space must match the table's"
+                )
+            return row["curve"], row["seconds"], row["metrics"]
+        assert self._fn is not None
+        curve, secs, metrics, total = [], [], {}, 0.0
+        for step in range(self._steps):
+            got = self._fn(dict(spec.params), step)
+            value, dt = float(got[0]), float(got[1])
+            if not math.isfinite(value) or not math.isfinite(dt) or dt < 0:
+                raise ConfigError(
+                    f"trainingService.function gave ({value!r}, {dt!r}) at step {step}: needs a "
+                    f"finite value and non-negative seconds"
+                )
+            if len(got) > 2:
+                metrics = dict(got[2] or {})
+            total += dt
+            curve.append(value)
+            secs.append(total)
+        return curve, secs, metrics
+
+    async def start(self, spec: LaunchSpec) -> dict[str, Any]:
+        curve, secs, metrics = self._curve(spec)
+        self._gen += 1
+        gen = self._live[spec.trial_id] = self._gen
+        prev = 0.0
+        for step, (value, t) in enumerate(zip(curve, secs, strict=True)):
+            self.clock.at(t, self._metric(spec.trial_id, gen, step, value))
+            prev = t
+        self.clock.at(prev, self._final(spec.trial_id, gen, curve[-1], metrics))
+        return {"pid": None, "simulated": True}
+
+    def _alive(self, trial_id: str, gen: int) -> bool:
+        return self._live.get(trial_id) == gen
+
+    def _metric(self, trial_id: str, gen: int, step: int, value: float) -> Callable[[], None]:
+        def fire() -> None:
+            if self._alive(trial_id, gen):
+                msg = Message("metric", value, step, {}, self.clock.now())
+                self._emit(TrialMessage(trial_id, msg, 0))
+
+        return fire
+
+    def _final(
+        self, trial_id: str, gen: int, value: float, metrics: dict[str, Any]
+    ) -> Callable[[], None]:
+        def fire() -> None:
+            if self._alive(trial_id, gen):
+                self._emit(
+                    TrialMessage(
+                        trial_id, Message("final", value, None, metrics, self.clock.now()), 0
+                    )
+                )
+                del self._live[trial_id]
+                self._emit(TrialExited(trial_id, 0, None))
+
+        return fire
+
+    def _end(self, trial_id: str) -> None:
+        if self._live.pop(trial_id, None) is not None:
+            self._emit(TrialExited(trial_id, -15, "stopped"))
+
+    async def reattach(self, spec: LaunchSpec, handle: Mapping[str, Any], offset: int) -> bool:
+        return False  # a simulated trial does not survive its manager
+
+    async def request_stop(self, trial_id: str) -> None:
+        self._end(trial_id)  # a simulated trial honours a cooperative stop at once
+
+    async def kill(self, trial_id: str, *, grace: float) -> None:
+        self._end(trial_id)
+
+    async def close(self, *, grace: float) -> None:
+        for trial_id in list(self._live):
+            self._end(trial_id)

@@ -1,0 +1,108 @@
+"""The simulate executor: table curves played through the real manager, tuner, assessor and
+store on a virtual clock, driven by the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hyperloom import open_experiment
+from hyperloom.types import TrialStatus
+
+HYPERLOOM = [sys.executable, "-m", "hyperloom.cli"]
+STEPS = 27
+
+
+def make_table(path: Path, n: int = 60) -> None:
+    rows = []
+    for i in range(n):
+        q = i / (n - 1)
+        curve = [q * (1 - 0.9 ** (s + 1)) for s in range(STEPS)]
+        rows.append(
+            {
+                "params": {"x": i},
+                "curve": curve,
+                "seconds": [60.0 * (s + 1) for s in range(STEPS)],
+                "metrics": {"size": i * 10},
+            }
+        )
+    path.write_text(json.dumps({"metric": "acc", "mode": "maximize", "rows": rows}))
+
+
+def write(tmp_path: Path, table: Path, **kw: Any) -> Path:
+    cfg: dict[str, Any] = {
+        "experimentName": "sim",
+        "searchSpace": {"x": {"_type": "choice", "_value": list(range(60))}},
+        "trialConcurrency": 4,
+        "maxTrialNumber": 60,
+        "tuner": {"name": "random", "classArgs": {"seed": 1}},
+        "assessor": {
+            "name": "asha",
+            "classArgs": {"min_resource": 1, "reduction_factor": 3, "max_resource": STEPS},
+        },
+        "trainingService": {"platform": "simulate", "table": str(table)},
+        "experimentWorkingDirectory": str(tmp_path / "exps"),
+        "dashboard": False,
+    }
+    cfg.update(kw)
+    path = tmp_path / "sim.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_a_table_runs_through_the_real_manager_on_virtual_time(tmp_path: Path) -> None:
+    table = tmp_path / "table.json"
+    make_table(table)
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(write(tmp_path, table)), "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    wall = time.monotonic() - t0
+    assert out.returncode == 0, out.stderr
+    exp_id = out.stdout.split()[1]
+    with open_experiment(exp_id) as view:
+        trials = list(view.trials())
+    assert len(trials) == 60
+    by_status = {s: [t for t in trials if t.status is s] for s in TrialStatus}
+    assert by_status[TrialStatus.EARLY_STOPPED], "ASHA stopped some simulated trials"
+    assert by_status[TrialStatus.SUCCEEDED]
+    full = by_status[TrialStatus.SUCCEEDED][0]
+    assert len(full.intermediate) == STEPS
+    assert full.metrics.get("size") == full.params["x"] * 10
+    # virtual time: a full trial lasted 27 virtual minutes, the whole run a few seconds of wall
+    assert abs((full.ended - full.started) - 60.0 * STEPS) < 1.0
+    span = max(t.ended for t in trials) - min(t.started for t in trials)
+    assert span > 60.0 * STEPS and span > 10 * wall
+    stopped = by_status[TrialStatus.EARLY_STOPPED][0]
+    assert len(stopped.intermediate) < STEPS and stopped.value is not None
+
+
+def test_bad_tables_are_config_errors(tmp_path: Path) -> None:
+    table = tmp_path / "table.json"
+    rows = [{"params": {"x": 0}, "curve": [0.1, 0.2], "seconds": [10.0, 5.0]}]
+    table.write_text(json.dumps({"rows": rows}))
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(write(tmp_path, table)), "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "must not decrease" in out.stderr and "rows[0]" in out.stderr
+    assert "Traceback" not in out.stderr
+    table.write_text(json.dumps({"rows": [{"params": {"x": 0}}]}))
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(write(tmp_path, table)), "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "'curve'" in out.stderr, out.stderr
