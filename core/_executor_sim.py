@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hyperloom._manager_types import Clock
 from hyperloom.channel import Message
@@ -30,6 +30,8 @@ from hyperloom.errors import ConfigError
 from hyperloom.executor import Executor, ExecutorEvent, LaunchSpec, TrialExited, TrialMessage
 
 __all__ = ["SimulateExecutor", "VirtualClock", "load_table"]
+
+T = TypeVar("T")
 
 START = 1_700_000_000.0  # the virtual epoch: 2023-11-14, so that times read as dates
 
@@ -61,6 +63,9 @@ class VirtualClock(Clock):
         """Runs ``fn`` when the virtual time reaches now + ``delay``."""
         self._n += 1
         heapq.heappush(self._heap, (self._t + max(0.0, delay), self._n, fn))
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
 
     @contextlib.contextmanager
     def thinking(self) -> Iterator[None]:

@@ -266,7 +266,7 @@ class Manager:
             async with self._algo_lock:
                 try:
                     with self.clock.thinking():
-                        got_params = await asyncio.to_thread(self.tuner.suggest, trial_id)
+                        got_params = await self.clock.call(self.tuner.suggest, trial_id)
                     params = _suggested_params(got_params)
                 except Exception as e:
                     self._release(trial_id)
@@ -459,7 +459,7 @@ class Manager:
                 if self._assess_takes_steps:
                     args = (*args, list(rt.steps))
                 with self.clock.thinking():
-                    got = await asyncio.to_thread(self.assessor.assess, *args)
+                    got = await self.clock.call(self.assessor.assess, *args)
             except Exception:  # a broken assessor must not take the experiment down
                 self._algo_failed("assessor.assess", rt.trial_id)
                 got = Verdict.CONTINUE
@@ -557,7 +557,7 @@ class Manager:
     async def _observe(self, result: TrialResult) -> None:
         async with self._algo_lock:
             try:
-                await asyncio.to_thread(self.tuner.observe, result)
+                await self.clock.call(self.tuner.observe, result)
             except Exception:
                 log.exception("tuner.observe failed for trial %s", result.trial_id)
             if self.assessor is not None:
