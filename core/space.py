@@ -33,6 +33,7 @@ import numpy as np
 from hyperloom.errors import SearchSpaceError
 
 __all__ = [
+    "MAX_NESTING",
     "Choice",
     "Normal",
     "Parameter",
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 PathT = tuple[str | int, ...]
+#: Grids of at most this many values are built exactly; larger ones are computed point by point.
+_EXACT = 100_000
 Condition = tuple[PathT, int]
 
 
@@ -114,6 +117,14 @@ class Parameter:
         """Up to ``n`` representative values (all of them when the parameter is discrete and small)."""
         raise NotImplementedError
 
+    def grid_size(self, n: int) -> int:
+        """``len(self.grid(n))``; the built-in types compute it without building the grid."""
+        return len(self.grid(n))
+
+    def grid_at(self, n: int, k: int) -> Any:
+        """``self.grid(n)[k]``; the built-in types compute it without building the grid."""
+        return self.grid(n)[k]
+
     def describe(self) -> str:
         raise NotImplementedError
 
@@ -174,6 +185,12 @@ class Choice(Parameter):
     def grid(self, n: int) -> list[Any]:
         return list(self.options)
 
+    def grid_size(self, n: int) -> int:
+        return len(self.options)
+
+    def grid_at(self, n: int, k: int) -> Any:
+        return self.options[k]
+
     def describe(self) -> str:
         return f"choice {list(self.options)!r}" + (" (nested)" if self.nested else "")
 
@@ -218,10 +235,24 @@ class RandInt(Parameter):
         )
 
     def grid(self, n: int) -> list[Any]:
+        return [self.grid_at(n, k) for k in range(self.grid_size(n))]
+
+    def grid_size(self, n: int) -> int:
+        # more values than points: the n evenly spaced points round to distinct integers
+        return min(self.upper - self.lower, max(int(n), 1))
+
+    def grid_at(self, n: int, k: int) -> Any:
         size = self.upper - self.lower
-        if size <= n:
-            return list(range(self.lower, self.upper))
-        return sorted({int(np.rint(v)) for v in np.linspace(self.lower, self.upper - 1, n)})
+        m = self.grid_size(n)
+        if not 0 <= k < m:
+            raise IndexError(k)
+        if size <= m:
+            return self.lower + k
+        if k == m - 1:
+            return self.upper - 1
+        if m == 1:
+            return self.lower
+        return self.lower + int(np.rint(k * ((size - 1) / (m - 1))))
 
     def describe(self) -> str:
         return f"randint [{self.lower}, {self.upper})"
@@ -281,22 +312,88 @@ class Uniform(Parameter):
             return abs(k - round(k)) < 1e-6 * max(1.0, abs(k))
         return True
 
+    def _steps(self) -> tuple[int, int]:
+        """The range of multiples ``k * q`` inside the bounds (quantized types only)."""
+        assert self.quantum
+        return math.ceil(self.lower / self.quantum), math.floor(self.upper / self.quantum)
+
+    def n_values(self) -> int:
+        """How many distinct values a quantized parameter takes (computed, never enumerated)."""
+        assert self.quantum
+        k0, k1 = self._steps()
+        if k1 - k0 < _EXACT:
+            return len(self._q_values())
+        lo, hi = self._extra_bounds()
+        return k1 - k0 + 1 + lo + hi
+
+    def _extra_bounds(self) -> tuple[bool, bool]:
+        """Whether the snapped bounds are values beside the multiples ``k * q`` inside."""
+        assert self.quantum
+        k0, k1 = self._steps()
+        first, last = self._snap(k0 * self.quantum), self._snap(k1 * self.quantum)
+        return self._snap(self.lower) < first, self._snap(self.upper) > last
+
+    def _q_values(self) -> list[float]:
+        assert self.quantum
+        k0, k1 = self._steps()
+        return sorted(
+            {
+                self._snap(self.lower),
+                *(self._snap(k * self.quantum) for k in range(k0, k1 + 1)),
+                self._snap(self.upper),
+            }
+        )
+
     def grid(self, n: int) -> list[Any]:
-        if self.quantum:
-            ks = np.arange(
-                math.ceil(self.lower / self.quantum), math.floor(self.upper / self.quantum) + 1
-            )
-            values = sorted(
-                {
-                    self._snap(self.lower),
-                    *(self._snap(k * self.quantum) for k in ks),
-                    self._snap(self.upper),
-                }
-            )
-            if len(values) <= n:
-                return values
-        xs = np.linspace(self.low, self.high, n)
-        return sorted({self.from_internal(float(x)) for x in xs})
+        n = max(int(n), 1)
+        if self._dense(n):
+            return list(self._dense_grid(n))
+        return [self.grid_at(n, k) for k in range(self.grid_size(n))]
+
+    def _dense(self, n: int) -> bool:
+        """Whether ``grid(n)`` is small enough to build (and deduplicate) exactly."""
+        return n <= _EXACT and (not self.quantum or self.n_values() <= _EXACT)
+
+    def grid_size(self, n: int) -> int:
+        n = max(int(n), 1)
+        if self._dense(n):
+            return len(self._dense_grid(n))
+        if self.quantum and self.n_values() <= n:
+            return self.n_values()
+        return n
+
+    def grid_at(self, n: int, k: int) -> Any:
+        n = max(int(n), 1)
+        if self._dense(n):
+            return self._dense_grid(n)[k]
+        if not 0 <= k < self.grid_size(n):
+            raise IndexError(k)
+        if self.quantum and self.n_values() <= n:
+            # every value in order: the lower bound (when it is not a multiple), the multiples,
+            # the upper bound (when it is not a multiple)
+            k0, k1 = self._steps()
+            lo, hi = self._extra_bounds()
+            if lo:
+                if k == 0:
+                    return self._snap(self.lower)
+                k -= 1
+            if hi and k == k1 - k0 + 1:
+                return self._snap(self.upper)
+            return self._snap((k0 + k) * self.quantum)
+        x = self.low + (self.high - self.low) * (k / (n - 1) if n > 1 else 0.0)
+        return self.from_internal(x)
+
+    def _dense_grid(self, n: int) -> list[Any]:
+        cache = self.__dict__.setdefault("_grid_cache", {})
+        if n not in cache:
+            if self.quantum:
+                values = self._q_values()
+                if len(values) <= n:
+                    cache[n] = values
+                    return values
+            xs = np.linspace(self.low, self.high, n)
+            cache[n] = sorted({self.from_internal(float(x)) for x in xs})
+        return cache[n]  # type: ignore[no-any-return]
 
     def describe(self) -> str:
         q = f", q={self.quantum}" if self.quantum else ""
@@ -518,8 +615,39 @@ def _parse(spec: Any, prefix: PathT, cond: Condition | None, out: list[Parameter
         out.append(factory(path, cond, value))
 
 
+#: How deeply nested choices may nest (a deeper space is surely generated by mistake).
+MAX_NESTING = 32
+
+
+def _option_key(v: Any) -> tuple[str, Any]:
+    """Options with the same key are one value: equal numbers (1 and 1.0), equal strings,
+    booleans only equal to booleans (as in :meth:`Choice.index`), None."""
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, int | float):
+        return ("number", v)  # 1 == 1.0 and hash(1) == hash(1.0)
+    return (type(v).__name__, v)
+
+
+def _duplicate_options(where: str, value: Sequence[Any]) -> None:
+    first: dict[tuple[str, Any], int] = {}
+    for j, v in enumerate(value):
+        i = first.setdefault(_option_key(v), j)
+        if i != j:
+            raise SearchSpaceError(
+                f"{where}: duplicate options {value[i]!r} (option {i}) and {v!r} (option {j}) "
+                "are the same value; list each option once"
+            )
+
+
 def _parse_choice(path: PathT, cond: Condition | None, value: Any, out: list[Parameter]) -> None:
     where = f"parameter {_fmt_path(path)!r} (choice)"
+    depth = sum(1 for part in path if isinstance(part, int))
+    if depth >= MAX_NESTING:
+        raise SearchSpaceError(
+            f"{where}: nested choices are {depth + 1} levels deep here; at most {MAX_NESTING} "
+            "levels are supported"
+        )
     if not isinstance(value, list | tuple):
         raise SearchSpaceError(f"{where}: _value must be a list of options, got {value!r}")
     if not value:
@@ -608,6 +736,14 @@ class SearchSpace:
         except SearchSpaceError as e:
             raise SearchSpaceError(f"{p}: {e}") from None
 
+    def check_duplicate_options(self) -> None:
+        """Raises :class:`SearchSpaceError` naming the first choice that lists one value twice
+        (``1`` and ``1.0``; a boolean never equals a number). :meth:`from_nni` accepts such
+        spaces (a repeated option weighs more when sampled); configs refuse them."""
+        for p in self.parameters:
+            if isinstance(p, Choice) and not p.nested:
+                _duplicate_options(f"parameter {p.name!r} (choice)", p.options)
+
     # inspection -------------------------------------------------------------------------------
     def to_nni(self) -> dict[str, Any]:
         """The space in NNI's JSON format (a copy)."""
@@ -644,18 +780,26 @@ class SearchSpace:
         if not self.is_finite:
             return math.inf
 
-        def count(prefix: PathT, cond: Condition | None) -> float:
-            total = 1.0
+        def count(prefix: PathT, cond: Condition | None) -> int:
+            total = 1
             for p in self.parameters:
                 if p.condition != cond:
                     continue
                 if isinstance(p, Choice) and p.nested:
                     total *= sum(count((*p.path, i), (p.path, i)) for i in range(p.n_choices))
+                elif isinstance(p, RandInt):
+                    total *= p.upper - p.lower
+                elif isinstance(p, Uniform) and p.quantum:
+                    total *= p.n_values()
                 else:
-                    total *= len(p.grid(1 << 30))
+                    total *= p.grid_size(1 << 30)
             return total
 
-        return count((), None)
+        n = count((), None)
+        try:
+            return float(n)
+        except OverflowError:  # more points than a float can count
+            return math.inf
 
     # flat <-> nested --------------------------------------------------------------------------
     def is_active(self, param: Parameter, flat: Mapping[PathT, Any]) -> bool:

@@ -57,8 +57,14 @@ class AnnealTuner(BaseTuner):
         super().__init__(space, mode=mode, seed=seed)
         self.avg_best_idx = _positive("avg_best_idx", avg_best_idx)
         self.shrink_coef = _positive("shrink_coef", shrink_coef)
-        if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 1:
-            raise PluginError(f"anneal: n_startup must be an integer >= 1, got {n_startup!r}")
+        if (
+            isinstance(n_startup, bool)
+            or not isinstance(n_startup, int)
+            or not 1 <= n_startup <= 1_000_000_000
+        ):
+            raise PluginError(
+                f"anneal: n_startup must be an integer in [1, 1,000,000,000], got {n_startup!r}"
+            )
         self.n_startup = n_startup
 
     def _propose(self, rng: np.random.Generator) -> np.ndarray:

@@ -12,9 +12,17 @@ from hyperloom.tuners._common import BaseTuner, Encoder
 __all__ = ["EvolutionTuner"]
 
 
+#: The largest population (and tournament) accepted; a bigger one is surely a typo.
+MAX_POPULATION = 100_000
+
+
 def _check_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise PluginError(f"evolution: {name} must be an integer >= {minimum}, got {value!r}")
+    if value > MAX_POPULATION:
+        raise PluginError(
+            f"evolution: {name} must be an integer in [{minimum}, {MAX_POPULATION:,}], got {value!r}"
+        )
     return int(value)
 
 

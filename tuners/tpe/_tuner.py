@@ -27,9 +27,17 @@ def _positive_number(name: str, value: object, *, upper: float | None = None) ->
     return float(value)
 
 
-def _count(name: str, value: object, minimum: int) -> int:
+#: The most candidates one suggestion may score (each is a row of the density's samples).
+MAX_CANDIDATES = 100_000
+
+
+def _count(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise PluginError(f"tpe: {name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise PluginError(
+            f"tpe: {name} must be an integer in [{minimum}, {maximum:,}], got {value!r}"
+        )
     return int(value)
 
 
@@ -82,7 +90,7 @@ class TPETuner(BaseTuner):
     ) -> None:
         super().__init__(space, mode=mode, seed=seed)
         self.n_startup = _count("n_startup", n_startup, 1)
-        self.n_candidates = _count("n_candidates", n_candidates, 1)
+        self.n_candidates = _count("n_candidates", n_candidates, 1, MAX_CANDIDATES)
         self.gamma = _positive_number("gamma", gamma, upper=1.0)
         self.max_good = _count("max_good", max_good, 1)
         self.prior_weight = _positive_number("prior_weight", prior_weight)
