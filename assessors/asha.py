@@ -69,8 +69,18 @@ class ASHAAssessor(Assessor):
         self.min_early_stopping_rate = _positive_int(
             "min_early_stopping_rate", min_early_stopping_rate, 0
         )
+        if self.min_early_stopping_rate > 100:  # reduction_factor ** rate: a huge number
+            raise PluginError(
+                "asha: min_early_stopping_rate must be an integer in [0, 100], "
+                f"got {min_early_stopping_rate!r}"
+            )
         if max_resource is not None:
             _positive_int("max_resource", max_resource, 1)
+            if self.min_resource > max_resource:
+                raise PluginError(
+                    f"asha: min_resource ({min_resource!r}) must not exceed max_resource "
+                    f"({max_resource!r}); no rung would fit below max_resource"
+                )
         self.max_resource = max_resource
         rungs = []
         for k in range(self.min_early_stopping_rate, self.min_early_stopping_rate + _MAX_RUNGS):

@@ -42,9 +42,97 @@ def parse_duration(value: Any) -> float:
     if not m:
         raise ValueError(value)
     seconds = float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
-    if seconds <= 0:
+    if seconds <= 0 or not math.isfinite(seconds):  # "9" * 400 parses to inf
         raise ValueError(value)
     return seconds
+
+
+#: The most aliases (``*name``) a config may use, and the most nodes it may expand to: a YAML
+#: "billion laughs" of a few lines would otherwise expand to billions of nodes.
+MAX_ALIASES = 1000
+MAX_NODES = 1_000_000
+
+
+def _yaml_loader() -> type:
+    """A SafeLoader that refuses duplicate mapping keys (naming the key and both lines) and alias
+    bombs. Its errors are ``yaml.YAMLError`` subclasses with a message."""
+    import yaml
+    from yaml.constructor import ConstructorError
+    from yaml.nodes import MappingNode, Node, SequenceNode
+
+    class Refused(yaml.YAMLError):  # type: ignore[misc]
+        pass
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+        n_aliases = 0
+
+        def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+            if self.check_event(yaml.AliasEvent):
+                self.n_aliases += 1
+                if self.n_aliases > MAX_ALIASES:
+                    mark = self.peek_event().start_mark
+                    raise Refused(
+                        f"more than {MAX_ALIASES} YAML aliases (*name), at line {mark.line + 1}; "
+                        "write the values out"
+                    )
+            return super().compose_node(parent, index)
+
+        def get_single_node(self) -> Node | None:
+            node = super().get_single_node()
+            if node is not None:
+                _count_nodes(node)
+            return node
+
+        def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:
+                    continue
+                line = key_node.start_mark.line + 1
+                if first != line:
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} at lines {first} and {line}; give each key once",
+                        key_node.start_mark,
+                    )
+            return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+    def _count_nodes(root: Node) -> None:
+        weight: dict[int, int] = {}
+        busy: set[int] = set()
+
+        def count(node: Node) -> int:
+            k = id(node)
+            if k in weight:
+                return weight[k]
+            if k in busy:
+                raise Refused("a YAML alias refers to itself (a recursive structure)")
+            busy.add(k)
+            total = 1
+            if isinstance(node, SequenceNode):
+                for child in node.value:
+                    total += count(child)
+            elif isinstance(node, MappingNode):
+                for kn, vn in node.value:
+                    total += count(kn) + count(vn)
+            busy.discard(k)
+            if total > MAX_NODES:
+                raise Refused(
+                    f"the YAML expands to more than {MAX_NODES:,} values (through aliases); "
+                    "write a smaller config"
+                )
+            weight[k] = total
+            return total
+
+        count(root)
+
+    return Loader
 
 
 @dataclass(frozen=True)
@@ -128,13 +216,13 @@ class Config:
                 f"{p}: not UTF-8 text (byte {e.start}); save the file as UTF-8"
             ) from None
         try:
-            raw = yaml.safe_load(text)
+            raw = yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
         except RecursionError:
             raise ConfigError(f"{p}: malformed YAML: nested too deeply") from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            problem = getattr(e, "problem", None) or (str(e).splitlines() or ["?"])[0]
             raise ConfigError(f"{p}: malformed YAML{where}: {problem}") from None
         return cls.from_dict(raw, base_dir=p.resolve().parent, source=p)
 
@@ -246,6 +334,12 @@ def _int(v: Any) -> int:
     return v
 
 
+def _seed(v: Any) -> int:
+    if _int(v) < 0:
+        raise _Bad("a non-negative integer (numpy's generators take no negative seed)")
+    return int(v)
+
+
 def _bool(v: Any) -> bool:
     if not isinstance(v, bool):
         raise _Bad("true or false")
@@ -291,7 +385,7 @@ _TOP: dict[str, tuple[str, Check]] = {
     "maxTrialDuration": ("max_trial_duration", _duration),
     "trialGpuNumber": ("trial_gpu_number", _nonneg_int),
     "experimentWorkingDirectory": ("experiment_working_directory", _str),
-    "seed": ("seed", _int),
+    "seed": ("seed", lambda v: _seed(v)),
     "channel": ("channel", _channel),
     "stopGracePeriod": ("stop_grace_period", _duration),
     "maxTrialRetries": ("max_trial_retries", _nonneg_int),
@@ -327,8 +421,50 @@ EXTRA_KEYS: dict[str, Check] = {
     "nniCompat": _launch_check("check_nni_compat"),
     "metricCapture": _launch_check("check_metric_capture"),
     "paramsAs": _launch_check("check_params_as"),
-    "dashboard": lambda v: v,
+    "dashboard": lambda v: _dashboard(v),
 }
+
+_DASHBOARD_KEYS = ("enabled", "host", "port", "allowRemote")
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _dashboard(v: Any) -> Any:
+    """``dashboard: false``, or a mapping of ``enabled``, ``host`` (loopback unless
+    ``allowRemote: true``: the dashboard can stop trials, so it is not served to the network by
+    accident), ``port`` (0..65535; 0 picks a free one) and ``allowRemote``."""
+    if isinstance(v, bool):
+        return v
+    if not isinstance(v, Mapping):
+        raise _Bad("true, false or a mapping of " + ", ".join(_DASHBOARD_KEYS))
+    unknown = [str(k) for k in v if k not in _DASHBOARD_KEYS]
+    if unknown:
+        raise _Bad(f"a mapping of {', '.join(_DASHBOARD_KEYS)} (unknown keys: {unknown})")
+    for key in ("enabled", "allowRemote"):
+        if key in v and not isinstance(v[key], bool):
+            raise _Bad(f"a mapping whose {key} is true or false, not {v[key]!r}")
+    port = v.get("port", 0)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise _Bad(f"a mapping whose port is an integer in 0..65535, not {port!r}")
+    host = v.get("host", "127.0.0.1")
+    if not isinstance(host, str) or not host.strip():
+        raise _Bad(f"a mapping whose host is a host name or address, not {host!r}")
+    if not _is_loopback(host) and v.get("allowRemote") is not True:
+        raise _Bad(
+            f"a mapping whose host is a loopback address unless allowRemote is true (host "
+            f"{host!r} would let anyone on the network stop trials; set dashboard.allowRemote: "
+            "true to serve it there on purpose)"
+        )
+    return dict(v)
 
 
 def _unknown(key: str, valid: list[str], where: str, path: str) -> ConfigError:
@@ -341,7 +477,10 @@ def _check(check: Check, value: Any, where: str, key: str) -> Any:
     try:
         return check(value)
     except _Bad as b:
-        raise ConfigError(f"{where}: {key} must be {b.expected}, got {value!r}") from None
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = f"{shown[:60]}... ({len(shown)} characters)"
+        raise ConfigError(f"{where}: {key} must be {b.expected}, got {shown}") from None
 
 
 def _resolve(base: Path, value: str, where: str, key: str) -> Path:
@@ -476,6 +615,10 @@ def _build(
             base, kwargs["experiment_working_directory"], where, "experimentWorkingDirectory"
         )
     kwargs["search_space"] = _search_space(raw, base, where)
+    try:
+        kwargs["search_space"].check_duplicate_options()
+    except SearchSpaceError as e:
+        raise ConfigError(f"{where}: searchSpace: {e}") from None
     kwargs["tuner"] = _algorithm(raw.get("tuner") or {"name": "random"}, where, "tuner", base)
     if raw.get("assessor") is not None:
         kwargs["assessor"] = _algorithm(raw["assessor"], where, "assessor", base)
