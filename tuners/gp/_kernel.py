@@ -1,0 +1,196 @@
+"""An ARD Matérn-5/2 Gaussian process with MAP-fitted hyperparameters (numpy and scipy only).
+
+Inputs are expected in [0, 1]; outputs are standardised inside :func:`fit_gp`. Hyperparameters
+(log lengthscales, log signal variance, log noise variance) are fitted by L-BFGS-B on the
+negative log marginal likelihood plus log priors: log-normal on lengthscales and signal variance,
+a gamma prior on the noise variance (which favours small noise for near-deterministic objectives).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+import scipy.special
+
+__all__ = ["GP", "fit_gp", "log_ei"]
+
+_SQRT5 = math.sqrt(5.0)
+_LS_MU, _LS_SIGMA = math.log(0.5), 1.0  # log-normal prior on lengthscales
+_SV_MU, _SV_SIGMA = 0.0, 1.0  # log-normal prior on the signal variance (standardised y)
+_NOISE_A, _NOISE_B = 1.1, 20.0  # gamma(shape, rate) prior on the noise variance
+_LOG_NOISE_MIN, _LOG_NOISE_MAX = math.log(1e-6), math.log(1.0)
+_LOG_LS_MIN, _LOG_LS_MAX = math.log(1e-2), math.log(20.0)
+_LOG_SV_MIN, _LOG_SV_MAX = math.log(1e-2), math.log(20.0)
+
+
+def _scaled_sq(a: np.ndarray, b: np.ndarray, ls: np.ndarray) -> np.ndarray:
+    """Per-dimension squared scaled differences, shape (n, m, d)."""
+    d = (a[:, None, :] - b[None, :, :]) / ls
+    out: np.ndarray = d * d
+    return out
+
+
+def matern52(r2: np.ndarray, sv: float) -> np.ndarray:
+    """The Matérn-5/2 kernel of squared scaled distances."""
+    r = np.sqrt(np.maximum(r2, 0.0))
+    out: np.ndarray = sv * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)
+    return out
+
+
+def _objective(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Negative log posterior (up to a constant) and its gradient in log-parameter space."""
+    n, dim = x.shape
+    ls = np.exp(theta[:dim])
+    sv = math.exp(theta[dim])
+    noise = math.exp(theta[dim + 1])
+    d2 = _scaled_sq(x, x, ls)
+    r2 = d2.sum(axis=2)
+    r = np.sqrt(r2)
+    e = np.exp(-_SQRT5 * r)
+    k = sv * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
+    kn = k + (noise + 1e-8) * np.eye(n)
+    try:
+        c, low = scipy.linalg.cho_factor(kn, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return 1e10, np.zeros_like(theta)
+    alpha = scipy.linalg.cho_solve((c, low), y, check_finite=False)
+    nll = 0.5 * float(y @ alpha) + float(np.log(np.diag(c)).sum())
+    kinv = scipy.linalg.cho_solve((c, low), np.eye(n), check_finite=False)
+    w = np.outer(alpha, alpha) - kinv
+    grad = np.empty_like(theta)
+    # dK/dlog l_j = sv * 5/3 * (1 + sqrt5 r) exp(-sqrt5 r) * d2_j
+    base = sv * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e
+    grad[:dim] = -0.5 * np.einsum("ij,ijk->k", w * base, d2)
+    grad[dim] = -0.5 * float(np.sum(w * k))
+    grad[dim + 1] = -0.5 * noise * float(np.trace(w))
+    # priors (negative log densities in log-parameter space)
+    zl = (theta[:dim] - _LS_MU) / _LS_SIGMA
+    nll += 0.5 * float(zl @ zl)
+    grad[:dim] += zl / _LS_SIGMA
+    zs = (theta[dim] - _SV_MU) / _SV_SIGMA
+    nll += 0.5 * zs * zs
+    grad[dim] += zs / _SV_SIGMA
+    # gamma on noise, with the Jacobian of the log transform: -(a * t - b * e^t)
+    nll += -_NOISE_A * theta[dim + 1] + _NOISE_B * noise
+    grad[dim + 1] += -_NOISE_A + _NOISE_B * noise
+    return nll, grad
+
+
+@dataclass
+class GP:
+    """A fitted GP on standardised outputs."""
+
+    x: np.ndarray
+    ls: np.ndarray
+    sv: float
+    noise: float
+    y_mean: float
+    y_std: float
+    chol: np.ndarray
+    alpha: np.ndarray
+
+    def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation (standardised units) at rows ``xq``."""
+        ks = matern52(_scaled_sq(xq, self.x, self.ls).sum(axis=2), self.sv)
+        mu: np.ndarray = ks @ self.alpha
+        v = scipy.linalg.solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
+        var = np.maximum(self.sv - np.sum(v * v, axis=0), 1e-12)
+        sd: np.ndarray = np.sqrt(var)
+        return mu, sd
+
+    def with_data(self, x: np.ndarray, y_raw: np.ndarray) -> GP:
+        """The same hyperparameters and standardisation, conditioned on other data."""
+        return _condition(
+            x,
+            (y_raw - self.y_mean) / self.y_std,
+            self.ls,
+            self.sv,
+            self.noise,
+            self.y_mean,
+            self.y_std,
+        )
+
+
+def _condition(
+    x: np.ndarray,
+    ys: np.ndarray,
+    ls: np.ndarray,
+    sv: float,
+    noise: float,
+    y_mean: float,
+    y_std: float,
+) -> GP:
+    n = x.shape[0]
+    k = matern52(_scaled_sq(x, x, ls).sum(axis=2), sv) + (noise + 1e-8) * np.eye(n)
+    jitter = 0.0
+    for _ in range(6):
+        try:
+            chol = np.linalg.cholesky(k + jitter * np.eye(n))
+            break
+        except np.linalg.LinAlgError:
+            jitter = max(jitter * 10.0, 1e-6)
+    else:  # pragma: no cover - extreme degeneracy
+        chol = np.linalg.cholesky(k + 1e-2 * np.eye(n))
+    alpha = scipy.linalg.cho_solve((chol, True), ys, check_finite=False)
+    return GP(x, ls, sv, noise, y_mean, y_std, chol, alpha)
+
+
+def fit_gp(x: np.ndarray, y: np.ndarray, *, n_restarts: int = 2, max_iter: int = 40) -> GP:
+    """Fits hyperparameters by MAP (L-BFGS-B over log-params, deterministic starts)."""
+    dim = x.shape[1]
+    y_mean = float(np.mean(y))
+    y_std = float(np.std(y))
+    if not math.isfinite(y_std) or y_std < 1e-12:
+        y_std = 1.0
+    ys = (y - y_mean) / y_std
+    bounds = [(_LOG_LS_MIN, _LOG_LS_MAX)] * dim + [
+        (_LOG_SV_MIN, _LOG_SV_MAX),
+        (_LOG_NOISE_MIN, _LOG_NOISE_MAX),
+    ]
+    starts = [
+        np.concatenate([np.full(dim, _LS_MU), [0.0, math.log(1e-3)]]),
+        np.concatenate([np.full(dim, math.log(0.2)), [0.0, math.log(1e-2)]]),
+        np.concatenate([np.full(dim, math.log(1.5)), [0.0, math.log(1e-4)]]),
+    ][: max(1, n_restarts)]
+    best_theta, best_f = starts[0], math.inf
+    for t0 in starts:
+        res = scipy.optimize.minimize(
+            _objective,
+            t0,
+            args=(x, ys),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": max_iter},
+        )
+        if math.isfinite(float(res.fun)) and float(res.fun) < best_f:
+            best_f, best_theta = float(res.fun), np.asarray(res.x, dtype=float)
+    ls = np.exp(best_theta[:dim])
+    return _condition(
+        x, ys, ls, math.exp(best_theta[dim]), math.exp(best_theta[dim + 1]), y_mean, y_std
+    )
+
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def log_ei(mu: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
+    """Log expected improvement below ``best`` (minimisation), numerically stable.
+
+    ``EI = sd * h(z)`` with ``z = (best - mu) / sd`` and ``h(z) = phi(z) + z Phi(z)``; for
+    ``z < -1`` it uses ``h(z) = phi(z) (1 + z sqrt(pi/2) erfcx(-z / sqrt2))`` with ``log1p``.
+    """
+    z = (best - mu) / sd
+    out = np.empty_like(z)
+    hi = z > -1.0
+    zh = z[hi]
+    out[hi] = np.log(np.exp(-0.5 * zh * zh - _LOG_SQRT_2PI) + zh * scipy.special.ndtr(zh))
+    zl = np.maximum(z[~hi], -1e6)
+    inner = zl * math.sqrt(math.pi / 2) * scipy.special.erfcx(-zl / math.sqrt(2))
+    out[~hi] = -0.5 * zl * zl - _LOG_SQRT_2PI + np.log1p(np.maximum(inner, -1.0 + 1e-300))
+    res: np.ndarray = out + np.log(sd)
+    return res
