@@ -724,9 +724,10 @@ class SearchSpace:
             raise SearchSpaceError(f"{p}: nested too deeply") from None
         except ValueError:
             import yaml
+            from hyperloom.config import _yaml_loader  # duplicate keys and alias bombs refused
 
             try:
-                raw = yaml.safe_load(text)
+                raw = yaml.load(text, Loader=_yaml_loader())
             except yaml.YAMLError as e:
                 raise SearchSpaceError(f"{p}: not valid JSON or YAML: {e}") from None
             except RecursionError:

@@ -166,3 +166,19 @@ def test_nesting_up_to_the_limit_is_fine_and_deeper_is_refused() -> None:
         SearchSpace.from_nni(_nested(MAX_NESTING + 1))
     with pytest.raises(SearchSpaceError, match="levels deep"):
         SearchSpace.from_nni(_nested(500))
+
+
+def test_a_yaml_space_file_refuses_duplicate_keys_and_alias_bombs(tmp_path: Any) -> None:
+    dup = tmp_path / "space.yml"
+    dup.write_text("lr: {_type: uniform, _value: [0, 1]}\nlr: {_type: uniform, _value: [0, 2]}\n")
+    with pytest.raises(SearchSpaceError, match="duplicate key 'lr' at lines 1 and 2"):
+        SearchSpace.load(dup)
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i, name in enumerate("bcdefghi"):
+        lines.append(f"{name}: &{name} [{','.join(['*' + 'abcdefghi'[i]] * 9)}]")
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text("\n".join(lines) + "\n")
+    start = time.monotonic()
+    with pytest.raises(SearchSpaceError, match="expands to more than"):
+        SearchSpace.load(bomb)
+    assert time.monotonic() - start < 5
