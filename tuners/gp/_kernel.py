@@ -71,11 +71,11 @@ def _objective(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, 
     zl = (theta[:dim] - _LS_MU) / _LS_SIGMA
     nll += 0.5 * float(zl @ zl)
     grad[:dim] += zl / _LS_SIGMA
-    zs = (theta[dim] - _SV_MU) / _SV_SIGMA
+    zs = (float(theta[dim]) - _SV_MU) / _SV_SIGMA
     nll += 0.5 * zs * zs
     grad[dim] += zs / _SV_SIGMA
     # gamma on noise, with the Jacobian of the log transform: -(a * t - b * e^t)
-    nll += -_NOISE_A * theta[dim + 1] + _NOISE_B * noise
+    nll += -_NOISE_A * float(theta[dim + 1]) + _NOISE_B * noise
     grad[dim + 1] += -_NOISE_A + _NOISE_B * noise
     return nll, grad
 
