@@ -17,8 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _drivers import optuna_suggest, run_once  # noqa: E402
-from problems import problems  # noqa: E402
+from _drivers import optuna_suggest, run_once
+from problems import problems
 
 
 def _rosenbrock4(p: dict[str, Any]) -> float:
