@@ -6,6 +6,10 @@ The manager calls :func:`prepare_launch` once per trial, after writing ``params.
   ``{params_file}``, ``{trial_id}``, ``{trial_dir}``, ``{experiment_id}``, ``{sequence}``. Each
   value is quoted for the place it lands in (bare, inside ``'...'`` or inside ``"..."``), so no
   parameter value can inject shell code. Unknown ``{...}`` and ``${...}`` are left alone;
+* refuses templates where that quoting cannot hold (:func:`check_trial_command`): a placeholder
+  inside ``$(...)``, backticks or ``${...}``, in the command string of ``sh -c`` (or bash, zsh,
+  dash, ksh), or after ``eval``. That text is parsed by a second shell, so a value such as
+  ``"; touch x #"`` would run there; ``paramsAs: env`` passes values that no shell parses;
 * passes parameters the other ways ``paramsAs`` asks for: automatic ``--name value`` flags,
   environment variables, or a params file in the trial directory;
 * sets NNI's trial variables and points NNI's trial channel at hyperloom's when the config asks for
@@ -26,7 +30,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hyperloom.errors import ConfigError
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from hyperloom.config import Config
 
 __all__ = [
@@ -34,6 +42,7 @@ __all__ = [
     "check_metric_capture",
     "check_nni_compat",
     "check_params_as",
+    "check_trial_command",
     "format_value",
     "prepare_launch",
     "render_command",
@@ -52,6 +61,18 @@ _IMPORTS_NNI = re.compile(
 _ENV_NAME = re.compile(r"[^A-Za-z0-9_]")
 _PARAMS_AS = ("args", "env", "file")
 _CAPTURE_KEYS = {"objective", "regex", "finalRegex", "file", "format", "stepKey", "required"}
+#: The placeholders every template may use besides the parameters' names.
+BUILTIN_PLACEHOLDERS = (
+    "params_json",
+    "params_file",
+    "trial_id",
+    "trial_dir",
+    "experiment_id",
+    "sequence",
+)
+#: Built-ins that are always letters and digits: safe anywhere.
+_PLAIN_BUILTINS = {"trial_id", "experiment_id", "sequence"}
+_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "posh", "fish"}
 
 
 def _trials_dir() -> Path:
@@ -201,6 +222,164 @@ def render_command(template: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
+class _Word:
+    """A shell word of a template: its text without quotes, and the placeholders in it."""
+
+    __slots__ = ("names", "text")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.names: list[str] = []
+
+
+def _scan(template: str, names: set[str] | None) -> tuple[list[list[_Word]], list[tuple[str, str]]]:
+    """Splits a template into simple commands of words, the way ``sh`` would at the top level,
+    and finds placeholders that land where a second parse happens.
+
+    Returns ``(commands, nested)``: ``nested`` holds ``(name, where)`` for each placeholder inside
+    ``$(...)``, ``$((...))``, backticks or ``${...}``.
+    """
+    commands: list[list[_Word]] = [[]]
+    nested: list[tuple[str, str]] = []
+    stack: list[str] = []  # "'", '"', "$(", "(", "`", "${"
+    word: _Word | None = None
+    where = {"$(": "$(...)", "(": "$(...)", "`": "backticks", "${": "${...}"}
+
+    def cur() -> _Word:
+        nonlocal word
+        if word is None:
+            word = _Word()
+            commands[-1].append(word)
+        return word
+
+    def end_word() -> None:
+        nonlocal word
+        word = None
+
+    i, n = 0, len(template)
+    while i < n:
+        c = template[i]
+        top = stack[-1] if stack else None
+        if c == "{" and not (i > 0 and template[i - 1] == "$"):
+            m = _PLACEHOLDER.match(template, i)
+            if m and (names is None or m.group(1) in names) and m.group(1) not in _PLAIN_BUILTINS:
+                w = cur()
+                w.names.append(m.group(1))
+                outer = [s for s in stack if s in where]
+                if outer:
+                    nested.append((m.group(1), where[outer[0]]))
+                w.text += m.group(0)
+                i = m.end()
+                continue
+        if top == "'":  # nothing is special inside single quotes but their end
+            if c == "'":
+                stack.pop()
+                if not stack:
+                    i += 1
+                    continue
+        elif c == "\\":
+            cur().text += template[i : i + 2] if stack else template[i + 1 : i + 2]
+            i += 2
+            continue
+        elif template.startswith("$(", i) or template.startswith("${", i):
+            stack.append(template[i : i + 2])
+            cur().text += template[i : i + 2]
+            i += 2
+            continue
+        elif c == "`":
+            if top == "`":
+                stack.pop()
+            else:
+                stack.append(c)
+        elif top == '"':
+            if c == '"':
+                stack.pop()
+                if not stack:
+                    i += 1
+                    continue
+        elif c in ("'", '"'):
+            stack.append(c)
+            if len(stack) == 1:
+                cur()
+                i += 1
+                continue
+        elif top in ("$(", "(") and c == ")":
+            stack.pop()
+        elif top in ("$(", "(") and c == "(":
+            stack.append("(")
+        elif top == "${" and c == "}":
+            stack.pop()
+        elif not stack:
+            if c in " \t":
+                end_word()
+                i += 1
+                continue
+            if c in ";&|()\n<>":
+                end_word()
+                if c not in "<>":
+                    commands.append([])
+                i += 1
+                continue
+        cur().text += c
+        i += 1
+    return [cmd for cmd in commands if cmd], nested
+
+
+_ADVICE = (
+    "a parameter value there would be parsed as shell code (a value such as '\"; touch x #' "
+    'would run). Pass parameters with `paramsAs: env` and read "$HYPERLOOM_PARAM_<NAME>" in '
+    "the inner command (or give them after the command string, as in sh -c '... \"$1\"' _ {name})"
+)
+
+
+def check_trial_command(template: str, names: Iterable[str] | None = None) -> str:
+    """Refuses a ``trialCommand`` whose placeholders a second shell would parse again.
+
+    :func:`render_command` quotes each value for the shell that runs the command. Text that is
+    parsed once more is beyond that quoting: command substitution (``$(...)``, backticks),
+    parameter expansion (``${...}``), the command string of ``sh -c`` (bash, zsh, dash, ksh, ...)
+    and the arguments of ``eval``. A placeholder there is refused.
+
+    Args:
+        template: The ``trialCommand``.
+        names: The placeholder names that are filled (the parameters' top-level names; the
+            built-in ones are added). None counts every ``{name}``.
+
+    Returns:
+        The template, unchanged.
+
+    Raises:
+        ValueError: A placeholder is in one of those places; the message names it and the way out.
+    """
+    known = None if names is None else {*names, *BUILTIN_PLACEHOLDERS}
+    commands, nested = _scan(template, known)
+    for name, where in nested:
+        raise ValueError(f"the placeholder {{{name}}} is inside {where}: {_ADVICE}")
+    for words in commands:
+        for k, w in enumerate(words):
+            base = w.text.rsplit("/", 1)[-1]
+            if base == "eval":
+                for later in words[k + 1 :]:
+                    for name in later.names:
+                        raise ValueError(f"the placeholder {{{name}}} follows eval: {_ADVICE}")
+            if base not in _SHELLS:
+                continue
+            j, has_c = k + 1, False
+            while j < len(words) and words[j].text[:1] in ("-", "+") and words[j].text != "--":
+                flag = words[j].text
+                if flag in ("-o", "+o", "-O", "+O"):
+                    j += 1  # takes the option's name
+                elif flag[:2] != "--" and "c" in flag[1:]:
+                    has_c = True
+                j += 1
+            if has_c and j < len(words) and words[j].names:
+                raise ValueError(
+                    f"the placeholder {{{words[j].names[0]}}} is inside the command string of "
+                    f"`{base} -c`: {_ADVICE}"
+                )
+    return template
+
+
 # -------------------------------------------------------------------------------------------------
 # NNI detection
 
@@ -327,6 +506,10 @@ def prepare_launch(
     for k, v in params.items():
         values.setdefault(str(k), format_value(v))
     template = config.trial_command
+    try:
+        check_trial_command(template, values)
+    except ValueError as e:
+        raise ConfigError(f"trialCommand {template!r}: {e}") from None
     command = render_command(template, values)
     env: dict[str, str] = {"HYPERLOOM_PARAMS_FILE": str(params_file)}
 

@@ -1,20 +1,93 @@
-"""Shared CLI helpers: consoles and JSON output."""
+"""Shared CLI helpers: consoles and JSON output.
+
+Output is never worth a run. When whoever reads the CLI's output goes away (``hyperloom run
+cfg.yml | head -2``, a closed terminal, a full disk behind a redirect), writing to stdout or
+stderr fails with ``BrokenPipeError``, ``EIO`` or ``ENOSPC``. The consoles here then stop printing
+and point the file descriptor at ``/dev/null`` (so the interpreter's last flush cannot fail
+either); the experiment goes on and ends as it would have, its record in the store unchanged.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 
-__all__ = ["console", "err_console", "print_json"]
+__all__ = ["OutputConsole", "console", "err_console", "print_json"]
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+log = logging.getLogger("hyperloom.cli")
+
+
+def _silence_fd(stream: Any) -> None:
+    """Points ``stream``'s file descriptor at /dev/null, when it has one."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+
+
+def _output_lost(stream: Any, error: BaseException | None, what: str) -> None:
+    _silence_fd(stream)
+    log.warning(
+        "the reader of %s went away (%s); the run goes on without printing there",
+        what,
+        error if error is not None else "broken pipe",
+    )
+
+
+class OutputConsole(Console):
+    """A rich console whose write errors stop its output instead of raising.
+
+    Rich's own answer to a broken pipe is ``SystemExit(1)`` (and it silences stdout even for a
+    stderr console): inside a running experiment that would end the run FAILED.
+    """
+
+    def _lost(self, error: BaseException | None) -> None:
+        if self.quiet:
+            return
+        self.quiet = True
+        with contextlib.suppress(Exception):
+            del self._buffer[:]
+        _output_lost(self.file, error, "stderr" if self.stderr else "stdout")
+
+    def on_broken_pipe(self) -> None:
+        self._lost(None)
+
+    def _check_buffer(self) -> None:
+        try:
+            super()._check_buffer()
+        except OSError as e:  # EIO (terminal gone), ENOSPC, EPIPE from a flush, ...
+            self._lost(e)
+
+
+console = OutputConsole(highlight=False)
+err_console = OutputConsole(stderr=True, highlight=False)
+
+
+def safe_write(text: str, stream: TextIO | None = None) -> bool:
+    """Writes and flushes ``text`` to ``stream`` (stdout by default). Returns False, after pointing
+    the stream at /dev/null, when the reader is gone."""
+    out = stream if stream is not None else sys.stdout
+    try:
+        out.write(text)
+        out.flush()
+    except OSError as e:
+        _output_lost(out, e, "stdout" if stream is None else "the output")
+        return False
+    return True
 
 
 def print_json(data: Any) -> None:
     """Writes ``data`` as JSON to stdout (no rich markup, so it can be piped)."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-    sys.stdout.flush()
+    safe_write(json.dumps(data, indent=2, default=str) + "\n")

@@ -134,7 +134,28 @@ def _short_params(params: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _check_command(exp: Any) -> None:
+    """Refuses, before anything is written, a trialCommand whose placeholders a second shell would
+    parse (``sh -c '... {lr}'``, ``$(...)``): see :func:`hyperloom.launch.check_trial_command`."""
+    from hyperloom.errors import ConfigError
+    from hyperloom.launch import check_trial_command
+
+    cfg = exp.config
+    if getattr(cfg.training_service, "platform", "local") == "simulate":
+        return  # no command runs
+    try:
+        names: list[str] | None = [str(k) for k in cfg.search_space.to_nni()]
+    except Exception:  # a plugin space without an NNI form: count every {name}
+        names = None
+    try:
+        check_trial_command(cfg.trial_command, names)
+    except ValueError as e:
+        where = str(cfg.source) if cfg.source else "config"
+        raise ConfigError(f"{where}: trialCommand: {e}") from None
+
+
 def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
+    _check_command(exp)
     interactive = console.is_terminal and not quiet
     live: Live | None = None
     last_line = [0.0]
