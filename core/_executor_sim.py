@@ -152,10 +152,8 @@ class SimulateExecutor(Executor):
         channel: str = "file",
         options: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(
-            experiment_dir=experiment_dir, emit=emit, channel=channel, options=options or {}
-        )
-        opts = dict(options or {})
+        super().__init__(experiment_dir=experiment_dir, emit=emit, channel=channel, options=options)
+        opts = self.options
         self.clock = VirtualClock()
         self.clock.charge_thinking = bool(opts.get("chargeThinking", False))
         self._table: dict[str, dict[str, Any]] | None = None

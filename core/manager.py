@@ -47,9 +47,6 @@ __all__ = ["Clock", "Manager", "Progress", "RunningTrial", "replay_records"]
 log = logging.getLogger(__name__)
 
 
-_FINAL_STATUSES_THAT_USE_BUDGET = BUDGET_STATUSES
-
-
 class Manager:
     """Drives one experiment. Build it through :class:`hyperloom.experiment.Experiment`."""
 
@@ -678,7 +675,7 @@ class Manager:
         for r in replay_records(self.store):
             n_ended += 1
             self.counts[r.status.value] += 1
-            if r.status in _FINAL_STATUSES_THAT_USE_BUDGET:
+            if r.status in BUDGET_STATUSES:
                 self.used_budget += 1
             self._note_best(r.status, r.value, r.trial_id)
             await self._observe(r.to_result())

@@ -24,7 +24,7 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 
 def new_id(n: int = 8) -> str:
-    """A random lowercase id (experiment ids use 8 characters, trial ids 6)."""
+    """A random lowercase id (experiment ids use 8 characters; trial ids come from sequences)."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
 
 
