@@ -19,6 +19,7 @@ from typing import Any
 
 from hyperloom.errors import ConfigError, HyperloomError, SearchSpaceError
 from hyperloom.space import SearchSpace
+from hyperloom.types import Constraint, Objective, check_mode
 
 __all__ = ["AlgorithmConfig", "Config", "TrainingService", "parse_duration"]
 
@@ -184,6 +185,8 @@ class Config:
     channel: str = "file"
     stop_grace_period: float = 10.0
     max_trial_retries: int = 0
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
     extras: dict[str, Any] = field(
         default_factory=dict
     )  # keys added by other modules (compat, ...)
@@ -193,10 +196,16 @@ class Config:
 
     @property
     def mode(self) -> str:
-        """The optimisation mode ("maximize" unless the tuner's classArgs say otherwise)."""
-        from hyperloom.tuners._base import check_mode
-
+        """The optimisation mode: the first objective's, else the tuner's classArgs mode, else
+        "maximize"."""
+        if self.objectives:
+            return self.objectives[0].mode
         return check_mode(self.tuner.class_args.get("mode", "maximize"))
+
+    @property
+    def objective_list(self) -> tuple[Objective, ...]:
+        """The objectives (one unnamed "default" objective when the config names none)."""
+        return self.objectives or (Objective("default", self.mode),)
 
     # loading ----------------------------------------------------------------------------------
     @classmethod
@@ -289,6 +298,13 @@ class Config:
             "stopGracePeriod": self.stop_grace_period,
             "maxTrialRetries": self.max_trial_retries,
         }
+        if self.objectives:
+            d["objectives"] = [{"name": o.name, "mode": o.mode} for o in self.objectives]
+        if self.constraints:
+            d["constraints"] = [
+                {k: v for k, v in (("metric", c.metric), ("max", c.max), ("min", c.min)) if v is not None}
+                for c in self.constraints
+            ]
         d.update(self.extras)
         return d
 
@@ -389,7 +405,52 @@ _TOP: dict[str, tuple[str, Check]] = {
     "channel": ("channel", _channel),
     "stopGracePeriod": ("stop_grace_period", _duration),
     "maxTrialRetries": ("max_trial_retries", _nonneg_int),
+    "objectives": ("objectives", lambda v: _objectives(v)),
+    "constraints": ("constraints", lambda v: _constraints(v)),
 }
+
+
+def _objectives(v: Any) -> tuple[Objective, ...]:
+    shape = "a list of {name, mode} mappings, e.g. [{name: accuracy, mode: maximize}]"
+    if not isinstance(v, list) or not v:
+        raise _Bad(shape)
+    out: list[Objective] = []
+    for i, item in enumerate(v):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping) or set(item) - {"name", "mode"}:
+            raise _Bad(f"{shape}; item {i} is {item!r}")
+        try:
+            out.append(Objective(str(item.get("name", "")), str(item.get("mode", "maximize"))))
+        except (ValueError, HyperloomError) as e:
+            raise _Bad(f"{shape}; item {i}: {e}") from None
+    names = [o.name for o in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise _Bad(f"{shape}; duplicate objective names: {', '.join(dup)}")
+    return tuple(out)
+
+
+def _constraints(v: Any) -> tuple[Constraint, ...]:
+    shape = "a list of {metric, max and/or min} mappings, e.g. [{metric: params, max: 1e6}]"
+    if not isinstance(v, list) or not v:
+        raise _Bad(shape)
+    out: list[Constraint] = []
+    for i, item in enumerate(v):
+        if not isinstance(item, Mapping) or set(item) - {"metric", "max", "min"}:
+            raise _Bad(f"{shape}; item {i} is {item!r}")
+        bounds: dict[str, float | None] = {}
+        for key in ("max", "min"):
+            b = item.get(key)
+            if b is not None:
+                if isinstance(b, bool) or not isinstance(b, int | float) or not math.isfinite(b):
+                    raise _Bad(f"{shape}; item {i}: {key} must be a finite number, not {b!r}")
+                bounds[key] = float(b)
+        try:
+            out.append(Constraint(str(item.get("metric", "")), **bounds))
+        except ValueError as e:
+            raise _Bad(f"{shape}; item {i}: {e}") from None
+    return tuple(out)
 _SPECIAL = {"searchSpace", "searchSpaceFile", "tuner", "assessor", "trainingService"}
 _ALGO_KEYS = {"name", "className", "codeDirectory", "classArgs"}
 _TS_KEYS: dict[str, tuple[str, Check]] = {
@@ -636,6 +697,13 @@ def _build(
     )
     try:
         cfg.mode  # noqa: B018 - validates the mode early
+        tuner_mode = check_mode(cfg.tuner.class_args.get("mode", cfg.mode))
     except HyperloomError as e:
         raise ConfigError(f"{where}: tuner.classArgs.mode: {e}") from None
+    if cfg.objectives and tuner_mode != cfg.objectives[0].mode:
+        raise ConfigError(
+            f"{where}: tuner.classArgs.mode {cfg.tuner.class_args['mode']!r} disagrees with "
+            f"objectives[0] ({cfg.objectives[0].name}: {cfg.objectives[0].mode}); drop "
+            f"classArgs.mode, the objectives set it"
+        )
     return cfg

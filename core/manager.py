@@ -95,7 +95,7 @@ class Manager:
         self.pool: Any = None
         self.executor: Any = None
         self._assess_takes_steps = False
-        self.objectives: tuple[Objective, ...] = (Objective("default", config.mode),)
+        self.objectives: tuple[Objective, ...] = config.objective_list
 
     # ------------------------------------------------------------------------------------------
     # construction of the parts
@@ -109,6 +109,15 @@ class Manager:
         targs["mode"] = cfg.mode
         if cfg.seed is not None and "seed" not in targs:
             targs["seed"] = cfg.seed
+        if len(self.objectives) > 1:
+            cls = registry.load("tuner", cfg.tuner.name, cfg.tuner.code_directory)
+            if not getattr(cls, "multi_objective", False):
+                raise ConfigError(
+                    f"tuner {cfg.tuner.name!r} optimizes one objective; this experiment has "
+                    f"{len(self.objectives)} ({', '.join(o.name for o in self.objectives)}). "
+                    f"Use a multi-objective tuner (random, tpe, evolution, gp) or one objective"
+                )
+            targs["objectives"] = self.objectives
         self.tuner = registry.load_tuner(
             cfg.tuner.name, cfg.search_space, code_directory=cfg.tuner.code_directory, **targs
         )

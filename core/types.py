@@ -16,6 +16,7 @@ __all__ = [
     "BEST_STATUSES",
     "BUDGET_STATUSES",
     "FINISHED",
+    "Constraint",
     "Decision",
     "ExperimentStatus",
     "Objective",
@@ -25,6 +26,8 @@ __all__ = [
     "TrialStatus",
     "Verdict",
     "check_mode",
+    "deepest_step",
+    "feasible",
     "outcome",
 ]
 
@@ -112,6 +115,42 @@ class Objective:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """A feasibility bound on one reported metric (``constraints: [{metric: params, max: 1e6}]``).
+
+    An infeasible trial stays recorded but never counts as best or on the Pareto front.
+    """
+
+    metric: str
+    max: float | None = None
+    min: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or not self.metric:
+            raise ValueError(f"a constraint needs a metric name, not {self.metric!r}")
+        if self.max is None and self.min is None:
+            raise ValueError(f"constraint on {self.metric!r} needs max or min")
+
+    def violation(self, metrics: Mapping[str, Any]) -> float:
+        """How far ``metrics`` are outside this bound (0 when inside; inf when the metric is missing)."""
+        v = _finite(metrics.get(self.metric))
+        if v is None:
+            return math.inf
+        over = 0.0
+        if self.max is not None and v > self.max:
+            over = v - self.max
+        if self.min is not None and v < self.min:
+            over = max(over, self.min - v)
+        return over
+
+
+def feasible(metrics: Mapping[str, Any] | None, constraints: Sequence[Constraint]) -> bool:
+    """Whether a trial's final metrics meet every constraint (always True with none)."""
+    m = metrics or {}
+    return all(c.violation(m) == 0.0 for c in constraints)
+
+
+@dataclass(frozen=True)
 class Report:
     """One intermediate report of a trial."""
 
@@ -128,11 +167,14 @@ class Suggestion:
         params: The parameters of the new trial.
         parent: Warm-start the new trial from this trial's last committed checkpoint.
         resume: Continue this PAUSED trial (same id, steps go on) instead of a new one.
+        perturbation: What the tuner changed from the parent's parameters (kept as lineage,
+            shown by ``trials --json`` and ``trials ID --tree``).
     """
 
     params: dict[str, Any]
     parent: str | None = None
     resume: str | None = None
+    perturbation: Mapping[str, Any] | None = None
 
 
 class _Finished:
@@ -189,6 +231,13 @@ class TrialResult:
             object.__setattr__(
                 self, "reports", tuple(Report(i, v) for i, v in enumerate(self.intermediate))
             )
+
+
+def deepest_step(result: TrialResult) -> int:
+    """The deepest step a trial reached (-1 when it reported nothing)."""
+    if result.reports:
+        return max(r.step for r in result.reports)
+    return len(result.intermediate) - 1
 
 
 def _finite(v: Any) -> float | None:

@@ -4,13 +4,39 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from hyperloom.space import SearchSpace
-from hyperloom.types import FINISHED, Suggestion, TrialResult, check_mode
+from hyperloom.types import (
+    FINISHED,
+    Objective,
+    Suggestion,
+    TrialResult,
+    TrialStatus,
+    check_mode,
+    deepest_step,
+)
 
-__all__ = ["FINISHED", "Suggestion", "Tuner", "check_mode"]
+__all__ = ["FINISHED", "Objective", "Suggestion", "Tuner", "check_mode", "rank_key"]
+
+_STOPPED = (TrialStatus.EARLY_STOPPED, TrialStatus.TIMEOUT, TrialStatus.CANCELED)
+
+
+def rank_key(result: TrialResult, loss: float) -> tuple[int, float, float]:
+    """The one rule that orders ended trials for a tuner, best first (sort ascending).
+
+    Finished trials come first, by loss; then trials stopped early that reached a value, by the
+    deepest step they reached (deeper first), then by their loss there (as Optuna ranks pruned
+    trials); then everything without a usable value. ``loss`` is the trial's value as a loss
+    (see :meth:`Tuner.loss`).
+    """
+    if not math.isfinite(loss):
+        return (2, 0.0, 0.0)
+    if result.status in _STOPPED:
+        return (1, -float(deepest_step(result)), loss)
+    return (0, 0.0, loss)
 
 
 class Tuner(abc.ABC):
@@ -33,17 +59,44 @@ class Tuner(abc.ABC):
       rebuild, so resume is deterministic.
     * Suggestions for trials that never end (the experiment stopped) are simply forgotten.
 
+    * Stopped trials (EARLY_STOPPED, TIMEOUT) carry the value they reached; order them with
+      :func:`rank_key` (deepest step first, then value) rather than treating them as failures.
+
+    Multi-objective: a tuner that can search several objectives sets the class attribute
+    ``multi_objective = True`` and accepts ``objectives`` (a sequence of
+    :class:`~hyperloom.types.Objective`); ``result.values`` then holds one value per objective.
+    The manager refuses a multi-objective experiment for any other tuner at config check, and
+    passes ``objectives`` only to tuners that declare it.
+
     Args:
         space: The search space.
-        mode: "maximize" or "minimize" the final metric.
+        mode: "maximize" or "minimize" the final metric (the first objective's mode).
+        objectives: The objectives, when there are several (``mode`` is then ignored).
         seed: Seed for all randomness; the same seed and history give the same suggestions.
     """
 
+    multi_objective: ClassVar[bool] = False
+
     def __init__(
-        self, space: SearchSpace, *, mode: str = "maximize", seed: int | None = None
+        self,
+        space: SearchSpace,
+        *,
+        mode: str = "maximize",
+        seed: int | None = None,
+        objectives: Sequence[Objective] | None = None,
     ) -> None:
         self.space = space
-        self.mode = check_mode(mode)
+        objs = tuple(objectives or ())
+        if len(objs) > 1 and not self.multi_objective:
+            from hyperloom.errors import UsageError
+
+            raise UsageError(
+                f"{type(self).__name__} optimizes one objective; this experiment has "
+                f"{len(objs)} ({', '.join(o.name for o in objs)}). Use a multi-objective tuner "
+                f"(random, tpe, evolution, gp) or keep one objective"
+            )
+        self.mode = objs[0].mode if objs else check_mode(mode)
+        self.objectives: tuple[Objective, ...] = objs or (Objective("default", self.mode),)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
 
@@ -66,3 +119,15 @@ class Tuner(abc.ABC):
         if value is None or not math.isfinite(value):
             return math.inf
         return float(value) if self.mode == "minimize" else -float(value)
+
+    def losses(self, result: TrialResult) -> tuple[float, ...] | None:
+        """The result's values as losses to minimize, one per objective (None when missing)."""
+        vals = result.values
+        if vals is None or len(vals) < len(self.objectives):
+            return None
+        out = []
+        for v, obj in zip(vals, self.objectives, strict=False):
+            if v is None or not math.isfinite(v):
+                return None
+            out.append(float(v) if obj.mode == "minimize" else -float(v))
+        return tuple(out)
