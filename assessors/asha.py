@@ -10,18 +10,16 @@ every value recorded at that rung so far, by any trial: it goes on when it is in
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 from hyperloom.assessors._base import Assessor
+from hyperloom.assessors._rungs import Rungs, geometric_levels, resources_of
 from hyperloom.errors import PluginError
 from hyperloom.types import TrialResult, TrialStatus, Verdict
 
 __all__ = ["ASHAAssessor"]
 
 log = logging.getLogger(__name__)
-
-_MAX_RUNGS = 64
 
 
 def _positive_int(name: str, value: object, minimum: int) -> int:
@@ -41,6 +39,8 @@ class ASHAAssessor(Assessor):
     report at that step (the last finite report before it when that one is NaN). A rung with
     fewer than ``reduction_factor`` values stops nobody, so the first trials are never stopped by
     chance of order. Once a trial is stopped at a rung, later calls for it answer STOP again.
+    The rung rules live in :mod:`hyperloom.assessors._rungs`, shared with the schedulers
+    (``hyperband``, ``bohb``, ``asha_gp``).
 
     ``observe()`` rebuilds the rungs on resume: SUCCEEDED and EARLY_STOPPED trials add the values
     they reported at the rungs they reached (idempotent), while FAILED, CANCELED and TIMEOUT
@@ -82,16 +82,11 @@ class ASHAAssessor(Assessor):
                     f"({max_resource!r}); no rung would fit below max_resource"
                 )
         self.max_resource = max_resource
-        rungs = []
-        for k in range(self.min_early_stopping_rate, self.min_early_stopping_rate + _MAX_RUNGS):
-            r = self.min_resource * self.reduction_factor**k
-            if max_resource is not None and r >= max_resource:
-                break
-            rungs.append(r)
-            if r > 10**9:
-                break
-        self.rungs: tuple[int, ...] = tuple(rungs)
-        self._values: dict[int, dict[str, float]] = {r: {} for r in self.rungs}
+        levels = geometric_levels(
+            self.min_resource, self.reduction_factor, max_resource, self.min_early_stopping_rate
+        )
+        self.rungs: tuple[int, ...] = tuple(int(r) for r in levels)
+        self._rungs = Rungs(self.rungs, self.reduction_factor)
         self._stopped: dict[str, str] = {}
 
     @property
@@ -99,46 +94,32 @@ class ASHAAssessor(Assessor):
         """The first step at which a trial may be stopped (the lowest rung)."""
         return self.rungs[0] if self.rungs else (self.max_resource or 1)
 
-    @staticmethod
-    def _value_at(history: Sequence[float | None], rung: int) -> float | None:
-        for v in reversed(history[:rung]):
-            if v is not None and math.isfinite(v):
-                return float(v)
-        return None
+    def rung_values(self) -> dict[int, dict[str, float]]:
+        """The values recorded at each rung, by trial (a copy; in the metric's own units)."""
+        sign = -1.0 if self.mode == "maximize" else 1.0
+        return {
+            int(lvl): {t: sign * v for t, v in vals.items()}
+            for lvl, vals in self._rungs.snapshot().items()
+        }
 
     def _record(self, trial_id: str, history: Sequence[float | None]) -> list[int]:
         """Records the trial's values at every rung it has reached; returns the new rungs."""
-        new = []
-        for rung in self.rungs:
-            if rung > len(history):
-                break
-            if trial_id in self._values[rung]:
-                continue
-            value = self._value_at(history, rung)
-            if value is not None:
-                self._values[rung][trial_id] = value
-                new.append(rung)
-        return new
-
-    def _promotable(self, trial_id: str, rung: int) -> bool:
-        values = self._values[rung]
-        n = len(values)
-        if n < self.reduction_factor:
-            return True
-        mine = values[trial_id]
-        better = sum(1 for v in values.values() if self.better(v, mine))
-        return better < n // self.reduction_factor
+        sign = -1.0 if self.mode == "maximize" else 1.0
+        losses = [None if v is None else sign * v for v in history]
+        return self._rungs.record_reached(trial_id, resources_of(None, len(history)), losses)
 
     def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
         """Records the trial at any rung it has just reached and judges it there."""
         if trial_id in self._stopped:
             self.last_reason = self._stopped[trial_id]
             return Verdict.STOP
-        for rung in self._record(trial_id, history):
-            if not self._promotable(trial_id, rung):
-                n = len(self._values[rung])
+        for k in self._record(trial_id, history):
+            if not self._rungs.in_top(k, trial_id):
+                n = self._rungs.count(k)
+                loss = self._rungs.loss_at(k, trial_id) or 0.0
+                value = -loss if self.mode == "maximize" else loss
                 self.last_reason = (
-                    f"value {self._values[rung][trial_id]:.4g} at rung {rung} is not in the top "
+                    f"value {value:.4g} at rung {self.rungs[k]} is not in the top "
                     f"1/{self.reduction_factor} of the {n} values recorded there"
                 )
                 self._stopped[trial_id] = self.last_reason
@@ -151,6 +132,5 @@ class ASHAAssessor(Assessor):
         if result.status in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED):
             self._record(result.trial_id, result.intermediate)
         else:
-            for values in self._values.values():
-                values.pop(result.trial_id, None)
+            self._rungs.drop(result.trial_id)
         self._stopped.pop(result.trial_id, None)
