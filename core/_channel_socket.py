@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -23,7 +24,7 @@ from hyperloom.channel import (
     _preview,
 )
 
-__all__ = ["OnError", "OnMessage", "SocketServer"]
+__all__ = ["OnError", "OnMessage", "SocketServer", "token_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +32,19 @@ OnMessage = Callable[[Message], None]
 OnError = Callable[[ChannelError], None]
 
 
+def token_digest(token: str) -> str:
+    """The SHA-256 of a trial's channel token, hex: what is stored instead of the token.
+
+    The token itself lives only in the trial's environment (readable by its own user alone) and
+    in the hello line; the store, logs and handles keep this digest, which a connection's token is
+    compared against with `hmac.compare_digest`.
+    """
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @dataclass
 class _Registration:
-    token: bytes
+    digest: bytes
     on_message: OnMessage
     on_error: OnError
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -109,9 +120,30 @@ class SocketServer:
         logger.debug("channel socket listening on %s", self.address)
         return self.address
 
-    def register(self, trial_id: str, token: str, on_message: OnMessage, on_error: OnError) -> None:
-        """Accepts connections for ``trial_id`` that present ``token``."""
-        self._trials[trial_id] = _Registration(token.encode(), on_message, on_error)
+    def register(
+        self,
+        trial_id: str,
+        token: str | None,
+        on_message: OnMessage,
+        on_error: OnError,
+        *,
+        digest: str | None = None,
+    ) -> None:
+        """Accepts connections for ``trial_id`` that present ``token``.
+
+        Args:
+            trial_id: The trial.
+            token: Its token; only its digest is kept. None when ``digest`` is given.
+            on_message: Called with each accepted message.
+            on_error: Called with each rejected line (and a wrong token).
+            digest: `token_digest` of the token, instead of the token (a re-attached trial,
+                whose token was never stored).
+        """
+        if digest is None:
+            if token is None:
+                raise ValueError("register() needs a token or its digest")
+            digest = token_digest(token)
+        self._trials[trial_id] = _Registration(digest.encode("ascii"), on_message, on_error)
 
     def unregister(self, trial_id: str) -> None:
         """Forgets a trial and closes its connections."""
@@ -259,7 +291,9 @@ class SocketServer:
         if reg is None:
             self._reject(f"hello from unknown trial {trial_id!r:.40}; dropped")
             return None
-        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), reg.token):
+        if not isinstance(token, str) or not hmac.compare_digest(
+            token_digest(token).encode("ascii"), reg.digest
+        ):
             reason = f"socket connection for trial {trial_id} presented a wrong token; dropped"
             logger.warning("channel socket: %s", reason)
             _call(reg.on_error, ChannelError(reason))

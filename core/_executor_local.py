@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from hyperloom._channel_socket import SocketServer
+from hyperloom._channel_socket import SocketServer, token_digest
 from hyperloom.channel import ChannelError, FileTail, Message
 from hyperloom.executor import (
     METRICS_FILE,
@@ -30,6 +30,7 @@ from hyperloom.executor import (
     TrialRejected,
     _argv,
 )
+from hyperloom.paths import tighten
 from hyperloom.procs import ProcRef, aterminate_tree, group_members, snapshot_descendants
 
 __all__ = ["LocalExecutor"]
@@ -48,7 +49,7 @@ class _Trial:
     tail: FileTail
     popen: subprocess.Popen[bytes] | None = None  # None: re-attached, not our child
     pidfd: int | None = None
-    token: str | None = None
+    digest: str | None = None  # token_digest of the socket token (the token is never kept)
     known: set[ProcRef] = field(default_factory=set)
     finishing: bool = False
     killed: bool = False
@@ -64,6 +65,15 @@ def _group_exists(pgid: int) -> bool:
     except OSError:
         return True
     return True
+
+
+def _handle_digest(handle: Mapping[str, Any]) -> str | None:
+    """The token digest a stored handle carries (handles from before digests held the token)."""
+    digest = handle.get("token_sha256")
+    if isinstance(digest, str) and digest:
+        return digest
+    legacy = handle.get("token")
+    return token_digest(legacy) if isinstance(legacy, str) and legacy else None
 
 
 def _stderr_tail(path: Path, limit: int = 4096) -> str:
@@ -121,7 +131,9 @@ class LocalExecutor(Executor):
     # life cycle ----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Starts the socket server (socket channels) and the polling timer."""
+        """Makes the experiment directory private (0700), starts the socket server (socket
+        channels) and the polling timer."""
+        tighten(self.experiment_dir, 0o700)  # trials' files, the socket, the store live there
         if self.channel != "file" and self._server is None:
             self._server = SocketServer()  # it logs the connections it drops
             sock = self.experiment_dir / "channel.sock" if self.channel == "unix" else None
@@ -161,7 +173,11 @@ class LocalExecutor(Executor):
         return env
 
     async def start(self, spec: LaunchSpec) -> dict[str, Any]:
-        """Starts the trial's command; returns ``{pid, pgid, create_time, host, token}``."""
+        """Starts the trial's command; returns ``{pid, pgid, create_time, host, token_sha256}``.
+
+        The socket token goes only into the trial's environment; the handle (which the manager
+        stores) carries its SHA-256, which is all a re-attaching manager needs to check it.
+        """
         if self._pump is None:
             await self.open()
         if spec.trial_id in self._trials:
@@ -204,11 +220,11 @@ class LocalExecutor(Executor):
             create_time=create_time,
             tail=FileTail(trial_dir / METRICS_FILE),
             popen=popen,
-            token=token,
+            digest=None if token is None else token_digest(token),
         )
         self._trials[spec.trial_id] = trial
-        if self._server is not None and token is not None:
-            self._register_socket(trial, token)
+        if trial.digest is not None:
+            self._register_socket(trial, trial.digest)
         self._watch(trial)
         logger.debug("trial %s started: pid %d, argv %r", spec.trial_id, pid, argv[:3])
         return {
@@ -216,7 +232,7 @@ class LocalExecutor(Executor):
             "pgid": pid,
             "create_time": create_time,
             "host": self._host,
-            "token": token,
+            "token_sha256": trial.digest,
         }
 
     def _launch_failed(self, spec: LaunchSpec, exc: OSError) -> dict[str, Any]:
@@ -230,9 +246,9 @@ class LocalExecutor(Executor):
             f.write(f"hyperloom: {reason}\n")
         logger.warning("trial %s: %s", spec.trial_id, reason)
         asyncio.get_running_loop().call_soon(self._emit, TrialExited(spec.trial_id, code, reason))
-        return {"pid": None, "pgid": None, "create_time": None, "host": self._host, "token": None}
+        return {"pid": None, "pgid": None, "create_time": None, "host": self._host}
 
-    def _register_socket(self, trial: _Trial, token: str) -> None:
+    def _register_socket(self, trial: _Trial, digest: str) -> None:
         assert self._server is not None
         tid = trial.spec.trial_id
 
@@ -242,7 +258,7 @@ class LocalExecutor(Executor):
         def on_error(err: ChannelError) -> None:
             self._emit(TrialRejected(tid, err.reason))
 
-        self._server.register(tid, token, on_message, on_error)
+        self._server.register(tid, None, on_message, on_error, digest=digest)
 
     def _watch(self, trial: _Trial) -> None:
         """Wakes `_on_exit` when the child exits: a pidfd on the loop, else the timer polls."""
@@ -385,11 +401,11 @@ class LocalExecutor(Executor):
             pgid=pgid if isinstance(pgid, int) else pid,
             create_time=float(create_time),
             tail=FileTail(Path(spec.trial_dir) / METRICS_FILE, offset),
-            token=handle.get("token"),
+            digest=_handle_digest(handle),
         )
         self._trials[spec.trial_id] = trial
-        if self._server is not None and trial.token:
-            self._register_socket(trial, trial.token)
+        if self._server is not None and trial.digest:
+            self._register_socket(trial, trial.digest)
         self._read(trial)
         return True
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import stat
 import string
 from pathlib import Path
 
@@ -17,6 +19,9 @@ __all__ = [
     "indexed_experiment_dirs",
     "iter_experiment_dirs",
     "new_id",
+    "private_dir",
+    "private_file",
+    "tighten",
 ]
 
 DB_NAME = "experiment.db"
@@ -26,6 +31,54 @@ _ALPHABET = string.ascii_lowercase + string.digits
 def new_id(n: int = 8) -> str:
     """A random lowercase id (experiment ids use 8 characters; trial ids come from sequences)."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """Creates ``path`` (and missing parents) and makes it ``0700`` when this user owns it.
+
+    An experiment directory holds the store, the channel socket and every trial's files; mode
+    ``0700`` keeps other local users from reading results, tokens or logs, or from writing into
+    it. A directory owned by someone else is left as it is (chmod would fail anyway).
+    """
+    p = Path(path)
+    p.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tighten(p, 0o700)
+    return p
+
+
+def private_file(path: str | os.PathLike[str]) -> Path:
+    """Creates an empty file with mode ``0600``, refusing one that already exists (or a link).
+
+    Used for ``experiment.db`` before SQLite opens it: SQLite then creates its ``-wal`` and
+    ``-shm`` files with the database file's mode.
+
+    Raises:
+        FileExistsError: Something already exists at ``path``.
+    """
+    p = Path(path)
+    fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
+    return p
+
+
+def tighten(path: str | os.PathLike[str], mode: int) -> bool:
+    """Removes every permission bit outside ``mode`` from a file or directory this user owns.
+
+    Symlinks are never followed. Returns True when the path now has no bits outside ``mode``.
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != os.geteuid():
+        return False
+    current = stat.S_IMODE(st.st_mode)
+    if current & ~mode:
+        with contextlib.suppress(OSError):
+            os.chmod(path, current & mode)
+            return True
+        return False
+    return True
 
 
 def experiments_home() -> Path:

@@ -7,9 +7,12 @@ walking the package's ``static/`` folder.
 
 from __future__ import annotations
 
+import errno
 import logging
 import mimetypes
+import os
 import re
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,21 +37,66 @@ def trial_log_path(exp_dir: Path, trial_id: str, name: str) -> Path | None:
     if name not in _LOG_NAMES or not _SAFE_ID.match(trial_id) or ".." in trial_id:
         return None
     root = (exp_dir / "trials").resolve()
-    path = (root / trial_id / name).resolve()
+    path = root / trial_id / name  # the last two parts are not resolved: read_tail refuses links
     if not path.is_relative_to(root):
         return None
     return path
 
 
+def _open_log(path: Path) -> tuple[int | None, str | None]:
+    """Opens a trial log for reading: ``(fd, None)``, or ``(None, why it is refused)``.
+
+    The trial directory and the log are opened without following symlinks, the open never
+    blocks (a FIFO cannot hang the server), and only a regular file with one link is served: a
+    hard link to a file elsewhere (``ln /home/me/.ssh/id_rsa stdout.log``) has two.
+    """
+    dir_fd = None
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(
+            path.name,
+            os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY,
+            dir_fd=dir_fd,
+        )
+    except FileNotFoundError:
+        return None, None
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            return None, "the log is a symbolic link; hyperloom serves only the trial's own file"
+        return None, f"cannot open the log: {e.strerror}"
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    st = os.fstat(fd)
+    why = None
+    if not stat.S_ISREG(st.st_mode):
+        why = "the log is not a regular file"
+    elif st.st_nlink != 1:
+        why = f"the log has {st.st_nlink} hard links; hyperloom serves only the trial's own file"
+    if why is not None:
+        os.close(fd)
+        return None, why
+    return fd, None
+
+
 def read_tail(path: Path | None, limit: int = LOG_TAIL_BYTES) -> dict[str, object]:
-    """The last ``limit`` bytes of a text file as ``{text, size, truncated}``.
+    """The last ``limit`` bytes of a trial log as ``{text, size, truncated, exists}``.
 
     Only the tail is read (a seek from the end), so a multi-gigabyte log costs nothing more. A
-    partial first line is dropped when the file was cut.
+    partial first line is dropped when the file was cut. A log that is a symlink (or sits in a
+    symlinked trial directory), a hard link, or not a regular file is not read: the answer has
+    ``refused`` with the reason instead.
     """
-    if path is None or not path.is_file():
+    if path is None:
         return {"text": "", "size": 0, "truncated": False, "exists": False}
-    with path.open("rb") as f:
+    fd, why = _open_log(path)
+    if fd is None:
+        out: dict[str, object] = {"text": "", "size": 0, "truncated": False, "exists": False}
+        if why is not None:
+            logger.warning("dashboard: not serving %s: %s", path, why)
+            out["refused"] = why
+        return out
+    with os.fdopen(fd, "rb") as f:
         f.seek(0, 2)
         size = f.tell()
         start = max(0, size - limit)

@@ -143,7 +143,7 @@ def test_trial_reports_reach_manager_before_exit(tmp_path: Path, channel: str) -
         spec = h.spec("t1", f"{PY} {script}", {"n": 3})
         handle = await h.ex.start(spec)
         assert handle["pid"] > 0 and handle["create_time"] > 0
-        assert (handle["token"] is None) == (channel == "file")
+        assert "token" not in handle and (handle["token_sha256"] is None) == (channel == "file")
         exited = await h.wait_exit("t1")
         await h.ex.close(grace=1)
         assert exited.exit_code == 0 and exited.reason is None
