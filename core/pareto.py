@@ -14,6 +14,8 @@ never on a front, ranks after every finite row and adds no hypervolume.
   slicing down to three objectives beyond that (meant for small sets).
 * :func:`hypervolume_contributions` — what each row alone adds to the hypervolume.
 * :func:`reference_point` — the derived reference point: the nadir plus 10% of the range.
+* :func:`constrained_ranks` — fronts of the feasible rows first, then the infeasible rows by
+  violation (Deb's constrained domination), optionally after a coarser tier.
 * :func:`select_by_rank` — the best ``k`` rows by front, ties in the last front broken by
   hypervolume contribution (the split of multi-objective TPE).
 
@@ -32,6 +34,7 @@ import numpy as np
 
 __all__ = [
     "as_losses",
+    "constrained_ranks",
     "crowding_distance",
     "hypervolume",
     "hypervolume_contributions",
@@ -222,6 +225,43 @@ def non_dominated_sort(points: Any) -> np.ndarray:
     ranks[fin] = sub
     others = np.setdiff1d(np.arange(n), fin)
     ranks[others] = int(sub.max()) + 1
+    return ranks
+
+
+def constrained_ranks(points: Any, violation: Any = None, tier: Any = None) -> np.ndarray:
+    """Ranks under constrained domination (Deb et al. 2002), smaller is better.
+
+    Rows are ordered by ``tier`` (a coarse class, e.g. 0 for finished trials and 1 for trials
+    stopped early), then, within a tier, the feasible rows (``violation == 0``) by their
+    non-dominated fronts; after every feasible row come the infeasible ones, one rank per distinct
+    violation (smaller first), and last the rows with a non-finite entry. Ranks are consecutive
+    integers from 0.
+
+    Args:
+        points: ``(n, m)`` losses.
+        violation: ``(n,)`` non-negative constraint violations (None: all feasible).
+        tier: ``(n,)`` integer classes (None: all 0).
+    """
+    p = _points(points)
+    n = p.shape[0]
+    viol = np.zeros(n) if violation is None else np.asarray(violation, dtype=float).reshape(n)
+    tiers = np.zeros(n, dtype=np.int64) if tier is None else np.asarray(tier).reshape(n)
+    fin = _finite_rows(p)
+    ok = fin & (viol == 0)
+    ranks = np.zeros(n, dtype=np.int64)
+    nxt = 0
+    for t in np.unique(tiers[ok]):
+        idx = np.flatnonzero(ok & (tiers == t))
+        r = non_dominated_sort(p[idx])
+        ranks[idx] = nxt + r
+        nxt += int(r.max()) + 1
+    bad = np.flatnonzero(fin & (viol != 0))
+    if bad.size:
+        v = np.where(np.isnan(viol[bad]), np.inf, viol[bad])
+        _, inv = np.unique(v, return_inverse=True)
+        ranks[bad] = nxt + np.asarray(inv).reshape(-1)
+        nxt += int(np.max(inv)) + 1
+    ranks[~fin] = nxt
     return ranks
 
 
@@ -416,7 +456,7 @@ def hypervolume_contributions(points: Any, ref: Any = None) -> np.ndarray:
     return out
 
 
-def select_by_rank(points: Any, k: int, ref: Any = None) -> np.ndarray:
+def select_by_rank(points: Any, k: int, ref: Any = None, ranks: Any = None) -> np.ndarray:
     """The indices of the ``k`` best rows: whole fronts in order, then, from the front that does
     not fit, the rows that keep the most hypervolume (the one contributing least is dropped, and
     contributions recomputed, until it fits). Rows with a non-finite entry come last.
@@ -425,6 +465,9 @@ def select_by_rank(points: Any, k: int, ref: Any = None) -> np.ndarray:
         points: ``(n, m)`` losses.
         k: How many rows to select (clipped to ``[0, n]``).
         ref: Reference point for the tie-break; None derives it from the finite rows.
+        ranks: The rank of each row (e.g. from :func:`constrained_ranks`); None uses
+            :func:`non_dominated_sort`. The hypervolume tie-break applies to a group of finite
+            rows that are mutually non-dominated; any other group keeps its first rows.
 
     Returns:
         Sorted row indices.
@@ -434,7 +477,7 @@ def select_by_rank(points: Any, k: int, ref: Any = None) -> np.ndarray:
     k = max(0, min(int(k), n))
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    ranks = non_dominated_sort(p)
+    ranks = non_dominated_sort(p) if ranks is None else np.asarray(ranks).reshape(n)
     chosen: list[int] = []
     fin = _finite_rows(p)
     if ref is None and fin.any():
@@ -447,7 +490,7 @@ def select_by_rank(points: Any, k: int, ref: Any = None) -> np.ndarray:
                 break
             continue
         keep = members
-        if fin[members].all() and ref is not None:
+        if fin[members].all() and ref is not None and pareto_mask(p[members]).all():
             while len(chosen) + keep.size > k:
                 c = hypervolume_contributions(p[keep], ref)
                 keep = np.delete(keep, int(np.argmin(c)))
