@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from hyperloom.space import SearchSpace
 from hyperloom.tuners._base import Tuner
 from hyperloom.tuners._common import Seen, seed_entropy, step_rng
-from hyperloom.types import TrialResult
+from hyperloom.types import Constraint, Objective, TrialResult
 
 __all__ = ["RandomTuner"]
 
@@ -19,12 +20,24 @@ class RandomTuner(Tuner):
     it then falls back to enumerating the remaining points when random draws keep colliding.
     Each draw uses a generator derived from the seed and the number of observed and pending
     trials, so a tuner rebuilt by replaying ``observe()`` continues exactly like the original.
+
+    It ignores the results, so it searches any number of ``objectives`` under any
+    ``constraints`` (accepted, unused).
     """
 
+    multi_objective = True
+
     def __init__(
-        self, space: SearchSpace, *, mode: str = "maximize", seed: int | None = None
+        self,
+        space: SearchSpace,
+        *,
+        mode: str = "maximize",
+        seed: int | None = None,
+        objectives: Sequence[Objective] | None = None,
+        constraints: Sequence[Constraint] = (),
     ) -> None:
-        super().__init__(space, mode=mode, seed=seed)
+        super().__init__(space, mode=mode, seed=seed, objectives=objectives)
+        self.constraints = tuple(constraints)
         self._seen = Seen(space)
         self._entropy = seed_entropy(seed)
         self._n_observed = 0

@@ -4,12 +4,16 @@ suggest the candidate (drawn from the good one) that maximises ``log l(x) - log 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
+from hyperloom import pareto
 from hyperloom.errors import PluginError
 from hyperloom.space import SearchSpace
+from hyperloom.tuners._base import Tuner, rank_key
 from hyperloom.tuners._common import BaseTuner
 from hyperloom.tuners.tpe._parzen import ParzenEstimator
+from hyperloom.types import Constraint, Objective, TrialResult
 
 __all__ = ["TPETuner"]
 
@@ -41,11 +45,27 @@ def _count(name: str, value: object, minimum: int, maximum: int | None = None) -
     return int(value)
 
 
+def _key(result: TrialResult, loss: float, violation: float) -> tuple[int, float, float]:
+    """The single-objective order of a trial: :func:`rank_key` for feasible ones, then the
+    infeasible ones by violation, then those without a value."""
+    if not math.isfinite(loss):
+        return (3, 0.0, 0.0)
+    if violation > 0:
+        return (2, violation, loss)
+    return rank_key(result, loss)
+
+
 class TPETuner(BaseTuner):
     """Tree-structured Parzen Estimator (Bergstra et al. 2011) with multivariate kernels.
 
-    After ``n_startup`` random trials, the finished trials are split by loss: the best
-    ``min(ceil(gamma * n), max_good)`` are "good", the rest "bad". Trials still running and failed
+    After ``n_startup`` random trials, the trials that reached a value are split: the best
+    ``min(ceil(gamma * n), max_good)`` are "good", the rest "bad". "Best" is
+    :func:`~hyperloom.tuners._base.rank_key` (finished trials by loss, then trials stopped early by
+    the depth they reached, then by loss), with infeasible trials (``constraints``) after every
+    feasible one, by violation. With several ``objectives`` the split is multi-objective TPE's
+    (Ozaki et al. 2020): whole fronts of constrained domination in order (finished before stopped
+    early), and in the front that does not fit, the trials that keep the most hypervolume of the
+    normalised losses (:func:`hyperloom.pareto.select_by_rank`). Trials still running and failed
     trials count as bad (a constant liar with the worst value), so concurrent suggestions spread out.
     ``n_candidates`` points drawn from the good density are scored by the log density ratio, and
     the best one not suggested before is returned. Nested choices are handled by scoring each
@@ -56,6 +76,8 @@ class TPETuner(BaseTuner):
         space: The search space.
         mode: "maximize" or "minimize".
         seed: Random seed.
+        objectives: The objectives, when there are several.
+        constraints: Feasibility bounds on reported metrics; infeasible trials go to the bad side.
         n_startup: Random trials before the model is used.
         n_candidates: Candidates drawn from the good density per suggestion. More candidates
             maximise ``l / g`` better; Optuna and hyperopt use 24, which in 6 dimensions left
@@ -72,12 +94,16 @@ class TPETuner(BaseTuner):
             0 turns it off.
     """
 
+    multi_objective = True
+
     def __init__(
         self,
         space: SearchSpace,
         *,
         mode: str = "maximize",
         seed: int | None = None,
+        objectives: Sequence[Objective] | None = None,
+        constraints: Sequence[Constraint] = (),
         n_startup: int = 10,
         n_candidates: int = 64,
         gamma: float = 0.1,
@@ -89,6 +115,12 @@ class TPETuner(BaseTuner):
         forgetting: int = 25,
     ) -> None:
         super().__init__(space, mode=mode, seed=seed)
+        Tuner.__init__(self, space, mode=mode, seed=seed, objectives=objectives)
+        self.constraints = tuple(constraints)
+        self._key: list[tuple[int, float, float]] = []  # order of each history row
+        self._losses: list[tuple[float, ...] | None] = []  # several objectives: losses per row
+        self._violation: list[float] = []
+        self._tier: list[int] = []
         self.n_startup = _count("n_startup", n_startup, 1)
         self.n_candidates = _count("n_candidates", n_candidates, 1, MAX_CANDIDATES)
         self.gamma = _positive_number("gamma", gamma, upper=1.0)
@@ -132,18 +164,50 @@ class TPETuner(BaseTuner):
             obs_weights=self._weights(rows.shape[0]),
         )
 
+    def observe(self, result: TrialResult) -> None:
+        n0 = self.history.n
+        super().observe(result)
+        if self.history.n == n0:
+            return  # params outside the space: ignored by the base class
+        violation = float(sum(c.violation(result.metrics) for c in self.constraints))
+        self._key.append(_key(result, float(self.history.y[-1]), violation))
+        self._violation.append(violation)
+        if len(self.objectives) > 1:
+            self._losses.append(self.losses(result))
+            self._tier.append(0 if rank_key(result, 0.0)[0] == 0 else 1)
+
+    def _split(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The indices of the good and the bad history rows (None: not enough data yet)."""
+        n = self.history.n
+        if len(self.objectives) > 1:
+            m = len(self.objectives)
+            pts = np.array([r if r is not None else (np.nan,) * m for r in self._losses])
+            fin = np.all(np.isfinite(pts), axis=1)
+            n_ok = int(fin.sum())
+        else:
+            n_ok = sum(1 for k in self._key if k[0] < 3)
+        if n < self.n_startup or n_ok == 0:
+            return None
+        n_good = max(1, min(math.ceil(self.gamma * n_ok), self.max_good))
+        if len(self.objectives) > 1:
+            lo = pts[fin].min(axis=0)
+            span = pts[fin].max(axis=0) - lo
+            norm = (pts - lo) / np.where(span > 0, span, 1.0)
+            ranks = pareto.constrained_ranks(norm, self._violation, self._tier)
+            good_idx = pareto.select_by_rank(norm, n_good, ranks=ranks)
+        else:
+            order = sorted(range(n), key=self._key.__getitem__)
+            good_idx = np.sort(np.asarray(order[:n_good], dtype=np.int64))
+        bad = np.ones(n, dtype=bool)
+        bad[good_idx] = False
+        return good_idx, np.flatnonzero(bad)  # oldest first, for the forgetting weights
+
     def _propose(self, rng: np.random.Generator) -> np.ndarray:
         h = self.history
-        y = h.y
-        finite = np.isfinite(y)
-        n_ok = int(finite.sum())
-        if h.n < self.n_startup or n_ok == 0:
+        split = self._split()
+        if split is None:
             return np.empty((0, self.encoder.n_dims))
-        order = np.argsort(np.where(finite, y, np.inf), kind="stable")
-        n_good = max(1, min(math.ceil(self.gamma * n_ok), self.max_good))
-        good_idx = order[:n_good]
-        bad_idx = np.sort(order[n_good:])  # oldest first, for the forgetting weights
-        good_idx = np.sort(good_idx)
+        good_idx, bad_idx = split
         x = h.x
         bad = x[bad_idx]
         if self.constant_liar and h.pending:
