@@ -1,16 +1,19 @@
 // The parts of Apache ECharts the dashboard uses, and nothing else (about half the full build).
 import * as echarts from "echarts/core";
-import { LineChart, ScatterChart, ParallelChart } from "echarts/charts";
+import { BarChart, LineChart, ScatterChart, ParallelChart } from "echarts/charts";
 import {
   GridComponent,
   TooltipComponent,
   LegendComponent,
   VisualMapComponent,
   ParallelComponent,
+  MarkLineComponent,
+  DataZoomInsideComponent,
 } from "echarts/components";
 import { CanvasRenderer } from "echarts/renderers";
 
 echarts.use([
+  BarChart,
   LineChart,
   ScatterChart,
   ParallelChart,
@@ -19,6 +22,8 @@ echarts.use([
   LegendComponent,
   VisualMapComponent,
   ParallelComponent,
+  MarkLineComponent,
+  DataZoomInsideComponent,
   CanvasRenderer,
 ]);
 

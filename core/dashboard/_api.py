@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from aiohttp import web
-from hyperloom.dashboard import _charts, _table
+from hyperloom.dashboard import _charts, _lineage, _pareto, _rungs, _table
 from hyperloom.dashboard import _queries as q
 from hyperloom.dashboard._catalog import Catalog
 from hyperloom.dashboard._files import read_tail, trial_log_path
@@ -229,6 +229,27 @@ class Api:
         n = _int(request, "curves", 40, 1, _charts.MAX_CURVES)
         text = await self._read(exp_dir, lambda s: _charts.charts_json(s, n), request)
         return web.Response(text=text, content_type="application/json")
+
+    async def pareto(self, request: web.Request) -> web.Response:
+        """``GET /api/experiments/{id}/pareto``: objective values, front, hypervolume."""
+        exp_dir = await self._exp_dir(request)
+        text = await self._read(exp_dir, _pareto.pareto_json, request)
+        return web.Response(text=text, content_type="application/json")
+
+    async def lineage(self, request: web.Request) -> web.Response:
+        """``GET /api/experiments/{id}/lineage``: family tree and stitched curves."""
+        exp_dir = await self._exp_dir(request)
+        n = _int(request, "members", 20, 1, _lineage.MAX_MEMBERS)
+        trial = request.query.get("trial") or None
+        if trial is not None and len(trial) > _MAX_ID:
+            raise UsageError("query parameter 'trial' is too long")
+        data = await self._read(exp_dir, lambda s: _lineage.lineage_data(s, n, trial), request)
+        return web.json_response(data)
+
+    async def rungs(self, request: web.Request) -> web.Response:
+        """``GET /api/experiments/{id}/rungs``: steps reached, pauses and promotions."""
+        exp_dir = await self._exp_dir(request)
+        return web.json_response(await self._read(exp_dir, _rungs.rungs_data, request))
 
     # -- actions ---------------------------------------------------------------------------------
 

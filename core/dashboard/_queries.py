@@ -183,6 +183,7 @@ def experiment_summary(s: Session, with_best: bool = True) -> dict[str, Any]:
         ).fetchone()
     total = sum(counts.values())
     return {
+        "features": features(s, exp["config"], counts),
         "id": exp["id"],
         "name": exp["name"],
         "status": exp["status"],
@@ -198,6 +199,52 @@ def experiment_summary(s: Session, with_best: bool = True) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------------------
 # overview
+
+
+#: tuners whose trials climb rungs (pause, promote, stop early)
+_SCHEDULERS = ("hyperband", "bohb", "asha", "sha", "successive", "pbt", "dehb")
+
+
+def _algo_name(config: Any, key: str) -> str:
+    algo = config.get(key) if isinstance(config, dict) else None
+    if not isinstance(algo, dict):
+        return ""
+    return str(algo.get("name") or algo.get("className") or "").lower()
+
+
+def features(s: Session, config: Any, counts: dict[str, int]) -> dict[str, Any]:
+    """Which of the optional pages apply to this experiment (cheap: config, counts, and the
+    lineage of the newest few hundred trials).
+
+    ``objectives``: the objectives' names; ``pareto``: two or more of them; ``lineage``: a
+    trial was warm-started from another (or the tuner is PBT); ``rungs``: trials paused or
+    stopped early, an assessor, or a multi-fidelity scheduler as the tuner.
+    """
+    from hyperloom.dashboard._pareto import has_column, objectives_of
+
+    objectives = objectives_of(config)
+    tuner = _algo_name(config, "tuner")
+    lineage = "pbt" in tuner
+    if not lineage and has_column(s, "parent"):
+        lineage = (
+            s.conn.execute(
+                "SELECT 1 FROM trials WHERE rowid > (SELECT coalesce(max(rowid), 0) - 500 "
+                "FROM trials) AND parent IS NOT NULL LIMIT 1"
+            ).fetchone()
+            is not None
+        )
+    rungs = (
+        any(k in tuner for k in _SCHEDULERS)
+        or bool(_algo_name(config, "assessor"))
+        or counts.get("PAUSED", 0) > 0
+        or counts.get("EARLY_STOPPED", 0) > 0
+    )
+    return {
+        "objectives": [o["name"] for o in objectives],
+        "pareto": len(objectives) >= 2,
+        "lineage": lineage,
+        "rungs": rungs,
+    }
 
 
 def _row_params(text: Any) -> dict[str, Any]:
@@ -247,6 +294,7 @@ def overview(s: Session) -> dict[str, Any]:
     )
     return {
         "experiment": exp,
+        "features": features(s, exp["config"], counts),
         "mode": mode,
         "counts": counts,
         "total": total,

@@ -6,6 +6,9 @@ import * as overview from "./views/overview.js";
 import * as trials from "./views/trials.js";
 import * as trial from "./views/trial.js";
 import * as chartsView from "./views/charts.js";
+import * as pareto from "./views/pareto.js";
+import * as lineage from "./views/lineage.js";
+import * as rungs from "./views/rungs.js";
 
 const POLL_MS = 1000;
 const main = document.getElementById("main");
@@ -27,12 +30,15 @@ function parseRoute() {
     if (parts[2] === "trials" && parts[3]) return { name: "trial", exp, trial: parts[3], params };
     if (parts[2] === "trials") return { name: "trials", exp, params };
     if (parts[2] === "charts") return { name: "charts", exp, params };
+    if (parts[2] === "pareto") return { name: "pareto", exp, params };
+    if (parts[2] === "lineage") return { name: "lineage", exp, params };
+    if (parts[2] === "rungs") return { name: "rungs", exp, params };
     return { name: "overview", exp, params };
   }
   return { name: "experiments", params };
 }
 
-const VIEWS = { experiments, overview, trials, trial, charts: chartsView };
+const VIEWS = { experiments, overview, trials, trial, charts: chartsView, pareto, lineage, rungs };
 
 function setCrumbs(route, summary) {
   const bits = [];
@@ -47,6 +53,7 @@ function setCrumbs(route, summary) {
 function expHeader(route, s) {
   const tab = (name, href, label) => `<a class="${route.name === name ? "active" : ""}" href="${href}">${label}</a>`;
   const b = s.budget || {};
+  const f = s.features || {};
   const stop = s.live && ["RUNNING", "CREATED"].includes(s.status)
     ? `<button class="danger" id="stop-exp" title="Stops the tuner and every running trial">Stop experiment</button>` : "";
   return `<div class="head">
@@ -58,6 +65,9 @@ function expHeader(route, s) {
       ${tab("overview", link("e", route.exp), "Overview")}
       ${tab("trials", link("e", route.exp, "trials"), `Trials <span class="muted">${s.total}</span>`)}
       ${tab("charts", link("e", route.exp, "charts"), "Charts")}
+      ${f.pareto || route.name === "pareto" ? tab("pareto", link("e", route.exp, "pareto"), "Pareto") : ""}
+      ${f.lineage || route.name === "lineage" ? tab("lineage", link("e", route.exp, "lineage"), "Lineage") : ""}
+      ${f.rungs || route.name === "rungs" ? tab("rungs", link("e", route.exp, "rungs"), "Rungs") : ""}
     </nav>`;
 }
 

@@ -56,7 +56,7 @@ export const badge = (s) => `<span class="badge s-${esc(s)}">${esc(String(s ?? "
 
 export const STATUS_COLORS = {
   SUCCEEDED: "#16a34a", RUNNING: "#2563eb", WAITING: "#94a3b8", FAILED: "#dc2626",
-  EARLY_STOPPED: "#d97706", CANCELED: "#64748b", TIMEOUT: "#9333ea",
+  EARLY_STOPPED: "#d97706", CANCELED: "#64748b", TIMEOUT: "#9333ea", PAUSED: "#0891b2",
 };
 export const STATUSES = Object.keys(STATUS_COLORS);
 

@@ -61,7 +61,7 @@ export function mount(root, route, setHeader) {
     async refresh() {
       data = await getJSON(api(route.exp));
       const e = data.experiment;
-      setHeader({ id: e.id, name: e.name, status: e.status, mode: data.mode, total: data.total, budget: data.budget, live: data.live });
+      setHeader({ id: e.id, name: e.name, status: e.status, mode: data.mode, features: data.features, total: data.total, budget: data.budget, live: data.live });
       const b = data.budget, c = data.counts, total = data.total || 0;
       const best = data.top[0];
       const stack = STATUSES.filter((s) => c[s]).map((s) => `<span style="width:${(100 * c[s]) / total}%;background:${STATUS_COLORS[s]}"></span>`).join("");
