@@ -181,7 +181,8 @@ class TPETuner(BaseTuner):
         n = self.history.n
         if len(self.objectives) > 1:
             m = len(self.objectives)
-            pts = np.array([r if r is not None else (np.nan,) * m for r in self._losses])
+            rows = [r if r is not None else (np.nan,) * m for r in self._losses]
+            pts = np.array(rows, dtype=float).reshape(-1, m)
             fin = np.all(np.isfinite(pts), axis=1)
             n_ok = int(fin.sum())
         else:
