@@ -40,6 +40,34 @@ logger = logging.getLogger(__name__)
 _BYTES_PER_TICK = 1 << 20  # per trial per poll; the read at exit takes everything
 
 
+_Key = tuple[str, int | None, float, float]
+
+
+class _Twice:
+    """Drops the second copy of a message that came both by socket and by file.
+
+    A socket trial journals each line to ``metrics.jsonl`` before sending it, so each message
+    arrives twice. A copy is recognised by its type, step, value and the trial's timestamp, which
+    the two copies share byte for byte and two real reports never do. A key is forgotten once
+    both copies came, so the table holds only messages in flight on one path.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[_Key, str] = {}
+        self.dropped = 0
+
+    def fresh(self, msg: Message, source: str) -> bool:
+        key: _Key = (msg.type, msg.step, msg.value, msg.t)
+        seen = self._first.get(key)
+        if seen is None:
+            self._first[key] = source
+            return True
+        if seen != source:
+            del self._first[key]
+        self.dropped += 1
+        return False
+
+
 @dataclass(eq=False)
 class _Trial:
     spec: LaunchSpec
@@ -51,6 +79,7 @@ class _Trial:
     pidfd: int | None = None
     digest: str | None = None  # token_digest of the socket token (the token is never kept)
     known: set[ProcRef] = field(default_factory=set)
+    twice: _Twice | None = None  # socket trials: each message also comes through the file
     finishing: bool = False
     killed: bool = False
     next_check: float = 0.0
@@ -224,6 +253,7 @@ class LocalExecutor(Executor):
         )
         self._trials[spec.trial_id] = trial
         if trial.digest is not None:
+            trial.twice = _Twice()
             self._register_socket(trial, trial.digest)
         self._watch(trial)
         logger.debug("trial %s started: pid %d, argv %r", spec.trial_id, pid, argv[:3])
@@ -253,7 +283,8 @@ class LocalExecutor(Executor):
         tid = trial.spec.trial_id
 
         def on_message(msg: Message) -> None:
-            self._emit(TrialMessage(tid, msg, trial.tail.offset))
+            if trial.twice is None or trial.twice.fresh(msg, "socket"):
+                self._emit(TrialMessage(tid, msg, trial.tail.offset))
 
         def on_error(err: ChannelError) -> None:
             self._emit(TrialRejected(tid, err.reason))
@@ -301,7 +332,7 @@ class LocalExecutor(Executor):
             if isinstance(item, ChannelError):
                 logger.info("trial %s: rejected channel line: %s", tid, item.reason)
                 self._emit(TrialRejected(tid, item.reason))
-            else:
+            elif trial.twice is None or trial.twice.fresh(item, "file"):
                 self._emit(TrialMessage(tid, item, offset))
 
     async def _run_pump(self) -> None:
@@ -405,6 +436,7 @@ class LocalExecutor(Executor):
         )
         self._trials[spec.trial_id] = trial
         if self._server is not None and trial.digest:
+            trial.twice = _Twice()
             self._register_socket(trial, trial.digest)
         self._read(trial)
         return True

@@ -259,6 +259,14 @@ class FileTail:
     without being buffered. The file may not exist yet. ``offset`` is the position just after the
     last whole line consumed, which is what a restarted manager passes back to resume.
 
+    The file is meant to be appended to only. A trial that rewrites it is detected three ways:
+    the file shrinks below the offset, the path now names another file (a new inode: written
+    elsewhere and renamed over it, or deleted and created again), or the byte before the offset is
+    no longer the newline that ended the last line read (truncated and rewritten past the offset
+    between two reads). Each gives one `ChannelError` saying so; the new contents are then read
+    from the start, and the reports already delivered (metric steps up to the highest one seen,
+    and the final report) are skipped instead of delivered twice.
+
     Args:
         path: The file.
         offset: Where to start (a previous ``offset``).
@@ -268,7 +276,13 @@ class FileTail:
         self.path = Path(path)
         self._splitter = _LineSplitter(offset)
         self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
         self._pos = offset
+        self._max_step: int | None = None  # the highest metric step delivered
+        self._final_seen = False
+        self._replay: tuple[int | None, bool] | None = None  # what to skip after a rewrite
+        self.rewrites = 0
+        """How many times the file was found truncated, replaced or rewritten."""
 
     @property
     def offset(self) -> int:
@@ -290,29 +304,107 @@ class FileTail:
         """
         if self._fd is None:
             try:
-                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                self._open()
             except FileNotFoundError:
                 return []
             except OSError as exc:
                 return [(ChannelError(f"cannot open {self.path}: {exc}"), self.offset)]
+        assert self._fd is not None
         out: list[tuple[Message | ChannelError, int]] = []
         try:
+            replaced = self._replaced()
+            if replaced:
+                self._read_to(None, out)  # what the old file still holds comes first
+                os.close(self._fd)
+                self._fd = None
+                try:
+                    self._open()
+                except FileNotFoundError:
+                    return out
+                self._rewound(f"{self.path} was replaced by another file (new inode)", out)
+            assert self._fd is not None
             size = os.fstat(self._fd).st_size
-            if size < self._pos:  # truncated or rewritten: say so and read it from the start
-                reason = f"{self.path} shrank to {size} bytes; reading it again from the start"
-                out.append((ChannelError(reason), 0))
-                self._pos = 0
-                self._splitter = _LineSplitter(0)
-            end = size if max_bytes is None else min(size, self._pos + max(1, max_bytes))
-            while end > self._pos:
-                data = os.pread(self._fd, min(_READ_CHUNK, end - self._pos), self._pos)
-                if not data:
-                    break
-                self._pos += len(data)
-                out.extend(_parse_lines(self._splitter.feed(data)))
+            if size < self._pos:
+                self._rewound(f"{self.path} shrank from {self._pos} to {size} bytes", out)
+            elif size > self._pos and self._torn():
+                self._rewound(
+                    f"{self.path} was rewritten: the line ending at byte {self.offset} is gone",
+                    out,
+                )
+            self._read_to(max_bytes, out)
         except OSError as exc:
             out.append((ChannelError(f"cannot read {self.path}: {exc}"), self.offset))
         return out
+
+    # internals -------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        st = os.fstat(self._fd)
+        self._ident = (st.st_dev, st.st_ino)
+
+    def _replaced(self) -> bool:
+        """Whether the path now names another file than the one open (a deleted path: no)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return self._ident is not None and (st.st_dev, st.st_ino) != self._ident
+
+    def _torn(self) -> bool:
+        """Whether the byte that ended the last whole line read is no longer a newline."""
+        end = self.offset
+        if end <= 0 or self._fd is None:
+            return False
+        return os.pread(self._fd, 1, end - 1) != b"\n"
+
+    def _rewound(self, what: str, out: list[tuple[Message | ChannelError, int]]) -> None:
+        self.rewrites += 1
+        skip = []
+        if self._max_step is not None:
+            skip.append(f"steps up to {self._max_step}")
+        if self._final_seen:
+            skip.append("the final report")
+        also = f", skipping {' and '.join(skip)} (already received)" if skip else ""
+        out.append((ChannelError(f"{what}; reading it again from the start{also}"), 0))
+        self._replay = (self._max_step, self._final_seen)
+        self._pos = 0
+        self._splitter = _LineSplitter(0)
+
+    def _read_to(
+        self, max_bytes: int | None, out: list[tuple[Message | ChannelError, int]]
+    ) -> None:
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        end = size if max_bytes is None else min(size, self._pos + max(1, max_bytes))
+        while end > self._pos:
+            data = os.pread(self._fd, min(_READ_CHUNK, end - self._pos), self._pos)
+            if not data:
+                break
+            self._pos += len(data)
+            for item, off in _parse_lines(self._splitter.feed(data)):
+                if isinstance(item, Message) and not self._fresh(item):
+                    continue
+                out.append((item, off))
+
+    def _fresh(self, msg: Message) -> bool:
+        """Records a message as delivered; False for one a rewrite repeats."""
+        if self._replay is not None:
+            max_step, final_seen = self._replay
+            if msg.type == "final" and final_seen:
+                return False
+            if (
+                msg.type == "metric"
+                and msg.step is not None
+                and max_step is not None
+                and msg.step <= max_step
+            ):
+                return False
+        if msg.type == "final":
+            self._final_seen = True
+        elif msg.step is not None and (self._max_step is None or msg.step > self._max_step):
+            self._max_step = msg.step
+        return True
 
     def close(self) -> None:
         """Closes the file descriptor (a later `read` opens it again)."""

@@ -1,8 +1,14 @@
-"""The trial side of the socket transport. Standard library only; imported only when used."""
+"""The trial side of the socket transport. Standard library only; imported only when used.
+
+Every line sent is first appended to the trial's ``metrics.jsonl`` (the journal), then sent on
+the socket. A manager killed with messages in flight loses nothing: the restarted one reads the
+journal, and the manager side drops the copy of a message that arrived both ways.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -38,11 +44,29 @@ class SocketClient:
 
     `connect` sends the hello line and waits for the welcome (a wrong token gets the connection
     closed instead, which raises here). A daemon thread then reads what the manager sends and calls
-    ``on_stop`` for ``{"type":"stop"}``. `send` raises OSError once the connection is broken.
+    ``on_stop`` for ``{"type":"stop"}``.
+
+    `send` appends the line to the journal (``journal``; by default ``metrics.jsonl`` in
+    ``$HYPERLOOM_TRIAL_DIR``) with one ``O_APPEND`` write, then sends it. Once a line is in the
+    journal it is delivered whatever happens to the socket, so `send` then returns quietly even
+    when the connection is broken; it raises OSError only when the line reached neither.
+
+    Args:
+        address: ``tcp://HOST:PORT`` or ``unix:PATH``.
+        token: The trial's token (``HYPERLOOM_TOKEN``).
+        trial_id: The trial's id.
+        on_stop: Called (on the reader thread) when the manager asks the trial to stop.
+        journal: The file every line is appended to first; ``""`` for none.
     """
 
     def __init__(
-        self, address: str, token: str, trial_id: str, on_stop: Callable[[], None]
+        self,
+        address: str,
+        token: str,
+        trial_id: str,
+        on_stop: Callable[[], None],
+        *,
+        journal: str | None = None,
     ) -> None:
         self._address = address
         self._token = token
@@ -51,6 +75,12 @@ class SocketClient:
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._broken = False
+        if journal is None:
+            trial_dir = os.environ.get("HYPERLOOM_TRIAL_DIR")
+            journal = os.path.join(trial_dir, "metrics.jsonl") if trial_dir else ""
+        self._journal = journal
+        self._journal_fd: int | None = None
+        self._journal_failed = False
 
     def connect(self) -> None:
         """Connects, says hello, waits for the welcome; raises OSError or ValueError on failure."""
@@ -112,15 +142,40 @@ class SocketClient:
         self._broken = True
 
     def send(self, line: bytes) -> None:
-        """Sends one whole line; raises OSError when the connection is broken."""
-        sock = self._sock
-        if sock is None or self._broken:
-            raise ConnectionError("the channel socket is closed")
+        """Journals one whole line, then sends it; raises OSError when it reached neither."""
         with self._lock:
-            sock.sendall(line)
+            journaled = self._append(line)
+            sock = self._sock
+            try:
+                if sock is None or self._broken:
+                    raise ConnectionError("the channel socket is closed")
+                sock.sendall(line)
+            except OSError:
+                self._broken = True
+                if not journaled:
+                    raise
+
+    def _append(self, line: bytes) -> bool:
+        """Appends the line to the journal with one write; False when there is none or it failed
+        (the socket alone then carries the line)."""
+        if not self._journal or self._journal_failed:
+            return False
+        try:
+            if self._journal_fd is None:
+                self._journal_fd = os.open(
+                    self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
+                )
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._journal_fd, view) :]
+        except OSError:
+            self._journal_failed = True  # disk full, directory gone: the socket still works
+            return False
+        return True
 
     def close(self) -> None:
-        """Closes the connection."""
+        """Closes the connection and the journal."""
+        self._close_journal()
         sock, self._sock = self._sock, None
         if sock is not None:
             try:
@@ -131,6 +186,15 @@ class SocketClient:
 
     def forget(self) -> None:
         """In a forked child: drops this process's copy of the socket, leaving the parent's."""
+        self._close_journal()
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
+
+    def _close_journal(self) -> None:
+        fd, self._journal_fd = self._journal_fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass

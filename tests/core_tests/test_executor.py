@@ -157,8 +157,8 @@ def test_trial_reports_reach_manager_before_exit(tmp_path: Path, channel: str) -
         ]
         assert msgs[-1].metrics == {"who": "t1", "exp": spec.experiment_id}
         assert "hello from t1" in (spec.trial_dir / "stdout.log").read_text()
-        wrote_file = (spec.trial_dir / "metrics.jsonl").exists()
-        assert wrote_file == (channel == "file")
+        # socket trials journal every line to the file too; each message still came once
+        assert (spec.trial_dir / "metrics.jsonl").exists()
         if channel == "file":
             assert h.messages("t1")[-1].offset == (spec.trial_dir / "metrics.jsonl").stat().st_size
 

@@ -252,7 +252,8 @@ def test_socket_stop_reaches_should_stop(tmp_path: Path) -> None:
     got, errors, d, _ = asyncio.run(_run_socket_trial(tmp_path, "right", "stop"))
     assert [m.value for m in got] == [1.0, 2.0, 3.0]
     assert got[-1].metrics == {"stopped": True}
-    assert errors == [] and not (d / "metrics.jsonl").exists() and not (d / "STOP").exists()
+    assert errors == [] and not (d / "STOP").exists()
+    assert [m.value for m in _lines(d)] == [1.0, 2.0, 3.0]  # the journal holds every line too
 
 
 def test_socket_wrong_token_falls_back_to_file(tmp_path: Path) -> None:
@@ -266,8 +267,10 @@ def test_socket_wrong_token_falls_back_to_file(tmp_path: Path) -> None:
 def test_socket_break_falls_back_to_file_without_loss(tmp_path: Path) -> None:
     got, _, d, err = asyncio.run(_run_socket_trial(tmp_path, "right", "break"))
     assert [m.value for m in got] == [1.0]
-    assert [m.value for m in _lines(d)] == [2.0, 3.0]
-    assert "socket broke" in err
+    # every line was journaled before it was sent: the file alone has all of them, and the
+    # trial had nothing to warn about
+    assert [m.value for m in _lines(d)] == [1.0, 2.0, 3.0]
+    assert "Traceback" not in err
 
 
 FORKING_TRIAL = """
@@ -304,7 +307,8 @@ def test_forked_child_reports_arrive_over_the_socket(tmp_path: Path) -> None:
     got, d = asyncio.run(main())
     assert sorted((m.step, m.value) for m in got if m.type == "metric") == [(0, 1.0), (7, 2.0)]
     assert got[-1].type == "final" and got[-1].value == 3.0
-    assert not (d / "metrics.jsonl").exists()
+    journal = sorted((m.step, m.value) for m in _lines(d) if m.type == "metric")
+    assert journal == [(0, 1.0), (7, 2.0)]  # the child journals through its own descriptor
 
 
 # import hygiene -----------------------------------------------------------------------------
