@@ -8,8 +8,13 @@ times (median of --repeat runs):
 - with --browser, full page loads in headless Chromium (Debian's /usr/bin/chromium): overview
   until its cards and chart are drawn, trials table until the first page of rows is drawn.
 
+With --views, instead: the Pareto page (10,000 trials, 2 and 3 objectives, a constraint), the
+lineage page (a PBT population) and the rungs page (10,000 successive-halving trials), API and
+Chromium, with the results written to bench_dashboard_views.json next to this script.
+
 Usage:
     .venv/bin/python benchmarks/bench_dashboard.py [--trials 10000] [--steps 100] [--browser]
+    .venv/bin/python benchmarks/bench_dashboard.py --views [--trials 10000] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import json
+import math
 import os
 import random
 import statistics
@@ -196,6 +203,214 @@ def bench_browser(s: Served, repeat: int) -> None:
         b.close()
 
 
+def build_mo(path: Path, n_trials: int, n_obj: int, seed: int = 0) -> None:
+    """A finished multi-objective experiment: accuracy (max) against latency (min) (and energy,
+    min), with ``params <= 4e5`` as a constraint (about a fifth violate it)."""
+    rng = random.Random(seed)
+    objs = [{"name": "accuracy", "mode": "maximize"}, {"name": "latency_ms", "mode": "minimize"}]
+    objs += [{"name": "energy", "mode": "minimize"}][: n_obj - 2]
+    store = Store.create(
+        path,
+        experiment_id=path.name,
+        name=f"pareto-{n_obj}obj",
+        config={
+            "maxTrialNumber": n_trials,
+            "tuner": {"name": "random", "classArgs": {}},
+            "objectives": objs,
+            "constraints": [{"metric": "params", "max": 4e5}],
+        },
+        space=SPACE,
+    )
+    t0 = time.time() - n_trials * 5.0
+
+    def records() -> Any:
+        for i in range(n_trials):
+            size = rng.randint(8, 256) ** 2 * rng.randint(1, 8)
+            acc = 0.6 + 0.35 * (1 - math.exp(-size / 60000)) + rng.uniform(-0.03, 0.03)
+            lat = 0.5 + size / 20000 + rng.uniform(0, 1.5)
+            vals = (acc, lat, lat * rng.uniform(0.5, 1.5))[:n_obj]
+            yield TrialRecord(
+                trial_id=f"m{i:06d}",
+                sequence=i + 1,
+                status=TrialStatus.SUCCEEDED,
+                params={
+                    "lr": 10 ** rng.uniform(-5, -1),
+                    "batch_size": 32,
+                    "dropout": 0.1,
+                    "layers": 2,
+                },
+                value=acc,
+                values=vals,
+                metrics={"latency_ms": lat, "params": float(size), "energy": vals[-1]},
+                intermediate=tuple(acc * (s + 1) / 5 for s in range(5)),
+                started=t0 + 5.0 * i,
+                ended=t0 + 5.0 * i + 60.0,
+                exit_code=0,
+            )
+
+    store.import_records(records(), batch=1000)
+    store.set_experiment_status("DONE")
+    store.close()
+
+
+def build_pbt(path: Path, population: int, generations: int, interval: int) -> int:
+    """A PBT run: each generation the worst quarter is replaced by perturbed copies of the best
+    quarter, warm-started at the generation's last step. Returns the number of trials."""
+    rng = random.Random(1)
+    store = Store.create(
+        path,
+        experiment_id=path.name,
+        name="pbt",
+        config={"tuner": {"name": "pbt", "classArgs": {"mode": "maximize"}}},
+        space=SPACE,
+    )
+    t0 = time.time() - 10000
+    alive: dict[str, float] = {}
+    start: dict[str, int] = {}
+    n = 0
+    for _ in range(population):
+        tid = f"p{n:05d}"
+        n += 1
+        store.add_trial(tid, n, {"lr": 10 ** rng.uniform(-4, -1)}, t=t0)
+        store.start_trial(tid, started=t0)
+        alive[tid], start[tid] = rng.random(), 0
+    for gen in range(generations):
+        lo, hi = gen * interval, (gen + 1) * interval
+        for tid, q in alive.items():
+            for step in range(max(lo, start[tid]), hi):
+                store.add_metric(tid, step, q * (1 - 0.97 ** (step + 1)), t=t0 + step)
+        if gen == generations - 1:
+            break
+        ranked = sorted(alive, key=lambda t: alive[t])
+        cut = max(1, population // 4)
+        for worst, best in zip(ranked[:cut], ranked[-cut:], strict=True):
+            store.finish_trial(worst, TrialStatus.EARLY_STOPPED, ended=t0 + hi, exit_code=-15)
+            del alive[worst]
+            child = f"p{n:05d}"
+            n += 1
+            factor = rng.choice([0.8, 1.2])
+            store.add_trial(
+                child,
+                n,
+                {"lr": 0.01 * factor},
+                t=t0 + hi,
+                parent=best,
+                perturbation={"lr": [0.01, 0.01 * factor]},
+            )
+            store.start_trial(child, started=t0 + hi)
+            alive[child] = min(1.0, alive[best] * rng.uniform(0.98, 1.06))
+            start[child] = hi
+    for tid, q in alive.items():
+        store.set_final(tid, q)
+        store.finish_trial(tid, TrialStatus.SUCCEEDED, ended=t0 + 1e4, exit_code=0)
+    store.set_experiment_status("DONE")
+    store.close()
+    return n
+
+
+def build_rungs(path: Path, n_trials: int, eta: int = 3, rungs: int = 4) -> None:
+    """Successive halving by pause and resume: rungs at steps 0, 2, 8, 26; the top 1/eta at each
+    rung is promoted (a PAUSE event, then a resume event and deeper reports)."""
+    rng = random.Random(2)
+    store = Store.create(
+        path,
+        experiment_id=path.name,
+        name="hyperband",
+        config={"tuner": {"name": "hyperband", "classArgs": {"mode": "maximize"}}},
+        space=SPACE,
+    )
+    levels = [eta**k - 1 for k in range(rungs)]
+    q = [rng.random() for _ in range(n_trials)]
+    deepest = [0] * n_trials
+    order = sorted(range(n_trials), key=lambda i: -q[i])
+    for r in range(1, rungs):
+        for i in order[: max(1, n_trials // eta**r)]:
+            deepest[i] = r
+    t0 = time.time() - 10000
+
+    def records() -> Any:
+        for i in range(n_trials):
+            d = deepest[i]
+            done = d == rungs - 1
+            yield TrialRecord(
+                trial_id=f"h{i:06d}",
+                sequence=i + 1,
+                status=TrialStatus.SUCCEEDED if done else TrialStatus.EARLY_STOPPED,
+                params={"lr": 0.01},
+                value=q[i] if done else None,
+                intermediate=tuple(q[i] * (1 - 0.9 ** (s + 1)) for s in range(levels[d] + 1)),
+                started=t0 + i,
+                ended=t0 + i + 10,
+                exit_code=0,
+            )
+
+    store.import_records(records(), batch=1000)
+    for i in range(n_trials):
+        for r in range(deepest[i] + (0 if deepest[i] == rungs - 1 else 1)):
+            store.add_event("assessor", f"h{i:06d}", {"verdict": "PAUSE", "step": levels[r]})
+            if r < deepest[i]:
+                store.add_event("resume", f"h{i:06d}", {"step": levels[r]})
+    store.set_experiment_status("DONE")
+    store.close()
+
+
+def bench_views(args: argparse.Namespace) -> dict[str, Any]:
+    """Builds the three stores, times their API and (with Chromium) their pages."""
+    out: dict[str, Any] = {"trials": args.trials, "repeat": args.repeat, "load": load_note()}
+    root = args.dir or Path(tempfile.mkdtemp(prefix="hl-bench-views-"))
+    root.mkdir(parents=True, exist_ok=True)
+    specs = {
+        "pareto2": (lambda p: build_mo(p, args.trials, 2), "pareto", "#pareto-chart canvas"),
+        "pareto3": (lambda p: build_mo(p, args.trials, 3), "pareto", "#pareto-chart canvas"),
+        "pbt": (lambda p: build_pbt(p, 32, 30, 4), "lineage", "#tree rect.node"),
+        "rungs": (lambda p: build_rungs(p, args.trials), "rungs", "#reach-chart canvas"),
+    }
+    have_browser = Path("/usr/bin/chromium").exists()
+    for name, (make, page, sel) in specs.items():
+        d = root / name
+        if not (d / "experiment.db").exists():
+            d.mkdir(parents=True, exist_ok=True)
+            t = time.perf_counter()
+            make(d)
+            print(f"built {name} in {time.perf_counter() - t:.1f}s at {d}")
+        s = Served(d)
+        try:
+            path = f"/api/experiments/{name}/{page}"
+            size = s.get(path)
+            med, worst = median_ms(lambda p=path, s=s: s.get(p), args.repeat)
+            row: dict[str, Any] = {"api_ms": med, "api_max_ms": worst, "bytes": size}
+            if have_browser:
+                row.update(_browser_page(s, f"/#/e/{name}/{page}", sel, args.repeat))
+            out[name] = row
+            print(f"{name:8s} {json.dumps(row)}")
+        finally:
+            s.close()
+    out["load_after"] = load_note()
+    return out
+
+
+def _browser_page(s: Served, frag: str, sel: str, repeat: int) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    base = f"http://127.0.0.1:{s.server.port}"
+    drawn = []
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for _ in range(repeat):
+            ctx = b.new_context(viewport={"width": 1400, "height": 900})
+            page = ctx.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+            page.goto(base + frag)
+            page.wait_for_selector(sel, state="attached", timeout=60_000)
+            page.wait_for_selector("body[data-drawn-ms]", state="attached", timeout=60_000)
+            drawn.append(float(page.get_attribute("body", "data-drawn-ms") or "nan"))
+            assert not errors, errors
+            ctx.close()
+        b.close()
+    return {"drawn_ms": statistics.median(drawn), "drawn_max_ms": max(drawn)}
+
+
 def load_note() -> str:
     try:
         with open("/proc/loadavg") as f:
@@ -213,7 +428,14 @@ def main() -> int:
     ap.add_argument(
         "--dir", type=Path, help="build (or reuse) the store here instead of a temp dir"
     )
+    ap.add_argument("--views", action="store_true", help="the Pareto, lineage and rungs pages")
     args = ap.parse_args()
+    if args.views:
+        res = bench_views(args)
+        out = Path(__file__).with_name("bench_dashboard_views.json")
+        out.write_text(json.dumps(res, indent=2) + "\n")
+        print(f"wrote {out}")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         d = args.dir or Path(tmp) / "bench001"
         if not (d / "experiment.db").exists():

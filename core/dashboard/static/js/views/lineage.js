@@ -76,8 +76,10 @@ export function mount(root, route) {
     const lanes = layout(nodes);
     const width = Math.max(600, wrap.clientWidth || 1200);
     const height = TOP + lanes * ROW + AXIS_H;
+    const labels = nodes.length <= 120;
+    const right = labels ? RIGHT + 48 : RIGHT;
     const lo = Math.min(...nodes.map((n) => n.x0)), hi = Math.max(...nodes.map((n) => n.x1), lo + 1);
-    const sx = (s) => LEFT + ((s - lo) / (hi - lo)) * (width - LEFT - RIGHT);
+    const sx = (s) => LEFT + ((s - lo) / (hi - lo)) * (width - LEFT - right);
     const sy = (lane) => TOP + lane * ROW + ROW / 2;
     svg.setAttribute("width", width); svg.setAttribute("height", height);
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -103,7 +105,6 @@ export function mount(root, route) {
       parts.push(`<path class="link${on ? " hl" : ""}" data-child="${esc(n.trial_id)}" d="M ${xf} ${y0} C ${xf + 14} ${y0}, ${xf - 14} ${y1}, ${xf + 2} ${y1}"/>`,
         `<circle class="fork${on ? " hl" : ""}" cx="${xf}" cy="${y0}" r="3"/>`);
     }
-    const labels = nodes.length <= 120;
     for (const n of nodes) {
       const x0 = sx(n.x0), x1 = Math.max(sx(n.x1), x0 + 3);
       const cls = `node${chain.has(n.trial_id) ? " hl" : ""}${selected === n.trial_id ? " sel" : ""}`;

@@ -86,6 +86,8 @@ export function mount(root, route) {
           itemStyle: { color: "#dc2626", opacity: 0.55 }, progressive: 0, z: 2 },
         { name: "front line", type: "line", data: line.map((r) => [r[0], r[1], r[2]]), showSymbol: false, silent: true,
           lineStyle: { color: "#4f46e5", width: 1.5, type: "dashed", opacity: objs.length === 2 ? 0.8 : 0.35 }, z: 3 },
+        { name: "reference point", type: "scatter", data: d.reference ? [[d.reference[x], d.reference[y], -1]] : [], symbol: "rect", symbolSize: 8, silent: true,
+          itemStyle: { color: "#fff", borderColor: "#111827", borderWidth: 1.5 }, label: { show: true, position: "right", formatter: "reference", color: "#475467", fontSize: 11 }, z: 5 },
         { name: "front", type: "scatter", data: front, symbolSize: 10, progressive: 0,
           itemStyle: { color: "#4f46e5", borderColor: "#fff", borderWidth: 1.5, shadowBlur: 4, shadowColor: "rgba(79,70,229,.4)" }, z: 4 },
       ],

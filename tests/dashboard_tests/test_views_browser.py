@@ -1,0 +1,162 @@
+"""The Pareto, lineage and rungs pages in real headless Chromium, on stores written with the real
+Store API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hyperloom.dashboard import _pareto
+from test_browser import CHROMIUM, Page, browser, tab  # noqa: F401  (fixtures)
+from v2_support import make_mo, make_pbt, make_rungs
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
+    ),
+]
+
+
+def _series_len(page: Any, sel: str, name: str) -> int:
+    return int(
+        page.evaluate(
+            """([sel, name]) => {
+              const c = echarts.getInstanceByDom(document.querySelector(sel));
+              const s = c.getOption().series.find((x) => x.name === name);
+              return s ? s.data.length : -1;
+            }""",
+            [sel, name],
+        )
+    )
+
+
+def test_pareto_page(tmp_path: Path, live_server: Any, tab: Page) -> None:  # noqa: F811
+    store, _ = make_mo(tmp_path / "mo000001", n=50)
+    srv = live_server([tmp_path / "mo000001"])
+    api = srv.get("/api/experiments/mo000001/pareto")
+    page = tab.page
+    page.goto(f"{srv.base}/#/e/mo000001")
+    page.click("nav.tabs >> text=Pareto")
+    page.wait_for_selector("#pareto-chart canvas")
+    page.wait_for_selector("#hv-chart canvas")
+    assert page.inner_text("#front-size") == str(api["front_size"])
+    assert page.inner_text("#infeasible") == str(api["infeasible"]) != "0"
+    n_front = api["front_size"]
+    assert page.locator("#front-table tbody tr").count() == n_front
+    # every point drawn once: the front highlighted, violations marked, the rest faded
+    assert _series_len(page, "#pareto-chart", "front") == n_front
+    assert _series_len(page, "#pareto-chart", "infeasible") == api["infeasible"]
+    assert _series_len(page, "#pareto-chart", "dominated") == 50 - n_front - api["infeasible"]
+    assert page.locator("#axes select").count() == 0  # two objectives: no axis chooser
+    ref = page.inner_text("#hv-refpoint")
+    assert "accuracy = " in ref and "latency_ms = " in ref
+    # clicking a front point opens its trial
+    best = max((p for p in api["points"] if p[4] & _pareto.ON_FRONT), key=lambda p: p[3][0])
+    xy = page.evaluate(
+        """([x, y]) => echarts.getInstanceByDom(document.querySelector('#pareto-chart'))
+             .convertToPixel({seriesName: 'front'}, [x, y])""",
+        best[3],
+    )
+    box = page.locator("#pareto-chart").bounding_box()
+    page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+    page.wait_for_selector("#trial-value")
+    assert page.url.endswith(f"/trials/{best[0]}")
+    assert tab.errors == []
+    store.close()
+
+
+def test_pareto_axis_chooser(tmp_path: Path, live_server: Any, tab: Page) -> None:  # noqa: F811
+    store, _ = make_mo(tmp_path / "mo000003", n=30, n_objectives=3)
+    srv = live_server([tmp_path / "mo000003"])
+    page = tab.page
+    page.goto(f"{srv.base}/#/e/mo000003/pareto")
+    page.wait_for_selector("#pareto-chart canvas")
+    assert page.locator("#axes select").count() == 2
+    name = page.evaluate(
+        "() => echarts.getInstanceByDom(document.querySelector('#pareto-chart'))"
+        ".getOption().yAxis[0].name"
+    )
+    assert name.startswith("latency_ms")
+    page.select_option("#py", "2")
+    page.wait_for_function(
+        "() => echarts.getInstanceByDom(document.querySelector('#pareto-chart'))"
+        ".getOption().yAxis[0].name.startsWith('energy')"
+    )
+    assert "y=2" in page.url  # the choice is kept in the address
+    page.reload()
+    page.wait_for_selector("#pareto-chart canvas")
+    assert page.locator("#py").input_value() == "2"
+    assert tab.errors == []
+    store.close()
+
+
+def test_lineage_page(tmp_path: Path, live_server: Any, tab: Page) -> None:  # noqa: F811
+    store = make_pbt(tmp_path / "pbt00001", population=4, generations=3, interval=5)
+    srv = live_server([tmp_path / "pbt00001"])
+    page = tab.page
+    page.goto(f"{srv.base}/#/e/pbt00001")
+    page.click("nav.tabs >> text=Lineage")
+    page.wait_for_selector("#tree rect.node")
+    assert page.locator("#tree rect.node").count() == 6
+    assert page.locator("#tree path.link").count() == 2
+    assert page.inner_text("#warm-started") == "2"
+    # hover: the perturbation
+    page.hover("#tree rect.node[data-trial='g1m0']")
+    page.wait_for_selector("#tree-tip:not([hidden])")
+    assert "lr 0.04 → 0.048" in page.inner_text("#tree-tip")
+    assert "warm-started from g0m3 at step 4" in page.inner_text("#tree-tip")
+    # click: the member's line through its ancestors
+    page.click("#tree rect.node[data-trial='g2m0']")
+    page.wait_for_selector("#chain li >> nth=2")
+    chain = page.inner_text("#chain")
+    assert chain.index("g0m3") < chain.index("g1m0") < chain.index("g2m0")
+    assert page.locator("#tree rect.node.hl").count() == 3
+    assert page.locator("#tree path.link.hl").count() == 2
+    pts = page.evaluate(
+        """() => echarts.getInstanceByDom(document.querySelector('#stitched')).getOption()
+              .series.find((s) => s.name === 'g2m0').data.map((d) => [d.value[0], d.from])"""
+    )
+    assert [p[0] for p in pts] == list(range(15))
+    assert {p[1] for p in pts[:5]} == {"g0m3"} and {p[1] for p in pts[10:]} == {"g2m0"}
+    page.click("#open-trial")
+    page.wait_for_selector("#trial-value")
+    assert page.url.endswith("/trials/g2m0")
+    assert tab.errors == []
+    store.close()
+
+
+def test_rungs_page(tmp_path: Path, live_server: Any, tab: Page) -> None:  # noqa: F811
+    store = make_rungs(tmp_path / "hb000001", n=9)
+    srv = live_server([tmp_path / "hb000001"])
+    page = tab.page
+    page.goto(f"{srv.base}/#/e/hb000001")
+    page.click("nav.tabs >> text=Rungs")
+    for sel in ("#deep-chart canvas", "#promo-chart canvas", "#reach-chart canvas"):
+        page.wait_for_selector(sel)
+    assert page.inner_text("#promoted") == "3"
+    assert page.inner_text("#paused-now") == "1"
+    assert page.locator("#rung-table tbody tr").count() == 3
+    row0 = page.inner_text("#rung-table tr[data-step='0']")
+    assert "9" in row0 and "paused" in row0
+    # the promoted (and paused) trials, deepest first; a row opens the trial
+    rows = page.locator("#promo-table tbody tr")
+    assert rows.count() == 4
+    assert rows.nth(0).get_attribute("data-trial") == "r05"
+    rows.nth(0).click()
+    page.wait_for_selector("#trial-value")
+    assert page.url.endswith("/trials/r05")
+    assert tab.errors == []
+    store.close()
+
+
+def test_tabs_follow_the_experiment(make_experiment: Any, live_server: Any, tab: Page) -> None:  # noqa: F811
+    d, _ = make_experiment("exp00001", n=6)
+    srv = live_server([d])
+    page = tab.page
+    page.goto(f"{srv.base}/#/e/exp00001/trials")
+    page.wait_for_selector("nav.tabs")
+    tabs = page.inner_text("nav.tabs")
+    assert "Pareto" not in tabs and "Lineage" not in tabs and "Rungs" in tabs
+    assert tab.errors == []
