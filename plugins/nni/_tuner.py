@@ -8,7 +8,7 @@ from typing import Any
 
 from hyperloom.space import SearchSpace
 from hyperloom.tuners import Tuner
-from hyperloom.types import TrialResult, TrialStatus
+from hyperloom.types import FINISHED, TrialResult, TrialStatus
 
 from ._load import build, plain
 
@@ -21,9 +21,18 @@ class NNITuner(Tuner):
     """An NNI tuner under hyperloom's tuner contract (needs the ``nni`` extra).
 
     Mapping: the space goes to ``update_search_space`` (NNI's JSON format); ``suggest`` calls
-    ``generate_parameters`` with a fresh parameter id (``NoMoreTrialError`` means exhausted);
-    ``observe`` calls ``receive_trial_result`` when the trial has a value, then ``trial_end``.
-    Ended trials this instance never suggested (the replay on resume) go to ``import_data``.
+    ``generate_parameters`` with a fresh parameter id; ``observe`` calls ``receive_trial_result``
+    when the trial has a value, then ``trial_end`` (``success`` is True when a result was given,
+    so a tuner that counts both, as NNI's PBT does, counts a trial once). Ended trials this
+    instance never suggested (the replay on resume) go to ``import_data``.
+
+    "Not now": in NNI, ``NoMoreTrialError`` means "nothing for now" (NNI's PBT raises it at each
+    generation boundary and later pushes the parameters it owes through
+    ``send_trial_callback``). So ``suggest`` returns None while a trial it suggested is still
+    running, and asks NNI again only after the next trial ends (one refused request per event,
+    so NNI's owed "credit" never piles up); parameters NNI pushes are handed to the next
+    ``suggest``. It returns FINISHED only when NNI refuses with nothing running and nothing
+    owed: then nothing can change its mind.
 
     Args:
         space: The search space.
@@ -56,31 +65,49 @@ class NNITuner(Tuner):
             defaults={"optimize_mode": self.mode, "seed": seed},
         )
         self.nni_tuner.update_search_space(space.to_nni())
+        # NNI's dispatcher gives tuners this callback for parameters they generate later
+        self.nni_tuner.send_trial_callback = self._pushed
         self._next_id = 0
         self._running: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._pushed_params: list[tuple[int, dict[str, Any]]] = []
+        self._refused = False  # NNI said "not now" and nothing happened since
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+    def _pushed(self, parameter_id: int, params: Any) -> None:
+        """NNI's ``send_trial_callback``: parameters generated after a refusal."""
+        self._pushed_params.append((int(parameter_id), plain(params)))
+        self._refused = False
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | object | None:
         import nni
 
-        pid = self._next_id
-        self._next_id += 1
-        try:
-            params = self.nni_tuner.generate_parameters(pid)
-        except nni.NoMoreTrialError:
-            return None
-        params = plain(params)
+        if self._pushed_params:
+            pid, params = self._pushed_params.pop(0)
+        elif self._refused:
+            return None if self._running else FINISHED
+        else:
+            pid = self._next_id
+            self._next_id += 1
+            try:
+                params = plain(self.nni_tuner.generate_parameters(pid))
+            except nni.NoMoreTrialError:
+                if self._pushed_params:  # pushed while refusing (a generation turned over)
+                    return self.suggest(trial_id)
+                self._refused = True
+                return None if self._running else FINISHED
         self._running[trial_id] = (pid, params)
         return dict(params)
 
     def observe(self, result: TrialResult) -> None:
+        self._refused = False  # something happened: NNI may have parameters now
         entry = self._running.pop(result.trial_id, None)
         if entry is None:
             if result.value is not None:
                 self.nni_tuner.import_data([{"parameter": result.params, "value": result.value}])
             return
         pid, params = entry
-        if result.value is not None:
+        gave = result.value is not None
+        if gave:
             self.nni_tuner.receive_trial_result(
                 pid, params, result.value, customized=False, trial_job_id=result.trial_id
             )
-        self.nni_tuner.trial_end(pid, result.status == TrialStatus.SUCCEEDED)
+        self.nni_tuner.trial_end(pid, gave or result.status == TrialStatus.SUCCEEDED)
