@@ -11,6 +11,8 @@ import hmac
 import json
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -80,6 +82,10 @@ def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int
     return max(lo, min(hi, v))
 
 
+#: how many computed Pareto / lineage / rungs responses are kept (per server), by store version
+_CACHE_SIZE = 12
+
+
 class Api:
     """Request handlers bound to one catalog, control and token."""
 
@@ -89,6 +95,35 @@ class Api:
         self.catalog = catalog
         self.control = control
         self.token = token
+        self._cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    async def _read_cached(
+        self, exp_dir: Path, key: str, fn: Callable[[q.Session], str], request: web.Request
+    ) -> str:
+        """Like :meth:`_read` for a JSON text, kept for as long as the store does not change:
+        the heavier pages (Pareto, lineage, rungs) of a finished or quiet experiment are computed
+        once, not on every visit. The version is taken before the read, so a write during the
+        read only costs a recomputation next time."""
+
+        def work() -> str:
+            version = store_version(exp_dir)
+            request[_VERSION] = version
+            k = (str(exp_dir), key, version)
+            with self._cache_lock:
+                hit = self._cache.get(k)
+                if hit is not None:
+                    self._cache.move_to_end(k)
+                    return hit
+            with q.session(exp_dir / DB_NAME) as s:
+                text = fn(s)
+            with self._cache_lock:
+                self._cache[k] = text
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            return text
+
+        return await self._run(work)
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -233,7 +268,7 @@ class Api:
     async def pareto(self, request: web.Request) -> web.Response:
         """``GET /api/experiments/{id}/pareto``: objective values, front, hypervolume."""
         exp_dir = await self._exp_dir(request)
-        text = await self._read(exp_dir, _pareto.pareto_json, request)
+        text = await self._read_cached(exp_dir, "pareto", _pareto.pareto_json, request)
         return web.Response(text=text, content_type="application/json")
 
     async def lineage(self, request: web.Request) -> web.Response:
@@ -243,13 +278,21 @@ class Api:
         trial = request.query.get("trial") or None
         if trial is not None and len(trial) > _MAX_ID:
             raise UsageError("query parameter 'trial' is too long")
-        data = await self._read(exp_dir, lambda s: _lineage.lineage_data(s, n, trial), request)
-        return web.json_response(data)
+        text = await self._read_cached(
+            exp_dir,
+            f"lineage:{n}:{trial or ''}",
+            lambda s: json.dumps(_lineage.lineage_data(s, n, trial), allow_nan=False),
+            request,
+        )
+        return web.Response(text=text, content_type="application/json")
 
     async def rungs(self, request: web.Request) -> web.Response:
         """``GET /api/experiments/{id}/rungs``: steps reached, pauses and promotions."""
         exp_dir = await self._exp_dir(request)
-        return web.json_response(await self._read(exp_dir, _rungs.rungs_data, request))
+        text = await self._read_cached(
+            exp_dir, "rungs", lambda s: json.dumps(_rungs.rungs_data(s), allow_nan=False), request
+        )
+        return web.Response(text=text, content_type="application/json")
 
     # -- actions ---------------------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ the exact hypervolume in 2 objectives (one sort) and 3 (slices along the last ob
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Front", "front_mask", "hypervolume", "reference_point"]
+__all__ = ["Front", "Front2", "front_mask", "hypervolume", "reference_point"]
 
 Array = NDArray[np.float64]
 
@@ -104,6 +105,9 @@ def reference_point(losses: Array) -> Array:
     """The derived reference point: each objective's worst loss plus 10% of its range (1e-9 or
     10% of its magnitude when every value is the same)."""
     pts = np.asarray(losses, dtype=float)
+    mod = _pareto_module()
+    if mod is not None and hasattr(mod, "reference_point"):
+        return np.asarray(mod.reference_point(pts), dtype=float)
     worst = pts.max(axis=0)
     span = worst - pts.min(axis=0)
     span = np.where(span > 0, span, np.maximum(np.abs(worst), 1e-9))
@@ -116,6 +120,10 @@ class Front:
     def __init__(self, m: int) -> None:
         self.points = np.empty((0, m))
 
+    def array(self) -> Array:
+        """The front's points (k x m)."""
+        return self.points
+
     def add(self, p: Array) -> bool:
         """Adds ``p``; returns whether the front changed (False when ``p`` is dominated or equal
         to a point already on it)."""
@@ -124,4 +132,33 @@ class Front:
             return False
         keep = ~(np.all(p <= f, axis=1) & np.any(p < f, axis=1)) if len(f) else np.zeros(0, bool)
         self.points = np.vstack([f[keep], p[None, :]])
+        return True
+
+
+class Front2:
+    """A two-objective front kept sorted by the first loss (so the second decreases): adding a
+    point costs a binary search and the removal of the points it dominates."""
+
+    def __init__(self) -> None:
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+
+    def array(self) -> Array:
+        """The front's points (k x 2)."""
+        return np.column_stack([self.xs, self.ys]) if self.xs else np.empty((0, 2))
+
+    def add(self, p: Array) -> bool:
+        """Adds ``p``; returns whether the front changed."""
+        x, y = float(p[0]), float(p[1])
+        r = bisect.bisect_right(self.xs, x)
+        # the last point with x' <= x has the smallest y among those: it dominates p (or
+        # equals it) when y' <= y
+        if r and self.ys[r - 1] <= y:
+            return False
+        i = bisect.bisect_left(self.xs, x)
+        j = i
+        while j < len(self.xs) and self.ys[j] >= y:
+            j += 1
+        self.xs[i:j] = [x]
+        self.ys[i:j] = [y]
         return True

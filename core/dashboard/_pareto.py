@@ -9,15 +9,18 @@ from typing import Any
 
 import numpy as np
 from hyperloom.dashboard import _front
-from hyperloom.dashboard._queries import Session, _experiment, _loads, mode_of
-from hyperloom.types import Constraint, feasible
+from hyperloom.dashboard._queries import Session, _experiment, mode_of
+from hyperloom.types import Constraint
 
 __all__ = ["MAX_DOMINATED", "constraints_of", "has_column", "objectives_of", "pareto_json"]
 
 #: most dominated (or infeasible) points sent; the front is always sent whole
 MAX_DOMINATED = 6000
-#: most points of the hypervolume-over-trials series
+#: most points of the hypervolume-over-trials series (two objectives; three: fewer, each costs
+#: a 3-D hypervolume)
 HV_POINTS = 400
+HV_POINTS_3D = 80
+_BLOCK = 64
 #: flags of a point
 ON_FRONT, INFEASIBLE = 1, 2
 
@@ -60,24 +63,71 @@ def has_column(s: Session, name: str) -> bool:
     return any(r[1] == name for r in s.conn.execute("PRAGMA table_info(trials)"))
 
 
-def _finite(v: Any) -> float | None:
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+def _json_path(key: str) -> str:
+    """A JSON path naming the top-level ``key`` (quoted, so dots and spaces are fine)."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _values(value: Any, values_text: Any, metrics: dict[str, Any], names: list[str]) -> Any:
-    """A trial's value per objective: the stored values, else the value and the final metrics
-    named by the other objectives; None when one is missing."""
-    vals = _loads(values_text) if values_text else None
-    if not isinstance(vals, list) or len(vals) != len(names):
-        vals = [value] + [metrics.get(n) for n in names[1:]]
-    out = [_finite(v) for v in vals]
-    return None if any(v is None for v in out) else out
+def _floats(col: list[Any]) -> Any:
+    """A float array (NaN for missing, non-numeric or non-finite cells)."""
+    out = np.array(
+        [v if isinstance(v, int | float) and not isinstance(v, bool) else np.nan for v in col],
+        dtype=float,
+    )
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _read(
+    s: Session, names: list[str], constraints: list[Constraint]
+) -> tuple[list[tuple[str, int, str]], Any, Any]:
+    """``(trial_id, sequence, status)`` of each trial with a value, its values per objective
+    (n x m, NaN where missing) and whether it is feasible.
+
+    The values and the constrained metrics are taken out of the JSON columns by SQLite
+    (``json_extract``), so no trial's metrics are parsed in Python. A trial's values are the
+    stored ``values`` when it has them, else its value and the final metrics that the other
+    objectives name.
+    """
+    v2 = has_column(s, "values_json")
+    cols = []
+    args: list[Any] = []
+    for k, name in enumerate(names):
+        fallback = "value" if k == 0 else "json_extract(m, ?)"
+        if k:
+            args.append(_json_path(name))
+        cols.append(f"coalesce(json_extract(v, '$[{k}]'), {fallback})" if v2 else fallback)
+    for c in constraints:
+        cols.append("json_extract(m, ?)")
+        args.append(_json_path(c.metric))
+    vsql = "CASE WHEN json_valid(values_json) THEN values_json END" if v2 else "NULL"
+    rows = s.conn.execute(
+        f"SELECT trial_id, sequence, status, {', '.join(cols)} FROM (SELECT trial_id, sequence, "
+        f"status, value, CASE WHEN json_valid(metrics_json) THEN metrics_json END AS m, "
+        f"{vsql} AS v FROM trials WHERE value IS NOT NULL) ORDER BY sequence",
+        args,
+    ).fetchall()
+    m = len(names)
+    ids = [(r[0], r[1], r[2]) for r in rows]
+    columns: list[Any] = (
+        list(zip(*rows, strict=True)) if rows else [[] for _ in range(3 + m + len(constraints))]
+    )
+    values = (
+        np.column_stack([_floats(list(columns[3 + k])) for k in range(m)])
+        if rows
+        else (np.empty((0, m)))
+    )
+    ok = np.ones(len(rows), dtype=bool)
+    for j, c in enumerate(constraints):
+        v = _floats(list(columns[3 + m + j]))
+        with np.errstate(invalid="ignore"):
+            inside = np.isfinite(v)
+            if c.max is not None:
+                inside &= v <= c.max
+            if c.min is not None:
+                inside &= v >= c.min
+        ok &= inside
+    return ids, values, ok
 
 
 def pareto_data(s: Session) -> dict[str, Any]:
@@ -96,19 +146,12 @@ def pareto_data(s: Session) -> dict[str, Any]:
     constraints = constraints_of(exp["config"])
     names = [o["name"] for o in objectives]
     signs = np.array([-1.0 if o["mode"] == "maximize" else 1.0 for o in objectives])
-    vcol = "values_json" if has_column(s, "values_json") else "NULL"
-    rows = []
-    for tid, seq, status, value, mtext, vtext in s.conn.execute(
-        f"SELECT trial_id, sequence, status, value, metrics_json, {vcol} FROM trials "
-        "WHERE value IS NOT NULL ORDER BY sequence"
-    ):
-        metrics = _loads(mtext)
-        metrics = metrics if isinstance(metrics, dict) else {}
-        vals = _values(value, vtext, metrics, names)
-        if vals is None:
-            continue
-        fits = feasible(metrics, constraints) if constraints else True
-        rows.append((tid, seq, status, vals, fits))
+    ids, values, fits = _read(s, names, constraints)
+    complete = np.all(np.isfinite(values), axis=1) if len(ids) else np.zeros(0, dtype=bool)
+    keep = np.flatnonzero(complete)
+    rows = [ids[i] for i in keep]
+    values = values[keep]
+    ok = fits[keep]
     n = len(rows)
     base: dict[str, Any] = {
         "objectives": objectives,
@@ -132,8 +175,7 @@ def pareto_data(s: Session) -> dict[str, Any]:
             "reference": None,
             "hypervolume": [],
         }
-    losses = np.array([r[3] for r in rows], dtype=float) * signs
-    ok = np.array([r[4] for r in rows], dtype=bool)
+    losses = values * signs
     on_front = np.zeros(n, dtype=bool)
     if ok.any():
         idx = np.flatnonzero(ok)
@@ -154,16 +196,9 @@ def pareto_data(s: Session) -> dict[str, Any]:
         )
         others = np.concatenate([keep_bad, keep_good])
     shown = np.sort(np.concatenate([np.flatnonzero(on_front), others]))
-    points = [
-        [
-            rows[i][0],
-            rows[i][1],
-            rows[i][2],
-            rows[i][3],
-            (ON_FRONT if on_front[i] else 0) | (0 if ok[i] else INFEASIBLE),
-        ]
-        for i in shown
-    ]
+    vals = values.tolist()
+    flags = (on_front * ON_FRONT) | (~ok * INFEASIBLE)
+    points = [[*rows[i], vals[i], int(flags[i])] for i in shown.tolist()]
     ref = _front.reference_point(losses[ok]) if ok.any() else None
     return {
         **base,
@@ -172,36 +207,45 @@ def pareto_data(s: Session) -> dict[str, Any]:
         "shown": len(points),
         "points": points,
         "reference": None if ref is None else [float(x) for x in ref * signs],
-        "hypervolume": _hv_series(rows, losses, ok, ref),
+        "hypervolume": _hv_series([r[1] for r in rows], losses, ok, ref),
     }
 
 
-def _hv_series(rows: list[Any], losses: Any, ok: Any, ref: Any) -> list[list[float]] | None:
+def _hv_series(seqs: list[int], losses: Any, ok: Any, ref: Any) -> list[list[float]] | None:
     """``[sequence, hypervolume]`` of the feasible front after each trial (at most HV_POINTS
-    evaluations, evenly spaced, plus every point where only a cheap 2-objective update is
-    needed), or None when it cannot be computed (more than 3 objectives)."""
+    of them, evenly spaced, and the last), or None when it cannot be computed (more than 3
+    objectives without :mod:`hyperloom.pareto`)."""
     if ref is None:
         return []
     m = losses.shape[1]
     if m > 3 and _front._pareto_module() is None:
         return None
-    n = len(rows)
-    stride = max(1, math.ceil(n / HV_POINTS))
-    front = _front.Front(m)
+    n = len(seqs)
+    stride = max(1, math.ceil(n / (HV_POINTS if m == 2 else HV_POINTS_3D)))
+    front: _front.Front2 | _front.Front = _front.Front2() if m == 2 else _front.Front(m)
     out: list[list[float]] = []
     hv = 0.0
     dirty = False
-    for i in range(n):
-        if ok[i] and front.add(losses[i]):
-            dirty = True
-        if i % stride == 0 or i == n - 1:
-            if dirty:
-                got = _front.hypervolume(front.points, ref)
-                if got is None:
-                    return None
-                hv = got
-                dirty = False
-            out.append([rows[i][1], hv])
+    for b in range(0, n, _BLOCK):
+        # a point that the front at the start of its block dominates is dominated for good (the
+        # front only gets better): one vectorised test screens most of the block
+        stop = min(n, b + _BLOCK)
+        cand = ok[b:stop].copy()
+        f = front.array()
+        if len(f) and cand.any():
+            p = losses[b:stop]
+            cand &= ~np.any(np.all(f[None, :, :] <= p[:, None, :], axis=2), axis=1)
+        for i in range(b, stop):
+            if cand[i - b] and front.add(losses[i]):
+                dirty = True
+            if i % stride == 0 or i == n - 1:
+                if dirty:
+                    got = _front.hypervolume(front.array(), ref)
+                    if got is None:
+                        return None
+                    hv = got
+                    dirty = False
+                out.append([seqs[i], hv])
     return out
 
 

@@ -378,9 +378,19 @@ def trial_detail(s: Session, trial_id: str) -> dict[str, Any] | None:
         "devices": list(rec.devices) if rec.devices is not None else None,
         "pid": rec.pid,
         "intermediate": curve,
+        "values": _values_list(getattr(rec, "values", None)),
+        "parent": getattr(rec, "parent", None),
+        "perturbation": getattr(rec, "perturbation", None),
+        "checkpoint": getattr(rec, "checkpoint", None),
         "events": events,
         "stop_cause": _stop_cause(str(status), rec.reason, events),
     }
+
+
+def _values_list(values: Any) -> list[float | None] | None:
+    if values is None:
+        return None
+    return [_num(v) for v in values]
 
 
 def _stop_cause(status: str, reason: Any, events: list[dict[str, Any]]) -> str | None:

@@ -117,6 +117,14 @@ def test_pareto_values_from_metrics_without_stored_values(tmp_path: Path, live_s
     on = sorted(p[0] for p in data["points"] if p[4] & _pareto.ON_FRONT)
     assert on == ["x0", "x1", "x3"]  # (0.7, 3.0) is dominated by (0.8, 2.0)
     assert data["reference"] == pytest.approx([0.7 - 0.025, 9.0 + 0.7])
+    # a new trial that beats every other one: the (cached) answer follows the store
+    store.add_trial("x10", store.allocate_sequence(), {"width": 8, "depth": 1})
+    store.start_trial("x10", started=1.0)
+    store.set_final("x10", 0.99, {"latency_ms": 1.0})
+    store.finish_trial("x10", TrialStatus.SUCCEEDED, ended=2.0, exit_code=0)
+    again = srv.get("/api/experiments/mo000002/pareto")
+    assert again["total"] == 5
+    assert [p[0] for p in again["points"] if p[4] & _pareto.ON_FRONT] == ["x10"]
     ov = srv.get("/api/experiments/mo000002?summary=1&best=0")
     assert ov["features"]["pareto"] is True
     assert ov["features"]["objectives"] == ["accuracy", "latency_ms"]

@@ -123,6 +123,8 @@ def test_lineage_page(tmp_path: Path, live_server: Any, tab: Page) -> None:  # n
     page.click("#open-trial")
     page.wait_for_selector("#trial-value")
     assert page.url.endswith("/trials/g2m0")
+    note = page.inner_text("#lineage-note")
+    assert "from g1m0 at step 9" in note and "lr 0.048 → 0.0576" in note
     assert tab.errors == []
     store.close()
 

@@ -1,6 +1,7 @@
 // Trial detail: parameters, intermediate curve, why it stopped, devices, exit code, log tails.
 import { axis, chart, grid, ready, tooltip } from "../charts.js";
-import { api, badge, esc, fmtDur, fmtNum, fmtTime, fmtVal, getJSON } from "../util.js";
+import { api, badge, esc, fmtDur, fmtNum, fmtTime, fmtVal, getJSON, link } from "../util.js";
+import { perturbationText } from "./lineage.js";
 
 function kv(obj) {
   const keys = Object.keys(obj || {});
@@ -31,6 +32,7 @@ export function mount(root, route) {
       root.innerHTML = `
         <div class="head"><h1 class="trial-title">Trial <span class="mono-id">${esc(t.trial_id)}</span></h1>${badge(t.status)}<span class="sub">#${t.sequence}</span><span class="spacer"></span>
           ${canStop ? `<button class="danger" data-stop-trial="${esc(t.trial_id)}" id="stop-trial">Stop trial</button>` : ""}</div>
+        ${t.parent ? `<div class="callout lineage" id="lineage-note"><b>Warm-started</b> from <a class="mono" href="${link("e", route.exp, "trials", t.parent)}">${esc(t.parent)}</a>${t.intermediate.length ? ` at step ${t.intermediate[0][0] - 1}` : ""}${t.perturbation ? ` · perturbation: <b>${esc(perturbationText(t.perturbation))}</b>` : ""} · <a href="${link("e", route.exp, "lineage")}?trial=${encodeURIComponent(t.trial_id)}">its lineage</a></div>` : ""}
         ${t.stop_cause ? `<div class="callout ${esc(t.status)}" id="stop-cause"><b>Why it stopped.</b> ${esc(t.stop_cause)}</div>` : ""}
         <div class="grid cards">
           <div class="panel card"><div class="label">Final value</div><div class="big" id="trial-value">${t.value === null ? "–" : esc(fmtNum(t.value))}</div>
@@ -43,7 +45,7 @@ export function mount(root, route) {
         </div>
         <div class="grid two">
           <div class="panel"><h2>Intermediate metric</h2><div class="chart" id="curve"></div></div>
-          <div class="panel"><h2>Parameters</h2>${kv(t.params)}<h2 style="margin-top:18px">Final metrics</h2>${kv(t.metrics)}</div>
+          <div class="panel"><h2>Parameters</h2>${kv(t.params)}<h2 style="margin-top:18px">Final metrics</h2>${kv(t.metrics)}${t.checkpoint ? `<h2 style="margin-top:18px">Last committed checkpoint</h2>${kv({ step: t.checkpoint.step, dir: t.checkpoint.dir })}` : ""}</div>
         </div>
         <div class="grid two">
           <div class="panel">${logBox("stdout", t.stdout)}</div>
