@@ -176,7 +176,13 @@ def pareto_mask(points: Any) -> np.ndarray:
     fin = np.flatnonzero(_finite_rows(p))
     if fin.size == 0:
         return out
-    u, inverse = np.unique(p[fin], axis=0, return_inverse=True)  # sorted lexicographically
+    q = p[fin]
+    if q.shape[0] <= 128:  # small: pairwise, cheaper than sorting
+        le = np.all(q[:, None, :] <= q[None, :, :], axis=2)
+        lt = np.any(q[:, None, :] < q[None, :, :], axis=2)
+        out[fin] = ~np.any(le & lt, axis=0)
+        return out
+    u, inverse = np.unique(q, axis=0, return_inverse=True)  # sorted lexicographically
     keep = _mask_unique_sorted(u)
     out[fin] = keep[np.asarray(inverse).reshape(-1)]
     return out
@@ -456,10 +462,35 @@ def hypervolume_contributions(points: Any, ref: Any = None) -> np.ndarray:
     return out
 
 
+def _greedy_subset(f: np.ndarray, need: int, ref: np.ndarray, index: np.ndarray) -> list[int]:
+    """``need`` rows of the front ``f`` that keep the most hypervolume, greedily: with two
+    objectives by dropping the least contributor until ``need`` are left (exact contributions are
+    cheap), otherwise by adding the row that adds the most (``need`` hypervolume rounds)."""
+    if f.shape[1] == 2:
+        keep = np.arange(f.shape[0])
+        while keep.size > need:
+            keep = np.delete(keep, int(np.argmin(hypervolume_contributions(f[keep], ref))))
+        return [int(i) for i in index[keep]]
+    ok = np.all(f < ref, axis=1)
+    picked: list[int] = []
+    inside: list[int] = []  # the picked rows strictly inside the reference box
+    base = 0.0
+    left = list(range(f.shape[0]))
+    while len(picked) < need:
+        gains = [_hv(f[[*inside, j]], ref) - base if ok[j] else 0.0 for j in left]
+        best = left.pop(int(np.argmax(gains)))
+        picked.append(best)
+        if ok[best]:
+            inside.append(best)
+            base = _hv(f[inside], ref)
+    return [int(index[i]) for i in sorted(picked)]
+
+
 def select_by_rank(points: Any, k: int, ref: Any = None, ranks: Any = None) -> np.ndarray:
     """The indices of the ``k`` best rows: whole fronts in order, then, from the front that does
-    not fit, the rows that keep the most hypervolume (the one contributing least is dropped, and
-    contributions recomputed, until it fits). Rows with a non-finite entry come last.
+    not fit, the rows that keep the most hypervolume (greedily: with two objectives the least
+    contributor is dropped, contributions recomputed, until it fits; with more, the row adding
+    the most hypervolume is added until there are ``k``). Rows with a non-finite entry come last.
 
     Args:
         points: ``(n, m)`` losses.
@@ -489,13 +520,10 @@ def select_by_rank(points: Any, k: int, ref: Any = None, ranks: Any = None) -> n
             if len(chosen) == k:
                 break
             continue
-        keep = members
+        need = k - len(chosen)
         if fin[members].all() and ref is not None and pareto_mask(p[members]).all():
-            while len(chosen) + keep.size > k:
-                c = hypervolume_contributions(p[keep], ref)
-                keep = np.delete(keep, int(np.argmin(c)))
+            chosen.extend(_greedy_subset(p[members], need, np.asarray(ref, dtype=float), members))
         else:
-            keep = keep[: k - len(chosen)]
-        chosen.extend(keep.tolist())
+            chosen.extend(members[:need].tolist())
         break
     return np.sort(np.asarray(chosen, dtype=np.int64))

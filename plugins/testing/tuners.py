@@ -13,6 +13,10 @@ or from pytest, one test per check::
         result = run_tuner_check(check, MyTuner)
         assert result.ok, result.detail
 
+The contract-v2 checks (:data:`V2_TUNER_CHECKS`: NaN values, "not now", and, for a tuner that
+declares ``multi_objective = True``, several objectives) run with ``check_tuner(f, v2=True)`` or one
+by one with ``run_tuner_check``.
+
 ``tuner_factory(space, mode=..., seed=...)`` builds a tuner; a tuner class works as is. Every check
 drives the tuner the way the manager does: ``suggest()`` for new trials, ``observe()`` once for each
 ended trial (failed ones with value None), never a process. The checks are small (at most a
@@ -28,9 +32,16 @@ from typing import Any
 
 from hyperloom.plugins.testing._result import CheckFailure, CheckResult, run_check
 from hyperloom.space import SearchSpace
-from hyperloom.types import TrialResult, TrialStatus
+from hyperloom.types import FINISHED, Objective, TrialResult, TrialStatus
 
-__all__ = ["ALL_TYPES_SPACE", "TUNER_CHECKS", "CheckResult", "check_tuner", "run_tuner_check"]
+__all__ = [
+    "ALL_TYPES_SPACE",
+    "TUNER_CHECKS",
+    "V2_TUNER_CHECKS",
+    "CheckResult",
+    "check_tuner",
+    "run_tuner_check",
+]
 
 TunerFactory = Callable[..., Any]
 
@@ -126,6 +137,18 @@ class _Failure(CheckFailure):
     pass
 
 
+def _params(s: Any) -> dict[str, Any] | None:
+    """The parameters of a suggestion (a dict or a Suggestion); None for "not now" or FINISHED."""
+    if s is None or s is FINISHED:
+        return None
+    if isinstance(s, dict):
+        return s
+    params = getattr(s, "params", None)
+    if isinstance(params, dict):
+        return params
+    raise _Failure(f"suggest() returned {s!r}: not a dict, a Suggestion, None or FINISHED")
+
+
 def _run(
     tuner: Any,
     space: SearchSpace,
@@ -135,9 +158,11 @@ def _run(
     value: Callable[[int, dict[str, Any]], float | None] | None = None,
     start: int = 0,
     log: list[TrialResult] | None = None,
+    make: Callable[[str, dict[str, Any], int], TrialResult] | None = None,
 ) -> list[dict[str, Any] | None]:
     """Drives ``tuner`` for ``n`` trials with up to ``concurrency`` running at once (oldest ends
-    first); checks every suggestion against the space. Returns the suggestions in order."""
+    first); checks every suggestion against the space. Returns the suggestions in order.
+    ``make(trial_id, params, seq)`` builds the ended trial's result (default: ``value``)."""
     value = value or (lambda i, p: _objective(p))
     out: list[dict[str, Any] | None] = []
     running: list[tuple[str, dict[str, Any], int]] = []
@@ -145,7 +170,7 @@ def _run(
     while i < start + n or running:
         while i < start + n and len(running) < concurrency:
             tid = f"trial-{i}"
-            p = tuner.suggest(tid)
+            p = _params(tuner.suggest(tid))
             out.append(p)
             if p is None:
                 i = start + n
@@ -161,7 +186,7 @@ def _run(
             i += 1
         if running:
             tid, p, seq = running.pop(0)
-            r = _result(tid, p, value(seq, p), seq)
+            r = make(tid, p, seq) if make is not None else _result(tid, p, value(seq, p), seq)
             tuner.observe(r)
             if log is not None:
                 log.append(r)
@@ -303,6 +328,187 @@ def _check_report(factory: TunerFactory) -> str:
     return "report() for running trials and observe() of a trial it never suggested were accepted"
 
 
+_TWO = (Objective("score", "maximize"), Objective("cost", "minimize"))
+_THREE = (*_TWO, Objective("size", "minimize"))
+
+
+def _values(p: dict[str, Any], m: int) -> tuple[float, ...]:
+    """Conflicting, deterministic objectives of any params dict."""
+    a = _objective(p)
+    out = [a, a + 0.5 * math.cos(3.0 * a), -a + 0.3 * math.sin(5.0 * a)]
+    return tuple(out[:m])
+
+
+def _mo_result(m: int) -> Callable[[str, dict[str, Any], int], TrialResult]:
+    """Ended trials with ``m`` values: mostly finished, some failed (None), some stopped early
+    with a partial vector, and one in nine with a NaN value."""
+
+    def make(tid: str, p: dict[str, Any], seq: int) -> TrialResult:
+        vals = _values(p, m)
+        if seq % 7 == 3:
+            return TrialResult(tid, p, TrialStatus.FAILED, None, (), seq, values=None)
+        if seq % 9 == 5:
+            bad = (vals[0], math.nan, *vals[2:])
+            return TrialResult(tid, p, TrialStatus.SUCCEEDED, vals[0], (), seq, values=bad)
+        if seq % 11 == 6:
+            return TrialResult(tid, p, TrialStatus.EARLY_STOPPED, vals[0], (vals[0],), seq)
+        return TrialResult(tid, p, TrialStatus.SUCCEEDED, vals[0], (), seq, values=vals)
+
+    return make
+
+
+def _declares_mo(factory: TunerFactory) -> bool:
+    flag = getattr(factory, "multi_objective", None)
+    if flag is None:
+        space = SearchSpace.from_nni({"x": {"_type": "uniform", "_value": [0, 1]}})
+        flag = getattr(factory(space, mode="maximize", seed=0), "multi_objective", False)
+    return bool(flag)
+
+
+def _skip(factory: TunerFactory) -> str | None:
+    if not _declares_mo(factory):
+        return "skipped: the tuner does not declare multi_objective = True"
+    return None
+
+
+def _check_mo_valid(factory: TunerFactory) -> str:
+    if (why := _skip(factory)) is not None:
+        return why
+    space = SearchSpace.from_nni(ALL_TYPES_SPACE)
+    for objs in (_TWO, _THREE):
+        tuner = factory(space, mode="maximize", seed=3, objectives=objs)
+        got = tuple(getattr(tuner, "objectives", objs))
+        if len(got) != len(objs):
+            raise _Failure(f"built with {len(objs)} objectives, tuner.objectives has {len(got)}")
+        out = _run(tuner, space, 40, concurrency=3, make=_mo_result(len(objs)))
+        if any(p is None for p in out):
+            raise _Failure(f"suggest() returned None in an infinite space ({len(objs)} objectives)")
+    return (
+        "80 suggestions with 2 and 3 objectives (mixed modes; failed, NaN and stopped-early "
+        "results among them) were valid"
+    )
+
+
+def _check_mo_determinism(factory: TunerFactory) -> str:
+    if (why := _skip(factory)) is not None:
+        return why
+    space = SearchSpace.from_nni(ALL_TYPES_SPACE)
+    runs = []
+    for _ in range(2):
+        tuner = factory(space, mode="maximize", seed=11, objectives=_TWO)
+        runs.append([_key(p) for p in _run(tuner, space, 30, concurrency=2, make=_mo_result(2))])
+    if runs[0] != runs[1]:
+        first = next(i for i, (a, b) in enumerate(zip(*runs, strict=True)) if a != b)
+        raise _Failure(f"two 2-objective tuners with seed=11 diverged at suggestion {first}")
+    return "the same seed and 2-objective history gave the same 30 suggestions"
+
+
+def _check_mo_resume(factory: TunerFactory) -> str:
+    if (why := _skip(factory)) is not None:
+        return why
+    space = SearchSpace.from_nni(ALL_TYPES_SPACE)
+    make = _mo_result(2)
+    original = factory(space, mode="maximize", seed=21, objectives=_TWO)
+    history: list[TrialResult] = []
+    _run(original, space, 25, concurrency=3, log=history, make=make)
+    after = [_key(p) for p in _run(original, space, 10, start=25, make=make)]
+    resumed = factory(space, mode="maximize", seed=21, objectives=_TWO)
+    for r in history:
+        resumed.observe(r)
+    again = [_key(p) for p in _run(resumed, space, 10, start=25, make=make)]
+    if again != after:
+        first = next(i for i, (a, b) in enumerate(zip(again, after, strict=True)) if a != b)
+        raise _Failure(
+            f"a 2-objective tuner rebuilt by replaying observe() diverged at suggestion {first}"
+        )
+    return "a 2-objective tuner rebuilt by replaying 25 results continued like the original"
+
+
+def _check_refuses_objectives(factory: TunerFactory) -> str:
+    space = SearchSpace.from_nni(ALL_TYPES_SPACE)
+    if _declares_mo(factory):
+        tuner = factory(space, mode="maximize", seed=0, objectives=_TWO)
+        modes = [o.mode for o in getattr(tuner, "objectives", _TWO)]
+        if modes != ["maximize", "minimize"]:
+            raise _Failure(f"objectives' modes were not kept: {modes}")
+        return "multi-objective: built with 2 objectives and kept their modes"
+    try:
+        factory(space, mode="maximize", seed=0, objectives=_TWO)
+    except Exception as e:  # a UsageError, or a TypeError for a tuner without the keyword
+        return f"a single-objective tuner refused 2 objectives ({type(e).__name__})"
+    raise _Failure(
+        "the tuner does not declare multi_objective = True but accepted 2 objectives silently"
+    )
+
+
+def _check_nan_values(factory: TunerFactory) -> str:
+    space = SearchSpace.from_nni(ALL_TYPES_SPACE)
+    odd = (math.nan, math.inf, -math.inf)
+    for mode in ("maximize", "minimize"):
+        tuner = factory(space, mode=mode, seed=8)
+        out = _run(
+            tuner,
+            space,
+            30,
+            concurrency=2,
+            value=lambda i, p: odd[i % 3] if i % 2 == 0 else _objective(p),
+        )
+        if any(p is None for p in out):
+            raise _Failure(f"suggest() returned None in an infinite space after NaN/inf ({mode})")
+    return "60 trials, half of them with NaN or infinite values, never broke the tuner"
+
+
+def _check_not_now(factory: TunerFactory) -> str:
+    """Up to 8 running trials that end out of order, and now and then all of them before the next
+    question; a None ("not now") while trials run is asked again after the next end, but None or
+    FINISHED while nothing runs ends a search of an infinite space early."""
+    space = SearchSpace.from_nni(ALL_TYPES_SPACE)
+    tuner = factory(space, mode="maximize", seed=9)
+    running: list[tuple[str, dict[str, Any], int]] = []
+    done = 0
+    asked = 0
+    not_now = 0
+    order = 0
+    while done < 40:
+        while len(running) < 8 and done + len(running) < 40:
+            tid = f"trial-{asked}"
+            asked += 1
+            s = tuner.suggest(tid)
+            p = _params(s)
+            if p is None:
+                if not running:
+                    raise _Failure(
+                        f"suggest() returned {s!r} with no trial running after {done} trials in "
+                        "an infinite space: that ends the experiment"
+                    )
+                not_now += 1
+                break
+            if not space.contains(p):
+                raise _Failure(f"suggestion {asked - 1} is not a point of the space: {p!r}")
+            running.append((tid, p, asked - 1))
+        order = (order * 5 + 3) % 11
+        # every tenth trial, all running trials end before the next question
+        ending = len(running) if done % 10 == 9 else 1
+        for _ in range(ending):
+            tid, p, seq = running.pop(order % len(running))
+            tuner.observe(_result(tid, p, _objective(p), seq))
+            done += 1
+    return (
+        f"40 trials, 8 at a time ending out of order and sometimes all at once, were served "
+        f"({not_now} 'not now' answers)"
+    )
+
+
+V2_TUNER_CHECKS: dict[str, Callable[[TunerFactory], str]] = {
+    "nan_values": _check_nan_values,
+    "not_now": _check_not_now,
+    "refuses_objectives": _check_refuses_objectives,
+    "mo_valid": _check_mo_valid,
+    "mo_determinism": _check_mo_determinism,
+    "mo_resume": _check_mo_resume,
+}
+
+
 TUNER_CHECKS: dict[str, Callable[[TunerFactory], str]] = {
     "all_types": _check_all_types,
     "bounds": _check_bounds,
@@ -316,18 +522,21 @@ TUNER_CHECKS: dict[str, Callable[[TunerFactory], str]] = {
 
 
 def run_tuner_check(name: str, tuner_factory: TunerFactory) -> CheckResult:
-    """Runs one check of :data:`TUNER_CHECKS`; an exception becomes a failed result with its
-    traceback's last frame."""
-    return run_check(TUNER_CHECKS, name, tuner_factory)
+    """Runs one check of :data:`TUNER_CHECKS` or :data:`V2_TUNER_CHECKS`; an exception becomes
+    a failed result with its traceback's last frame."""
+    return run_check({**TUNER_CHECKS, **V2_TUNER_CHECKS}, name, tuner_factory)
 
 
-def check_tuner(tuner_factory: TunerFactory) -> list[CheckResult]:
+def check_tuner(tuner_factory: TunerFactory, *, v2: bool = False) -> list[CheckResult]:
     """Runs every check on tuners built by ``tuner_factory(space, mode=..., seed=...)``.
 
     Args:
-        tuner_factory: A tuner class, or any callable with that signature.
+        tuner_factory: A tuner class, or any callable with that signature (and, for a
+            multi-objective tuner, an ``objectives`` keyword).
+        v2: Also run :data:`V2_TUNER_CHECKS` (NaN values, "not now", several objectives).
 
     Returns:
         One :class:`CheckResult` per check, in a fixed order.
     """
-    return [run_tuner_check(name, tuner_factory) for name in TUNER_CHECKS]
+    names = list(TUNER_CHECKS) + (list(V2_TUNER_CHECKS) if v2 else [])
+    return [run_tuner_check(name, tuner_factory) for name in names]

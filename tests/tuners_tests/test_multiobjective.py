@@ -1,0 +1,235 @@
+"""Multi-objective tuners (random, tpe, evolution as NSGA-II), constraints, stopped trials in the
+single-objective order, and the contract-v2 conformance checks (which must catch broken tuners)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hyperloom import pareto
+from hyperloom.plugins.testing.tuners import V2_TUNER_CHECKS, check_tuner, run_tuner_check
+from hyperloom.space import SearchSpace
+from hyperloom.tuners.evolution import EvolutionTuner
+from hyperloom.tuners.random import RandomTuner
+from hyperloom.tuners.tpe import TPETuner
+from hyperloom.types import Constraint, Objective, Report, TrialResult, TrialStatus
+
+MO_TUNERS = [RandomTuner, TPETuner, EvolutionTuner]
+TWO = (Objective("f1", "minimize"), Objective("f2", "minimize"))
+
+
+@pytest.mark.parametrize("check", list(V2_TUNER_CHECKS))
+@pytest.mark.parametrize("cls", MO_TUNERS, ids=lambda c: c.__name__)
+def test_v2_conformance(cls: type, check: str) -> None:
+    result = run_tuner_check(check, cls)
+    assert result.ok, result.detail
+    assert "skipped" not in result.detail  # all three declare multi_objective
+
+
+def test_check_tuner_v2_lists_the_new_checks() -> None:
+    names = [r.name for r in check_tuner(RandomTuner, v2=True)]
+    assert names[-len(V2_TUNER_CHECKS) :] == list(V2_TUNER_CHECKS)
+
+
+# --- the v2 checks catch broken tuners ------------------------------------------------------
+
+
+class SilentSingle(RandomTuner):
+    """Says it is single-objective but swallows several objectives."""
+
+    multi_objective = False
+
+    def __init__(self, space: SearchSpace, **kw: Any) -> None:
+        kw.pop("objectives", None)
+        super().__init__(space, **kw)
+
+
+class IdleNone(RandomTuner):
+    """Answers "not now" when nothing runs, which ends an experiment."""
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self._n_observed >= 5 and not self._pending:
+            return None
+        return super().suggest(trial_id)
+
+
+class CrashesOnNaN(RandomTuner):
+    def observe(self, result: TrialResult) -> None:
+        if result.value is not None and not math.isfinite(result.value):
+            raise ValueError("nan")
+        super().observe(result)
+
+
+class MOCrashesOnPartialValues(RandomTuner):
+    def observe(self, result: TrialResult) -> None:
+        if result.values is not None and len(self.objectives) > 1:
+            assert all(math.isfinite(v) for v in result.values)
+            assert len(result.values) == len(self.objectives)
+        super().observe(result)
+
+
+class MOUnseeded(RandomTuner):
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if len(self.objectives) > 1:
+            return self.space.sample(np.random.default_rng())
+        return super().suggest(trial_id)
+
+
+class MOCounts(RandomTuner):
+    """Deterministic, but with several objectives its draws follow its own call count."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.calls = 0
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        self.calls += 1
+        if len(self.objectives) > 1:
+            return self.space.sample(np.random.default_rng([1, self.calls]))
+        return super().suggest(trial_id)
+
+
+@pytest.mark.parametrize(
+    ("tuner", "check"),
+    [
+        (SilentSingle, "refuses_objectives"),
+        (IdleNone, "not_now"),
+        (CrashesOnNaN, "nan_values"),
+        (MOCrashesOnPartialValues, "mo_valid"),
+        (MOUnseeded, "mo_determinism"),
+        (MOCounts, "mo_resume"),
+    ],
+)
+def test_v2_checks_catch_broken_tuners(tuner: type, check: str) -> None:
+    result = run_tuner_check(check, tuner)
+    assert not result.ok
+    assert result.detail
+
+
+# --- search quality -------------------------------------------------------------------------
+
+_SPACE = SearchSpace.from_nni({f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(4)})
+
+
+def _zdt1(p: dict[str, Any]) -> tuple[float, float]:
+    x = np.array([p[f"x{i}"] for i in range(4)])
+    g = 1.0 + 9.0 * float(x[1:].mean())
+    return float(x[0]), g * (1.0 - math.sqrt(x[0] / g))
+
+
+def _drive(tuner: Any, n: int, fn: Any = _zdt1) -> np.ndarray:
+    out = []
+    for i in range(n):
+        p = tuner.suggest(f"t{i}")
+        v = fn(p)
+        out.append(v)
+        tuner.observe(TrialResult(f"t{i}", p, TrialStatus.SUCCEEDED, v[0], values=v))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("cls", [TPETuner, EvolutionTuner], ids=lambda c: c.__name__)
+def test_multi_objective_tuners_beat_random_hypervolume(cls: type) -> None:
+    ref = [1.1, 11.0]
+    seeds = (0, 1, 2)
+    hv = [pareto.hypervolume(_drive(cls(_SPACE, seed=s, objectives=TWO), 70), ref) for s in seeds]
+    hv_rand = [
+        pareto.hypervolume(_drive(RandomTuner(_SPACE, seed=s, objectives=TWO), 70), ref)
+        for s in seeds
+    ]
+    assert np.median(hv) > np.median(hv_rand), (hv, hv_rand)
+
+
+def test_nsga2_population_keeps_the_front() -> None:
+    space = SearchSpace.from_nni({"x": {"_type": "uniform", "_value": [0, 1]}})
+    t = EvolutionTuner(space, seed=0, objectives=TWO, population_size=4, sample_size=2)
+    pts = [(0.0, 1.0), (2.0, 2.0), (1.0, 0.0), (3.0, 3.0), (0.5, 0.5), (2.5, 0.2), (0.4, 0.9)]
+    for i, v in enumerate(pts):
+        t.observe(TrialResult(f"t{i}", {"x": i / 10}, TrialStatus.SUCCEEDED, v[0], values=v))
+    alive = sorted(pts[i] for i in t._alive)
+    # the front (4 points) survives; (2, 2) and (3, 3) and then the most crowded are gone
+    assert alive == sorted([(0.0, 1.0), (1.0, 0.0), (0.5, 0.5), (0.4, 0.9)])
+
+
+def test_multi_objective_tpe_good_set_is_the_front_first() -> None:
+    space = SearchSpace.from_nni({"x": {"_type": "uniform", "_value": [0, 1]}})
+    t = TPETuner(space, seed=0, objectives=TWO, n_startup=2, gamma=0.3)
+    pts = [(3.0, 3.0), (0.0, 1.0), (2.0, 2.0), (1.0, 0.0), (0.5, 0.5), (4.0, 4.0)] * 2
+    for i, v in enumerate(pts[:10]):
+        t.observe(TrialResult(f"t{i}", {"x": i / 10}, TrialStatus.SUCCEEDED, v[0], values=v))
+    split = t._split()
+    assert split is not None
+    good = sorted({pts[i] for i in split[0]})
+    assert good == [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]  # 3 = ceil(0.3 * 10), all on the front
+
+
+# --- constraints ----------------------------------------------------------------------------
+
+
+def _feasible_share(cls: type, n: int, seed: int, multi: bool) -> float:
+    """The share of feasible trials in the second half of a search whose best values (sum and
+    x0, maximised) are infeasible (``x0 + x1 <= 0.6``)."""
+    space = SearchSpace.from_nni(
+        {f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(2)}
+    )
+    objs = (Objective("s", "maximize"), Objective("x0", "maximize")) if multi else None
+    t = cls(space, seed=seed, objectives=objs, constraints=(Constraint("s", max=0.6),))
+    ok = 0
+    for i in range(n):
+        p = t.suggest(f"t{i}")
+        total = p["x0"] + p["x1"]
+        vals = (total, p["x0"]) if multi else None
+        t.observe(
+            TrialResult(f"t{i}", p, TrialStatus.SUCCEEDED, total, metrics={"s": total}, values=vals)
+        )
+        if i >= n // 2:
+            ok += total <= 0.6
+    return ok / (n - n // 2)
+
+
+@pytest.mark.parametrize("multi", [False, True], ids=["single", "multi"])
+@pytest.mark.parametrize("cls", [TPETuner, EvolutionTuner], ids=lambda c: c.__name__)
+def test_constraints_steer_towards_the_feasible_region(cls: type, multi: bool) -> None:
+    share = np.median([_feasible_share(cls, 60, s, multi) for s in (0, 1, 2)])
+    base = np.median([_feasible_share(RandomTuner, 60, s, multi) for s in (0, 1, 2)])
+    assert share > base + 0.15, (share, base)
+
+
+# --- the single-objective order: finished, then stopped early by depth ----------------------
+
+
+def _stopped(tid: str, x: float, value: float, step: int) -> TrialResult:
+    reports = tuple(Report(s, value) for s in range(step + 1))
+    return TrialResult(tid, {"x": x}, TrialStatus.EARLY_STOPPED, value, reports=reports)
+
+
+def test_tpe_good_set_prefers_finished_then_deeper_stopped_trials() -> None:
+    space = SearchSpace.from_nni({"x": {"_type": "uniform", "_value": [0, 1]}})
+    t = TPETuner(space, seed=0, mode="maximize", n_startup=2, gamma=0.3)
+    # stopped trials with the best values at shallow steps, a deep one, and finished ones
+    t.observe(_stopped("s0", 0.1, 0.99, 0))
+    t.observe(_stopped("s1", 0.2, 0.98, 0))
+    t.observe(_stopped("s2", 0.3, 0.50, 5))
+    for i in range(7):
+        t.observe(TrialResult(f"f{i}", {"x": 0.4 + i / 20}, TrialStatus.SUCCEEDED, 0.6 - i / 100))
+    split = t._split()
+    assert split is not None
+    assert split[0].tolist() == [3, 4, 5]  # ceil(0.3 * 10) finished trials, not the shallow 0.99
+    t2 = TPETuner(space, seed=0, mode="maximize", n_startup=2, gamma=0.5)
+    for r in (_stopped("s0", 0.1, 0.99, 0), _stopped("s2", 0.3, 0.50, 5)):
+        t2.observe(r)
+    t2.observe(TrialResult("f0", {"x": 0.5}, TrialStatus.SUCCEEDED, 0.1))
+    split2 = t2._split()
+    assert split2 is not None
+    assert split2[0].tolist() == [1, 2]  # the finished one, then the deeper stopped one
+
+
+def test_evolution_tournament_prefers_finished_over_stopped() -> None:
+    space = SearchSpace.from_nni({"x": {"_type": "uniform", "_value": [0, 1]}})
+    t = EvolutionTuner(space, seed=0, mode="maximize", population_size=3, sample_size=3)
+    t.observe(_stopped("s0", 0.1, 0.99, 0))
+    t.observe(TrialResult("f0", {"x": 0.7}, TrialStatus.SUCCEEDED, 0.2))
+    t.observe(_stopped("s1", 0.3, 0.95, 4))
+    rng = np.random.default_rng(0)
+    assert t._tournament(rng)[0] == pytest.approx(0.7)
