@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hyperloom._manager_lineage import CHECKPOINT_KEY
 from hyperloom._manager_types import Clock
 from hyperloom.channel import Message
 from hyperloom.errors import ConfigError
@@ -141,7 +142,9 @@ class SimulateExecutor(Executor):
     """Plays each trial's curve step by step on the virtual clock.
 
     Options: ``table`` (a JSON file) or ``function`` (``module:fn``), ``steps`` (for a function,
-    default 10), ``chargeThinking`` (charge the time of tuner and assessor calls to the clock).
+    default 10), ``chargeThinking`` (charge the time of tuner and assessor calls to the clock),
+    ``checkpointEvery`` (a simulated trial commits a checkpoint every N steps; default 1, 0 for
+    none: resumed and warm-started trials then start again from step 0).
     """
 
     def __init__(
@@ -159,6 +162,8 @@ class SimulateExecutor(Executor):
         self._table: dict[str, dict[str, Any]] | None = None
         self._fn: Callable[..., Any] | None = None
         self._steps = int(opts.get("steps", 10))
+        # a simulated trial commits a checkpoint every this many steps (0: never)
+        self._checkpoint_every = int(opts.get("checkpointEvery", 1))
         if ("table" in opts) == ("function" in opts):
             raise ConfigError(
                 "trainingService (platform simulate): give exactly one of 'table' (a JSON file) "
@@ -204,13 +209,20 @@ class SimulateExecutor(Executor):
             secs.append(total)
         return curve, secs, metrics
 
+    simulated_checkpoints = True  # checkpoints are steps; there are no files
+
     async def start(self, spec: LaunchSpec) -> dict[str, Any]:
+        """Plays the curve from ``spec.start_step`` (a resumed or warm-started trial goes on
+        from its checkpoint: the steps before it are neither replayed nor charged)."""
         curve, secs, metrics = self._curve(spec)
         self._gen += 1
         gen = self._live[spec.trial_id] = self._gen
+        first = max(0, spec.start_step)
+        base = secs[min(first, len(curve)) - 1] if first > 0 else 0.0
         prev = 0.0
-        for step, (value, t) in enumerate(zip(curve, secs, strict=True)):
-            self.clock.at(t, self._metric(spec.trial_id, gen, step, value))
+        for step in range(first, len(curve)):
+            t = secs[step] - base
+            self.clock.at(t, self._metric(spec.trial_id, gen, step, curve[step]))
             prev = t
         self.clock.at(prev, self._final(spec.trial_id, gen, curve[-1], metrics))
         return {"pid": None, "simulated": True}
@@ -219,9 +231,12 @@ class SimulateExecutor(Executor):
         return self._live.get(trial_id) == gen
 
     def _metric(self, trial_id: str, gen: int, step: int, value: float) -> Callable[[], None]:
+        every = self._checkpoint_every
+        extra = {CHECKPOINT_KEY: True} if every and (step + 1) % every == 0 else {}
+
         def fire() -> None:
             if self._alive(trial_id, gen):
-                msg = Message("metric", value, step, {}, self.clock.now())
+                msg = Message("metric", value, step, dict(extra), self.clock.now())
                 self._emit(TrialMessage(trial_id, msg, 0))
 
         return fire

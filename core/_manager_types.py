@@ -79,6 +79,8 @@ class RunningTrial:
     pids: list[int] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)  # the step of each intermediate value
     attempt: int = 1  # 2 and more: started again after its node was lost (maxTrialRetries)
+    parent: str | None = None  # the trial it was warm-started from
+    start_step: int = 0  # the first step of this run (a restored checkpoint's step + 1)
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,13 @@ def launch_spec(
     params: dict[str, Any],
     devices: tuple[int, ...],
     pool: Any,
+    *,
+    start_step: int = 0,
+    restore_dir: Path | None = None,
 ) -> Any:
     """A trial's `~hyperloom.executor.LaunchSpec`: its templated command and environment
-    (``CUDA_VISIBLE_DEVICES`` for ``devices`` when there is a device pool)."""
+    (``CUDA_VISIBLE_DEVICES`` for ``devices`` when there is a device pool; the checkpoint
+    variables: where it saves, what it restores, the step it continues from)."""
     from hyperloom.executor import LaunchSpec
     from hyperloom.launch import prepare_launch
 
@@ -128,8 +134,12 @@ def launch_spec(
         "HYPERLOOM_EXPERIMENT_ID": experiment_id,
         "HYPERLOOM_TRIAL_DIR": str(trial_dir),
         "HYPERLOOM_TRIAL_SEQUENCE": str(sequence),
+        "HYPERLOOM_CHECKPOINT_DIR": str(trial_dir / "checkpoint"),
+        "HYPERLOOM_START_STEP": str(start_step),
         **extra_env,
     }
+    if restore_dir is not None:
+        env["HYPERLOOM_RESTORE_DIR"] = str(restore_dir)
     if pool is not None:
         env.update(pool.env_for(devices, cfg.trial_gpu_number))
     return LaunchSpec(
@@ -141,6 +151,8 @@ def launch_spec(
         trial_dir=trial_dir,
         env=env,
         params=params,
+        start_step=start_step,
+        restore_dir=restore_dir,
     )
 
 

@@ -23,7 +23,7 @@ __all__ = ["SCHEMA_VERSION", "StoreReader", "TrialRecord"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 10.0
 EXPERIMENT_STATUSES = ("CREATED", "RUNNING", "DONE", "STOPPED", "FAILED")
 
@@ -40,7 +40,8 @@ CREATE TABLE trials (
     exit_code INTEGER, reason TEXT, pid INTEGER, pgid INTEGER, handle_json TEXT,
     devices_json TEXT, channel_offset INTEGER NOT NULL DEFAULT 0,
     final_seen INTEGER NOT NULL DEFAULT 0, intermediate_blob BLOB,
-    intermediate_json TEXT
+    intermediate_json TEXT, values_json TEXT, parent TEXT, checkpoint_json TEXT,
+    perturbation_json TEXT
 );
 CREATE INDEX trials_status ON trials (status);
 CREATE TABLE metrics (
@@ -65,6 +66,13 @@ _TRIAL_COLUMNS = (
     "t.ended, t.exit_code, t.reason, t.devices_json, t.pid, t.pgid, t.handle_json, "
     "t.channel_offset, t.final_seen"
 )
+# Schema v2's lineage and objective columns, selected after the intermediate values (a v1
+# store opened read-only, which cannot be migrated, reads them as NULL).
+# A trial recorded without values (v1, or one objective) has values [value].
+V2_COLUMNS = ("values_json", "parent", "checkpoint_json", "perturbation_json")
+_VALUE_AS_LIST = "CASE WHEN t.value IS NULL THEN NULL ELSE '[' || printf('%!.17g', t.value) || ']' END"
+_V2_SQL = f"coalesce(t.values_json, {_VALUE_AS_LIST}), t.parent, t.checkpoint_json, t.perturbation_json"
+_V1_SQL = f"{_VALUE_AS_LIST}, NULL, NULL, NULL"
 _AGGREGATE_SQL = (
     "(SELECT '[' || coalesce(group_concat(v, ','), '') || ']' FROM (SELECT printf('%!.17g', "
     "m.value) AS v FROM metrics m WHERE m.trial_id = t.trial_id ORDER BY m.step))"
@@ -97,12 +105,34 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> int:
     if row is None:
         raise StoreError(f"{str(path)!r} is not a hyperloom experiment store (no schema version)")
     version = int(row[0])
-    if version > SCHEMA_VERSION:
+    if version < 1 or version > SCHEMA_VERSION:
         raise StoreError(
             f"{str(path)!r} was written by a newer hyperloom (store schema {version}; this version "
             f"reads up to {SCHEMA_VERSION}); upgrade hyperloom to open it"
         )
     return version
+
+
+def migrate(conn: sqlite3.Connection, version: int) -> int:
+    """Brings a writable store up to :data:`SCHEMA_VERSION` in one transaction (v1 -> v2 adds
+    the objective and lineage columns; nothing is rewritten). Returns the new version."""
+    if version >= SCHEMA_VERSION:
+        return version
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        have = {r[1] for r in conn.execute("PRAGMA table_info(trials)")}
+        for col in V2_COLUMNS:
+            if col not in have:
+                conn.execute(f"ALTER TABLE trials ADD COLUMN {col} TEXT")
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    logger.info("store schema migrated from v%d to v%d", version, SCHEMA_VERSION)
+    return SCHEMA_VERSION
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
@@ -154,6 +184,11 @@ class _Queries:
 
     path: Path
     _conn: sqlite3.Connection
+    _version: int = SCHEMA_VERSION
+
+    @property
+    def _v2(self) -> str:
+        return _V2_SQL if self._version >= 2 else _V1_SQL
 
     def experiment(self) -> dict[str, Any]:
         """The experiment row: ``id, name, status, created, updated, config, space,
@@ -195,7 +230,7 @@ class _Queries:
             by = ", ".join(
                 f"{c} DESC" if "IS NULL" not in c else c for c in (x.strip() for x in by.split(","))
             )
-        sql = f"SELECT {_TRIAL_COLUMNS}, {extra} FROM trials t"
+        sql = f"SELECT {_TRIAL_COLUMNS}, {extra}, {self._v2} FROM trials t"
         args: list[Any] = []
         names = _statuses(status)
         if names is not None:
@@ -272,7 +307,8 @@ class _Queries:
     def trial(self, trial_id: str) -> TrialRecord | None:
         """One trial, or None when the store has no trial with that id."""
         row = self._conn.execute(
-            f"SELECT {_TRIAL_COLUMNS}, {_INTERMEDIATE_SQL} FROM trials t WHERE t.trial_id = ?",
+            f"SELECT {_TRIAL_COLUMNS}, {_INTERMEDIATE_SQL}, {self._v2} FROM trials t "
+            "WHERE t.trial_id = ?",
             (trial_id,),
         ).fetchone()
         return None if row is None else record(row)
@@ -339,6 +375,7 @@ class StoreReader(_Queries):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = db_path(path)
         self._conn = connect_ro(self.path)
+        self._version = check_schema(self._conn, self.path)
 
     def __enter__(self) -> StoreReader:
         return self

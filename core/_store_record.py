@@ -80,6 +80,10 @@ class TrialRecord:
         handle: The executor's JSON handle, used to re-attach after a manager crash.
         channel_offset: Byte offset of the metrics file read so far.
         final_seen: Whether a final report was received.
+        values: One value per objective (``values[0] == value``), or None.
+        parent: The trial it was warm-started from (PBT exploit), or None.
+        checkpoint: Its last committed checkpoint, ``{"step": int, "dir": str}``, or None.
+        perturbation: What the tuner changed from the parent's parameters, or None.
     """
 
     trial_id: str
@@ -99,6 +103,10 @@ class TrialRecord:
     handle: dict[str, Any] | None = None
     channel_offset: int = 0
     final_seen: bool = False
+    values: tuple[float, ...] | None = None
+    parent: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    perturbation: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -128,6 +136,10 @@ class TrialRecord:
             "exit_code": self.exit_code,
             "reason": self.reason,
             "devices": list(self.devices),
+            "values": None if self.values is None else list(self.values),
+            "parent": self.parent,
+            "perturbation": self.perturbation,
+            "checkpoint": self.checkpoint,
         }
 
     def to_result(self) -> TrialResult:
@@ -140,6 +152,8 @@ class TrialRecord:
             intermediate=self.intermediate,
             sequence=self.sequence,
             metrics=self.metrics,
+            values=self.values,
+            parent=self.parent,
         )
 
 
@@ -164,7 +178,20 @@ def record(row: tuple[Any, ...]) -> TrialRecord:
         handle=loads(row[13]),
         channel_offset=row[14],
         final_seen=bool(row[15]),
+        **_v2_fields(row),
     )
+
+
+def _v2_fields(row: tuple[Any, ...]) -> dict[str, Any]:
+    if len(row) < 21:
+        return {}
+    values = loads(row[17])
+    return {
+        "values": None if values is None else tuple(float(v) for v in values),
+        "parent": row[18],
+        "checkpoint": loads(row[19]),
+        "perturbation": loads(row[20]),
+    }
 
 
 def _num(x: float | None) -> str:
@@ -185,5 +212,12 @@ def json_text(row: tuple[Any, ...], reasons: Mapping[str, str] | None) -> str:
         f'"intermediate": {row[16]}, "started": {_num(started)}, "ended": {_num(ended)}, '
         f'"duration": {_num(duration)}, '
         f'"exit_code": {"null" if row[8] is None else int(row[8])}, '
-        f'"reason": {json.dumps(reason)}, "devices": {row[10] or "[]"}}}'
+        f'"reason": {json.dumps(reason)}, "devices": {row[10] or "[]"}, '
+        f'"values": {_cell(row, 17)}, "parent": {json.dumps(row[18] if len(row) > 18 else None)}, '
+        f'"perturbation": {_cell(row, 20)}, "checkpoint": {_cell(row, 19)}}}'
     )
+
+
+def _cell(row: tuple[Any, ...], i: int) -> str:
+    """A stored JSON column as JSON text ("null" when absent)."""
+    return str(row[i]) if len(row) > i and row[i] is not None else "null"

@@ -187,6 +187,7 @@ class Config:
     max_trial_retries: int = 0
     objectives: tuple[Objective, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+    checkpoint_budget: int | None = None  # bytes of checkpoint snapshots kept (None: no limit)
     extras: dict[str, Any] = field(
         default_factory=dict
     )  # keys added by other modules (compat, ...)
@@ -300,6 +301,8 @@ class Config:
         }
         if self.objectives:
             d["objectives"] = [{"name": o.name, "mode": o.mode} for o in self.objectives]
+        if self.checkpoint_budget is not None:
+            d["checkpointBudget"] = self.checkpoint_budget
         if self.constraints:
             d["constraints"] = [
                 {k: v for k, v in (("metric", c.metric), ("max", c.max), ("min", c.min)) if v is not None}
@@ -407,7 +410,17 @@ _TOP: dict[str, tuple[str, Check]] = {
     "maxTrialRetries": ("max_trial_retries", _nonneg_int),
     "objectives": ("objectives", lambda v: _objectives(v)),
     "constraints": ("constraints", lambda v: _constraints(v)),
+    "checkpointBudget": ("checkpoint_budget", lambda v: _size(v)),
 }
+
+
+def _size(v: Any) -> int:
+    from hyperloom.checkpoints import parse_size
+
+    try:
+        return parse_size(v)
+    except (ValueError, HyperloomError) as e:
+        raise _Bad(str(e).removeprefix("checkpointBudget: ")) from None
 
 
 def _objectives(v: Any) -> tuple[Objective, ...]:

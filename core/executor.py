@@ -62,6 +62,10 @@ class LaunchSpec:
             variables, ``CUDA_VISIBLE_DEVICES``, extras. The executor fills in the channel ones
             (``HYPERLOOM_CHANNEL``, ``HYPERLOOM_TOKEN``) and any missing identity ones.
         params: The parameters, already written to ``trial_dir/params.json`` by the manager.
+        start_step: The first step this run reports (a restored checkpoint's step + 1; 0 for a
+            fresh trial). Also in ``env`` as ``HYPERLOOM_START_STEP``.
+        restore_dir: What the trial restores from (its own checkpoint when resumed, a private
+            copy of its parent's when warm-started), or None.
     """
 
     trial_id: str
@@ -72,6 +76,8 @@ class LaunchSpec:
     trial_dir: Path
     env: Mapping[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    start_step: int = 0
+    restore_dir: Path | None = None
 
 
 @dataclass(frozen=True)

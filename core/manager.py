@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hyperloom._manager_lineage import CHECKPOINT_KEY, LineageMixin
 from hyperloom._manager_retry import attempts_so_far, forget_attempt, is_retriable
 from hyperloom._manager_types import (
     Clock,
@@ -35,6 +36,7 @@ from hyperloom.types import (
     FINISHED,
     Decision,
     Objective,
+    Report,
     Suggestion,
     TrialResult,
     TrialStatus,
@@ -47,7 +49,7 @@ __all__ = ["Clock", "Manager", "Progress", "RunningTrial", "replay_records"]
 log = logging.getLogger(__name__)
 
 
-class Manager:
+class Manager(LineageMixin):
     """Drives one experiment. Build it through :class:`hyperloom.experiment.Experiment`."""
 
     TICK = 0.25  # seconds between housekeeping checks when nothing happens
@@ -96,6 +98,9 @@ class Manager:
         self.executor: Any = None
         self._assess_takes_steps = False
         self.objectives: tuple[Objective, ...] = config.objective_list
+        self.paused: dict[str, RunningTrial] = {}  # PAUSED trials a scheduler may resume
+        self.ckpt_steps: dict[str, int] = {}  # trial id -> its last committed checkpoint step
+        self._checkpoints: Any = None  # the CheckpointManager, made on first commit
 
     # ------------------------------------------------------------------------------------------
     # construction of the parts
@@ -128,6 +133,10 @@ class Manager:
                 cfg.assessor.name, code_directory=cfg.assessor.code_directory, **aargs
             )
             self._assess_takes_steps = _accepts(self.assessor.assess, "steps")
+        elif callable(getattr(self.tuner, "assess", None)):
+            # a scheduler (multi-fidelity, PBT) is both: it judges the trials it suggested
+            self.assessor = self.tuner
+            self._assess_takes_steps = _accepts(self.tuner.assess, "steps")
         self.pool = _make_pool(cfg)
         executor_cls = registry.load("executor", cfg.training_service.platform)
         self.executor = executor_cls(
@@ -158,6 +167,8 @@ class Manager:
                 await self._resume()
             self._emit_progress(force=True)
             await self._main_loop()
+            if not self.stopping:
+                await self._end_paused()
             status = "FAILED" if self.failed else "STOPPED" if self.stopping else "DONE"
         finally:
             for sig in installed:
@@ -222,7 +233,9 @@ class Manager:
         while True:
             if not self.stopping:
                 await self._fill_slots()
-            if not self.running and (self.stopping or self._no_more_trials()):
+            if not self.running and (
+                self.stopping or (self._no_more_trials() and (self.exhausted or not self.paused))
+            ):
                 break
             timeout = self._next_wakeup()
             ev = await self.clock.wait(self._queue, timeout)
@@ -260,7 +273,7 @@ class Manager:
         while (
             len(self.running) < cfg.trial_concurrency
             and not self.stopping
-            and not self._no_more_trials()
+            and (not self._no_more_trials() or (self.paused and not self.exhausted))
         ):
             trial_id = trial_id_for(self.store.peek_sequence())
             devices: tuple[int, ...] = ()
@@ -280,16 +293,27 @@ class Manager:
                     self.failed = True
                     self.request_stop(f"the tuner failed: {type(e).__name__}: {e}")
                     return
+            if isinstance(got_params, Suggestion) and got_params.resume is not None:
+                self._release(trial_id)
+                if await self._resume_paused(got_params):
+                    continue
+                return
             if params is None:
                 self._release(trial_id)
-                if got_params is FINISHED or not self.running:
+                if got_params is FINISHED or (not self.running and not self.paused):
                     # FINISHED, or v1's None with nothing running: nothing can change its mind
                     self.exhausted = True
                     self._say(
                         "the tuner has no more parameters to suggest (search space exhausted)"
                     )
+                elif not self.running:
+                    self.exhausted = True  # only paused trials are left, and none is resumed
                 return  # None: not now; ask again after the next event
-            await self._launch(trial_id, params, devices)
+            if self._no_more_trials():
+                self._release(trial_id)  # the budget is spent: only resumes are taken now
+                return
+            sugg = got_params if isinstance(got_params, Suggestion) else None
+            await self._launch(trial_id, params, devices, sugg)
 
     def _sample_gpus(self) -> None:
         """Every GPU_SAMPLE_EVERY seconds, per-trial GPU usage (memory, utilisation) into the
@@ -320,7 +344,11 @@ class Manager:
             self.pool.release(trial_id)
 
     async def _launch(
-        self, trial_id: str, params: dict[str, Any], devices: tuple[int, ...]
+        self,
+        trial_id: str,
+        params: dict[str, Any],
+        devices: tuple[int, ...],
+        sugg: Suggestion | None = None,
     ) -> None:
         cfg = self.config
         sequence = self.store.allocate_sequence()
@@ -330,10 +358,17 @@ class Manager:
         trial_dir.mkdir(parents=True, exist_ok=True)
         # Parameter binding: the trial's parameters are on disk before it starts.
         (trial_dir / "params.json").write_text(json.dumps(params), encoding="utf-8")
-        self.store.add_trial(trial_id, sequence, params, t=self.clock.now())
-        spec = launch_spec(
-            cfg, self.exp_dir, self.experiment_id, trial_id, sequence, params, devices, self.pool
+        parent, start, restore = await self._warm_start(trial_id, sugg)
+        perturbation = None
+        if sugg is not None and sugg.perturbation:
+            perturbation = _plain_params(dict(sugg.perturbation))
+        self.store.add_trial(
+            trial_id, sequence, params, t=self.clock.now(), parent=parent, perturbation=perturbation
         )
+        spec = launch_spec(
+            cfg, self.exp_dir, self.experiment_id, trial_id, sequence, params, devices, self.pool,
+            start_step=start, restore_dir=restore,
+        )  # fmt: skip
         now, mono = self.clock.now(), self.clock.monotonic()
         self.used_budget += 1
         try:
@@ -355,6 +390,7 @@ class Manager:
             return
         deadline = mono + cfg.max_trial_duration if cfg.max_trial_duration else None
         rt = RunningTrial(trial_id, sequence, params, now, mono, deadline)
+        rt.parent, rt.start_step, rt.next_step = parent, start, start
         self._started(rt, handle, devices)
         self.running[trial_id] = rt
         self.counts[TrialStatus.RUNNING.value] += 1
@@ -377,7 +413,7 @@ class Manager:
         """Starts a trial lost with its node again, as a fresh attempt (see _manager_retry)."""
         forget_attempt(rt, self.store, reason, self.clock.now())
         rt.steps.clear()
-        for part in (self.tuner, self.assessor):
+        for part in {id(p): p for p in (self.tuner, self.assessor) if p is not None}.values():
             forget = getattr(part, "forget", None)
             if forget is not None:
                 try:
@@ -451,9 +487,11 @@ class Manager:
         rt.next_step = step + 1
         rt.intermediate.append(msg.value)
         rt.steps.append(step)
-        self.store.add_metric(
-            rt.trial_id, step, msg.value, dict(msg.metrics or {}), msg.t, ev.offset
-        )
+        metrics = dict(msg.metrics or {})
+        committed = metrics.pop(CHECKPOINT_KEY, None) is True
+        self.store.add_metric(rt.trial_id, step, msg.value, metrics, msg.t, ev.offset)
+        if committed:
+            await self._commit_checkpoint(rt, step)
         if self.tuner is not None:
             try:
                 self.tuner.report(rt.trial_id, step, msg.value)
@@ -471,13 +509,6 @@ class Manager:
                 got = Verdict.CONTINUE
             verdict, reason = _decision(got, self.assessor)
             if verdict in (Verdict.STOP, Verdict.PAUSE):
-                if verdict == Verdict.PAUSE:
-                    # PAUSE needs a scheduler that resumes the trial (Suggestion(resume=)); until
-                    # the manager keeps paused trials, a pause ends the trial early instead.
-                    reason = (
-                        f"{reason} (pause requested; ended early: resuming paused trials "
-                        "is not supported yet)"
-                    )
                 self.store.add_event(
                     "assessor",
                     rt.trial_id,
@@ -489,7 +520,10 @@ class Manager:
                     },
                     self.clock.now(),
                 )
-                self._begin_stop(rt, TrialStatus.EARLY_STOPPED, f"assessor: {reason}")
+                if verdict == Verdict.PAUSE:
+                    self._begin_stop(rt, TrialStatus.PAUSED, f"paused: {reason}")
+                else:
+                    self._begin_stop(rt, TrialStatus.EARLY_STOPPED, f"assessor: {reason}")
 
     async def _on_exit(self, ev: Any) -> None:
         rt = self.running.get(ev.trial_id)
@@ -512,9 +546,15 @@ class Manager:
         reattached: bool = False,
     ) -> None:
         """Ends a trial. ``status`` None: :func:`~hyperloom.types.outcome` decides from what the
-        trial did; a status forces it (a launch failure), and the value still follows the rule."""
+        trial did; a status forces it (a launch failure), and the value still follows the rule.
+        A trial whose pause was asked is PAUSED instead (see _manager_lineage)."""
+        if self._is_pause(rt, status, exit_code):
+            await self._pause(rt)
+            return
         if self.running.pop(rt.trial_id, None) is not None:
             self.counts[TrialStatus.RUNNING.value] -= 1
+        elif self.paused.pop(rt.trial_id, None) is not None:
+            self.counts[TrialStatus.PAUSED.value] -= 1
         if rt.kill_task is not None and not rt.kill_task.done():
             rt.kill_task.cancel()
         self._release(rt.trial_id)
@@ -540,6 +580,7 @@ class Manager:
             exit_code=exit_code,
             reason=reason,
             value=value,
+            values=values,
         )
         if status == TrialStatus.CANCELED and rt.trial_id:
             self.used_budget -= 1  # user-canceled trials give their budget back
@@ -556,8 +597,11 @@ class Manager:
             sequence=rt.sequence,
             metrics=rt.final_metrics,
             values=values,
+            reports=tuple(Report(s, v) for s, v in zip(rt.steps, rt.intermediate, strict=False)),
+            parent=rt.parent,
         )
         await self._observe(result)
+        await self._collect_checkpoints()
         self._emit_progress(force=True)
 
     async def _observe(self, result: TrialResult) -> None:
@@ -566,7 +610,7 @@ class Manager:
                 await self.clock.call(self.tuner.observe, result)
             except Exception:
                 log.exception("tuner.observe failed for trial %s", result.trial_id)
-            if self.assessor is not None:
+            if self.assessor is not None and self.assessor is not self.tuner:
                 try:
                     self.assessor.observe(result)
                 except Exception:
@@ -689,6 +733,8 @@ class Manager:
             self._note_best(r.status, r.value, r.trial_id)
             await self._observe(r.to_result())
         self._say(f"resumed: {n_ended} ended trials replayed into the tuner")
+        self._load_paused()
+        self.used_budget += len(self.paused)
         for r in self.store.trials(
             status=[TrialStatus.WAITING, TrialStatus.RUNNING], with_intermediate=True
         ):
@@ -889,13 +935,6 @@ def _suggested_params(got: Any) -> dict[str, Any] | None:
     if got is None or got is FINISHED:
         return None
     if isinstance(got, Suggestion):
-        if got.parent is not None or got.resume is not None:
-            log.warning(
-                "the tuner asked to warm-start or resume a trial (parent=%r, resume=%r); this "
-                "manager starts it as a fresh trial",
-                got.parent,
-                got.resume,
-            )
         got = got.params
     return _plain_params(got)
 

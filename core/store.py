@@ -29,6 +29,7 @@ from hyperloom._store_read import (
     _Queries,
     check_schema,
     db_path,
+    migrate,
 )
 from hyperloom._store_record import TrialRecord, dumps, floats_json, pack_floats
 from hyperloom.errors import StoreError
@@ -197,7 +198,10 @@ class Store(_Queries):
         _check_writable(file.parent)
         conn = _connect_rw(file)
         try:
-            check_schema(conn, file)
+            migrate(conn, check_schema(conn, file))
+        except sqlite3.Error as e:
+            conn.close()
+            raise StoreError(f"cannot upgrade the experiment store {str(file)!r}: {e}") from e
         except BaseException:
             conn.close()
             raise
@@ -269,15 +273,30 @@ class Store(_Queries):
     # -- trials --------------------------------------------------------------------------------
 
     def add_trial(
-        self, trial_id: str, sequence: int, params: Mapping[str, Any], *, t: float | None = None
+        self,
+        trial_id: str,
+        sequence: int,
+        params: Mapping[str, Any],
+        *,
+        t: float | None = None,
+        parent: str | None = None,
+        perturbation: Mapping[str, Any] | None = None,
     ) -> None:
-        """Records a new trial as WAITING with the parameters it will run with."""
+        """Records a new trial as WAITING with the parameters it will run with (and, for a
+        warm-started trial, the trial it starts from and what the tuner changed)."""
         try:
             with self._tx() as c:
                 c.execute(
-                    "INSERT INTO trials (trial_id, sequence, params_json, status, created) "
-                    "VALUES (?, ?, ?, 'WAITING', ?)",
-                    (trial_id, sequence, dumps(dict(params)), time.time() if t is None else t),
+                    "INSERT INTO trials (trial_id, sequence, params_json, status, created, "
+                    "parent, perturbation_json) VALUES (?, ?, ?, 'WAITING', ?, ?, ?)",
+                    (
+                        trial_id,
+                        sequence,
+                        dumps(dict(params)),
+                        time.time() if t is None else t,
+                        parent,
+                        None if perturbation is None else dumps(dict(perturbation)),
+                    ),
                 )
         except sqlite3.IntegrityError as e:
             raise StoreError(
@@ -378,6 +397,35 @@ class Store(_Queries):
             if cur.rowcount != 1:
                 raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
 
+    def truncate_metrics(self, trial_id: str, from_step: int) -> None:
+        """Forgets a trial's reports at ``from_step`` and later (a resumed trial reports them
+        again from its checkpoint)."""
+        with self._tx() as c:
+            c.execute(
+                "DELETE FROM metrics WHERE trial_id = ? AND step >= ?", (trial_id, int(from_step))
+            )
+            c.execute(
+                "UPDATE trials SET intermediate_blob = NULL, intermediate_json = NULL, value = "
+                "NULL, final_seen = 0, channel_offset = 0 WHERE trial_id = ?",
+                (trial_id,),
+            )
+
+    def set_checkpoint(self, trial_id: str, step: int, directory: str) -> None:
+        """Records a trial's last committed checkpoint (the step it can continue from)."""
+        self._update_trial(
+            trial_id,
+            "UPDATE trials SET checkpoint_json = ? WHERE trial_id = ?",
+            (dumps({"step": int(step), "dir": str(directory)}),),
+        )
+
+    def set_status(self, trial_id: str, status: TrialStatus | str, reason: str | None = None) -> None:
+        """Sets a trial's status without ending it (PAUSED, or RUNNING again on resume)."""
+        self._update_trial(
+            trial_id,
+            "UPDATE trials SET status = ?, reason = ? WHERE trial_id = ?",
+            (_status_name(status), reason),
+        )
+
     def set_offset(self, trial_id: str, offset: int) -> None:
         """Records how far the trial's channel file has been read (bytes)."""
         self._update_trial(
@@ -393,6 +441,7 @@ class Store(_Queries):
         exit_code: int | None = None,
         reason: str | None = None,
         value: float | _Keep | None = KEEP,
+        values: Sequence[float] | None = None,
     ) -> None:
         """Records how a trial ended: its final status, end time, exit code and reason, and the
         value that counts as :func:`hyperloom.types.outcome` decided it (None clears a value the
@@ -403,7 +452,7 @@ class Store(_Queries):
         ended trials (``trials --json``, resume) does not go through their metric rows.
         """
         with self._tx() as c:
-            values = [
+            inter = [
                 v
                 for (v,) in c.execute(
                     "SELECT value FROM metrics WHERE trial_id = ? ORDER BY step", (trial_id,)
@@ -417,15 +466,19 @@ class Store(_Queries):
                     ended,
                     exit_code,
                     reason,
-                    pack_floats(values),
-                    floats_json(values),
+                    pack_floats(inter),
+                    floats_json(inter),
                     trial_id,
                 ),
             )
             if not isinstance(value, _Keep):
                 c.execute(
-                    "UPDATE trials SET value = ? WHERE trial_id = ?",
-                    (None if value is None else float(value), trial_id),
+                    "UPDATE trials SET value = ?, values_json = ? WHERE trial_id = ?",
+                    (
+                        None if value is None else float(value),
+                        dumps([float(v) for v in values]) if values and len(values) > 1 else None,
+                        trial_id,
+                    ),
                 )
             if cur.rowcount != 1:
                 raise StoreError(f"no trial {trial_id!r} in the store {str(self.path)!r}")
@@ -468,8 +521,9 @@ class Store(_Queries):
                 c.executemany(
                     "INSERT INTO trials (trial_id, sequence, params_json, status, value, "
                     "metrics_json, created, started, ended, exit_code, reason, devices_json, "
-                    "final_seen, intermediate_blob, intermediate_json) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "final_seen, intermediate_blob, intermediate_json, values_json, parent, "
+                    "perturbation_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?)",
                     [
                         (
                             r.trial_id,
@@ -487,6 +541,9 @@ class Store(_Queries):
                             int(r.value is not None),
                             pack_floats(r.intermediate),
                             floats_json(r.intermediate),
+                            dumps(list(r.values)) if r.values and len(r.values) > 1 else None,
+                            r.parent,
+                            None if r.perturbation is None else dumps(r.perturbation),
                         )
                         for r in pending
                     ],

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from hyperloom.trials import TrialError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hyperloom.trials._socket import SocketClient
 
 __all__ = ["MAX_LINE", "Runtime", "runtime"]
@@ -103,7 +105,13 @@ class Runtime:
         self._socket_failed = self._channel == "file"
         self._stop = False
         self._next_check = 0.0
-        self._next_step = 0
+        try:
+            self.start_step = max(0, int(env.get("HYPERLOOM_START_STEP") or 0))
+        except ValueError:
+            self.start_step = 0
+        self._next_step = self.start_step
+        self._checkpoint_dir = env.get("HYPERLOOM_CHECKPOINT_DIR") or None
+        self._restore_dir = env.get("HYPERLOOM_RESTORE_DIR") or None
         self._final_sent = False
         self._fork_hook = False
         self._warned: set[str] = set()
@@ -145,6 +153,30 @@ class Runtime:
             raise TrialError(f"{path} must hold a JSON object, not {type(loaded).__name__}")
         params.update(loaded)
         return params
+
+    # checkpoints -----------------------------------------------------------------------------
+
+    def checkpoint_dir(self) -> Path:
+        from pathlib import Path
+
+        if self._checkpoint_dir:
+            d = Path(self._checkpoint_dir)
+        elif self.trial_dir is not None:
+            d = Path(self.trial_dir) / "checkpoint"
+        else:
+            d = Path("hyperloom-checkpoint")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrialError(f"cannot create the checkpoint directory {d}: {exc}") from None
+        return d
+
+    def restore_dir(self) -> Path | None:
+        from pathlib import Path
+
+        if self._restore_dir and os.path.isdir(self._restore_dir):
+            return Path(self._restore_dir)
+        return None
 
     # reports ---------------------------------------------------------------------------------
 

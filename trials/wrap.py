@@ -251,7 +251,8 @@ class _Reporter:
                 elif self.last_step is not None:
                     self.last_step += 1
                     step = self.last_step
-                self.trials.report(r.value, step=step, **r.metrics)
+                # the runtime directly: a captured metric named "checkpoint" is just a metric
+                self.trials._rt().report("metric", r.value, step, dict(r.metrics))
                 self.last = r
 
     def finish(self) -> bool:
