@@ -17,6 +17,7 @@ BRANIN = {
     "y": {"_type": "uniform", "_value": [0, 15]},
 }
 BRANIN_OPT = 0.397887
+FAST = {"n_candidates": 128, "n_restarts": 3, "max_iter": 20}
 
 
 def _branin(p: dict[str, Any]) -> float:
@@ -43,7 +44,7 @@ def _best(tuner: Any, n: int) -> float:
 
 def test_branin_beats_random() -> None:
     space = SearchSpace.from_nni(BRANIN)
-    gp = [_best(GPTuner(space, mode="minimize", seed=s), 40) for s in range(3)]
+    gp = [_best(GPTuner(space, mode="minimize", seed=s, **FAST), 40) for s in range(3)]
     rnd = [_best(RandomTuner(space, mode="minimize", seed=s), 40) for s in range(3)]
     assert float(np.median(gp)) < float(np.median(rnd))
     assert float(np.median(gp)) < 0.1
@@ -76,7 +77,7 @@ def _mixed_obj(p: dict[str, Any]) -> float:
 
 def test_conditional_integer_categorical_valid() -> None:
     space = SearchSpace.from_nni(MIXED)
-    t = GPTuner(space, mode="minimize", seed=0)
+    t = GPTuner(space, mode="minimize", seed=0, **FAST)
     vals = []
     for i in range(30):
         p = t.suggest(str(i))
@@ -122,3 +123,73 @@ def test_resume_determinism() -> None:
     for r in log:
         b.observe(r)
     assert a.suggest("x") == b.suggest("x")
+
+
+UNIT = {"x": {"_type": "uniform", "_value": [0, 1]}, "y": {"_type": "uniform", "_value": [0, 1]}}
+
+
+def test_parego_finds_a_spread_front() -> None:
+    """Two objectives: f1 = x, f2 = 1 - x + 5 (y - 0.3)^2 (Pareto set y = 0.3, any x). ParEGO's
+    suggestions must move to y ~ 0.3 (random search: |y - 0.3| ~ 0.27 on average) while the
+    random weights keep x spread along the front."""
+    from hyperloom.types import Objective
+
+    objs = (Objective("f1", "minimize"), Objective("f2", "minimize"))
+    t = GPTuner(SearchSpace.from_nni(UNIT), seed=3, objectives=objs, **FAST)
+    assert t.multi_objective
+    late = []
+    for i in range(30):
+        p = t.suggest(str(i))
+        assert p is not None
+        vals = (p["x"], 1 - p["x"] + 5 * (p["y"] - 0.3) ** 2)
+        t.observe(TrialResult(str(i), p, TrialStatus.SUCCEEDED, vals[0], (), i, values=vals))
+        if i >= 15:
+            late.append((p["x"], p["y"]))
+    arr = np.array(late)
+    assert float(np.median(np.abs(arr[:, 1] - 0.3))) < 0.1
+    assert float(np.std(arr[:, 0])) > 0.1
+
+
+def test_constraint_keeps_search_feasible() -> None:
+    """Minimise (x - 0.8)^2 subject to the reported metric c = x <= 0.5: the best feasible
+    point is x = 0.5; infeasible trials must push the model back below 0.5."""
+    from hyperloom.types import Constraint
+
+    space = SearchSpace.from_nni({"x": {"_type": "uniform", "_value": [0, 1]}})
+    t = GPTuner(space, mode="minimize", seed=0, constraints=[Constraint("c", max=0.5)], **FAST)
+    xs = []
+    for i in range(25):
+        p = t.suggest(str(i))
+        assert p is not None
+        r = TrialResult(
+            str(i), p, TrialStatus.SUCCEEDED, (p["x"] - 0.8) ** 2, (), i, metrics={"c": p["x"]}
+        )
+        t.observe(r)
+        xs.append(p["x"])
+    feas = [x for x in xs if x <= 0.5]
+    assert feas and abs(max(feas) - 0.5) < 0.03
+    assert sum(x > 0.5 for x in xs[12:]) <= 4  # mostly feasible once the model knows
+
+
+def test_stopped_trials_are_imputed_pessimistically() -> None:
+    """An early-stopped trial with the best raw value is modelled as no better than the median
+    finished trial and never becomes the incumbent; a failed one gets the worst target."""
+    space = SearchSpace.from_nni(UNIT)
+    t = GPTuner(space, mode="minimize", seed=0, n_startup=2, **FAST)
+    vals = [3.0, 2.0, 1.0, 4.0]
+    for i, v in enumerate(vals):
+        p = t.suggest(str(i))
+        assert p is not None
+        t.observe(TrialResult(str(i), p, TrialStatus.SUCCEEDED, v, (), i))
+    p = t.suggest("s")
+    assert p is not None
+    t.observe(TrialResult("s", p, TrialStatus.EARLY_STOPPED, 0.1, (0.5, 0.1), 4))
+    p = t.suggest("f")
+    assert p is not None
+    t.observe(TrialResult("f", p, TrialStatus.FAILED, None, (), 5))
+    y, incumbent = t._targets(None)
+    assert y[4] == float(np.median(vals))  # max(0.1, median of finished)
+    assert y[5] == max(vals)
+    assert list(incumbent) == [True, True, True, True, False, False]
+    assert t._model(None).best == 1.0
+    assert t.suggest("next") is not None

@@ -16,7 +16,7 @@ import scipy.linalg
 import scipy.optimize
 import scipy.special
 
-__all__ = ["GP", "fit_gp", "log_ei"]
+__all__ = ["GP", "fit_gp", "log_ei", "log_ei_grad"]
 
 _SQRT5 = math.sqrt(5.0)
 _LS_MU, _LS_SIGMA = math.log(0.5), 1.0  # log-normal prior on lengthscales
@@ -31,6 +31,14 @@ def _scaled_sq(a: np.ndarray, b: np.ndarray, ls: np.ndarray) -> np.ndarray:
     """Per-dimension squared scaled differences, shape (n, m, d)."""
     d = (a[:, None, :] - b[None, :, :]) / ls
     out: np.ndarray = d * d
+    return out
+
+
+def _sq_dist(a: np.ndarray, b: np.ndarray, ls: np.ndarray) -> np.ndarray:
+    """Squared scaled distances, shape (n, m), without the (n, m, d) intermediate."""
+    a2, b2 = a / ls, b / ls
+    r2 = (a2 * a2).sum(1)[:, None] + (b2 * b2).sum(1)[None, :] - 2.0 * (a2 @ b2.T)
+    out: np.ndarray = np.maximum(r2, 0.0)
     return out
 
 
@@ -67,17 +75,29 @@ def _objective(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, 
     grad[:dim] = -0.5 * np.einsum("ij,ijk->k", w * base, d2)
     grad[dim] = -0.5 * float(np.sum(w * k))
     grad[dim + 1] = -0.5 * noise * float(np.trace(w))
-    # priors (negative log densities in log-parameter space)
-    zl = (theta[:dim] - _LS_MU) / _LS_SIGMA
-    nll += 0.5 * float(zl @ zl)
-    grad[:dim] += zl / _LS_SIGMA
-    zs = (float(theta[dim]) - _SV_MU) / _SV_SIGMA
-    nll += 0.5 * zs * zs
-    grad[dim] += zs / _SV_SIGMA
-    # gamma on noise, with the Jacobian of the log transform: -(a * t - b * e^t)
-    nll += -_NOISE_A * float(theta[dim + 1]) + _NOISE_B * noise
-    grad[dim + 1] += -_NOISE_A + _NOISE_B * noise
+    pv, pg = _PRIOR(theta, dim)
+    nll += pv
+    grad += pg
     return nll, grad
+
+
+def _prior_lognormal(theta: np.ndarray, dim: int) -> tuple[float, np.ndarray]:
+    """Negative log prior density in log-parameter space, and its gradient."""
+    grad = np.zeros_like(theta)
+    zl = (theta[:dim] - _LS_MU) / _LS_SIGMA
+    val = 0.5 * float(zl @ zl)
+    grad[:dim] = zl / _LS_SIGMA
+    zs = (float(theta[dim]) - _SV_MU) / _SV_SIGMA
+    val += 0.5 * zs * zs
+    grad[dim] = zs / _SV_SIGMA
+    # gamma on noise, with the Jacobian of the log transform: -(a * t - b * e^t)
+    noise = math.exp(theta[dim + 1])
+    val += -_NOISE_A * float(theta[dim + 1]) + _NOISE_B * noise
+    grad[dim + 1] = -_NOISE_A + _NOISE_B * noise
+    return val, grad
+
+
+_PRIOR = _prior_lognormal
 
 
 @dataclass
@@ -95,12 +115,37 @@ class GP:
 
     def predict(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation (standardised units) at rows ``xq``."""
-        ks = matern52(_scaled_sq(xq, self.x, self.ls).sum(axis=2), self.sv)
+        ks = matern52(_sq_dist(xq, self.x, self.ls), self.sv)
         mu: np.ndarray = ks @ self.alpha
         v = scipy.linalg.solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
         var = np.maximum(self.sv - np.sum(v * v, axis=0), 1e-12)
         sd: np.ndarray = np.sqrt(var)
         return mu, sd
+
+    def predict_grad(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Posterior mean and sd at rows ``xq`` and their gradients with respect to ``xq``.
+
+        With ``d = xq - x_i`` and ``r`` the scaled distance, the Matérn-5/2 kernel has
+        ``dk/dxq = -5/3 sv (1 + sqrt5 r) exp(-sqrt5 r) d / ls**2`` (smooth at ``r = 0``);
+        ``dmu = sum_i alpha_i dk_i`` and ``dvar = -2 sum_i (K^-1 k)_i dk_i``.
+        """
+        diff = xq[:, None, :] - self.x[None, :, :]
+        inv_l2 = 1.0 / (self.ls * self.ls)
+        r2 = np.einsum("mnd,d->mn", diff * diff, inv_l2)
+        r = np.sqrt(np.maximum(r2, 0.0))
+        e = np.exp(-_SQRT5 * r)
+        ks = self.sv * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
+        g = -(5.0 / 3.0) * self.sv * (1.0 + _SQRT5 * r) * e  # (m, n)
+        mu: np.ndarray = ks @ self.alpha
+        kinv_ks = scipy.linalg.cho_solve((self.chol, True), ks.T, check_finite=False).T
+        var_raw = self.sv - np.sum(ks * kinv_ks, axis=1)
+        var = np.maximum(var_raw, 1e-12)
+        sd: np.ndarray = np.sqrt(var)
+        dmu: np.ndarray = np.einsum("mn,mnd->md", g * self.alpha[None, :], diff) * inv_l2
+        dvar = -2.0 * np.einsum("mn,mnd->md", g * kinv_ks, diff) * inv_l2
+        dvar[var_raw <= 1e-12] = 0.0
+        dsd: np.ndarray = dvar / (2.0 * sd[:, None])
+        return mu, sd, dmu, dsd
 
     def with_data(self, x: np.ndarray, y_raw: np.ndarray) -> GP:
         """The same hyperparameters and standardisation, conditioned on other data."""
@@ -125,7 +170,7 @@ def _condition(
     y_std: float,
 ) -> GP:
     n = x.shape[0]
-    k = matern52(_scaled_sq(x, x, ls).sum(axis=2), sv) + (noise + 1e-8) * np.eye(n)
+    k = matern52(_sq_dist(x, x, ls), sv) + (noise + 1e-8) * np.eye(n)
     jitter = 0.0
     for _ in range(6):
         try:
@@ -176,21 +221,61 @@ def fit_gp(x: np.ndarray, y: np.ndarray, *, n_restarts: int = 2, max_iter: int =
 
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_SQRT_HALF_PI = math.sqrt(math.pi / 2)
+_Z_ASYM = -25.0  # below this, the asymptotic series of h(z) is exact to double precision
+
+
+def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log h(z)`` and ``h'(z) / h(z)`` for ``h(z) = phi(z) + z Phi(z)``, stable for any z.
+
+    ``h' = Phi``. For ``z > -1`` both are direct. For ``-25 < z <= -1``,
+    ``h = phi(z) (1 + z c)`` with ``c = Phi / phi = sqrt(pi/2) erfcx(-z / sqrt2)``, so
+    ``h'/h = c / (1 + z c)``. Below ``-25``, ``h ~ phi(z) / z**2 (1 - 3 / z**2)`` and
+    ``h'/h ~ -z - 2 / z``.
+    """
+    log_h = np.empty_like(z)
+    ratio = np.empty_like(z)
+    hi = z > -1.0
+    zh = z[hi]
+    hh = np.exp(-0.5 * zh * zh - _LOG_SQRT_2PI) + zh * scipy.special.ndtr(zh)
+    log_h[hi] = np.log(hh)
+    ratio[hi] = scipy.special.ndtr(zh) / hh
+    mid = (~hi) & (z > _Z_ASYM)
+    zm = z[mid]
+    c = _SQRT_HALF_PI * scipy.special.erfcx(-zm / math.sqrt(2))
+    one_zc = np.maximum(1.0 + zm * c, 1e-300)
+    log_h[mid] = -0.5 * zm * zm - _LOG_SQRT_2PI + np.log(one_zc)
+    ratio[mid] = c / one_zc
+    lo = z <= _Z_ASYM
+    zl = np.maximum(z[lo], -1e150)
+    inv2 = 1.0 / (zl * zl)
+    log_h[lo] = -0.5 * zl * zl - _LOG_SQRT_2PI + np.log(inv2) + np.log1p(-3.0 * inv2)
+    ratio[lo] = -zl - 2.0 / zl
+    return log_h, ratio
 
 
 def log_ei(mu: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
     """Log expected improvement below ``best`` (minimisation), numerically stable.
 
-    ``EI = sd * h(z)`` with ``z = (best - mu) / sd`` and ``h(z) = phi(z) + z Phi(z)``; for
-    ``z < -1`` it uses ``h(z) = phi(z) (1 + z sqrt(pi/2) erfcx(-z / sqrt2))`` with ``log1p``.
+    ``EI = sd * h(z)`` with ``z = (best - mu) / sd`` and ``h(z) = phi(z) + z Phi(z)``; see
+    :func:`_log_h` for the stable forms.
     """
     z = (best - mu) / sd
-    out = np.empty_like(z)
-    hi = z > -1.0
-    zh = z[hi]
-    out[hi] = np.log(np.exp(-0.5 * zh * zh - _LOG_SQRT_2PI) + zh * scipy.special.ndtr(zh))
-    zl = np.maximum(z[~hi], -1e6)
-    inner = zl * math.sqrt(math.pi / 2) * scipy.special.erfcx(-zl / math.sqrt(2))
-    out[~hi] = -0.5 * zl * zl - _LOG_SQRT_2PI + np.log1p(np.maximum(inner, -1.0 + 1e-300))
-    res: np.ndarray = out + np.log(sd)
+    res: np.ndarray = _log_h(z)[0] + np.log(sd)
     return res
+
+
+def log_ei_grad(
+    mu: np.ndarray, sd: np.ndarray, best: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log EI and its partial derivatives with respect to ``mu`` and ``sd``.
+
+    ``d logEI / d mu = -rho / sd`` and ``d logEI / d sd = (1 - z rho) / sd`` with
+    ``rho = h'(z) / h(z)``.
+    """
+    z = (best - mu) / sd
+    lh, rho = _log_h(z)
+    val: np.ndarray = lh + np.log(sd)
+    d_mu: np.ndarray = -rho / sd
+    d_sd: np.ndarray = (1.0 - z * rho) / sd
+    return val, d_mu, d_sd
