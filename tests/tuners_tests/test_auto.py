@@ -1,0 +1,100 @@
+"""The auto tuner: the documented choice per space, the gp -> tpe switch with replay, MO
+delegation, determinism on resume and the conformance suite."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from hyperloom.errors import PluginError
+from hyperloom.space import SearchSpace
+from hyperloom.tuners.auto import AutoTuner, choose
+from hyperloom.tuners.gp import GPTuner
+from hyperloom.tuners.tpe import TPETuner
+from hyperloom.types import Objective, TrialResult, TrialStatus
+
+CONT = {f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(4)}
+CATS = {f"c{i}": {"_type": "choice", "_value": list("abcde")} for i in range(6)}
+NESTED = {
+    "m": {
+        "_type": "choice",
+        "_value": [{"_name": "a", "u": {"_type": "uniform", "_value": [0, 1]}}, {"_name": "b"}],
+    }
+}
+WIDE = {f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(40)}
+FAST_GP = {"n_candidates": 64, "n_restarts": 2, "max_iter": 10}
+
+
+def test_choice_rule() -> None:
+    assert choose(SearchSpace.from_nni(CONT))[0] == "gp"
+    assert choose(SearchSpace.from_nni(CATS))[0] == "tpe"
+    assert choose(SearchSpace.from_nni(NESTED))[0] == "tpe"
+    assert choose(SearchSpace.from_nni(WIDE))[0] == "tpe"
+    assert choose(SearchSpace.from_nni(CONT), budget=5000)[0] == "tpe"
+
+
+def test_delegates_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="hyperloom.tuners.auto"):
+        t = AutoTuner(SearchSpace.from_nni(CONT), mode="minimize", seed=0, gp=FAST_GP)
+    assert isinstance(t.delegate, GPTuner) and t.choice == "gp"
+    assert sum("auto tuner: using gp" in r.getMessage() for r in caplog.records) == 1
+    assert isinstance(AutoTuner(SearchSpace.from_nni(CATS), seed=0).delegate, TPETuner)
+    with pytest.raises(PluginError):
+        AutoTuner(SearchSpace.from_nni(CONT), method="cmaes")
+
+
+def _drive(t: Any, n: int) -> list[TrialResult]:
+    out = []
+    for i in range(n):
+        p = t.suggest(f"t{i}")
+        assert p is not None
+        r = TrialResult(f"t{i}", p, TrialStatus.SUCCEEDED, sum(p.values()), (), i)
+        t.observe(r)
+        out.append(r)
+    return out
+
+
+def test_switch_to_tpe_replays_history() -> None:
+    t = AutoTuner(SearchSpace.from_nni(CONT), mode="minimize", seed=1, switch_after=12, gp=FAST_GP)
+    log = _drive(t, 12)
+    assert t.choice == "gp"
+    p = t.suggest("next")
+    assert t.choice == "tpe" and isinstance(t.delegate, TPETuner) and p is not None
+    assert t.delegate.history.n == 12  # type: ignore[attr-defined]
+    # resume: a fresh tuner fed the same results makes the same suggestion
+    b = AutoTuner(SearchSpace.from_nni(CONT), mode="minimize", seed=1, switch_after=12, gp=FAST_GP)
+    for r in log:
+        b.observe(r)
+    assert b.suggest("next") == p
+    # a known budget within switch_after never switches
+    c = AutoTuner(
+        SearchSpace.from_nni(CONT),
+        mode="minimize",
+        seed=1,
+        switch_after=12,
+        budget=12,
+        gp=FAST_GP,
+    )
+    _drive(c, 13)
+    assert c.choice == "gp"
+
+
+def test_multi_objective_goes_to_an_mo_tuner() -> None:
+    objs = (Objective("a", "minimize"), Objective("b", "maximize"))
+    t = AutoTuner(SearchSpace.from_nni(CONT), seed=0, objectives=objs, gp=FAST_GP)
+    assert t.multi_objective and getattr(type(t.delegate), "multi_objective", False)
+    assert len(t.delegate.objectives) == 2
+    p = t.suggest("0")
+    assert p is not None
+    t.observe(TrialResult("0", p, TrialStatus.SUCCEEDED, 1.0, (), 0, values=(1.0, 2.0)))
+
+
+def test_conformance_suite() -> None:
+    from hyperloom.plugins.testing.tuners import check_tuner
+
+    def factory(space: SearchSpace, **kw: Any) -> AutoTuner:
+        return AutoTuner(space, gp=FAST_GP, **kw)
+
+    failed = [r for r in check_tuner(factory, v2=True) if not r.ok]
+    assert not failed, [(r.name, r.detail) for r in failed]

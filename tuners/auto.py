@@ -1,0 +1,205 @@
+"""The ``auto`` tuner: picks a search method for the experiment, then delegates to it.
+
+The rule (measured in ``docs/notes/gp.md`` and ``docs/notes/nb201.md``):
+
+* **gp** (Gaussian-process BO) while the model is cheap and accurate: a space without nested
+  choices, with at most :data:`GP_MAX_FEATURES` model features (one per numeric parameter, one per
+  categorical option) and at most :data:`GP_MAX_CATEGORICAL_SHARE` of its parameters
+  categorical, for the first ``switch_after`` observations (default :data:`SWITCH_AFTER`, where
+  the GP starts to subsample its history).
+* **tpe** otherwise: nested (conditional) spaces, many features, categorical-heavy spaces, and
+  long runs once ``switch_after`` trials have been observed (the TPE is then given every trial
+  seen so far, so the switch loses nothing). A known ``budget`` at or below ``switch_after``
+  never switches.
+* Several objectives: the first of those two that can search several objectives (``gp`` by
+  ParEGO always can).
+
+The choice, and each switch, is logged once (``manager.log``) and kept in :attr:`AutoTuner.choice`
+and :attr:`AutoTuner.reason`. Everything is a pure function of the space, the options and the
+observed history, so resume by replay reproduces the same choices and suggestions.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from hyperloom.errors import PluginError
+from hyperloom.space import SearchSpace
+from hyperloom.tuners._base import Tuner
+from hyperloom.types import Constraint, Objective, Suggestion, TrialResult
+
+__all__ = ["GP_MAX_CATEGORICAL_SHARE", "GP_MAX_FEATURES", "SWITCH_AFTER", "AutoTuner", "choose"]
+
+log = logging.getLogger(__name__)
+
+#: Most model features (numeric parameters + categorical options) for which ``gp`` is chosen.
+GP_MAX_FEATURES = 32
+#: Largest share of categorical parameters for which ``gp`` is chosen.
+GP_MAX_CATEGORICAL_SHARE = 0.5
+#: Observations after which a ``gp`` phase hands over to ``tpe``.
+SWITCH_AFTER = 300
+
+
+def choose(
+    space: SearchSpace, *, budget: int | None = None, switch_after: int = SWITCH_AFTER
+) -> tuple[str, str]:
+    """The method ``auto`` starts with for ``space``, and why (one sentence)."""
+    params = list(space.parameters)
+    n = len(params)
+    n_cat = sum(1 for p in params if p.is_categorical)
+    n_feat = sum(int(p.n_choices) if p.is_categorical else 1 for p in params)
+    conditional = any(p.condition is not None for p in params)
+    if conditional:
+        return "tpe", "the space has nested choices (TPE models conditional parameters natively)"
+    if n_feat > GP_MAX_FEATURES:
+        return "tpe", (
+            f"{n_feat} model features (numeric parameters + categorical options) > "
+            f"{GP_MAX_FEATURES}: too many for a GP on a small budget"
+        )
+    if n and n_cat / n > GP_MAX_CATEGORICAL_SHARE:
+        return "tpe", (
+            f"{n_cat} of {n} parameters are categorical (> {GP_MAX_CATEGORICAL_SHARE:.0%})"
+        )
+    if budget is not None and budget > 4 * switch_after:
+        return "tpe", f"budget {budget} trials: a long run, where TPE's cost stays flat"
+    tail = (
+        f"; hands over to tpe after {switch_after} observations"
+        if budget is None or budget > switch_after
+        else ""
+    )
+    return "gp", (
+        f"{n} parameters, {n_feat} model features, no nested choices: GP-BO is the most "
+        f"sample-efficient here{tail}"
+    )
+
+
+def _accepts(cls: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _tuner_class(name: str) -> Any:
+    if name == "gp":
+        from hyperloom.tuners.gp import GPTuner
+
+        return GPTuner
+    from hyperloom.tuners.tpe import TPETuner
+
+    return TPETuner
+
+
+class AutoTuner(Tuner):
+    """Chooses ``gp`` or ``tpe`` from the space and budget, and may switch once, gp -> tpe.
+
+    See the module docstring for the rule. ``suggest``, ``observe``, ``report`` and ``forget``
+    go to the current method; on a switch the new one first observes every ended trial, in order.
+
+    Args:
+        space: The search space.
+        mode: "maximize" or "minimize".
+        seed: Random seed, passed on to the chosen tuner.
+        objectives: Several objectives (a multi-objective-capable method is chosen).
+        constraints: Bounds on reported metrics, passed to a method that accepts them.
+        budget: The experiment's trial budget, when known (``maxTrialNumber``).
+        switch_after: Observations after which a gp phase hands over to tpe (0: never).
+        method: Force ``"gp"`` or ``"tpe"`` instead of choosing.
+        gp: classArgs for the gp tuner.
+        tpe: classArgs for the tpe tuner.
+    """
+
+    multi_objective: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        mode: str = "maximize",
+        seed: int | None = None,
+        objectives: Sequence[Objective] | None = None,
+        constraints: Sequence[Constraint] | None = None,
+        budget: int | None = None,
+        switch_after: int = SWITCH_AFTER,
+        method: str | None = None,
+        gp: Mapping[str, Any] | None = None,
+        tpe: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(space, mode=mode, seed=seed, objectives=objectives)
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+        ):
+            raise PluginError(f"auto: budget must be a positive integer, got {budget!r}")
+        if isinstance(switch_after, bool) or not isinstance(switch_after, int) or switch_after < 0:
+            raise PluginError(f"auto: switch_after must be an integer >= 0, got {switch_after!r}")
+        if method is not None and method not in ("gp", "tpe"):
+            raise PluginError(f"auto: method must be 'gp' or 'tpe', got {method!r}")
+        self.budget = budget
+        self.switch_after = switch_after if switch_after else math.inf
+        self._options = {"gp": dict(gp or {}), "tpe": dict(tpe or {})}
+        self._objectives_arg = tuple(objectives or ())
+        self._constraints = tuple(constraints or ())
+        self._results: list[TrialResult] = []
+        self._forced = method is not None
+        if method is not None:
+            name, why = method, "forced by classArgs method"
+        else:
+            name, why = choose(space, budget=budget, switch_after=int(min(self.switch_after, 1e9)))
+        if len(self.objectives) > 1 and not getattr(_tuner_class(name), "multi_objective", False):
+            name, why = "gp", f"{why}; but {len(self.objectives)} objectives: gp (ParEGO) instead"
+        self.choice = name
+        self.reason = why
+        self.delegate: Tuner = self._build(name)
+        log.info("auto tuner: using %s: %s", name, why)
+
+    def _build(self, name: str) -> Tuner:
+        cls = _tuner_class(name)
+        kwargs: dict[str, Any] = dict(self._options[name])
+        kwargs["mode"] = self.mode
+        kwargs["seed"] = self.seed
+        if len(self._objectives_arg) > 1:
+            kwargs["objectives"] = self._objectives_arg
+        if self._constraints and _accepts(cls, "constraints"):
+            kwargs["constraints"] = self._constraints
+        try:
+            tuner: Tuner = cls(self.space, **kwargs)
+        except TypeError as e:
+            raise PluginError(f"auto: bad classArgs for {name}: {e}") from None
+        return tuner
+
+    def _maybe_switch(self) -> None:
+        if (
+            self.choice != "gp"
+            or self._forced
+            or len(self._results) < self.switch_after
+            or (self.budget is not None and self.budget <= self.switch_after)
+        ):
+            return
+        if len(self.objectives) > 1 and not getattr(_tuner_class("tpe"), "multi_objective", False):
+            return
+        new = self._build("tpe")
+        for r in self._results:
+            new.observe(r)
+        self.delegate = new
+        self.choice = "tpe"
+        self.reason = f"switched from gp to tpe after {len(self._results)} observations"
+        log.info("auto tuner: %s", self.reason)
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | Suggestion | object | None:
+        self._maybe_switch()
+        return self.delegate.suggest(trial_id)
+
+    def observe(self, result: TrialResult) -> None:
+        self._results.append(result)
+        self.delegate.observe(result)
+
+    def report(self, trial_id: str, step: int, value: float) -> None:
+        self.delegate.report(trial_id, step, value)
+
+    def forget(self, trial_id: str) -> None:
+        self.delegate.forget(trial_id)
