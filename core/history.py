@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hyperloom.errors import MissingDependencyError, StoreError, UsageError
+from hyperloom.errors import HyperloomError, MissingDependencyError, StoreError, UsageError
 from hyperloom.paths import (
     DB_NAME,
     all_experiment_dirs,
@@ -26,7 +26,7 @@ from hyperloom.paths import (
     find_experiment_dir,
 )
 from hyperloom.store import StoreReader, TrialRecord
-from hyperloom.types import TrialStatus
+from hyperloom.types import BEST_STATUSES, Constraint, Objective, TrialStatus, feasible
 
 if TYPE_CHECKING:
     import pandas
@@ -44,8 +44,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Trials whose final value counts for "best": a failed trial's value is not trusted.
-_RANKED = (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED, TrialStatus.TIMEOUT)
+# Trials whose final value counts for "best" (the one rule, hyperloom.types.BEST_STATUSES).
+_RANKED = tuple(BEST_STATUSES)
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -62,7 +62,38 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _objectives(config: dict[str, Any]) -> tuple[Objective, ...]:
+    """The experiment's objectives (one unnamed objective in its mode when none are named)."""
+    raw = config.get("objectives")
+    if isinstance(raw, list) and raw:
+        try:
+            return tuple(
+                Objective(str(o["name"]), str(o.get("mode", "maximize")))
+                if isinstance(o, dict)
+                else Objective(str(o))
+                for o in raw
+            )
+        except (KeyError, ValueError, HyperloomError) as e:
+            raise StoreError(f"the experiment's objectives are not readable: {e}") from None
+    return (Objective("default", _tuner_mode(config)),)
+
+
+def _constraints(config: dict[str, Any]) -> tuple[Constraint, ...]:
+    raw = config.get("constraints")
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for c in raw:
+        if isinstance(c, dict) and "metric" in c:
+            out.append(Constraint(str(c["metric"]), c.get("max"), c.get("min")))
+    return tuple(out)
+
+
 def _mode(config: dict[str, Any]) -> str:
+    return _objectives(config)[0].mode
+
+
+def _tuner_mode(config: dict[str, Any]) -> str:
     tuner = config.get("tuner") or {}
     args = (tuner.get("classArgs") or {}) if isinstance(tuner, dict) else {}
     mode = str(args.get("mode") or args.get("optimize_mode") or "maximize").lower()
@@ -167,20 +198,56 @@ class ExperimentView:
         """The number of trials per TrialStatus name."""
         return dict(self._reader.count_by_status())
 
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        """The experiment's objectives (one unnamed objective when the config names none)."""
+        return _objectives(self.config)
+
+    @property
+    def constraints(self) -> tuple[Constraint, ...]:
+        """The experiment's feasibility constraints (empty when none)."""
+        return _constraints(self.config)
+
     def best(self, n: int = 1) -> list[TrialRecord]:
         """The ``n`` best trials by final value, best first, following the experiment's mode.
 
-        Only trials that ended with a final value count (SUCCEEDED, EARLY_STOPPED or TIMEOUT);
-        ties keep sequence order.
+        Only finished trials count (``hyperloom.types.BEST_STATUSES``), and only feasible ones
+        when the experiment has constraints; ties keep sequence order. With several objectives,
+        the best are the Pareto front (see :meth:`pareto_front`), by the first objective.
         """
         if n < 1:
             raise UsageError(f"best(n={n}): n must be at least 1")
+        if len(self.objectives) > 1:
+            return self.pareto_front()[:n]
         order = "-value" if self.mode == "maximize" else "value"
-        return [
+        cons = self.constraints
+        out: list[TrialRecord] = []
+        for t in self._reader.iter_trials(
+            status=_RANKED, order=order, limit=None if cons else n, with_intermediate=False
+        ):
+            if t.value is not None and feasible(t.metrics, cons):
+                out.append(t)
+                if len(out) == n:
+                    break
+        return out
+
+    def pareto_front(self) -> list[TrialRecord]:
+        """The finished, feasible trials that no other one dominates on every objective, sorted
+        by the first objective (best first). With one objective: the best trial(s)."""
+        from hyperloom.pareto import as_losses, pareto_mask
+
+        objs, cons = self.objectives, self.constraints
+        cands = [
             t
-            for t in self._reader.trials(status=_RANKED, order=order, limit=n)
-            if t.value is not None
+            for t in self._reader.iter_trials(status=_RANKED, with_intermediate=False)
+            if t.values is not None and len(t.values) >= len(objs) and feasible(t.metrics, cons)
         ]
+        if not cands:
+            return []
+        losses = as_losses([t.values[: len(objs)] for t in cands if t.values], [o.mode for o in objs])
+        mask = pareto_mask(losses)
+        front = [(losses[i, 0], t.sequence, t) for i, t in enumerate(cands) if mask[i]]
+        return [t for _l, _s, t in sorted(front, key=lambda x: (x[0], x[1]))]
 
     def elapsed(self) -> float:
         """Seconds the experiment has run, summed over its runs (resumes), now included."""
@@ -244,11 +311,17 @@ FIXED_COLUMNS = (
 )
 
 
-def trial_rows(trials: list[TrialRecord]) -> list[dict[str, Any]]:
+def trial_rows(
+    trials: list[TrialRecord], objectives: tuple[Objective, ...] = ()
+) -> list[dict[str, Any]]:
     """Flat rows for tables and CSV: fixed columns, then ``param/...`` and ``metric/...`` columns.
 
-    Every row has the same keys (missing values are None), in a stable order.
+    With several objectives, an ``objective/<name>`` column per objective follows ``value``;
+    when any trial was warm-started, a ``parent`` column follows ``reason``. Every row has the
+    same keys (missing values are None), in a stable order.
     """
+    multi = len(objectives) > 1
+    lineage = any(t.parent for t in trials)
     params = [flatten(t.params) for t in trials]
     metrics = [flatten(t.metrics) for t in trials]
     pkeys = list(dict.fromkeys(k for p in params for k in p))
@@ -260,11 +333,18 @@ def trial_rows(trials: list[TrialRecord]) -> list[dict[str, Any]]:
             "trial_id": t.trial_id,
             "status": t.status.name,
             "value": t.value,
+        }
+        if multi:
+            vals = list(t.values or ())
+            for i, o in enumerate(objectives):
+                row[f"objective/{o.name}"] = vals[i] if i < len(vals) else None
+        row |= {
             "started": t.started,
             "ended": t.ended,
             "duration": t.duration,
             "exit_code": t.exit_code,
             "reason": t.reason,
+            **({"parent": t.parent} if lineage else {}),
             "n_intermediate": len(t.intermediate),
         }
         row.update({f"param/{k}": p.get(k) for k in pkeys})

@@ -66,9 +66,10 @@ class TrialStatus(enum.Enum):
         return self not in (TrialStatus.WAITING, TrialStatus.RUNNING, TrialStatus.PAUSED)
 
 
-# The one "best" rule: only these statuses rank (a finished trial, or one stopped early with the
-# value it had reached). The one budget rule: every started trial uses budget except those the
-# user or the experiment canceled.
+# The one "best" rule: only finished trials rank (a trial stopped early keeps the value it had
+# reached, for schedulers, but that value is of a lower fidelity and never counts as best). The
+# one budget rule: every started trial uses budget except those the user or the experiment
+# canceled.
 BEST_STATUSES = frozenset({TrialStatus.SUCCEEDED})
 BUDGET_STATUSES = frozenset(
     {TrialStatus.SUCCEEDED, TrialStatus.FAILED, TrialStatus.EARLY_STOPPED, TrialStatus.TIMEOUT}

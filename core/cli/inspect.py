@@ -136,18 +136,23 @@ def _write_json_array(texts: Iterable[str], out: TextIO) -> int:
 
 
 def _json_texts(view: Any, status: str | None, top: int | None) -> Iterable[str]:
-    """The ``trials --json`` objects as JSON text (straight from the store unless ``top``)."""
+    """The ``trials --json`` objects as JSON text (straight from the store unless ``top``),
+    each with ``pareto``: whether it is on the Pareto front (the best, with one objective)."""
+    from hyperloom.cli._lineage import front_ids, with_pareto
+
     reasons = _assessor_reasons(view)
+    front = front_ids(view)
     if top is None:
         texts: Iterable[str] = view.reader.iter_trials_json(status=status, reasons=reasons)
-        return texts
-    texts = []
+        return with_pareto(texts, front)
+    out = []
     for rec in _records(view, status, top):
         obj = rec.to_json()
         if obj["reason"] is None and rec.trial_id in reasons:
             obj["reason"] = reasons[rec.trial_id]
-        texts.append(json.dumps(obj))
-    return texts
+        obj["pareto"] = rec.trial_id in front
+        out.append(json.dumps(obj))
+    return out
 
 
 @app.command("list")
@@ -204,6 +209,12 @@ def status(
                     "counts": counts,
                     "budget": {k: None if v is None else list(v) for k, v in budget.items()},
                     "best": best[0].to_json() if best else None,
+                    "objectives": [{"name": o.name, "mode": o.mode} for o in view.objectives],
+                    "pareto_front": (
+                        [t.to_json() for t in view.pareto_front()]
+                        if len(view.objectives) > 1
+                        else None
+                    ),
                 }
             )
             return
@@ -225,7 +236,17 @@ def status(
         if budget["duration"] is not None:
             used_s, cap_s = budget["duration"]
             lines.append(f"[bold]time[/]     {_secs(used_s)} of {_secs(cap_s)}")
-        if best:
+        objs = view.objectives
+        if len(objs) > 1:
+            front = view.pareto_front()
+            names = ", ".join(f"{o.name} ({o.mode[:3]})" for o in objs)
+            lines.append(f"[bold]pareto[/]   {len(front)} trials on the front of {names}")
+            for t in front[:5]:
+                vals = ", ".join(_num(v) for v in (t.values or ())[: len(objs)])
+                lines.append(f"           #{t.sequence} {t.trial_id}: {vals}")
+            if len(front) > 5:
+                lines.append(f"           ... `hyperloom trials {view.id} --pareto` lists all")
+        elif best:
             b = best[0]
             lines.append(
                 f"[bold]best[/]     {_num(b.value)} ({view.mode}) — trial #{b.sequence} "
@@ -252,21 +273,50 @@ def trials(
     top: int = typer.Option(
         None, "--top", help="Only the N best trials by final value (per the experiment's mode)."
     ),
+    pareto: bool = typer.Option(
+        False, "--pareto", help="Only the trials on the Pareto front (several objectives)."
+    ),
+    tree: bool = typer.Option(
+        False,
+        "--tree",
+        help="Print the family tree: each warm-started trial (PBT) under the trial it started "
+        "from, with the perturbation it got.",
+    ),
 ) -> None:
-    """Show an experiment's trials: sequence, id, status, value, params, duration and reason."""
+    """Show an experiment's trials: sequence, id, status, value(s), params, duration and reason.
+
+    With several objectives the value column lists them in order and a star marks the trials on
+    the Pareto front; ``--json`` gives ``values`` and ``pareto`` for every trial.
+    """
+    from hyperloom.cli._lineage import front_ids, lineage_tree, values_text
     from hyperloom.history import open_experiment
 
     name = _status_option(status_filter)
     with open_experiment(experiment) as view:
-        if as_json:
+        if tree:
+            console.print(lineage_tree(view, f"{view.name} ({view.id})"))
+            return
+        if as_json and not pareto:
             _write_json_array(_json_texts(view, name, top), sys.stdout)
             return
+        front = front_ids(view)
         records = _records(view, name, top)
+        if pareto:
+            records = [r for r in records if r.trial_id in front]
+        if as_json:
+            _write_json_array(
+                (json.dumps({**r.to_json(), "pareto": True}) for r in records), sys.stdout
+            )
+            return
+        n_obj = len(view.objectives)
         reasons = _assessor_reasons(view)
         gpu = _gpu_usage(view)
         title = f"{view.name} ({view.id}): {len(records)} trials"
         if top is not None:
             title += f", best {top} ({view.mode})"
+        if n_obj > 1:
+            title += " — values: " + ", ".join(f"{o.name} ({o.mode[:3]})" for o in view.objectives)
+            title += "; * on the Pareto front"
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("id")
@@ -278,11 +328,12 @@ def trials(
         table.add_column("gpu")
     table.add_column("reason", overflow="fold")
     for t in records:
+        mark = " *" if n_obj > 1 and t.trial_id in front else ""
         table.add_row(
             str(t.sequence),
             t.trial_id,
             _styled(t.status.name),
-            _num(t.value),
+            values_text(t, n_obj, _num) + mark,
             _params_text(t.params),
             _secs(t.duration),
             *([gpu.get(t.trial_id, "")] if gpu else []),
@@ -325,7 +376,7 @@ def export(
         else:
             records = view.trials()
             reasons = _assessor_reasons(view)
-            rows = trial_rows(records)
+            rows = trial_rows(records, view.objectives)
             for row, rec in zip(rows, records, strict=True):
                 if row["reason"] is None:
                     row["reason"] = reasons.get(rec.trial_id)
