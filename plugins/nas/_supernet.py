@@ -386,7 +386,7 @@ class Supernet(nn.Module):
         """Mean entropy of the alpha softmaxes, in nats (log of the option count at the start)."""
         total = 0.0
         for p in self.softmax().values():
-            total += float(-(p * torch.log(p.clamp_min(1e-12))).sum())
+            total += float(-(p * torch.log(p.clamp_min(1e-12))).sum().detach())
         return total / max(1, len(self.alphas))
 
     def max_entropy(self) -> float:

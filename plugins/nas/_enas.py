@@ -1,0 +1,108 @@
+"""ENAS (Pham et al. 2018): a reinforcement-learning controller samples the paths of a shared
+supernet. Imports torch.
+
+The controller is hyperloom's own ``rl`` tuner (an LSTM policy updated with PPO), driven
+in-process through its public ``suggest``/``observe``: every weight step trains the path the
+controller suggests, and that path's accuracy on one validation batch (the shared weights as
+they are, batch statistics) is observed as its reward, so the policy and the shared weights
+improve together, as in the paper (which alternates whole phases; we interleave at step
+granularity, which is simpler and no worse on a small budget). At the end ``n_candidates``
+paths are drawn from the policy and the best by full inherited-weight validation is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from hyperloom.plugins.nas._data import Dataset
+from hyperloom.plugins.nas._oneshot import (
+    EpochCallback,
+    SearchResult,
+    arch_space,
+    evaluate_inherited,
+    tensors,
+    tuner_loop_result,
+)
+from hyperloom.plugins.nas._spos import train_single_path
+from hyperloom.plugins.nas._supernet import Supernet
+
+__all__ = ["enas_search"]
+
+
+def enas_search(
+    supernet: Supernet,
+    data: Dataset,
+    *,
+    epochs: int = 20,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    weight_decay: float = 1e-4,
+    controller: str = "rl",
+    controller_args: Mapping[str, Any] | None = None,
+    reward_batch: int = 128,
+    n_candidates: int = 20,
+    seed: int = 0,
+    max_seconds: float | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> SearchResult:
+    """Trains the supernet on controller-sampled paths and derives the best sampled path.
+
+    Args:
+        supernet: Trained in place.
+        data: Training rows train the weights; validation rows give the rewards.
+        epochs, batch_size, lr, weight_decay: Supernet training.
+        controller: The controller tuner's registered name (``rl``: LSTM + PPO).
+        controller_args: Its class arguments (default ``{"batch_size": 8}``).
+        reward_batch: Validation rows per reward.
+        n_candidates: Paths drawn from the final policy and validated in full.
+        seed: Seeds everything.
+        max_seconds: Stop training after the epoch that passes this wall time.
+        on_epoch: Called with ``(epoch, metrics)``; True stops training.
+    """
+    from hyperloom.registry import load_tuner
+
+    start = time.perf_counter()
+    space = arch_space(supernet)
+    args = {"batch_size": 8, **dict(controller_args or {})}
+    ctl = load_tuner(controller, space, mode="maximize", seed=seed, **args)
+    _, _, x_va, y_va, _, _ = tensors(data)
+    rng = np.random.default_rng(seed + 1)
+    state = {"i": 0, "params": {}}  # the controller's current suggestion
+    result = SearchResult("enas", supernet.sample(np.random.default_rng(seed)), 0.0)
+
+    def sampler() -> dict[str, Any]:
+        state["i"] = int(state["i"]) + 1
+        params = ctl.suggest(f"s{state['i']}")
+        if not isinstance(params, dict):  # exhausted tiny space: fall back to uniform
+            params = {k: v for k, v in supernet.sample(rng).items() if k in supernet.decisions}
+        state["params"] = params
+        return {**params, **supernet.fixed}
+
+    def after_step(arch: dict[str, Any]) -> None:
+        idx = torch.from_numpy(
+            rng.choice(len(y_va), size=min(reward_batch, len(y_va)), replace=False)
+        )
+        with torch.no_grad():
+            acc = float((supernet(x_va[idx], arch).argmax(1) == y_va[idx]).float().mean())
+        ctl.observe(tuner_loop_result(f"s{state['i']}", dict(state["params"]), acc))  # type: ignore[arg-type]
+
+    train_single_path(
+        supernet, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        seed=seed, sampler=sampler, after_step=after_step, on_epoch=on_epoch,
+        max_seconds=max_seconds, result=result,
+    )  # fmt: skip
+    best: tuple[float, dict[str, Any]] | None = None
+    for _ in range(n_candidates):
+        arch = sampler()
+        acc = evaluate_inherited(supernet, arch, data, n_val=500)
+        result.evaluations.append((arch, acc))
+        if best is None or acc > best[0]:
+            best = (acc, arch)
+    if best is not None:
+        result.arch, result.val_acc = best[1], best[0]
+    result.seconds = time.perf_counter() - start
+    return result
