@@ -349,11 +349,6 @@ class _Queries:
             for r in self._conn.execute(sql, args)
         ]
 
-    def state(self, name: str) -> Any:
-        """A saved state blob (e.g. a tuner's ``state_dict()``), or None when none was saved."""
-        row = self._conn.execute("SELECT data_json FROM state WHERE name = ?", (name,)).fetchone()
-        return None if row is None else json.loads(row[0])
-
     def close(self) -> None:
         """Closes the connection. Safe to call twice."""
         self._conn.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -81,7 +80,7 @@ class Experiment:
             exp = reader.experiment()
         finally:
             reader.close()
-        raw = exp["config"] if "config" in exp else json.loads(exp["config_json"])
+        raw = exp["config"]
         base = Path(raw.get("trialCodeDirectory") or exp_dir)
         config = Config.from_dict(raw, base_dir=base, source=exp_dir / "config.yaml")
         return cls(config, experiment_id=exp["id"], exp_dir=exp_dir, resuming=True)
@@ -241,7 +240,7 @@ async def _start_dashboard(exp: Experiment, manager: Any) -> Any:
 
 
 def _attach_log(path: Path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _QuietFileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root = logging.getLogger("hyperloom")
@@ -249,6 +248,26 @@ def _attach_log(path: Path) -> logging.Handler:
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
     return handler
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """manager.log: a record that cannot be written (the disk is full) is dropped, never printed
+    as a traceback; the console still says what happened."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            pass
 
 
 def _write_config(exp_dir: Path, config: Config) -> None:

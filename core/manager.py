@@ -29,7 +29,7 @@ from hyperloom._manager_types import (
     trial_id_for,
 )
 from hyperloom.config import Config
-from hyperloom.errors import ConfigError, UsageError
+from hyperloom.errors import ConfigError, StoreError, UsageError
 from hyperloom.types import (
     BEST_STATUSES,
     BUDGET_STATUSES,
@@ -98,6 +98,7 @@ class Manager(LineageMixin):
         self.executor: Any = None
         self._assess_takes_steps = False
         self.objectives: tuple[Objective, ...] = config.objective_list
+        self.store_error: str | None = None  # the store write that failed the experiment
         self.paused: dict[str, RunningTrial] = {}  # PAUSED trials a scheduler may resume
         self.ckpt_steps: dict[str, int] = {}  # trial id -> its last committed checkpoint step
         self._checkpoints: Any = None  # the CheckpointManager, made on first commit
@@ -170,17 +171,29 @@ class Manager(LineageMixin):
             if not self.stopping:
                 await self._end_paused()
             status = "FAILED" if self.failed else "STOPPED" if self.stopping else "DONE"
+        except StoreError as e:
+            # disk full, a lock held elsewhere: one clear line, FAILED; what was recorded stays
+            self.store_error = str(e)
+            self.failed, self.stopping = True, True
+            self.stop_message = str(e)
+            self._say(f"stopping: {e}")
+            log.error("%s", e)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
-            await self._shutdown()
+            try:
+                await self._shutdown()
+            except StoreError as e:
+                self.store_error = self.store_error or str(e)
+                status = "FAILED"
             run_elapsed = (
                 self.clock.monotonic() - self._run_start_mono
             )  # this run only; resume sums them
-            self.store.add_event(
-                "run_end", None, {"elapsed": run_elapsed, "status": status}, self.clock.now()
-            )
-            self.store.set_experiment_status(status, message=self.stop_message or None)
+            with contextlib.suppress(StoreError):
+                self.store.add_event(
+                    "run_end", None, {"elapsed": run_elapsed, "status": status}, self.clock.now()
+                )
+                self.store.set_experiment_status(status, message=self.stop_message or None)
             self._emit_progress(force=True)
         return status
 
@@ -701,12 +714,17 @@ class Manager(LineageMixin):
             with contextlib.suppress(Exception):
                 await self._handle(ev)
         for rt in list(self.running.values()):
-            await self._finish(
-                rt,
-                rt.stop_status or TrialStatus.CANCELED,
-                exit_code=None,
-                reason=rt.stop_reason or "experiment stopped",
-            )
+            try:
+                await self._finish(
+                    rt,
+                    rt.stop_status or TrialStatus.CANCELED,
+                    exit_code=None,
+                    reason=rt.stop_reason or "experiment stopped",
+                )
+            except StoreError:
+                if self.store_error is None:
+                    raise
+                self.running.pop(rt.trial_id, None)  # recorded RUNNING; resume settles it
         # Daemonized descendants leave their trial's process group; they still carry the
         # experiment's id in their environment: nothing of this experiment outlives it.
         with contextlib.suppress(Exception):

@@ -64,6 +64,24 @@ def _connect_rw(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _write_error(path: Path, e: sqlite3.Error) -> StoreError:
+    """A StoreError for a failed write, with what to do."""
+    text = str(e)
+    low = text.lower()
+    if "full" in low:
+        hint = "the disk is full; free space, then `hyperloom resume` continues the experiment"
+    elif "locked" in low or "busy" in low:
+        hint = (
+            "another process holds a write lock on it (an open sqlite3 shell?); close it, then "
+            "`hyperloom resume` continues the experiment"
+        )
+    elif "readonly" in low or "read-only" in low:
+        hint = "it became read-only; fix its permissions, then `hyperloom resume`"
+    else:
+        hint = "what was recorded before stays; `hyperloom resume` continues once it is fixed"
+    return StoreError(f"cannot write the experiment store {str(path)!r}: {text}; {hint}")
+
+
 def _check_writable(directory: Path) -> None:
     if not directory.is_dir():
         raise StoreError(f"the experiment directory {str(directory)!r} does not exist")
@@ -215,14 +233,34 @@ class Store(_Queries):
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A database error (disk full, a lock another process holds
+        past the busy timeout, an I/O error) becomes a :class:`StoreError` that says what
+        happened; the transaction is rolled back, so what was recorded before stays whole."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise _write_error(self.path, e) from e
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except sqlite3.IntegrityError:  # the caller's error (a reused id), not a store fault
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise _write_error(self.path, e) from e
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise _write_error(self.path, e) from e
 
     def _update_trial(self, trial_id: str, sql: str, args: Sequence[Any]) -> None:
         with self._tx() as c:
@@ -261,14 +299,6 @@ class Store(_Queries):
                 "RETURNING next_sequence - 1"
             ).fetchone()
         return int(row[0])
-
-    def save_state(self, name: str, data: Any) -> None:
-        """Saves a JSON-able state blob under ``name`` (e.g. a tuner's ``state_dict()``)."""
-        with self._tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO state (name, data_json, t) VALUES (?, ?, ?)",
-                (name, dumps(data), time.time()),
-            )
 
     # -- trials --------------------------------------------------------------------------------
 

@@ -174,12 +174,6 @@ class Encoder:
         out[~active] = np.nan
         return self.snap(out)
 
-    def sample_prior(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` random rows from the space's own distribution (NaN where inactive)."""
-        rows = np.array([self.encode(self.space.sample(rng)) for _ in range(n)], dtype=float)
-        return rows.reshape(n, self.n_dims)
-
-
 class History:
     """Observed rows and losses in growing arrays, plus pending rows by trial id."""
 

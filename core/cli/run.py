@@ -125,7 +125,6 @@ def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
 
 
 def _short_params(params: dict[str, Any]) -> str:
-    import json
 
     parts = []
     for k, v in params.items():
@@ -376,7 +375,7 @@ def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -
         reader.close()
     if not running and info.get("status") != "RUNNING":
         return 0  # ended cleanly: nothing can be left
-    raw = info["config"] if "config" in info else json.loads(info["config_json"])
+    raw = info["config"]
     platform = str((raw.get("trainingService") or {}).get("platform", "local"))
     try:
         executor_cls = registry.load("executor", platform)

@@ -138,7 +138,6 @@ def test_queries_filter_order_count_events_state(store: Store, tmp_path: Path) -
     store.add_trial("t4", store.allocate_sequence(), {"lr": 1.0})
     store.add_event("assessor", "t3", {"verdict": "STOP", "reason": "median", "step": 0}, 5.0)
     e2 = store.add_event("stop_request", None, None, 6.0)
-    store.save_state("tuner", {"rng": [1, 2]})
     store.set_experiment_status("STOPPED", "user stop")
     with StoreReader(tmp_path / "experiment.db") as r:
         assert [t.trial_id for t in r.trials(order="-value")] == ["t2", "t1", "t3", "t4"]
@@ -156,7 +155,6 @@ def test_queries_filter_order_count_events_state(store: Store, tmp_path: Path) -
         assert ev[0]["payload"]["reason"] == "median" and ev[0]["trial_id"] == "t3"
         assert r.events(after_id=ev[0]["id"])[0]["id"] == e2
         assert r.events(trial_id="t3", kind="assessor")[0]["payload"]["verdict"] == "STOP"
-        assert r.state("tuner") == {"rng": [1, 2]} and r.state("other") is None
         exp = r.experiment()
         assert exp["status"] == "STOPPED" and exp["message"] == "user stop"
         assert exp["config"] == CONFIG and exp["space"] == SPACE and exp["id"] == "exp1"
