@@ -188,6 +188,7 @@ class Config:
     objectives: tuple[Objective, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     checkpoint_budget: int | None = None  # bytes of checkpoint snapshots kept (None: no limit)
+    max_launch_failures: int = 5  # identical failures in a row before reporting anything: stop
     extras: dict[str, Any] = field(
         default_factory=dict
     )  # keys added by other modules (compat, ...)
@@ -303,6 +304,8 @@ class Config:
             d["objectives"] = [{"name": o.name, "mode": o.mode} for o in self.objectives]
         if self.checkpoint_budget is not None:
             d["checkpointBudget"] = self.checkpoint_budget
+        if self.max_launch_failures != 5:
+            d["maxLaunchFailures"] = self.max_launch_failures
         if self.constraints:
             d["constraints"] = [
                 {k: v for k, v in (("metric", c.metric), ("max", c.max), ("min", c.min)) if v is not None}
@@ -411,6 +414,7 @@ _TOP: dict[str, tuple[str, Check]] = {
     "objectives": ("objectives", lambda v: _objectives(v)),
     "constraints": ("constraints", lambda v: _constraints(v)),
     "checkpointBudget": ("checkpoint_budget", lambda v: _size(v)),
+    "maxLaunchFailures": ("max_launch_failures", _nonneg_int),
 }
 
 

@@ -99,6 +99,7 @@ class Manager(LineageMixin):
         self._assess_takes_steps = False
         self.objectives: tuple[Objective, ...] = config.objective_list
         self.store_error: str | None = None  # the store write that failed the experiment
+        self._launch_failures: tuple[str, int] = ("", 0)  # (signature, how many in a row)
         self.paused: dict[str, RunningTrial] = {}  # PAUSED trials a scheduler may resume
         self.ckpt_steps: dict[str, int] = {}  # trial id -> its last committed checkpoint step
         self._checkpoints: Any = None  # the CheckpointManager, made on first commit
@@ -600,6 +601,7 @@ class Manager(LineageMixin):
         self.counts[status.value] += 1
         if status == TrialStatus.FAILED and reason:
             self._say(f"trial {rt.trial_id} (#{rt.sequence}) failed: {reason[:200]}")
+        self._count_launch_failure(rt, status, reason)
         self._note_best(status, value, rt.trial_id)
         result = TrialResult(
             trial_id=rt.trial_id,
@@ -628,6 +630,31 @@ class Manager(LineageMixin):
                     self.assessor.observe(result)
                 except Exception:
                     log.exception("assessor.observe failed for trial %s", result.trial_id)
+
+    def _count_launch_failure(
+        self, rt: RunningTrial, status: TrialStatus, reason: str | None
+    ) -> None:
+        """Stops the experiment FAILED after ``maxLaunchFailures`` trials in a row failed the
+        same way before reporting anything (command not found, a broken interpreter...): every
+        other trial would fail so too, and burn the budget."""
+        limit = self.config.max_launch_failures
+        quick = self.clock.monotonic() - rt.started_mono < 60.0
+        if status != TrialStatus.FAILED or rt.intermediate or rt.final_seen or not quick:
+            self._launch_failures = ("", 0)
+            return
+        sig = f"{reason or ''} | {_last_line(self.exp_dir / 'trials' / rt.trial_id / 'stderr.log')}"
+        same, n = self._launch_failures
+        n = n + 1 if sig == same else 1
+        self._launch_failures = (sig, n)
+        if limit and n >= limit and not self.stopping:
+            self.failed = True
+            hint = sig.split(" | ", 1)[1] or sig.split(" | ", 1)[0]
+            self.request_stop(
+                f"{n} trials in a row failed the same way before reporting anything "
+                f"({hint[:200]}); check trialCommand and trialCodeDirectory by running one "
+                f"trial by hand (its stderr: {self.exp_dir / 'trials' / rt.trial_id / 'stderr.log'}); "
+                f"maxLaunchFailures: 0 turns this check off"
+            )
 
     def _algo_failed(self, what: str, trial_id: str) -> None:
         """Logs a tuner/assessor hook that raised: the traceback once per hook, then at debug."""
@@ -946,6 +973,20 @@ def _make_pool(cfg: Config) -> Any:
     )
     pool.check_request(cfg.trial_gpu_number)
     return pool
+
+
+def _last_line(path: Path, limit: int = 4096) -> str:
+    """The last non-empty line of a (log) file, '' when there is none."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
 
 
 def _suggested_params(got: Any) -> dict[str, Any] | None:
