@@ -267,3 +267,12 @@ def test_bad_ids_and_steps(tmp_path: Path) -> None:
             cm.commit(bad, 1, tmp_path / "live")
     with pytest.raises(CheckpointError):
         cm.commit("T0001", -1, tmp_path / "live")
+
+
+def test_durable_commits_fsync_and_read_back(tmp_path: Path) -> None:
+    live = tmp_path / "live"
+    _write(live, "w", b"d")
+    cm = CheckpointManager(tmp_path / "ckpt", durable=True)
+    data = cm.commit("T0001", 0, live)
+    assert (data / "w").read_bytes() == b"d"
+    assert CheckpointManager(tmp_path / "ckpt").latest("T0001") == (0, data)
