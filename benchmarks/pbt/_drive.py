@@ -22,11 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import toy  # noqa: E402
-from hyperloom.checkpoints import CheckpointManager  # noqa: E402
-from hyperloom.space import SearchSpace  # noqa: E402
-from hyperloom.tuners.pbt import PBTScheduler  # noqa: E402
-from hyperloom.types import (  # noqa: E402
+import toy
+from hyperloom.checkpoints import CheckpointManager
+from hyperloom.space import SearchSpace
+from hyperloom.tuners.pbt import PBTScheduler
+from hyperloom.types import (
     FINISHED,
     Decision,
     Suggestion,

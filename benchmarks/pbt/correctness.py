@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _drive import Counts, Driver, make  # noqa: E402
+from _drive import Counts, Driver, make
 
 BAD = (
     "exploit_without_checkpoint",

@@ -89,7 +89,9 @@ def main() -> int:
             copytree_s.append(time.perf_counter() - t)
             shutil.rmtree(base)
             dest = root / f"thread{i}"
-            took, lag = asyncio.run(_lag_during(lambda: cm.prepare_restore("T0001", dest)))
+            took, lag = asyncio.run(
+                _lag_during(lambda d=dest: cm.prepare_restore("T0001", d))  # type: ignore[misc]
+            )
             restore_thread_s.append(took)
             lag_s.append(lag)
             shutil.rmtree(dest)

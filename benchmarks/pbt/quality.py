@@ -1,0 +1,236 @@
+"""Quality: hyperloom pbt vs Ray Tune's PopulationBasedTraining vs random search vs the best
+fixed hyperparameters, on the same toy trial (``toy.py``: the best learning rate and weight
+decay change over training) and the same total steps, over seeds.
+
+    python benchmarks/pbt/quality.py [--seeds 10] [--no-ray] [--json out.json]
+
+Every method trains a population of 8 for 100 steps (800 steps; PBT adds the few steps an
+exploited child repeats from its donor's checkpoint, counted and printed). Both PBTs use the
+same options: perturbation every 4 steps, quantile 0.25, resample probability 0.25, factors
+0.8/1.2, a checkpoint every 4 steps (at each perturbation step). The score of a run is the true (noise-free) final accuracy of
+the trial with the best final reported (noisy) value, which is what a user would pick. "best
+fixed" is an oracle: the best constant (lr, wd) of a 41 x 21 log grid, noise-free.
+
+hyperloom's pbt runs through ``_drive.py`` (the manager's calls to the scheduler and the
+checkpoint registry, in-process) rather than ``hyperloom run``: it measures the algorithm.
+Ray runs its own controller with a function trainable that checkpoints every 4 steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import toy
+from _drive import Driver, make
+from hyperloom.space import SearchSpace
+
+POP = 8
+INTERVAL = 4
+COMMON = {"quantile_fraction": 0.25, "resample_probability": 0.25}
+
+
+def run_hyperloom(seed: int, synch: str) -> tuple[float, int]:
+    sched = make(
+        seed,
+        population_size=POP,
+        perturbation_interval=INTERVAL,
+        perturbation_factors=(0.8, 1.2),
+        synch=synch,
+        **COMMON,
+    )
+    drv = Driver(sched, slots=POP, seed=seed, ckpt_every=INTERVAL)
+    c = drv.run()
+    return drv.best_final(), c.total_steps
+
+
+def run_random(seed: int) -> tuple[float, int]:
+    space = SearchSpace.from_nni(toy.SPACE)
+    rng = np.random.default_rng(seed)
+    noise = np.random.default_rng(seed + 10_000)
+    best_v, best_acc = -np.inf, 0.0
+    for _ in range(POP):
+        p = space.sample(rng)
+        acc = 0.0
+        for _ in range(toy.STEPS):
+            acc = toy.step(acc, p["lr"], p["wd"])
+            v = toy.measure(acc, noise)
+        if v > best_v:
+            best_v, best_acc = v, acc
+    return best_acc, POP * toy.STEPS
+
+
+def best_fixed() -> tuple[float, dict[str, float]]:
+    best = max(
+        (toy.run_fixed(lr, wd), lr, wd)
+        for lr in np.logspace(-4, 0, 41)
+        for wd in np.logspace(-5, -1, 21)
+    )
+    return best[0], {"lr": float(best[1]), "wd": float(best[2])}
+
+
+def _ray_trainable(config: dict[str, Any]) -> None:
+    import ray.tune as tune
+
+    sys.path.insert(0, config["_dir"])
+    import toy as toy_mod
+
+    noise = np.random.default_rng(abs(hash((config["_seed"], config["lr"], config["wd"]))) % 2**32)
+    acc, start = 0.0, 0
+    ckpt = tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            state = json.loads(Path(d, "state.json").read_text())
+        acc, start = float(state["acc"]), int(state["step"]) + 1
+    for s in range(start, toy_mod.STEPS):
+        acc = toy_mod.step(acc, config["lr"], config["wd"])
+        metrics = {"value": toy_mod.measure(acc, noise), "acc": acc, "step": s}
+        if s % config["_every"] and s != toy_mod.STEPS - 1:
+            tune.report(metrics)
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            Path(d, "state.json").write_text(json.dumps({"acc": acc, "step": s}))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+def run_ray(seed: int, storage: str) -> tuple[float, int]:
+    import ray
+    import ray.tune as tune
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    pbt = PopulationBasedTraining(
+        time_attr="step",
+        perturbation_interval=INTERVAL,
+        hyperparam_mutations={
+            "lr": tune.loguniform(1e-4, 1.0),
+            "wd": tune.loguniform(1e-5, 1e-1),
+        },
+        perturbation_factors=(1.2, 0.8),
+        synch=False,
+        **COMMON,
+    )
+    rng = np.random.default_rng(seed)
+    space = SearchSpace.from_nni(toy.SPACE)
+    starts = [space.sample(rng) for _ in range(POP)]
+    tuner = tune.Tuner(
+        tune.with_resources(_ray_trainable, {"cpu": 0.25}),
+        param_space={
+            # the same kind of initial population as hyperloom's: one seeded draw per member
+            "member": tune.grid_search(list(range(POP))),
+            "lr": tune.sample_from(lambda spec: starts[spec.config["member"]]["lr"]),
+            "wd": tune.sample_from(lambda spec: starts[spec.config["member"]]["wd"]),
+            "_seed": seed,
+            "_every": INTERVAL,
+            "_dir": str(Path(__file__).resolve().parent),
+        },
+        tune_config=tune.TuneConfig(
+            scheduler=pbt, metric="value", mode="max", num_samples=1, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(
+            name=f"pbt-quality-{seed}",
+            storage_path=storage,
+            verbose=0,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        ),
+    )
+    grid = tuner.fit()
+    best_v, best_acc, total = -np.inf, 0.0, 0
+    for r in grid:
+        df = r.metrics_dataframe
+        total += 0 if df is None else len(df)
+        m = r.metrics or {}
+        if m.get("step") == toy.STEPS - 1 and m.get("value", -np.inf) > best_v:
+            best_v, best_acc = m["value"], m["acc"]
+    return float(best_acc), total
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--json", default=str(Path(__file__).with_name("quality.json")))
+    args = ap.parse_args()
+    fixed, fixed_params = best_fixed()
+    methods: dict[str, list[float]] = {
+        "hyperloom pbt (async)": [],
+        "hyperloom pbt (sync)": [],
+        "random search": [],
+    }
+    steps: dict[str, list[int]] = {k: [] for k in methods}
+    secs: dict[str, float] = dict.fromkeys(methods, 0.0)
+    if not args.no_ray:
+        methods["ray tune PBT"], steps["ray tune PBT"], secs["ray tune PBT"] = [], [], 0.0
+    storage = tempfile.mkdtemp(prefix="pbt-ray-")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    for seed in range(args.seeds):
+        for name in methods:
+            t = time.perf_counter()
+            if name == "hyperloom pbt (async)":
+                score, n = run_hyperloom(seed, "async")
+            elif name == "hyperloom pbt (sync)":
+                score, n = run_hyperloom(seed, "sync")
+            elif name == "random search":
+                score, n = run_random(seed)
+            else:
+                score, n = run_ray(seed, storage)
+            secs[name] += time.perf_counter() - t
+            methods[name].append(score)
+            steps[name].append(n)
+        print(
+            f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in methods.items()), flush=True
+        )
+    rows = []
+    print(
+        f"\n{'method':24} {'median':>7} {'IQR':>7} {'min':>7} {'max':>7} {'steps':>6} {'s/run':>6}"
+    )
+    for name, vals in methods.items():
+        q1, q3 = np.percentile(vals, [25, 75])
+        row = {
+            "method": name,
+            "median": statistics.median(vals),
+            "iqr": float(q3 - q1),
+            "std": float(np.std(vals)),
+            "min": min(vals),
+            "max": max(vals),
+            "median_steps": statistics.median(steps[name]),
+            "seconds_per_run": secs[name] / args.seeds,
+            "scores": vals,
+        }
+        rows.append(row)
+        print(
+            f"{name:24} {row['median']:7.4f} {row['iqr']:7.4f} {row['min']:7.4f} "
+            f"{row['max']:7.4f} {row['median_steps']:6.0f} {row['seconds_per_run']:6.2f}"
+        )
+    print(
+        f"{'best fixed (oracle)':24} {fixed:7.4f}   lr={fixed_params['lr']:.3g} "
+        f"wd={fixed_params['wd']:.3g} (noise-free, {toy.STEPS} steps)"
+    )
+    Path(args.json).write_text(
+        json.dumps(
+            {
+                "seeds": args.seeds,
+                "rows": rows,
+                "best_fixed": fixed,
+                "best_fixed_params": fixed_params,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
