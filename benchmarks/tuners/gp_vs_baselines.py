@@ -1,12 +1,23 @@
-"""gp vs tpe vs random (and Optuna's GPSampler when optuna and torch import) on Branin,
-Hartmann6 and Rosenbrock-4: median simple regret after the budget, over seeds.
+"""gp, auto, tpe and random vs Optuna's GPSampler and TPESampler: median simple regret at 25, 50
+and 100 trials over seeds, on Branin, Hartmann6, Rosenbrock-4 (continuous), cat_mixed (4
+categoricals x 6 options + 2 floats) and digits_svc (a real SVC-on-digits table: kernel choice +
+two quantized log-scale floats).
 
-    python benchmarks/tuners/gp_vs_baselines.py --seeds 3 --budget 100
+    nice -n 10 python benchmarks/tuners/gp_vs_baselines.py --seeds 10            # run + table
+    nice -n 10 python benchmarks/tuners/gp_vs_baselines.py --methods optuna_gp    # one method
+    python benchmarks/tuners/gp_vs_baselines.py --table                           # table only
+
+Every finished run is appended to ``gp_vs_baselines.jsonl`` next to this script (problem,
+method, seed, regret at each checkpoint, seconds), so long runs can be split across processes
+and resumed; runs already in the file are skipped. The table (and ``gp_vs_baselines.json``)
+is built from whatever the file holds, with the number of seeds per cell. ``optuna_gp`` needs
+torch. ``auto`` is run like any other method (it delegates to gp or tpe by its rule).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -15,10 +26,17 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-from _drivers import optuna_suggest, run_once
-from problems import problems
+from _drivers import OptunaTPE, optuna_suggest, run_once  # noqa: E402
+from problems import Problem, problems  # noqa: E402
+
+CACHE = HERE / "gp_vs_baselines.jsonl"
+SUMMARY = HERE / "gp_vs_baselines.json"
+CHECKPOINTS = (25, 50, 100)
+METHODS = ("gp", "auto", "tpe", "random", "optuna_gp", "optuna_tpe")
+PROBLEMS = ("branin", "hartmann6", "rosenbrock4", "cat_mixed", "digits_svc")
 
 
 def _rosenbrock4(p: dict[str, Any]) -> float:
@@ -26,7 +44,16 @@ def _rosenbrock4(p: dict[str, Any]) -> float:
     return float(sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(3)))
 
 
-ROSEN = {f"x{i}": {"_type": "uniform", "_value": [-2.0, 2.0]} for i in range(4)}
+def _problems() -> dict[str, Problem]:
+    out = {p.name: p for p in problems()}
+    out["rosenbrock4"] = Problem(
+        "rosenbrock4",
+        "4-D continuous, curved valley",
+        {f"x{i}": {"_type": "uniform", "_value": [-2.0, 2.0]} for i in range(4)},
+        _rosenbrock4,
+        0.0,
+    )
+    return out
 
 
 def _optuna_gp(spec: dict[str, Any], objective: Any, seed: int, budget: int) -> list[float]:
@@ -44,49 +71,103 @@ def _optuna_gp(spec: dict[str, Any], objective: Any, seed: int, budget: int) -> 
     return curve
 
 
-def _has_optuna_gp() -> bool:
-    try:
-        import optuna
-        import torch  # noqa: F401
+def _optuna_tpe(spec: dict[str, Any], objective: Any, seed: int, budget: int) -> list[float]:
+    from hyperloom.types import TrialResult, TrialStatus
 
-        return hasattr(optuna.samplers, "GPSampler")
-    except ImportError:
-        return False
+    tuner = OptunaTPE(spec, seed)
+    best, curve = math.inf, []
+    for i in range(budget):
+        p = tuner.suggest(str(i))
+        v = objective(p)
+        tuner.observe(TrialResult(str(i), p, TrialStatus.SUCCEEDED, v, (), i))
+        best = min(best, v)
+        curve.append(best)
+    return curve
+
+
+def run(method: str, prob: Problem, seed: int, budget: int) -> dict[str, Any]:
+    """One run: regret at each checkpoint and the wall time."""
+    t0 = time.perf_counter()
+    if method == "optuna_gp":
+        curve = _optuna_gp(prob.space, prob.objective, seed, budget)
+    elif method == "optuna_tpe":
+        curve = _optuna_tpe(prob.space, prob.objective, seed, budget)
+    else:
+        name = "hyperloom.tuners.auto:AutoTuner" if method == "auto" else method
+        curve = run_once(name, prob.space, prob.objective, seed, budget)
+    secs = time.perf_counter() - t0
+    reg = {str(c): max(curve[c - 1] - prob.optimum, 0.0) for c in CHECKPOINTS if c <= budget}
+    return {"problem": prob.name, "method": method, "seed": seed, "regret": reg, "seconds": secs}
+
+
+def _load() -> list[dict[str, Any]]:
+    if not CACHE.exists():
+        return []
+    return [json.loads(line) for line in CACHE.read_text().splitlines() if line.strip()]
+
+
+def table(methods: tuple[str, ...], probs: tuple[str, ...]) -> dict[str, Any]:
+    """Median regret per problem, method and checkpoint (and seeds, median s/run) from the cache."""
+    rows = _load()
+    out: dict[str, Any] = {}
+    for c in CHECKPOINTS:
+        print(f"\nmedian regret at {c} trials (seeds in brackets)")
+        print(f"{'problem':<12}" + "".join(f"{m:>20}" for m in methods))
+        for pn in probs:
+            cells = []
+            for m in methods:
+                rs = [r for r in rows if r["problem"] == pn and r["method"] == m]
+                vals = [r["regret"][str(c)] for r in rs if str(c) in r["regret"]]
+                if not vals:
+                    cells.append("-")
+                    continue
+                med = float(np.median(vals))
+                secs = float(np.median([r["seconds"] for r in rs]))
+                out.setdefault(pn, {}).setdefault(m, {})[str(c)] = med
+                out[pn][m]["seeds"] = len(vals)
+                out[pn][m]["seconds_per_run"] = secs
+                cells.append(f"{med:.3g} ({len(vals)})")
+            print(f"{pn:<12}" + "".join(f"{x:>20}" for x in cells))
+    print("\nmedian seconds per 100-trial run")
+    print(f"{'problem':<12}" + "".join(f"{m:>20}" for m in methods))
+    for pn in probs:
+        cells = [
+            f"{out[pn][m]['seconds_per_run']:.1f}" if m in out.get(pn, {}) else "-" for m in methods
+        ]
+        print(f"{pn:<12}" + "".join(f"{x:>20}" for x in cells))
+    SUMMARY.write_text(json.dumps(out, indent=1, sort_keys=True))
+    return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=3)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--budget", type=int, default=100)
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--problems", default=",".join(PROBLEMS))
+    ap.add_argument("--table", action="store_true", help="only print the table from the cache")
     args = ap.parse_args()
-    probs = {p.name: p for p in problems()}
-    cases = [
-        ("branin", probs["branin"].space, probs["branin"].objective, probs["branin"].optimum),
-        (
-            "hartmann6",
-            probs["hartmann6"].space,
-            probs["hartmann6"].objective,
-            probs["hartmann6"].optimum,
-        ),
-        ("rosenbrock4", ROSEN, _rosenbrock4, 0.0),
-    ]
-    tuners = ["gp", "tpe", "random"] + (["optuna_gp"] if _has_optuna_gp() else [])
-    print(f"median regret after {args.budget} trials over {args.seeds} seeds (s/run in brackets)")
-    print(f"{'problem':<12}" + "".join(f"{t:>22}" for t in tuners))
-    for name, spec, obj, opt in cases:
-        cells = []
-        for t in tuners:
-            regrets, secs = [], []
-            for s in range(args.seeds):
-                t0 = time.perf_counter()
-                if t == "optuna_gp":
-                    curve = _optuna_gp(spec, obj, s, args.budget)
-                else:
-                    curve = run_once(t, spec, obj, s, args.budget)
-                secs.append(time.perf_counter() - t0)
-                regrets.append(curve[-1] - opt)
-            cells.append(f"{np.median(regrets):.4g} ({np.median(secs):.1f}s)")
-        print(f"{name:<12}" + "".join(f"{c:>22}" for c in cells), flush=True)
+    methods = tuple(args.methods.split(","))
+    probs = tuple(args.problems.split(","))
+    if not args.table:
+        allp = _problems()
+        done = {(r["problem"], r["method"], r["seed"]) for r in _load()}
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for pn in probs:
+                for m in methods:
+                    if (pn, m, seed) in done:
+                        continue
+                    rec = run(m, allp[pn], seed, args.budget)
+                    with CACHE.open("a") as f:
+                        f.write(json.dumps(rec) + "\n")
+                    print(
+                        f"{pn} {m} seed={seed} regret@{args.budget}="
+                        f"{rec['regret'].get(str(args.budget), float('nan')):.4g} "
+                        f"({rec['seconds']:.1f}s)",
+                        flush=True,
+                    )
+    table(tuple(METHODS), tuple(PROBLEMS) if args.table else probs)
 
 
 if __name__ == "__main__":
