@@ -31,7 +31,19 @@ from hyperloom.executor import (
     _argv,
 )
 from hyperloom.paths import tighten
-from hyperloom.procs import ProcRef, aterminate_tree, group_members, snapshot_descendants
+from hyperloom.procs import (
+    ProcRef,
+    adopted_children,
+    aterminate_tree,
+    end_refs,
+    find_marked,
+    group_members,
+    is_child_subreaper,
+    marker_of,
+    reap,
+    set_child_subreaper,
+    snapshot_descendants,
+)
 
 __all__ = ["LocalExecutor"]
 
@@ -156,6 +168,15 @@ class LocalExecutor(Executor):
         self._pump: asyncio.Task[None] | None = None
         self._server: SocketServer | None = None
         self._host = os.uname().nodename
+        self._subreaper = False  # this executor made the process a child subreaper
+        self._adopting = False  # orphans of trials are re-parented to this process
+        self._opened_at = 0.0
+        # orphans re-parented to this process -> the trials that may have left them; an orphan
+        # is ended once none of them still runs
+        self._orphans: dict[ProcRef, set[str]] = {}
+        self._sweeps = 0
+        self.orphans_ended = 0
+        """How many re-parented processes of ended trials this executor has killed."""
 
     # life cycle ----------------------------------------------------------------------------
 
@@ -163,6 +184,12 @@ class LocalExecutor(Executor):
         """Makes the experiment directory private (0700), starts the socket server (socket
         channels) and the polling timer."""
         tighten(self.experiment_dir, 0o700)  # trials' files, the socket, the store live there
+        if not self._opened_at:
+            self._opened_at = time.time()
+            if is_child_subreaper():
+                self._adopting = True
+            elif self.options.get("subreaper", True) and set_child_subreaper(True):
+                self._subreaper = self._adopting = True
         if self.channel != "file" and self._server is None:
             self._server = SocketServer()  # it logs the connections it drops
             sock = self.experiment_dir / "channel.sock" if self.channel == "unix" else None
@@ -183,6 +210,10 @@ class LocalExecutor(Executor):
         if self._server is not None:
             await self._server.close()
             self._server = None
+        await self._end_orphans(everything=True)
+        if self._subreaper:
+            set_child_subreaper(False)
+            self._subreaper = False
 
     # starting ------------------------------------------------------------------------------
 
@@ -358,13 +389,80 @@ class LocalExecutor(Executor):
 
     async def _scan_descendants(self) -> None:
         running = [t for t in self._trials.values() if not t.finishing]
-        if not running:
+        if running:
+            found = await asyncio.to_thread(
+                lambda: [snapshot_descendants(t.pid, t.create_time) for t in running]
+            )
+            for trial, refs in zip(running, found, strict=True):
+                trial.known |= refs
+        if self._adopting:
+            await self._adopt()
+
+    # orphans ---------------------------------------------------------------------------------
+
+    async def _adopt(self) -> None:
+        """Records the orphans re-parented to this process since the last look, each with the
+        trials that may have left it: the one its environment names, else the one whose
+        descendant it was seen to be, else every trial now running (or just ended)."""
+        leaders = [t.pid for t in self._trials.values()]
+        known = set(self._orphans)
+        keys = ("HYPERLOOM_TRIAL_ID", "HYPERLOOM_EXPERIMENT_ID")
+
+        def look() -> list[tuple[ProcRef, dict[str, str]]]:
+            dead = [r for r in known if r.process() is None]
+            reap(r.pid for r in dead)
+            # psutil's create times come from the boot time in whole seconds: allow for that
+            since = self._opened_at - 2.0
+            found = [r for r in adopted_children(leaders, since=since) if r not in known]
+            return [(r, marker_of(r, keys)) for r in found] + [(r, {"dead": ""}) for r in dead]
+
+        for ref, mark in await asyncio.to_thread(look):
+            if "dead" in mark:
+                self._orphans.pop(ref, None)
+                continue
+            tid = mark.get("HYPERLOOM_TRIAL_ID", "")
+            owner = self._trials.get(tid)
+            if (
+                owner is not None
+                and mark.get("HYPERLOOM_EXPERIMENT_ID") == owner.spec.experiment_id
+            ):
+                suspects = {tid}
+            else:
+                suspects = {t.spec.trial_id for t in self._trials.values() if ref in t.known}
+                suspects = suspects or set(self._trials)
+            self._orphans[ref] = suspects
+            logger.debug("adopted orphan %d (from %s)", ref.pid, ", ".join(sorted(suspects)))
+
+    async def _end_orphans(self, ended: _Trial | None = None, *, everything: bool = False) -> None:
+        """Ends the adopted orphans no running trial can own (all of them with ``everything``),
+        then their own children, which are re-parented in turn; without a subreaper, sweeps by
+        the ended trial's environment marker instead."""
+        if not self._adopting:
+            if ended is not None:
+                strays = await asyncio.to_thread(find_marked, self._marker(ended))
+                if strays:
+                    await asyncio.to_thread(end_refs, strays, self._exit_grace)
             return
-        found = await asyncio.to_thread(
-            lambda: [snapshot_descendants(t.pid, t.create_time) for t in running]
-        )
-        for trial, refs in zip(running, found, strict=True):
-            trial.known |= refs
+        tid = None if ended is None else ended.spec.trial_id
+        for _ in range(8):  # each round ends one generation of a daemon's tree
+            await self._adopt()
+            victims = []
+            for ref, suspects in self._orphans.items():
+                if tid is not None:
+                    suspects.discard(tid)
+                if everything or not suspects:
+                    victims.append(ref)
+            if not victims:
+                return
+            logger.info(
+                "ending %d process(es) that ended trials left behind (re-parented to the manager)",
+                len(victims),
+            )
+            killed = await asyncio.to_thread(end_refs, victims, self._exit_grace)
+            self.orphans_ended += len(killed)
+            for ref in victims:
+                self._orphans.pop(ref, None)
+            await asyncio.sleep(0.05)  # their children are re-parented to this process now
 
     async def _finish(self, trial: _Trial, code: int | None) -> None:
         tid = trial.spec.trial_id
@@ -381,6 +479,7 @@ class LocalExecutor(Executor):
             if leftovers:
                 logger.info("trial %s exited leaving processes behind; ending them", tid)
                 await aterminate_tree(trial.pgid, pids=trial.known, grace=self._exit_grace)
+            await self._end_orphans(trial)  # daemons that left the group and were re-parented
             if self._server is not None:
                 await self._server.drain(tid, self._drain)
                 self._server.unregister(tid)

@@ -9,27 +9,42 @@ trial's ``HYPERLOOM_TRIAL_ID`` and ``HYPERLOOM_EXPERIMENT_ID``.
 
 `terminate_tree` blocks (use it from a worker thread or a script); `aterminate_tree` is the same
 for an asyncio loop and never sleeps on the loop's thread.
+
+On Linux a manager can also make itself a *child subreaper* (`set_child_subreaper`): a process
+whose parent dies is then re-parented to the manager instead of to init, so a daemon that
+double-forked out of its trial (``setsid``, a cleared environment, a new session) still turns up
+as the manager's child (`adopted_children`), where nothing can hide it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 
 __all__ = [
     "ProcRef",
+    "adopted_children",
     "aterminate_tree",
+    "end_refs",
     "find_marked",
     "group_members",
+    "is_child_subreaper",
+    "marker_of",
     "proc_ref",
+    "reap",
+    "set_child_subreaper",
     "snapshot_descendants",
     "terminate_tree",
 ]
@@ -38,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 _POLL = 0.02
 _KILL_WAIT = 2.0  # how long to wait for SIGKILLed processes to vanish
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 
 
 @dataclass(frozen=True)
@@ -256,3 +273,142 @@ async def aterminate_tree(
             return False
         await asyncio.sleep(_POLL)
     return True
+
+
+# child subreaper -------------------------------------------------------------------------------
+
+
+def _prctl() -> Any | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    fn = getattr(libc, "prctl", None)
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def is_child_subreaper() -> bool:
+    """Whether this process is a child subreaper (Linux; False elsewhere)."""
+    prctl = _prctl()
+    if prctl is None:
+        return False
+    flag = ctypes.c_int(0)
+    if prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+        return False
+    return bool(flag.value)
+
+
+def set_child_subreaper(on: bool = True) -> bool:
+    """Makes this process a child subreaper, or stops it being one (``prctl`` on Linux).
+
+    While it is one, every orphaned descendant (a process whose parent exited, whatever its
+    session, group or environment) is re-parented to this process rather than to init. The
+    setting is process-wide and is not inherited by children.
+
+    Returns:
+        True when the setting is now ``on``; False where the system has no such thing.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return False
+    if prctl(_PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0) != 0:
+        logger.debug("prctl(PR_SET_CHILD_SUBREAPER) failed: errno %d", ctypes.get_errno())
+        return False
+    return True
+
+
+def adopted_children(exclude: Iterable[int] = (), *, since: float = 0.0) -> list[ProcRef]:
+    """Live children of this process that it did not start as trials: orphans it adopted.
+
+    Only children in another session than this process's are counted (every trial starts its
+    own session, so all its descendants are elsewhere; a helper this process started in its own
+    session is not an orphan), and only those created at or after ``since`` (epoch seconds).
+
+    Args:
+        exclude: Pids never counted (the trial leaders this process started).
+        since: Ignore children older than this.
+    """
+    skip = set(exclude)
+    own_sid = os.getsid(0)
+    out = []
+    try:
+        children = psutil.Process().children()
+    except (psutil.Error, OSError):
+        return []
+    for child in children:
+        if child.pid in skip:
+            continue
+        try:
+            if os.getsid(child.pid) == own_sid:
+                continue
+            created = child.create_time()
+            if created + 0.01 < since or child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            out.append(ProcRef(child.pid, created))
+        except (psutil.Error, OSError):
+            continue
+    return out
+
+
+def marker_of(ref: ProcRef, keys: Iterable[str]) -> dict[str, str]:
+    """The values of ``keys`` in a process's environment (those it has), or {} when unreadable."""
+    proc = ref.process()
+    if proc is None:
+        return {}
+    try:
+        env = proc.environ()
+    except (psutil.Error, OSError):
+        return {}
+    return {k: env[k] for k in keys if k in env}
+
+
+def reap(pids: Iterable[int]) -> int:
+    """Collects the exit status of those ``pids`` that are exited children of this process
+    (never blocks; other pids are ignored). Returns how many were reaped."""
+    n = 0
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            n += done == pid
+    return n
+
+
+def end_refs(refs: Iterable[ProcRef], grace: float = 1.0) -> set[ProcRef]:
+    """SIGTERM, up to ``grace`` seconds, then SIGKILL for each process; blocks.
+
+    Each one's process group is signalled too when it leads one (a daemon that ``setsid``-ed
+    takes its own workers with it). The dead ones that were this process's children are reaped.
+
+    Returns:
+        The processes that were still alive to be signalled.
+    """
+    live = {r for r in refs if r.process() is not None}
+    if not live:
+        return set()
+
+    def signal_all(sig: int) -> None:
+        for ref in live:
+            proc = ref.process()
+            if proc is None:
+                continue
+            with contextlib.suppress(OSError):
+                if os.getpgid(ref.pid) == ref.pid:
+                    os.killpg(ref.pid, sig)
+            with contextlib.suppress(psutil.Error, OSError):
+                proc.send_signal(sig)
+
+    signal_all(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(r.process() is not None for r in live):
+        time.sleep(_POLL)
+    signal_all(signal.SIGKILL)
+    deadline = time.monotonic() + _KILL_WAIT
+    while any(r.process() is not None for r in live) and time.monotonic() < deadline:
+        time.sleep(_POLL)
+    reap(r.pid for r in live)
+    return live

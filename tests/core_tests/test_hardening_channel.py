@@ -259,16 +259,21 @@ def test_kill_9_of_the_manager_loses_no_socket_message(tmp_path: Path) -> None:
     cfg = config(space, maxTrialNumber=n_trials, trialConcurrency=2, channel="tcp")
     proc = start_cli(["run", str(write_config(tmp_path, cfg)), "--no-dashboard"])
     exp_id = first_line_id(proc)
+    exp_dir = Path(os.environ["HYPERLOOM_HOME"]) / exp_id
+    end = time.monotonic() + 60
+    while not list(exp_dir.glob("trials/*/metrics.jsonl")):  # killed mid-stream, not at startup
+        assert time.monotonic() < end and proc.poll() is None, "no trial started"
+        time.sleep(0.02)
     rng = random.Random(16)
     for _ in range(2):
-        time.sleep(rng.uniform(0.6, 1.4))
+        time.sleep(rng.uniform(0.2, 0.8))
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         proc = start_cli(["resume", exp_id, "--no-dashboard"])
     assert proc.wait(timeout=180) == 0, proc.stderr.read() if proc.stderr else ""
-    db = Path(os.environ["HYPERLOOM_HOME"]) / exp_id / "experiment.db"
+    db = exp_dir / "experiment.db"
     conn = sqlite3.connect(db)
     rows = conn.execute("SELECT trial_id, status FROM trials").fetchall()
     checked = 0
