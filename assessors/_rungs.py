@@ -187,11 +187,16 @@ class Rungs:
             return True
         return self.n_better(k, mine) < n // self.reduction_factor
 
-    def promotable(self, k: int, candidates: Iterable[str]) -> str | None:
+    def promotable(
+        self, k: int, candidates: Iterable[str], *, at_least_one: bool = False
+    ) -> str | None:
         """The best of ``candidates`` (trials recorded at rung ``k``) when it is in the top
         ``floor(n / reduction_factor)`` of the rung's ``n`` values (ASHA's promotion rule); None
-        otherwise. Ties go to the first candidate given."""
-        n_top = self.count(k) // self.reduction_factor
+        otherwise. Ties go to the first candidate given. ``at_least_one``: the top
+        ``ceil(n / reduction_factor)`` instead (a bracket finishing without new trials)."""
+        n = self.count(k)
+        eta = self.reduction_factor
+        n_top = -(-n // eta) if at_least_one else n // eta
         if n_top == 0:
             return None
         values = self._by_trial[k]

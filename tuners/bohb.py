@@ -1,0 +1,240 @@
+"""BOHB (Falkner, Klein & Hutter, ICML 2018) as an asynchronous Hyperband scheduler.
+
+The brackets and rungs are :class:`~hyperloom.tuners.hyperband.HyperbandScheduler`'s; only the
+choice of new configurations changes. Every resource level (each rung, and ``max_resource`` for
+finished trials) has its own multivariate TPE, the ``tpe`` tuner composed through its public
+``suggest``/``observe`` API, taught the loss of every trial that reached that level (finished,
+paused and stopped trials alike); a trial stopped below a level is shown to that level's
+TPE as worse than every trial that reached it (stopped trials ranked by the deepest level they
+reached, then their value there, as Optuna ranks pruned trials), so a high level is not made only
+of survivors. A new configuration comes from the TPE of the highest level
+that holds at least ``min_points`` values (``d + 1`` by default, ``d`` the number of
+parameters, as in the paper); trials that are running or paused below that level are shown to it
+as pending (its constant liar), so concurrent suggestions spread out. A ``random_fraction`` of
+new configurations is drawn at random (the paper's rho = 1/3), which keeps the search honest
+when the low levels mislead.
+
+:class:`LevelModelScheduler` is the part shared with ``asha_gp`` (the same with a GP).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from hyperloom.errors import PluginError
+from hyperloom.space import SearchSpace
+from hyperloom.tuners._common import BaseTuner, Encoder
+from hyperloom.tuners.hyperband import HyperbandScheduler
+from hyperloom.types import Report, TrialResult, TrialStatus
+
+__all__ = ["BOHBScheduler", "LevelModelScheduler"]
+
+
+class LevelModelScheduler(HyperbandScheduler):
+    """A Hyperband/ASHA scheduler whose new configurations come from one model per resource
+    level, fitted on the highest level with enough points. Subclasses give the model
+    (:meth:`_make_model`).
+
+    Args:
+        space, mode, seed, min_resource, max_resource, reduction_factor, brackets, type,
+        resource: As :class:`~hyperloom.tuners.hyperband.HyperbandScheduler`.
+        min_points: Values a level needs before its model is used (None: ``d + 1``).
+        random_fraction: Share of new configurations drawn at random anyway.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        mode: str = "maximize",
+        seed: int | None = None,
+        min_resource: float = 1,
+        max_resource: float = 81,
+        reduction_factor: int = 3,
+        brackets: int | None = None,
+        type: str = "stopping",
+        resource: str | None = None,
+        min_points: int | None = None,
+        random_fraction: float = 1 / 3,
+    ) -> None:
+        super().__init__(
+            space,
+            mode=mode,
+            seed=seed,
+            min_resource=min_resource,
+            max_resource=max_resource,
+            reduction_factor=reduction_factor,
+            brackets=brackets,
+            type=type,
+            resource=resource,
+        )
+        self._encoder = Encoder(space)
+        d = self._encoder.n_dims
+        if min_points is None:
+            min_points = d + 1
+        if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 2:
+            raise PluginError(
+                f"{self.name}: min_points must be an integer >= 2, got {min_points!r}; "
+                "fix classArgs.min_points"
+            )
+        self.min_points = min_points
+        if (
+            isinstance(random_fraction, bool)
+            or not isinstance(random_fraction, int | float)
+            or not 0.0 <= random_fraction <= 1.0
+        ):
+            raise PluginError(
+                f"{self.name}: random_fraction must be a number in [0, 1], "
+                f"got {random_fraction!r}; fix classArgs.random_fraction"
+            )
+        self.random_fraction = float(random_fraction)
+        self._models: dict[float, BaseTuner] = {}
+        self._at_level: dict[float, dict[str, float]] = {}
+        levels = {lvl for lad in self._ladders for lvl in lad.levels} | {self.max_resource}
+        self.levels: tuple[float, ...] = tuple(sorted(levels))
+        self.last_level: float | None = None  # the level the last model suggestion came from
+
+    def _make_model(self, level: float) -> BaseTuner:
+        """A fresh model for one resource level; it minimizes the losses it is shown."""
+        raise NotImplementedError
+
+    def _model(self, level: float) -> BaseTuner:
+        m = self._models.get(level)
+        if m is None:
+            m = self._make_model(level)
+            self._models[level] = m
+        return m
+
+    def _on_value(self, trial_id: str, level: float, loss: float) -> None:
+        params = self._trials[trial_id].params
+        if not params:
+            return
+        self._at_level.setdefault(level, {})[trial_id] = loss
+        self._model(level).observe(TrialResult(trial_id, params, TrialStatus.SUCCEEDED, loss))
+
+    def observe(self, result: TrialResult) -> None:
+        """As the base scheduler; a trial stopped early also teaches every level above the
+        deepest it reached, as a trial worse than all that got there (ranked by
+        :func:`~hyperloom.tuners._base.rank_key`: deepest level first, then its loss there):
+        without it, a high level's model would see only survivors and call some of them bad."""
+        super().observe(result)
+        st = self._trials.get(result.trial_id)
+        if result.status is not TrialStatus.EARLY_STOPPED or st is None or not st.params:
+            return
+        reached = [lvl for lvl in self.levels if result.trial_id in self._at_level.get(lvl, {})]
+        if not reached:
+            return
+        deepest = max(reached)
+        loss = self._at_level[deepest][result.trial_id]
+        stopped = TrialResult(
+            result.trial_id,
+            st.params,
+            TrialStatus.EARLY_STOPPED,
+            loss,
+            (loss,),
+            reports=(Report(int(deepest), loss),),
+        )
+        for lvl in self.levels:
+            if lvl > deepest:
+                self._model(lvl).observe(stopped)
+
+    def model_level(self) -> float | None:
+        """The highest resource level with at least ``min_points`` values (None: none yet)."""
+        ready = [lvl for lvl, v in self._at_level.items() if len(v) >= self.min_points]
+        return max(ready) if ready else None
+
+    def _new_params(self, trial_id: str, rng: np.random.Generator) -> dict[str, Any] | None:
+        self.last_level = None
+        level = self.model_level()
+        if level is None or float(rng.random()) < self.random_fraction:
+            return self._random_params(rng)
+        model = self._model(level)
+        done = self._at_level[level]
+        pending = {
+            t: self._encoder.encode(self._trials[t].params)
+            for t in self._pending
+            if t not in done and t != trial_id and self._trials[t].params
+        }
+        model.history.pending = pending  # pending at this level: its constant liar
+        try:
+            got = model.suggest(trial_id)
+        finally:
+            model.history.pending.clear()
+        if got is None or (self._seen.finite and dict(got) in self._seen):
+            return self._random_params(rng)  # the model ran out of points nobody tried
+        self.last_level = level
+        return dict(got)
+
+
+def _fraction(who: str, name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0.0 < value < 1.0
+    ):
+        raise PluginError(f"{who}: {name} must be a number in (0, 1), got {value!r}")
+    return float(value)
+
+
+class BOHBScheduler(LevelModelScheduler):
+    """BOHB: asynchronous Hyperband with a multivariate TPE per resource level.
+
+    Args:
+        space, mode, seed, min_resource, max_resource, reduction_factor, brackets, type,
+        resource, min_points, random_fraction: As :class:`LevelModelScheduler` (brackets
+            default to every bracket that fits, as in Hyperband).
+        gamma: Share of a level's trials the TPE calls good (BOHB's 15%).
+        n_candidates: Candidates the TPE scores per suggestion.
+    """
+
+    name = "bohb"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        mode: str = "maximize",
+        seed: int | None = None,
+        min_resource: float = 1,
+        max_resource: float = 81,
+        reduction_factor: int = 3,
+        brackets: int | None = None,
+        type: str = "stopping",
+        resource: str | None = None,
+        min_points: int | None = None,
+        random_fraction: float = 1 / 3,
+        gamma: float = 0.15,
+        n_candidates: int = 64,
+    ) -> None:
+        self.gamma = _fraction("bohb", "gamma", gamma)
+        self.n_candidates = n_candidates
+        super().__init__(
+            space,
+            mode=mode,
+            seed=seed,
+            min_resource=min_resource,
+            max_resource=max_resource,
+            reduction_factor=reduction_factor,
+            brackets=brackets,
+            type=type,
+            resource=resource,
+            min_points=min_points,
+            random_fraction=random_fraction,
+        )
+        self._make_model(self.max_resource)  # checks n_candidates now, not at the first fit
+
+    def _make_model(self, level: float) -> BaseTuner:
+        from hyperloom.tuners.tpe import TPETuner
+
+        seed = int(self._entropy + 7919 * int(level * 1000)) % (1 << 63)
+        return TPETuner(
+            self.space,
+            mode="minimize",
+            seed=seed,
+            n_startup=1,
+            gamma=self.gamma,
+            n_candidates=self.n_candidates,
+        )
