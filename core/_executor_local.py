@@ -250,8 +250,8 @@ class LocalExecutor(Executor):
         if self._server is not None:
             token = spec.env.get("HYPERLOOM_TOKEN") or secrets.token_hex(16)
         env = self._env(spec, token)
-        argv = _argv(spec.command, Path(spec.cwd), env.get("PATH"), self._shell)
         try:
+            argv = _argv(spec.command, Path(spec.cwd), env.get("PATH"), self._shell)
             with (
                 open(trial_dir / "stdout.log", "ab") as out,
                 open(trial_dir / "stderr.log", "ab") as err,
@@ -266,7 +266,7 @@ class LocalExecutor(Executor):
                     start_new_session=True,
                     close_fds=True,
                 )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command or env
             return self._launch_failed(spec, exc)
         pid = popen.pid
         try:
@@ -296,13 +296,20 @@ class LocalExecutor(Executor):
             "token_sha256": trial.digest,
         }
 
-    def _launch_failed(self, spec: LaunchSpec, exc: OSError) -> dict[str, Any]:
-        code = 127 if exc.errno == errno.ENOENT else 126
+    def _launch_failed(self, spec: LaunchSpec, exc: OSError | ValueError) -> dict[str, Any]:
+        """Records a trial that could not be started as exited (127: not found, else 126)."""
+        code = 127 if isinstance(exc, OSError) and exc.errno == errno.ENOENT else 126
         where = f" in {spec.cwd}" if spec.cwd else ""
         if not Path(spec.cwd).is_dir():
             reason = f"cannot start the trial: working directory {spec.cwd} does not exist"
+        elif isinstance(exc, ValueError) and "null" in str(exc):
+            reason = (
+                f"cannot start {spec.command!r}: the command or its environment holds a NUL "
+                "byte, which no program can receive"
+            )
         else:
-            reason = f"cannot start {spec.command!r}{where}: {exc.strerror or exc}"
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            reason = f"cannot start {spec.command!r}{where}: {why}"
         with contextlib.suppress(OSError), open(Path(spec.trial_dir) / "stderr.log", "a") as f:
             f.write(f"hyperloom: {reason}\n")
         logger.warning("trial %s: %s", spec.trial_id, reason)
