@@ -356,7 +356,9 @@ class Supernet(nn.Module):
     def extract(self, arch: Mapping[str, Any], inherit: bool = True) -> NASNetwork:
         """``arch`` as a standalone ``build_model`` network, with the supernet's weights
         (``inherit=True``) or freshly initialised ones."""
-        point = {**dict(arch), **self.fixed}
+        point = {**self.fixed, **dict(arch)}
+        if inherit and self.kind == "chain":
+            self._chain_path(point)  # refuses another width before anything is built
         net = build_model(point, self.input_shape, self.num_classes, kind=self.kind, **self.options)
         if not inherit:
             return net

@@ -1,0 +1,102 @@
+"""One one-shot NAS search as a hyperloom trial.
+
+Parameters (all optional): ``method`` (darts, enas, spos), ``seed``, ``lr``, ``weight_decay``,
+``channels``, and the method's own settings (``arch_lr``, ``order``, ``warmup_epochs``,
+``max_skip`` for DARTS; ``n_candidates`` for ENAS; ``n_evals``, ``population_size`` for SPOS);
+``retrain_epochs`` > 0 also retrains the derived architecture from scratch and reports that
+accuracy as the final value (the joint search does this).
+
+Reports the supernet's validation accuracy after every epoch (``report(acc, step=epoch)``),
+writes the derived architecture to ``architecture.json`` in the trial directory (a point of the
+space, ready for ``hyperloom nas retrain``) and the search's details to ``oneshot.json``, and
+ends with ``report_final(value, ...)``: the derived architecture's inherited-weight validation
+accuracy (or its retrained one), its size, FLOPs and measured latency.
+
+Outside an experiment (``python search.py --method darts``) it writes to ``./out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import common
+import torch
+from hyperloom import trials
+from hyperloom.plugins.nas import Supernet, measure_latency, one_shot_search, train_standalone
+
+torch.set_num_threads(1)
+
+KNOWN = {
+    "darts": ("lr", "weight_decay", "arch_lr", "order", "warmup_epochs", "max_skip", "batch_size"),
+    "enas": ("lr", "weight_decay", "n_candidates", "batch_size"),
+    "spos": ("lr", "weight_decay", "n_evals", "population_size", "batch_size"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="one one-shot NAS search")
+    parser.add_argument("--method", default="spos", choices=sorted(KNOWN))
+    cli = parser.parse_args()
+    params: dict[str, Any] = trials.get_params({"method": cli.method})
+    method = str(params.get("method", cli.method))
+    seed = int(params.get("seed", 0))
+    torch.manual_seed(seed)
+    data = common.data()
+    model = {**common.MODEL, "channels": int(params.get("channels", common.MODEL["channels"]))}
+    net = Supernet(common.SPACE, data.input_shape, common.NUM_CLASSES, **model)
+    options = dict(common.DEFAULTS[method])
+    options.update({k: params[k] for k in KNOWN[method] if k in params})
+    if "max_skip" in options:
+        options["max_skip"] = int(options["max_skip"])
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
+        trials.report(metrics["supernet_acc"], step=epoch)
+        return trials.should_stop()
+
+    t0 = time.perf_counter()
+    result = one_shot_search(
+        method, net, data, epochs=common.epochs(method), seed=seed, on_epoch=on_epoch, **options
+    )
+    out = trials.trial_dir() or Path("out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "architecture.json").write_text(json.dumps(result.arch, indent=1, sort_keys=True))
+    standalone = net.extract(result.arch, inherit=False)
+    lat = measure_latency(standalone, data.input_shape, runs=30)
+    final: dict[str, Any] = {
+        "inherited_acc": result.val_acc,
+        "params": standalone.num_parameters(),
+        "flops": standalone.flops(),
+        "latency_ms": lat["latency_ms"],
+        "search_seconds": time.perf_counter() - t0,
+    }
+    value = result.val_acc
+    retrain_epochs = int(params.get("retrain_epochs", 0))
+    if retrain_epochs > 0:
+        scores = train_standalone(
+            standalone, data, epochs=retrain_epochs, seed=seed,
+            lr=float(params.get("retrain_lr", 3e-3)),
+        )  # fmt: skip
+        value = scores["val_acc"]
+        final.update(retrained_val_acc=scores["val_acc"], retrained_test_acc=scores["test_acc"])
+    meta = {
+        "method": method,
+        "options": options,
+        "seed": seed,
+        "space": common.SPACE,
+        "model": model,
+        "data": common.DATA,
+        "history": result.history,
+        "notes": result.notes,
+        **final,
+    }
+    (out / "oneshot.json").write_text(json.dumps(meta, indent=1))
+    print(f"{method}: {result.arch}\n{final} notes={result.notes}")
+    trials.report_final(value, **final)
+
+
+if __name__ == "__main__":
+    main()
