@@ -299,8 +299,8 @@ def report(data: dict[str, Any], problems: list[str], methods: list[str], budget
         lines.append(
             f"\n**Hypervolume regret at {k} trials** (median over seeds; seeds in brackets)\n"
         )
-        lines.append("| problem | " + " | ".join(methods) + " |")
-        lines.append("|---" * (len(methods) + 1) + "|")
+        lines.append("| problem | " + " | ".join(methods) + " | best hl <= best Optuna |")
+        lines.append("|---" * (len(methods) + 2) + "|")
         for p in problems:
             cells = []
             vals = {}
@@ -308,9 +308,14 @@ def report(data: dict[str, Any], problems: list[str], methods: list[str], budget
                 rows = [r for key, r in runs.items() if key.startswith(f"{p}|{m}|")]
                 vals[m] = _median(rows, f"regret{k}")
                 cells.append(f"{vals[m]:.4f} ({len(rows)})" if rows else "—")
-            best = min((v, m) for m, v in vals.items() if not math.isnan(v))[1] if vals else ""
-            cells = [f"**{c}**" if m == best else c for m, c in zip(methods, cells, strict=True)]
-            lines.append(f"| {p} | " + " | ".join(cells) + " |")
+            low = min((v for v in vals.values() if not math.isnan(v)), default=math.nan)
+            cells = [
+                f"**{c}**" if vals[m] == low else c for m, c in zip(methods, cells, strict=True)
+            ]
+            hl = [v for m, v in vals.items() if m.startswith("hl_") and not math.isnan(v)]
+            op = [v for m, v in vals.items() if m.startswith("optuna_") and not math.isnan(v)]
+            verdict = ("yes" if min(hl) <= min(op) else "no") if hl and op else "—"
+            lines.append(f"| {p} | " + " | ".join(cells) + f" | {verdict} |")
     lines.append(
         f"\n**Per family** (mean over its problems of the median regret at {budget} "
         "trials; best hyperloom vs best Optuna)\n"

@@ -3,12 +3,17 @@ single-objective order, and the contract-v2 conformance checks (which must catch
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hyperloom import pareto
+import yaml
+from hyperloom import open_experiment, pareto
 from hyperloom.plugins.testing.tuners import V2_TUNER_CHECKS, check_tuner, run_tuner_check
 from hyperloom.space import SearchSpace
 from hyperloom.tuners.evolution import EvolutionTuner
@@ -233,3 +238,51 @@ def test_evolution_tournament_prefers_finished_over_stopped() -> None:
     t.observe(_stopped("s1", 0.3, 0.95, 4))
     rng = np.random.default_rng(0)
     assert t._tournament(rng)[0] == pytest.approx(0.7)
+
+
+# --- through the real manager on the simulate executor --------------------------------------
+
+
+def test_two_objectives_through_the_manager(tmp_path: Path) -> None:
+    rows = []
+    for i in range(40):
+        acc = 1.0 - (i / 39 - 0.3) ** 2
+        rows.append(
+            {
+                "params": {"x": i},
+                "curve": [acc * (s + 1) / 3 for s in range(3)],
+                "seconds": [10.0 * (s + 1) for s in range(3)],
+                "metrics": {"size": float(i * i)},
+            }
+        )
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({"metric": "acc", "mode": "maximize", "rows": rows}))
+    cfg = {
+        "experimentName": "mo",
+        "searchSpace": {"x": {"_type": "choice", "_value": list(range(40))}},
+        "trialConcurrency": 2,
+        "maxTrialNumber": 16,
+        "objectives": [{"name": "acc", "mode": "maximize"}, {"name": "size", "mode": "minimize"}],
+        "tuner": {"name": "tpe", "classArgs": {"seed": 3, "n_startup": 4}},
+        "trainingService": {"platform": "simulate", "table": str(table)},
+        "experimentWorkingDirectory": str(tmp_path / "exps"),
+        "dashboard": False,
+    }
+    path = tmp_path / "mo.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = subprocess.run(
+        [sys.executable, "-m", "hyperloom.cli", "run", str(path), "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    with open_experiment(out.stdout.split()[1]) as view:
+        trials = list(view.trials())
+    assert len(trials) == 16
+    assert all(t.status is TrialStatus.SUCCEEDED for t in trials)
+    vals = [tuple(t.values) for t in trials]
+    assert all(v[1] == t.params["x"] ** 2 for v, t in zip(vals, trials, strict=True))
+    assert len({t.params["x"] for t in trials}) == 16  # no duplicates in a finite space
+    front = pareto.pareto_mask(pareto.as_losses(vals, ["max", "min"]))
+    assert front.any()
