@@ -25,6 +25,7 @@ _EXPORTS = {
     "Config": "hyperloom.config",
     "Experiment": "hyperloom.experiment",
     "open_experiment": "hyperloom.experiment",
+    "stop_experiment": "hyperloom._stop",
     "Tuner": "hyperloom.tuners",
     "Assessor": "hyperloom.assessors",
 }
@@ -48,6 +49,7 @@ __all__ = [
     "load_tuner",
     "open_experiment",
     "register_parameter_type",
+    "stop_experiment",
 ]
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from hyperloom.assessors import Assessor
     from hyperloom.config import Config
     from hyperloom.errors import ConfigError, HyperloomError, PluginError, SearchSpaceError
+    from hyperloom._stop import stop_experiment
     from hyperloom.experiment import Experiment, open_experiment
     from hyperloom.registry import load_assessor, load_tuner
     from hyperloom.space import Parameter, SearchSpace, register_parameter_type

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -311,138 +309,20 @@ def stop(
     and through the executor those elsewhere, e.g. the runners on a Ray cluster) and the
     experiment is marked STOPPED.
     """
-    import psutil
-    from filelock import FileLock, Timeout
-    from hyperloom.experiment import LOCK_NAME
-    from hyperloom.paths import DB_NAME, find_experiment_dir
-    from hyperloom.store import StoreReader
+    from hyperloom._stop import stop_experiment
 
-    exp_dir = find_experiment_dir(experiment)
-    reader = StoreReader(exp_dir / DB_NAME)
-    try:
-        info = reader.experiment()
-    finally:
-        reader.close()
-    lock = FileLock(str(exp_dir / LOCK_NAME))
-    pid = info.get("manager_pid")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if not pid or not psutil.pid_exists(int(pid)):
-            raise UsageError(
-                f"experiment {info['id']} is locked but its manager (pid {pid}) is not running"
-            ) from None
-        os.kill(int(pid), signal.SIGTERM)
-        console.print(f"stopping experiment {info['id']} (manager pid {pid})…")
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
-            raise UsageError(
-                f"the manager did not stop within {timeout:g}s; run `hyperloom stop {info['id']}` again to retry"
-            ) from None
-        lock.release()
-        console.print(f"experiment {info['id']} stopped")
+    def waiting(pid: int) -> None:
+        console.print(f"stopping experiment {experiment} (manager pid {pid})…")
+
+    res = stop_experiment(experiment, timeout=timeout, force=force, on_wait=waiting)
+    if res.manager_pid is not None:
+        console.print(f"experiment {res.experiment_id} stopped")
         return
-    try:
-        remote = _end_executor_orphans(exp_dir, info, force=force)
-        swept = _sweep_orphans(exp_dir)
-    finally:
-        lock.release()
+    ended = res.trials_ended + res.strays_ended
     console.print(
-        f"experiment {info['id']} is not running"
-        + (f"; killed {swept} stray trial process groups" if swept else "")
-        + (f"; ended {remote} trials through its executor" if remote else "")
+        f"experiment {res.experiment_id} is not running"
+        + (f"; ended {ended} stray trial process trees" if ended else "")
+        + (f"; ended {res.remote_ended} trials through its executor" if res.remote_ended else "")
     )
 
 
-def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -> int:
-    """With the lock held and no manager: lets the experiment's executor end the trials the dead
-    manager left where it runs them (`Executor.end_orphans`). Returns how many it ended."""
-    import asyncio
-
-    from hyperloom import registry
-    from hyperloom.config import Config
-    from hyperloom.errors import HyperloomError
-    from hyperloom.executor import Executor
-    from hyperloom.paths import DB_NAME
-    from hyperloom.store import StoreReader
-    from hyperloom.types import TrialStatus
-
-    reader = StoreReader(exp_dir / DB_NAME)
-    try:
-        running = reader.trials(status=TrialStatus.RUNNING, with_intermediate=False)
-    finally:
-        reader.close()
-    if not running and info.get("status") != "RUNNING":
-        return 0  # ended cleanly: nothing can be left
-    raw = info["config"]
-    platform = str((raw.get("trainingService") or {}).get("platform", "local"))
-    try:
-        executor_cls = registry.load("executor", platform)
-        if executor_cls.end_orphans is Executor.end_orphans:
-            return 0  # its trials are local process groups, swept by the caller
-        base = Path(raw.get("trialCodeDirectory") or exp_dir)
-        config = Config.from_dict(raw, base_dir=base, source=exp_dir / "config.yaml")
-        executor = executor_cls(
-            experiment_dir=exp_dir,
-            emit=lambda ev: None,
-            channel="file",
-            options=config.training_service.options,
-        )
-        handles = {r.trial_id: dict(r.handle or {}) for r in running}
-        return int(
-            asyncio.run(executor.end_orphans(info["id"], handles, grace=config.stop_grace_period))
-        )
-    except HyperloomError as e:
-        text = (
-            f"the manager of experiment {info['id']} is gone and the trials it left may still "
-            f"run where the {platform!r} executor runs them: {e}"
-        )
-        if not force:
-            raise HyperloomError(
-                f"{text}. Nothing was changed: run `hyperloom stop {info['id']}` again once that "
-                "can be reached, or add --force to record the experiment as stopped anyway"
-            ) from None
-        err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
-        return 0
-
-
-def _sweep_orphans(exp_dir: Path) -> int:
-    """With the lock held and no manager: kill process groups of trials still marked RUNNING and
-    record the experiment as STOPPED."""
-    import psutil
-    from hyperloom.paths import DB_NAME
-    from hyperloom.store import Store
-    from hyperloom.types import TrialStatus
-
-    store = Store.open(exp_dir / DB_NAME)
-    killed = 0
-    try:
-        for r in store.trials(status=TrialStatus.RUNNING, with_intermediate=False):
-            handle = r.handle or {}
-            pid, ctime = handle.get("pid"), handle.get("create_time")
-            alive = False
-            if pid:
-                try:
-                    proc = psutil.Process(int(pid))
-                    alive = ctime is None or abs(proc.create_time() - float(ctime)) < 1.0
-                except psutil.Error:
-                    alive = False
-            if alive and r.pgid:
-                try:
-                    os.killpg(int(r.pgid), signal.SIGKILL)
-                    killed += 1
-                except ProcessLookupError:
-                    pass
-            store.finish_trial(
-                r.trial_id,
-                TrialStatus.CANCELED,
-                ended=time.time(),
-                exit_code=None,
-                reason="experiment stopped while its manager was down",
-            )
-        if store.experiment().get("status") == "RUNNING":
-            store.set_experiment_status("STOPPED", message="stopped while the manager was down")
-    finally:
-        store.close()
-    return killed
