@@ -45,6 +45,7 @@ from hyperloom.types import (
     Objective,
     Suggestion,
     TrialResult,
+    TrialStatus,
     Verdict,
 )
 
@@ -269,6 +270,7 @@ class PBTScheduler(Tuner):
         self.resumes: list[str] = []  # sync: paused members to resume
         self.generation = 0
         self.exploits = 0
+        self.replaced_failures = 0
         self._drawn: set[str] = set()  # the initial members' points (distinct when possible)
 
     # options ---------------------------------------------------------------------------------
@@ -408,8 +410,31 @@ class PBTScheduler(Tuner):
         if result.value is not None and math.isfinite(result.value):
             m.value = float(result.value)
             m.loss = self.loss(result.value)
+        was_live = m.state in ("created", "running", "paused")
         m.state = "ended"
         self.resumes = [t for t in self.resumes if t != result.trial_id]
+        if was_live and result.status == TrialStatus.FAILED:
+            self._replace_failed(result.trial_id, m)
+
+    def _replace_failed(self, trial_id: str, m: _Member) -> None:
+        """A member failed: keep the population at its size (at most ``population_size``
+        replacements in all, so a script that always fails cannot loop): an exploit of a top
+        member when one has a checkpoint, else a fresh member."""
+        if self.replaced_failures >= self.population_size:
+            return
+        self.replaced_failures += 1
+        scored = {
+            t: x for t, x in self.members.items() if x.state == "running" and x.value is not None
+        }
+        top = sorted(
+            (t for t, x in scored.items() if x.ckpt_step is not None),
+            key=lambda t: (scored[t].loss, t),
+        )[: max(1, math.ceil(len(scored) * self.quantile_fraction))]
+        if top:
+            donor = top[int(self.rng.integers(len(top)))]
+            self.pending.append(_Exploit(donor, trial_id, max(m.step, 0)))
+        elif self.created > 0:
+            self.created -= 1  # draw one more member of the initial population
 
     def forget(self, trial_id: str) -> None:
         """A lost attempt is started again: its reports and checkpoint no longer count."""
@@ -539,6 +564,7 @@ class PBTScheduler(Tuner):
             "created": self.created,
             "generation": self.generation,
             "exploits": self.exploits,
+            "replaced_failures": self.replaced_failures,
             "pending": [[e.donor, e.replaced, e.step] for e in self.pending],
             "resumes": list(self.resumes),
             "members": {
@@ -563,6 +589,7 @@ class PBTScheduler(Tuner):
         self.created = int(state["created"])
         self.generation = int(state["generation"])
         self.exploits = int(state.get("exploits", 0))
+        self.replaced_failures = int(state.get("replaced_failures", 0))
         self.pending = [_Exploit(str(d), str(r), int(s)) for d, r, s in state["pending"]]
         self.resumes = [str(t) for t in state["resumes"]]
         self.members = {}
