@@ -7,7 +7,9 @@ import math
 import numpy as np
 from hyperloom.errors import PluginError
 from hyperloom.space import SearchSpace
+from hyperloom.tuners._base import rank_key
 from hyperloom.tuners._common import BaseTuner
+from hyperloom.types import TrialResult
 from scipy.special import ndtr, ndtri
 
 __all__ = ["AnnealTuner"]
@@ -27,7 +29,9 @@ def _positive(name: str, value: object) -> float:
 class AnnealTuner(BaseTuner):
     """Samples around one of the best points so far, in a neighbourhood that shrinks over time.
 
-    Each suggestion picks a base point among the finished trials ranked by value: rank ``r`` is
+    Each suggestion picks a base point among the ended trials ranked by
+    :func:`~hyperloom.tuners._base.rank_key` (finished trials by value, then trials stopped early
+    by the deepest step they reached and their value there; failed ones never): rank ``r`` is
     drawn from an exponential distribution with mean ``avg_best_idx``, so the best points are
     preferred without being the only ones. Every active numeric parameter is then drawn from a
     normal around the base value, truncated to the bounds, with a standard deviation of
@@ -66,15 +70,21 @@ class AnnealTuner(BaseTuner):
                 f"anneal: n_startup must be an integer in [1, 1,000,000,000], got {n_startup!r}"
             )
         self.n_startup = n_startup
+        self._keys: list[tuple[int, float, float]] = []  # rank_key of each history row
+
+    def observe(self, result: TrialResult) -> None:
+        n0 = self.history.n
+        super().observe(result)
+        if self.history.n > n0:
+            self._keys.append(rank_key(result, float(self.history.y[-1])))
 
     def _propose(self, rng: np.random.Generator) -> np.ndarray:
         enc = self.encoder
         h = self.history
-        y = h.y
-        finite = np.flatnonzero(np.isfinite(y))
-        if h.n < self.n_startup or finite.size == 0:
+        usable = [i for i, k in enumerate(self._keys) if k[0] < 2]
+        if h.n < self.n_startup or not usable:
             return np.empty((0, enc.n_dims))
-        order = finite[np.argsort(y[finite], kind="stable")]
+        order = np.array(sorted(usable, key=self._keys.__getitem__), dtype=np.int64)
         shrink = 1.0 / (1.0 + h.n * self.shrink_coef)
         m = 8
         ranks = np.minimum(

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 from hyperloom.errors import MissingDependencyError, PluginError
 from hyperloom.space import SearchSpace
+from hyperloom.tuners._base import rank_key
 from hyperloom.tuners._common import BaseTuner, Encoder
+from hyperloom.types import TrialResult, deepest_step
 from scipy.special import ndtr, ndtri
 
 __all__ = ["RLTuner"]
@@ -65,7 +67,7 @@ class _Actions:
         self.total = int(self.sizes.sum())
 
     def to_value(self, i: int, a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Internal values for actions ``a`` of parameter ``i`` (continuous bins: uniform inside)."""
+        """Internal values for actions ``a`` of parameter ``i`` (continuous bins: uniform in a bin)."""
         kind, vals = self.kind[i], self.values[i]
         if kind in ("cat", "exact"):
             return np.asarray(vals[a])
@@ -168,7 +170,8 @@ class RLTuner(BaseTuner):
     clipped objective (``algorithm="ppo"``, ``epochs`` passes) or one REINFORCE step
     (``algorithm="reinforce"``), using advantages against a moving-average baseline of the reward
     (``-loss``), scaled by the spread of the rewards seen, plus an entropy bonus. Failed trials get
-    the worst reward seen. Each suggestion samples ``n_samples`` sequences in one batched pass and
+    the worst reward seen; trials stopped early rank below finished ones, deeper ones first (see
+    :meth:`RLTuner._reward`). Each suggestion samples ``n_samples`` sequences in one batched pass and
     returns the first not suggested before. All randomness comes from the tuner's seed, so
     replaying ``observe()`` rebuilds the same policy.
 
@@ -245,6 +248,9 @@ class RLTuner(BaseTuner):
         self.optimizer = _Adam(torch, list(self.policy.parameters()), float(learning_rate))
         self._batch: list[tuple[np.ndarray, float]] = []
         self._rewards: list[float] = []
+        self._finished: list[float] = []  # rewards of finished trials
+        self._deepest = 0  # the deepest step + 1 a stopped trial reached
+        self._current: TrialResult | None = None
         self._baseline: float | None = None
 
     # sampling --------------------------------------------------------------------------------
@@ -308,8 +314,33 @@ class RLTuner(BaseTuner):
             )
         return logp, ent
 
+    def observe(self, result: TrialResult) -> None:
+        self._current = result
+        try:
+            super().observe(result)
+        finally:
+            self._current = None
+
+    def _reward(self, loss: float) -> float:
+        """The reward of the trial being observed, in the order of
+        :func:`~hyperloom.tuners._base.rank_key`: a finished trial earns ``-loss``; a trial stopped
+        early earns no more than the worst finished trial, less a spread of the rewards scaled by
+        how far short of the deepest step seen it stopped (deeper is better, then its value); a
+        failed one earns nothing (NaN: the worst reward seen, at update time)."""
+        if not math.isfinite(loss):
+            return math.nan
+        result = self._current
+        if result is None or rank_key(result, loss)[0] == 0:
+            self._finished.append(-loss)
+            return -loss
+        depth = deepest_step(result) + 1
+        self._deepest = max(self._deepest, depth)
+        reward = -loss if not self._finished else min(-loss, min(self._finished))
+        spread = float(np.std(self._rewards)) if len(self._rewards) > 1 else 0.0
+        return reward - spread * (1.0 - depth / max(self._deepest, 1))
+
     def _observed(self, row: np.ndarray, loss: float) -> None:
-        reward = -loss if math.isfinite(loss) else math.nan
+        reward = self._reward(loss)
         if math.isfinite(reward):
             self._rewards.append(reward)
         self._batch.append((row, reward))

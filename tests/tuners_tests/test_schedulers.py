@@ -243,8 +243,8 @@ def test_bad_options_are_refused(kwargs: dict[str, Any]) -> None:
 def test_bohb_model_sees_every_level_and_beats_random() -> None:
     def far(sched_cls: type, seed: int) -> tuple[float, Any]:
         s = sched_cls(SPACE, seed=seed, max_resource=EPOCHS, brackets=1)
-        out = drive(s, 70)
-        late = [p for t, p in out["params"].items() if int(t[1:]) > 40]
+        out = drive(s, 50)
+        late = [p for t, p in out["params"].items() if int(t[1:]) > 30]
         return float(np.median([1 - quality(p) for p in late])), s
 
     gaps = []
@@ -278,11 +278,22 @@ def test_bohb_shows_pending_trials_to_its_model() -> None:
 
 
 def test_asha_gp_uses_the_gp_once_a_level_has_enough_points() -> None:
-    s = ASHAGPScheduler(SPACE, seed=0, max_resource=EPOCHS, random_fraction=0.0, n_candidates=32)
-    out = drive(s, 30)
+    s = ASHAGPScheduler(
+        SPACE, seed=0, max_resource=EPOCHS, random_fraction=0.0, n_candidates=16, n_restarts=1
+    )
+    used: list[float | None] = []
+    orig = s._new_params
+
+    def spy(tid: str, rng: Any) -> Any:
+        got = orig(tid, rng)
+        used.append(s.last_level)
+        return got
+
+    s._new_params = spy  # type: ignore[method-assign]
+    out = drive(s, 16)
     assert s.brackets == 1
-    assert s.model_level() is not None
-    assert len(out["ended"]) == 30
+    assert used[0] is None and any(u is not None for u in used)  # random first, then the GP
+    assert len(out["ended"]) == 16
 
 
 def test_through_the_manager_on_the_simulate_executor(tmp_path: Path) -> None:
@@ -315,3 +326,44 @@ def test_through_the_manager_on_the_simulate_executor(tmp_path: Path) -> None:
     assert done and len(done) < 12
     best_x = max(grid, key=lambda x: quality({"x": x, "y": 0.7}))
     assert any(t.params["x"] == best_x for t in done)
+
+
+def test_hyperband_passes_the_tuner_conformance_suite() -> None:
+    from hyperloom.plugins.testing.tuners import check_tuner
+
+    failed = [
+        r for r in check_tuner(lambda sp, **kw: HyperbandScheduler(sp, **kw), v2=True) if not r.ok
+    ]
+    assert not failed, failed
+
+
+def _stopped(tid: str, x: float, value: float, steps: int) -> TrialResult:
+    reps = tuple(Report(i, value) for i in range(steps))
+    return TrialResult(
+        tid, {"x": x, "y": 0.5}, TrialStatus.EARLY_STOPPED, value, (value,) * steps, reports=reps
+    )
+
+
+def test_anneal_ranks_stopped_trials_below_finished_ones() -> None:
+    from hyperloom.tuners.anneal import AnnealTuner
+
+    t = AnnealTuner(SPACE, seed=0, n_startup=1, avg_best_idx=1e-9, shrink_coef=100.0)
+    t.observe(TrialResult("a", {"x": 0.2, "y": 0.5}, TrialStatus.SUCCEEDED, 0.5))
+    t.observe(TrialResult("b", {"x": 0.9, "y": 0.5}, TrialStatus.SUCCEEDED, 0.4))
+    t.observe(_stopped("c", 0.6, 0.99, 2))  # a better value, but only after 2 of the steps
+    xs = [t.suggest(f"s{i}")["x"] for i in range(8)]  # type: ignore[index]
+    assert all(abs(x - 0.2) < 0.1 for x in xs)  # around the best finished trial
+
+
+def test_rl_rewards_follow_rank_key() -> None:
+    pytest.importorskip("torch")
+    from hyperloom.tuners.rl import RLTuner
+
+    t = RLTuner(SPACE, seed=0, batch_size=64)
+    t.observe(TrialResult("a", {"x": 0.2, "y": 0.5}, TrialStatus.SUCCEEDED, 0.5))
+    t.observe(TrialResult("b", {"x": 0.9, "y": 0.5}, TrialStatus.SUCCEEDED, 0.4))
+    t.observe(_stopped("deep", 0.6, 0.99, 20))
+    t.observe(_stopped("shallow", 0.7, 0.99, 2))
+    r = t._rewards
+    assert r[:2] == [0.5, 0.4]
+    assert r[2] <= 0.4 and r[3] < r[2]  # below every finished trial; deeper ranks higher
