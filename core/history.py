@@ -26,7 +26,7 @@ from hyperloom.paths import (
     find_experiment_dir,
 )
 from hyperloom.store import StoreReader, TrialRecord
-from hyperloom.types import BEST_STATUSES, Constraint, Objective, TrialStatus, feasible
+from hyperloom.types import BEST_STATUSES, BUDGET_STATUSES, Constraint, Objective, TrialStatus, feasible
 
 if TYPE_CHECKING:
     import pandas
@@ -273,7 +273,10 @@ class ExperimentView:
         """Budget use: ``{"trials": (done, max) | None, "duration": (elapsed_s, max_s) | None}``."""
         max_trials = self.config.get("maxTrialNumber")
         max_dur = _seconds(self.config.get("maxExperimentDuration"))
-        started = sum(n for name, n in self.counts().items() if name not in ("WAITING",))
+        # the one budget rule (BUDGET_STATUSES), plus what is running or paused now: canceled
+        # trials gave their budget back, as the live progress line counts them
+        using = {s.name for s in BUDGET_STATUSES} | {"RUNNING", "PAUSED"}
+        started = sum(n for name, n in self.counts().items() if name in using)
         return {
             "trials": (started, int(max_trials)) if max_trials else None,
             "duration": (self.elapsed(), max_dur) if max_dur else None,

@@ -118,3 +118,23 @@ def test_family_tree_shows_the_warm_started_trial_under_its_parent(tmp_path: Pat
     assert "x: 1 -> 2" in lines[j]
     rows = json.loads(run_cli("trials", str(exp.dir), "--json").stdout)
     assert rows[1]["parent"] == first.trial_id and rows[1]["perturbation"] == {"x": "1 -> 2"}
+
+
+def test_budget_follows_the_one_budget_rule(tmp_path: Path) -> None:
+    from hyperloom.store import Store
+
+    exp_dir = tmp_path / "e"
+    exp_dir.mkdir()
+    store = Store.create(
+        exp_dir, experiment_id="b1", name="b", config={"maxTrialNumber": 4}, space={}
+    )
+    for i, status in enumerate(["SUCCEEDED", "CANCELED", "FAILED", "CANCELED", "RUNNING"]):
+        tid = f"T{i + 1:04d}"
+        store.add_trial(tid, store.allocate_sequence(), {"x": i})
+        store.start_trial(tid, started=1.0)
+        if status != "RUNNING":
+            store.finish_trial(tid, status, ended=2.0, value=1.0 if status == "SUCCEEDED" else None)
+    store.close()
+    with open_experiment(exp_dir) as view:
+        # canceled trials gave their budget back, as the live progress line counts them
+        assert view.budget()["trials"] == (3, 4)
