@@ -347,9 +347,11 @@ def build_rungs(path: Path, n_trials: int, eta: int = 3, rungs: int = 4) -> None
     store.import_records(records(), batch=1000)
     for i in range(n_trials):
         for r in range(deepest[i] + (0 if deepest[i] == rungs - 1 else 1)):
-            store.add_event("assessor", f"h{i:06d}", {"verdict": "PAUSE", "step": levels[r]})
+            tid = f"h{i:06d}"
+            store.add_event("assessor", tid, {"verdict": "PAUSE", "step": levels[r]})
+            store.add_event("paused", tid, {"step": levels[r], "checkpoint": levels[r]})
             if r < deepest[i]:
-                store.add_event("resume", f"h{i:06d}", {"step": levels[r]})
+                store.add_event("resumed", tid, {"start_step": levels[r] + 1})
     store.set_experiment_status("DONE")
     store.close()
 

@@ -7,8 +7,6 @@ import {
   LegendComponent,
   VisualMapComponent,
   ParallelComponent,
-  MarkLineComponent,
-  DataZoomInsideComponent,
 } from "echarts/components";
 import { CanvasRenderer } from "echarts/renderers";
 
@@ -22,8 +20,6 @@ echarts.use([
   LegendComponent,
   VisualMapComponent,
   ParallelComponent,
-  MarkLineComponent,
-  DataZoomInsideComponent,
   CanvasRenderer,
 ]);
 

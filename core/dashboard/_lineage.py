@@ -61,12 +61,16 @@ def _nodes(s: Session) -> list[dict[str, Any]]:
             }
         )
     by_id = {n["trial_id"]: n for n in out}
+    warm = _warm_starts(s)
     for n in out:
-        # the step it continued from: just before its first report (or the parent's last
-        # committed checkpoint while it has reported nothing yet)
+        # the step it continued from: the checkpoint step of its warm start, else just before
+        # its first report (or the parent's last committed checkpoint while it has reported
+        # nothing yet)
         fork = None
         if n["parent"]:
-            if n["first_step"] is not None:
+            if n["trial_id"] in warm:
+                fork = warm[n["trial_id"]]
+            elif n["first_step"] is not None:
                 fork = n["first_step"] - 1
             else:
                 p = by_id.get(n["parent"])
@@ -104,10 +108,27 @@ def _chain(parents: dict[str, tuple[Any, Any]], trial_id: str) -> list[tuple[str
     return chain[::-1]
 
 
+def _warm_starts(s: Session) -> dict[str, int]:
+    """trial id -> the checkpoint step it was warm-started from (the manager's ``warm_start``
+    events)."""
+    out: dict[str, int] = {}
+    for tid, step in s.conn.execute(
+        "SELECT trial_id, json_extract(payload_json, '$.step') FROM events "
+        "WHERE kind = 'warm_start' AND trial_id IS NOT NULL AND json_valid(payload_json) "
+        "ORDER BY id"
+    ):
+        if isinstance(step, int | float) and not isinstance(step, bool) and math.isfinite(step):
+            out[tid] = int(step)
+    return out
+
+
 def _parents(s: Session) -> dict[str, tuple[Any, Any]]:
-    """trial id -> (parent, fork step) for every warm-started trial in the store."""
+    """trial id -> (parent, fork step) for every warm-started trial in the store: the step of
+    its ``warm_start`` event, else the step before its first report, else its parent's last
+    committed checkpoint."""
     if not has_column(s, "parent"):
         return {}
+    warm = _warm_starts(s)
     out: dict[str, tuple[Any, Any]] = {}
     for tid, parent, first, ckpt in s.conn.execute(
         "SELECT t.trial_id, t.parent, (SELECT min(step) FROM metrics m WHERE m.trial_id = "
@@ -115,7 +136,9 @@ def _parents(s: Session) -> dict[str, tuple[Any, Any]]:
         "WHERE t.parent IS NOT NULL"
     ):
         fork: int | None
-        if first is not None:
+        if tid in warm:
+            fork = warm[tid]
+        elif first is not None:
             fork = int(first) - 1
         else:
             ck = _loads(ckpt)
@@ -155,22 +178,21 @@ def lineage_data(s: Session, members: int = 20, trial: str | None = None) -> dic
     """The family tree and the members' stitched curves.
 
     Args:
-        members: How many of the best trials without children (the current population and
-            the ends of abandoned branches) get a stitched curve, plus every running one.
+        members: How many of the best trials get a stitched curve (plus every running or
+            paused one).
         trial: Also send this trial's stitched curve (the one selected on the page).
     """
     exp = _experiment(s)
     mode = mode_of(exp["config"])
     nodes = _nodes(s)
     parents = _parents(s)
-    leaves = [n for n in nodes if n["children"] == 0]
     sign = -1.0 if mode == "maximize" else 1.0
     ranked = sorted(
-        (n for n in leaves if n["value"] is not None),
+        (n for n in nodes if n["value"] is not None),
         key=lambda n: (sign * n["value"], n["sequence"]),
     )
     picked = [n["trial_id"] for n in ranked[: max(1, min(members, MAX_MEMBERS))]]
-    picked += [n["trial_id"] for n in leaves if n["status"] in ("RUNNING", "PAUSED")][:MAX_MEMBERS]
+    picked += [n["trial_id"] for n in nodes if n["status"] in ("RUNNING", "PAUSED")][:MAX_MEMBERS]
     if trial and trial not in picked:
         picked.append(trial)
     seen: set[str] = set()

@@ -4,16 +4,18 @@ generations): how deep each trial got, where it was paused, stopped or promoted
 
 A *promotion* is a pause followed by more reports: the trial was PAUSED at a rung and later
 resumed (``Suggestion(resume=...)``), so it reported at a deeper step. Pauses are read from the
-events table (an assessor or scheduler verdict ``PAUSE`` with its step, or a ``pause`` /
-``trial_pause`` event) and from the trial's status; resumes from ``resume`` / ``trial_resume``
-events, or from reports deeper than the pause.
+events table: the manager's ``paused`` events (with the last step reported), or, in a store that
+has none for a trial, the assessor verdicts ``PAUSE`` with their step; resumes from ``resumed``
+events, a later pause, or reports deeper than the pause.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 from typing import Any
 
-from hyperloom.dashboard._queries import Session, _experiment, _loads, _num, mode_of
+from hyperloom.dashboard._queries import Session, _experiment, _num, mode_of
 
 __all__ = ["MAX_TRIALS", "rungs_data"]
 
@@ -26,100 +28,102 @@ _PAUSE_KINDS = ("pause", "trial_pause", "paused", "trial_paused")
 _RESUME_KINDS = ("resume", "trial_resume", "resumed", "trial_resumed", "promote", "promotion")
 
 
-def _verdict(payload: Any) -> str:
-    if not isinstance(payload, dict):
-        return ""
-    return str(payload.get("verdict") or payload.get("decision") or "").upper()
-
-
-def _step(payload: Any) -> int | None:
-    if not isinstance(payload, dict):
-        return None
-    for key in ("step", "rung_step", "at_step", "from_step"):
-        v = payload.get(key)
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            return int(v)
-    return None
-
-
 def _events(s: Session) -> dict[str, dict[str, list[Any]]]:
-    """trial id -> {"pauses": [(t, step)], "resumes": [(t, step)], "stops": [step]}."""
+    """trial id -> {"pauses": [(t, step)], "resumes": [(t, step)], "stops": [step]}.
+
+    The verdict and the step are taken out of the payloads by SQLite (``json_extract``), and
+    only the events that pause, resume or stop a trial come back to Python.
+    """
     out: dict[str, dict[str, list[Any]]] = {}
-    kinds = ("assessor", "tuner", "scheduler", *_PAUSE_KINDS, *_RESUME_KINDS)
-    marks = ", ".join("?" * len(kinds))
-    for tid, t, kind, ptext in s.conn.execute(
-        f"SELECT trial_id, t, kind, payload_json FROM events WHERE trial_id IS NOT NULL "
-        f"AND kind IN ({marks}) ORDER BY id",
-        kinds,
-    ):
-        payload = _loads(ptext)
-        ev = out.setdefault(tid, {"pauses": [], "resumes": [], "stops": []})
-        verdict = _verdict(payload)
-        if kind in _PAUSE_KINDS or verdict == "PAUSE":
-            ev["pauses"].append((_num(t), _step(payload)))
-        elif kind in _RESUME_KINDS or verdict in ("RESUME", "PROMOTE"):
-            ev["resumes"].append((_num(t), _step(payload)))
-        elif verdict == "STOP":
-            ev["stops"].append(_step(payload))
+    pause_kinds = ", ".join(f"'{k}'" for k in _PAUSE_KINDS)
+    resume_kinds = ", ".join(f"'{k}'" for k in _RESUME_KINDS)
+    rows = s.conn.execute(
+        "SELECT trial_id, t, CASE WHEN kind IN (" + pause_kinds + ") THEN 1 "
+        "WHEN verdict = 'PAUSE' THEN 4 "
+        "WHEN kind IN (" + resume_kinds + ") OR verdict IN ('RESUME', 'PROMOTE') THEN 2 "
+        "WHEN verdict = 'STOP' THEN 3 END AS what, step FROM ("
+        "SELECT id, trial_id, t, kind, upper(json_extract(p, '$.verdict')) AS verdict, "
+        "json_extract(p, '$.step') AS step FROM (SELECT id, trial_id, t, kind, "
+        "CASE WHEN json_valid(payload_json) THEN payload_json END AS p FROM events "
+        "WHERE trial_id IS NOT NULL)) WHERE what IS NOT NULL ORDER BY id"
+    )
+    asked: dict[str, list[Any]] = {}
+    for tid, t, what, step in rows:
+        ev = out.get(tid)
+        if ev is None:
+            ev = out[tid] = {"pauses": [], "resumes": [], "stops": []}
+        st = int(step) if isinstance(step, int | float) and math.isfinite(step) else None
+        if what == 1:
+            ev["pauses"].append((t, st))
+        elif what == 4:
+            asked.setdefault(tid, []).append((t, st))
+        elif what == 2:
+            ev["resumes"].append((t, st))
+        else:
+            ev["stops"].append(st)
+    # the manager records the verdict that asks for a pause and then the pause itself
+    # ("paused"); a store with only the verdicts (older writers) counts those
+    for tid, verdicts in asked.items():
+        if not out[tid]["pauses"]:
+            out[tid]["pauses"] = verdicts
     return out
+
+
+#: the columns of each row of ``trials`` in the response
+TRIAL_COLUMNS = (
+    "trial_id",
+    "sequence",
+    "status",
+    "value",
+    "deepest",
+    "reports",
+    "paused_at",
+    "promotions",
+)
+_NO_EVENTS: dict[str, list[Any]] = {"pauses": [], "resumes": [], "stops": []}
+
+
+def _promotions(ev: dict[str, list[Any]], hi: int | None) -> int:
+    """How many of a trial's pauses were followed by a resume (an event between this pause and
+    the next, a later pause, or reports deeper than the pause)."""
+    pauses = ev["pauses"]
+    n = 0
+    for i, (t, st) in enumerate(pauses):
+        if i + 1 < len(pauses) or (st is not None and hi is not None and hi > st):
+            n += 1
+            continue
+        if any(rt is not None and t is not None and rt >= t for rt, _ in ev["resumes"]):
+            n += 1
+    return n
 
 
 def rungs_data(s: Session) -> dict[str, Any]:
     """Per trial the steps reached, pauses and promotions; per level the counts.
 
     Returns:
-        ``trials``: ``{trial_id, sequence, status, value, deepest, reports, paused_at (steps),
-        promotions (how many pauses were followed by a resume), resumed}``;
+        ``trial_columns`` and ``trials``: one row per trial, ``[trial_id, sequence, status,
+        value, deepest, reports, paused_at (steps), promotions (pauses followed by a resume)]``;
         ``levels``: ``{step, reached (trials whose deepest step is at least this level), ended
         (trials whose deepest step is this level, by status), paused, promoted}`` for each
         distinct deepest step (or bin of them); ``summary``: counts.
     """
     exp = _experiment(s)
     mode = mode_of(exp["config"])
-    deep = {
-        tid: (hi, n)
-        for tid, hi, n in s.conn.execute(
-            "SELECT trial_id, max(step), count(*) FROM metrics GROUP BY trial_id"
-        )
-    }
     events = _events(s)
-    trials: list[dict[str, Any]] = []
-    for tid, seq, status, value in s.conn.execute(
-        "SELECT trial_id, sequence, status, value FROM trials ORDER BY sequence"
+    trials: list[list[Any]] = []
+    for tid, seq, status, value, hi, n in s.conn.execute(
+        "SELECT t.trial_id, t.sequence, t.status, t.value, m.hi, coalesce(m.n, 0) FROM trials t "
+        "LEFT JOIN (SELECT trial_id, max(step) AS hi, count(*) AS n FROM metrics "
+        "GROUP BY trial_id) m ON m.trial_id = t.trial_id ORDER BY t.sequence"
     ):
-        hi, n = deep.get(tid, (None, 0))
-        ev = events.get(tid, {"pauses": [], "resumes": [], "stops": []})
+        ev = events.get(tid, _NO_EVENTS)
+        promotions = _promotions(ev, hi) if ev["pauses"] else 0
         paused_at = [st for _t, st in ev["pauses"]]
-        # a pause is a promotion when the trial was resumed after it, or reported deeper
-        promotions = 0
-        pauses = ev["pauses"]
-        for i, (t, st) in enumerate(pauses):
-            nxt = pauses[i + 1][0] if i + 1 < len(pauses) else None
-            resumed = any(
-                rt is not None and t is not None and rt >= t and (nxt is None or rt <= nxt)
-                for rt, _ in ev["resumes"]
-            )
-            deeper = st is not None and hi is not None and hi > st
-            if resumed or deeper or i + 1 < len(pauses):
-                promotions += 1
-        trials.append(
-            {
-                "trial_id": tid,
-                "sequence": seq,
-                "status": status,
-                "value": _num(value),
-                "deepest": hi,
-                "reports": n,
-                "paused_at": paused_at,
-                "promotions": promotions,
-                "resumed": promotions > 0,
-                "stopped_at": ev["stops"][-1] if ev["stops"] else None,
-            }
-        )
+        trials.append([tid, seq, status, _num(value), hi, n, paused_at, promotions])
     levels = _levels(trials)
     counts: dict[str, int] = {}
     for t in trials:
-        counts[t["status"]] = counts.get(t["status"], 0) + 1
+        counts[t[2]] = counts.get(t[2], 0) + 1
     return {
         "mode": mode,
         "total": len(trials),
@@ -127,24 +131,23 @@ def rungs_data(s: Session) -> dict[str, Any]:
             "trials": len(trials),
             "paused_now": counts.get("PAUSED", 0),
             "early_stopped": counts.get("EARLY_STOPPED", 0),
-            "promoted_trials": sum(1 for t in trials if t["promotions"]),
-            "promotions": sum(t["promotions"] for t in trials),
-            "pauses": sum(len(t["paused_at"]) for t in trials),
-            "deepest": max(
-                (t["deepest"] for t in trials if t["deepest"] is not None), default=None
-            ),
+            "promoted_trials": sum(1 for t in trials if t[7]),
+            "promotions": sum(t[7] for t in trials),
+            "pauses": sum(len(t[6]) for t in trials),
+            "deepest": max((t[4] for t in trials if t[4] is not None), default=None),
         },
         "levels": levels,
+        "trial_columns": list(TRIAL_COLUMNS),
         "trials": trials[-MAX_TRIALS:],
         "truncated": len(trials) > MAX_TRIALS,
     }
 
 
-def _levels(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _levels(trials: list[list[Any]]) -> list[dict[str, Any]]:
     """Counts per level: every distinct deepest step (pause steps too), or bins of them."""
     steps = sorted(
-        {t["deepest"] for t in trials if t["deepest"] is not None}
-        | {st for t in trials for st in t["paused_at"] if st is not None}
+        {t[4] for t in trials if t[4] is not None}
+        | {st for t in trials for st in t[6] if st is not None}
     )
     if not steps:
         return []
@@ -156,33 +159,29 @@ def _levels(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
         edges = steps
 
     def bucket(step: int) -> int:
-        # the last edge at or below step
-        lo_i, hi_i = 0, len(edges) - 1
-        while lo_i < hi_i:
-            mid = (lo_i + hi_i + 1) // 2
-            if edges[mid] <= step:
-                lo_i = mid
-            else:
-                hi_i = mid - 1
-        return lo_i
+        return bisect.bisect_right(edges, step) - 1
 
     rows: list[dict[str, Any]] = [
         {"step": e, "reached": 0, "ended": {}, "paused": 0, "promoted": 0} for e in edges
     ]
+    ends = [0] * len(edges)
     for t in trials:
-        if t["deepest"] is not None:
-            b = bucket(t["deepest"])
+        if t[4] is not None:
+            b = bucket(t[4])
+            ends[b] += 1
             ended = rows[b]["ended"]
-            ended[t["status"]] = ended.get(t["status"], 0) + 1
-            for r in rows[: b + 1]:
-                r["reached"] += 1
-        for i, st in enumerate(t["paused_at"]):
+            ended[t[2]] = ended.get(t[2], 0) + 1
+        for i, st in enumerate(t[6]):
             if st is None:
                 continue
             r = rows[bucket(st)]
             r["paused"] += 1
-            if i < t["promotions"]:
+            if i < t[7]:
                 r["promoted"] += 1
+    reached = 0
+    for b in range(len(rows) - 1, -1, -1):  # reached a level = ended at it or deeper
+        reached += ends[b]
+        rows[b]["reached"] = reached
     if len(steps) > MAX_LEVELS:
         for i, r in enumerate(rows):
             r["to"] = (edges[i + 1] - 1) if i + 1 < len(edges) else steps[-1]

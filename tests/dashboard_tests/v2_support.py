@@ -189,11 +189,13 @@ def make_rungs(d: Path, n: int = 9) -> Store:
             store.add_metric(tid, step, quality[tid] * (step + 1), t=t)
 
     def pause(tid: str, step: int) -> None:
+        # as the manager does: the verdict, then the pause itself
         store.add_event("assessor", tid, {"verdict": "PAUSE", "reason": "rung", "step": step}, t)
         store.set_status(tid, TrialStatus.PAUSED, reason=f"paused at rung step {step}")
+        store.add_event("paused", tid, {"step": step, "checkpoint": step, "reason": "rung"}, t)
 
     def resume(tid: str, step: int) -> None:
-        store.add_event("resume", tid, {"step": step}, t)
+        store.add_event("resumed", tid, {"start_step": step + 1, "checkpoint": step}, t)
         store.set_status(tid, TrialStatus.RUNNING)
 
     for tid in ids:

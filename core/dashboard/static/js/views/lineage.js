@@ -160,7 +160,7 @@ export function mount(root, route) {
     const el = root.querySelector("#stitched");
     const curves = data.curves;
     if (!curves.length) { showEmpty(el, "No reports yet."); return; }
-    root.querySelector("#stitch-hint").textContent = `${curves.length} members: the best without children, the running ones${selected ? ", and the selected one" : ""}`;
+    root.querySelector("#stitch-hint").textContent = `${curves.length} members: the best, the running and paused ones${selected ? ", and the selected one" : ""}`;
     const series = curves.map((c) => {
       const sel = c.trial_id === selected;
       // a symbol where the curve passes from an ancestor to its child

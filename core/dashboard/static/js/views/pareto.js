@@ -4,7 +4,7 @@ import { axis, chart, grid, ready, showEmpty, tooltip } from "../charts.js";
 import { api, esc, fmtNum, getJSON, link } from "../util.js";
 
 const FRONT = 1, INFEASIBLE = 2;
-const LARGE = 2000; // dominated points above this are drawn in ECharts' large mode
+const LARGE = 300; // dominated or infeasible points above this are drawn in ECharts' large mode (one path)
 
 function objLabel(o) { return `${o.name} (${o.mode === "maximize" ? "max" : "min"})`; }
 
@@ -63,10 +63,14 @@ export function mount(root, route) {
     const sampled = d.shown < d.total;
     root.querySelector("#pareto-hint").textContent = `${d.total.toLocaleString()} trials · ${d.front_size} on the front` +
       (sampled ? ` · showing ${(d.shown - d.front_size).toLocaleString()} of ${(d.total - d.front_size).toLocaleString()} others (even sample; the front is never sampled)` : "") +
-      (dominatedTotal >= 0 && objs.length > 2 ? " · the front is over all objectives" : "");
+      (dominatedTotal >= 0 && objs.length > 2 ? " · the front is over all objectives; the dashed line joins those the chosen pair alone leaves undominated" : "");
     // the front's projection on the chosen pair, as a dashed guide (exact for two objectives)
-    const sx = objs[x].mode === "maximize" ? -1 : 1;
-    const line = front.slice().sort((a, b) => sx * (a[0] - b[0]));
+    const sx = objs[x].mode === "maximize" ? -1 : 1, sy = objs[y].mode === "maximize" ? -1 : 1;
+    const line = [];
+    let bestY = Infinity;
+    for (const r of front.slice().sort((a, b) => sx * (a[0] - b[0]) || sy * (a[1] - b[1]))) {
+      if (sy * r[1] < bestY) { line.push(r); bestY = sy * r[1]; }
+    }
     const tip = (p) => {
       const t = d.points[p.data[2]];
       if (!t) return "";
@@ -78,18 +82,17 @@ export function mount(root, route) {
       tooltip: { ...tooltip, formatter: tip },
       xAxis: axis({ type: "value", scale: true, name: objLabel(objs[x]), nameLocation: "middle", nameGap: 30, inverse: false }),
       yAxis: axis({ type: "value", scale: true, name: objLabel(objs[y]), nameLocation: "end" }),
-      dataZoom: [{ type: "inside", xAxisIndex: 0, filterMode: "none" }, { type: "inside", yAxisIndex: 0, filterMode: "none" }],
       series: [
         { name: "dominated", type: "scatter", data: dom, symbolSize: dom.length > LARGE ? 4 : 6, large: dom.length > LARGE, largeThreshold: LARGE,
           itemStyle: { color: "#94a3b8", opacity: 0.35 }, progressive: 0, z: 1 },
         { name: "infeasible", type: "scatter", data: bad, symbol: "triangle", symbolSize: bad.length > LARGE ? 4 : 7, large: bad.length > LARGE, largeThreshold: LARGE,
           itemStyle: { color: "#dc2626", opacity: 0.55 }, progressive: 0, z: 2 },
         { name: "front line", type: "line", data: line.map((r) => [r[0], r[1], r[2]]), showSymbol: false, silent: true,
-          lineStyle: { color: "#4f46e5", width: 1.5, type: "dashed", opacity: objs.length === 2 ? 0.8 : 0.35 }, z: 3 },
+          lineStyle: { color: "#4f46e5", width: 1.5, type: "dashed", opacity: 0.8 }, z: 3 },
         { name: "reference point", type: "scatter", data: d.reference ? [[d.reference[x], d.reference[y], -1]] : [], symbol: "rect", symbolSize: 8, silent: true,
           itemStyle: { color: "#fff", borderColor: "#111827", borderWidth: 1.5 }, label: { show: true, position: "right", formatter: "reference", color: "#475467", fontSize: 11 }, z: 5 },
         { name: "front", type: "scatter", data: front, symbolSize: 10, progressive: 0,
-          itemStyle: { color: "#4f46e5", borderColor: "#fff", borderWidth: 1.5, shadowBlur: 4, shadowColor: "rgba(79,70,229,.4)" }, z: 4 },
+          itemStyle: { color: "#4f46e5", borderColor: "#fff", borderWidth: 1.5 }, z: 4 },
       ],
     });
     if (c) c.on("click", (p) => { const t = d.points[p.data?.[2]]; if (t) go(t[0]); });

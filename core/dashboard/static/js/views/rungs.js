@@ -16,7 +16,7 @@ export function mount(root, route) {
       <div class="panel"><div class="panel-head"><h2>Pauses and promotions by rung</h2><span class="hint">a promotion is a pause followed by a resume</span></div><div class="chart" id="promo-chart"></div></div>
     </div>
     <div class="panel" style="margin-bottom:16px"><div class="panel-head"><h2>Steps reached by each trial</h2>
-      <span class="hint">◆ promoted at least once · ○ paused now · click a point to open its trial</span></div><div class="chart" id="reach-chart"></div></div>
+      <span class="hint">◇ promoted at least once · ○ paused now · click a point to open its trial</span></div><div class="chart" id="reach-chart"></div></div>
     <div class="grid two">
       <div class="panel"><h2>Rungs</h2><div class="scroll-x" id="rung-table"></div></div>
       <div class="panel"><h2>Promoted trials</h2><div class="scroll-x tablewrap short" id="promo-table"></div></div>
@@ -31,6 +31,8 @@ export function mount(root, route) {
     async refresh() {
       const [d] = await Promise.all([getJSON(`${api(route.exp)}/rungs`), ready()]);
       const s = d.summary;
+      // rows are [trial_id, sequence, status, value, deepest, reports, paused_at, promotions]
+      const trials = d.trials.map((r) => ({ trial_id: r[0], sequence: r[1], status: r[2], value: r[3], deepest: r[4], reports: r[5], paused_at: r[6], promotions: r[7] }));
       root.querySelector("#rung-cards").innerHTML = `
         <div class="panel card"><div class="label">Trials</div><div class="big">${s.trials}</div><div class="small">deepest step ${s.deepest ?? "–"}</div></div>
         <div class="panel card"><div class="label">Promoted</div><div class="big" id="promoted">${s.promoted_trials}</div><div class="small">${s.promotions} promotions of ${s.pauses} pauses</div></div>
@@ -63,31 +65,37 @@ export function mount(root, route) {
         ],
       });
       const reach = root.querySelector("#reach-chart");
-      const pts = d.trials.filter((t) => t.deepest !== null);
+      const pts = trials.filter((t) => t.deepest !== null);
       if (!pts.length) showEmpty(reach, "No trial has reported yet.");
       else {
-        const big = pts.length > 3000;
+        const LARGE = 2000;
         const groups = ORDER.map((st) => [st, pts.filter((t) => t.status === st)]).filter(([, g]) => g.length);
+        const promoted = pts.filter((t) => t.promotions);
+        pts.forEach((t, i) => { t.i = i; });
+        const row = (t) => [t.sequence, t.deepest, t.i];
+        const series = groups.map(([st, g]) => ({
+          name: st.replace("_", " ").toLowerCase(), type: "scatter", progressive: 0, large: g.length > LARGE, largeThreshold: LARGE,
+          data: g.map(row), symbol: st === "PAUSED" ? "emptyCircle" : "circle", symbolSize: g.length > LARGE ? 4 : 6,
+          itemStyle: { color: STATUS_COLORS[st] || "#64748b", opacity: 0.8 },
+        }));
+        if (promoted.length) series.push({ name: "promoted", type: "scatter", progressive: 0, large: promoted.length > LARGE, largeThreshold: LARGE, data: promoted.map(row),
+          symbol: "diamond", symbolSize: promoted.length > LARGE ? 6 : 11, itemStyle: promoted.length > LARGE ? { color: "#111827", opacity: 0.6 } : { color: "rgba(0,0,0,0)", borderColor: "#111827", borderWidth: 1.4 }, z: 5 });
         const c = chart(reach, {
           grid: { ...grid, top: 40 }, legend: { top: 0, textStyle: { color: "#667085" } },
-          tooltip: { ...tooltip, formatter: (p) => { const t = p.data.t; return `trial <b>${esc(t.trial_id)}</b> #${t.sequence} ${badge(t.status)}<br>deepest step <b>${t.deepest}</b> · ${t.reports} reports` +
+          tooltip: { ...tooltip, formatter: (p) => { const t = pts[p.data[2]]; if (!t) return ""; return `trial <b>${esc(t.trial_id)}</b> #${t.sequence} ${badge(t.status)}<br>deepest step <b>${t.deepest}</b> · ${t.reports} reports` +
             (t.paused_at.length ? `<br>paused at step ${t.paused_at.join(", ")} · ${t.promotions} promotion${t.promotions === 1 ? "" : "s"}` : "") + (t.value !== null ? `<br>value ${esc(fmtNum(t.value))}` : ""); } },
           xAxis: axis({ type: "value", name: "trial #", nameLocation: "middle", nameGap: 28, minInterval: 1, scale: true }),
           yAxis: axis({ type: "value", name: "deepest step", minInterval: 1 }),
-          series: groups.map(([st, g]) => ({
-            name: st.replace("_", " ").toLowerCase(), type: "scatter", progressive: 0, large: big,
-            data: g.map((t) => ({ value: [t.sequence, t.deepest], t, symbol: t.promotions ? "diamond" : st === "PAUSED" ? "emptyCircle" : "circle", symbolSize: t.promotions ? 10 : 6 })),
-            itemStyle: { color: STATUS_COLORS[st] || "#64748b", opacity: 0.85 },
-          })),
+          series,
         });
-        if (c) c.on("click", (p) => go(p.data?.t?.trial_id));
+        if (c) c.on("click", (p) => go(pts[p.data?.[2]]?.trial_id));
       }
       root.querySelector("#rung-table").innerHTML = levels.length ? `<table><thead><tr><th>Rung (step)</th><th class="num">Reached</th><th>Ended here</th><th class="num">Paused here</th><th class="num">Promoted from here</th></tr></thead><tbody>` +
         levels.map((l) => `<tr data-step="${l.step}"><td class="mono">${esc(levelName(l))}</td><td class="num">${l.reached}</td><td>${ORDER.filter((st) => l.ended[st]).map((st) => `${badge(st)} ${l.ended[st]}`).join(" ")}</td><td class="num">${l.paused}</td><td class="num">${l.promoted}</td></tr>`).join("") +
         `</tbody></table>` : `<div class="empty">No reports yet.</div>`;
-      const promoted = d.trials.filter((t) => t.promotions || t.status === "PAUSED").sort((a, b) => (b.deepest ?? -1) - (a.deepest ?? -1));
-      root.querySelector("#promo-table").innerHTML = promoted.length ? `<table><thead><tr><th>Trial</th><th>Status</th><th class="num">Deepest step</th><th>Paused at</th><th class="num">Promotions</th></tr></thead><tbody>` +
-        promoted.slice(0, 300).map((t) => `<tr class="click" data-trial="${esc(t.trial_id)}"><td class="mono">${esc(t.trial_id)}</td><td>${badge(t.status)}</td><td class="num">${t.deepest ?? "–"}</td><td class="mono">${esc(t.paused_at.join(", "))}</td><td class="num">${t.promotions}</td></tr>`).join("") +
+      const promotedRows = trials.filter((t) => t.promotions || t.status === "PAUSED").sort((a, b) => (b.deepest ?? -1) - (a.deepest ?? -1));
+      root.querySelector("#promo-table").innerHTML = promotedRows.length ? `<table><thead><tr><th>Trial</th><th>Status</th><th class="num">Deepest step</th><th>Paused at</th><th class="num">Promotions</th></tr></thead><tbody>` +
+        promotedRows.slice(0, 300).map((t) => `<tr class="click" data-trial="${esc(t.trial_id)}"><td class="mono">${esc(t.trial_id)}</td><td>${badge(t.status)}</td><td class="num">${t.deepest ?? "–"}</td><td class="mono">${esc(t.paused_at.join(", "))}</td><td class="num">${t.promotions}</td></tr>`).join("") +
         `</tbody></table>` : `<div class="empty">No trial was promoted or is paused.</div>`;
     },
   };
