@@ -11,6 +11,8 @@ machine's load hits every contender alike:
 * ``file`` / ``tcp``: ``Experiment.from_config(dict).run(dashboard=False)`` in this process, with
   config ``channel: file`` or ``channel: tcp``; the time is the whole ``run()`` call (store
   creation, tuner, the manager's loop, shutdown);
+* ``xargs``: the bare loop as a shell pipeline, ``xargs -P2`` running ``sh -c`` per trial that
+  writes ``params.json`` and runs the script with the same environment (no Python thread pool);
 * once at the end, ``hyperloom run CONFIG -q --no-dashboard`` as a subprocess (file channel):
   the same, plus the CLI's start-up, typer/rich and the summary table.
 
@@ -141,6 +143,32 @@ def run_bare(root: Path, script: Path, n: int, concurrency: int, tag: str) -> fl
     return n / (time.perf_counter() - t0)
 
 
+XARGS_JOB = (
+    'd="$1/trials/t$2"; mkdir -p "$d"; printf \'{"x": %s}\' "$3" > "$d/params.json"; '
+    'HYPERLOOM_TRIAL_ID="t$2" HYPERLOOM_EXPERIMENT_ID=xargs HYPERLOOM_TRIAL_DIR="$d" '
+    'HYPERLOOM_CHANNEL=file "$4" "$5" < /dev/null > "$d/stdout.log" 2> "$d/stderr.log"'
+)
+
+
+def run_xargs(root: Path, script: Path, n: int, concurrency: int, tag: str) -> float:
+    """Trials/s of ``xargs -P<concurrency>`` spawning the same script (a shell per trial)."""
+    exp_dir = root / "xargs" / tag
+    exp_dir.mkdir(parents=True)
+    lines = "".join(f"{i} {i / n!r}\n" for i in range(n))
+    # xargs appends each line's two words after the fixed arguments: $2 = i, $3 = x
+    cmd = ["xargs", f"-P{concurrency}", "-L1", "sh", "-c",
+           XARGS_JOB.replace('"$4" "$5"', f'"{sys.executable}" "{script.name}"')
+           + ' && grep -q \'"final"\' "$d/metrics.jsonl"',
+           "job", str(exp_dir)]  # fmt: skip
+    t0 = time.perf_counter()
+    subprocess.run(cmd, input=lines, text=True, check=True, cwd=script.parent)
+    elapsed = time.perf_counter() - t0
+    done = sum(1 for _ in (exp_dir / "trials").iterdir())
+    if done != n:
+        raise SystemExit(f"xargs: {done}/{n} trials ran")
+    return n / elapsed
+
+
 def profile_manager(root: Path, script: Path, n: int, concurrency: int, top: int) -> str:
     """One file-channel experiment under cProfile; the top functions by own and cumulative time."""
     prof = cProfile.Profile()
@@ -169,7 +197,7 @@ def main() -> None:
     channels = [ch.strip() for ch in args.channels.split(",") if ch.strip()]
     print(f"python {sys.version.split()[0]} at {sys.executable}; {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.1f}; {n} trials at concurrency {c}")  # fmt: skip
-    contenders = ["bare", *channels]
+    contenders = ["bare", "xargs", *channels]
     rates: dict[str, list[float]] = {k: [] for k in contenders}
     with tempfile.TemporaryDirectory(prefix="hl-throughput-") as tmp:
         root = Path(tmp)
@@ -184,6 +212,8 @@ def main() -> None:
             for who in order:
                 if who == "bare":
                     rate = run_bare(root, script, n, c, f"r{r}")
+                elif who == "xargs":
+                    rate = run_xargs(root, script, n, c, f"r{r}")
                 else:
                     rate = run_hyperloom(root, script, n, c, who)
                 rates[who].append(rate)
@@ -197,7 +227,9 @@ def main() -> None:
         for who in contenders:
             med = statistics.median(rates[who])
             runs = ", ".join(f"{x:.2f}" for x in rates[who])
-            print(f"  {who:<5} {med:6.2f} trials/s  ({med / bare:.2f} of bare)  [{runs}]")
+            xa = statistics.median(rates["xargs"])
+            print(f"  {who:<5} {med:6.2f} trials/s  ({med / bare:.2f} of bare, "
+                  f"{med / xa:.2f} of xargs -P{c})  [{runs}]")  # fmt: skip
         if cli_rate is not None:
             print(
                 f"  hyperloom run (CLI, file, once) {cli_rate:6.2f} trials/s ({cli_rate / bare:.2f} of bare)"
