@@ -24,11 +24,14 @@ and write. Never hard links: a trial that rewrites its file in place (``open(pat
 truncates the very inode a hard link shares, which would corrupt the snapshot (or, for a
 restore, the donor). A reflink is safe: the first write to either side un-shares the blocks.
 
-A trial may already be writing its next checkpoint while the manager copies the last one. Each
-file's size and modification time are compared before and after its copy; a file that changed
-is copied again (a few times), and a snapshot that never settles is not committed (a logged
-reason; :class:`CheckpointError`). A trial that writes atomically (a temporary file, then
-``os.replace``) is always consistent.
+A trial may already be writing its next checkpoint while the manager copies the last one (the
+report reaches the manager after the trial moved on). The copy must be of the state at the
+report: a file modified after the report's time (``reported_at``), or a tree that changed,
+gained or lost a file during the copy, means that state is gone, and the checkpoint is refused
+(:class:`CheckpointError`, logged by the manager) rather than committed under the wrong step;
+the trial's next ``checkpoint=True`` report commits again. A trial that writes its checkpoint
+atomically (a temporary file, then ``os.replace``) and not more often than the copy takes is
+always committed.
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ _STEP_RE = re.compile(r"^step-(\d+)$")
 _TMP_PREFIX = ".tmp-"
 _TMP_STEP_RE = re.compile(r"^\.tmp-step-(\d+)-[0-9a-f]+$")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-_SETTLE_TRIES = 4
+#: File systems stamp mtimes from a coarse clock (a jiffy, up to 10 ms) that can run ahead of
+#: time.time(): a file written just before the report must not look written after it.
+_MTIME_SLACK_NS = 20_000_000
 
 
 class CheckpointError(HyperloomError):
@@ -174,39 +179,68 @@ def _stat_key(p: Path) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
-def copy_tree(src: Path, dst: Path, *, settle: bool = False) -> tuple[int, int]:
+def _manifest(src: Path) -> dict[str, tuple[int, int]]:
+    """``{relative path: (size, mtime_ns)}`` of every regular file under ``src``."""
+    out: dict[str, tuple[int, int]] = {}
+    for dirpath, _dirs, filenames in os.walk(src, followlinks=False):
+        for f in filenames:
+            p = Path(dirpath) / f
+            if not p.is_symlink():
+                out[str(p.relative_to(src))] = _stat_key(p)
+    return out
+
+
+def copy_tree(
+    src: Path, dst: Path, *, settle: bool = False, not_after_ns: int | None = None
+) -> tuple[int, int]:
     """Copies the directory tree ``src`` into the new directory ``dst``: ``(bytes, files)``.
 
     Regular files are copied (see :func:`_copy_file`), directories recreated, symbolic links
-    copied as links. With ``settle``, a file whose size or modification time changed during its
-    copy is copied again; :class:`CheckpointError` when it never settles.
+    copied as links. With ``settle``, the copy must be of one state of ``src``: when a file
+    changed, appeared or vanished while the tree was copied, :class:`CheckpointError` is raised.
+    With ``not_after_ns``, a file modified after that time (``time.time_ns()`` clock) means the
+    tree no longer holds the state of that moment: :class:`CheckpointError` too.
     """
+    before = _manifest(src) if settle or not_after_ns is not None else {}
+    if not_after_ns is not None:
+        late = [k for k, (_, mtime) in before.items() if mtime > not_after_ns]
+        if late:
+            raise CheckpointError(
+                f"{src / late[0]} was written after the checkpoint was reported: the trial "
+                "already writes its next checkpoint"
+            )
     dst.mkdir(parents=True, exist_ok=False)
     total = files = 0
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        rel = Path(dirpath).relative_to(src)
-        here = dst / rel
-        for d in dirnames:
-            s = Path(dirpath) / d
-            if s.is_symlink():
-                os.symlink(os.readlink(s), here / d)
-            else:
-                (here / d).mkdir()
-        for f in filenames:
-            s, t = Path(dirpath) / f, here / f
-            if s.is_symlink():
-                os.symlink(os.readlink(s), t)
-                continue
-            for _ in range(_SETTLE_TRIES):
-                before = _stat_key(s)
+    try:
+        for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+            rel = Path(dirpath).relative_to(src)
+            here = dst / rel
+            for d in dirnames:
+                s = Path(dirpath) / d
+                if s.is_symlink():
+                    os.symlink(os.readlink(s), here / d)
+                else:
+                    (here / d).mkdir()
+            for f in filenames:
+                s, t = Path(dirpath) / f, here / f
+                if s.is_symlink():
+                    os.symlink(os.readlink(s), t)
+                    continue
                 _copy_file(s, t)
-                if not settle or _stat_key(s) == before:
-                    break
-            else:
-                raise CheckpointError(f"{s} kept changing while it was copied")
-            total += before[0]
-            files += 1
-        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+                total += t.stat().st_size
+                files += 1
+            dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+    except FileNotFoundError as e:
+        if not settle:
+            raise
+        raise CheckpointError(
+            f"{e.filename} vanished while the checkpoint was copied: the trial already writes "
+            "its next checkpoint"
+        ) from None
+    if settle and _manifest(src) != before:
+        raise CheckpointError(
+            f"{src} changed while it was copied: the trial already writes its next checkpoint"
+        )
     return total, files
 
 
@@ -320,7 +354,9 @@ class CheckpointManager:
             return max(g.values(), key=lambda s: s.seq)
 
     # commit --------------------------------------------------------------------------------
-    def commit(self, trial_id: str, step: int, src_dir: Path | str) -> Path:
+    def commit(
+        self, trial_id: str, step: int, src_dir: Path | str, *, reported_at: float | None = None
+    ) -> Path:
         """Snapshots ``src_dir`` as the trial's checkpoint at ``step``; returns the data dir.
 
         The snapshot is immutable and independent of ``src_dir`` (see the module docstring for
@@ -329,9 +365,19 @@ class CheckpointManager:
         most recent commit. Older snapshots of the trial are deleted once the new one is in
         place: a trial only ever continues from its latest.
 
+        Args:
+            trial_id: The trial.
+            step: The step the trial reported with ``checkpoint=True``.
+            src_dir: Its checkpoint directory.
+            reported_at: When the trial reported it (epoch seconds, the channel message's
+                ``t``). A file modified after that belongs to the trial's next checkpoint, so
+                this one can no longer be taken: it is refused rather than mislabeled.
+
         Raises:
-            CheckpointError: ``src_dir`` is missing, or kept changing during the copy; nothing
-                is committed then and the previous snapshot stays the latest.
+            CheckpointError: ``src_dir`` is missing, holds files written after ``reported_at``,
+                or changed during the copy (the trial is already writing its next checkpoint);
+                nothing is committed then and the previous snapshot stays the latest (the next
+                report with ``checkpoint=True`` commits again).
         """
         _check_id(trial_id)
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
@@ -346,7 +392,8 @@ class CheckpointManager:
         tdir.mkdir(parents=True, exist_ok=True)
         tmp = tdir / f"{_TMP_PREFIX}step-{step}-{uuid.uuid4().hex[:8]}"
         try:
-            nbytes, nfiles = copy_tree(src, tmp / DATA, settle=True)
+            late = None if reported_at is None else int(reported_at * 1e9) + _MTIME_SLACK_NS
+            nbytes, nfiles = copy_tree(src, tmp / DATA, settle=True, not_after_ns=late)
         except BaseException:
             _rmtree(tmp)
             raise

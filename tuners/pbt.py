@@ -306,11 +306,10 @@ class PBTScheduler(Tuner):
                 m.state = "running"
                 return Suggestion(dict(m.params), resume=tid)
         while self.pending:
-            ex = self.pending.pop(0)
-            donor = self.members.get(ex.donor)
-            if donor is None or donor.ckpt_step is None:
-                log.info("pbt: dropping the exploit of %s: it has no checkpoint", ex.donor)
+            live = self._live_donor(self.pending.pop(0))
+            if live is None:
                 continue
+            ex, donor = live, self.members[live.donor]
             params, changes = explore(
                 self.space,
                 donor.params,
@@ -338,6 +337,24 @@ class PBTScheduler(Tuner):
         if self.sync and self._complete_generation():
             return self.suggest(trial_id)
         return FINISHED
+
+    def _live_donor(self, ex: _Exploit) -> _Exploit | None:
+        """The exploit, with another top donor when its own ended meanwhile (a finished donor
+        leaves its child nothing to train); None when no live top member has a checkpoint."""
+        donor = self.members.get(ex.donor)
+        if donor is not None and donor.ckpt_step is not None and donor.state != "ended":
+            return ex
+        scored = {
+            t: x for t, x in self.members.items() if x.state == "running" and x.value is not None
+        }
+        _, top = self._quantiles(scored) if len(scored) >= 2 else ([], list(scored))
+        top = [t for t in top if scored[t].ckpt_step is not None]
+        if not top:
+            log.info(
+                "pbt: dropping the exploit of %s: no live top member has a checkpoint", ex.donor
+            )
+            return None
+        return _Exploit(top[int(self.rng.integers(len(top)))], ex.replaced, ex.step)
 
     def _draw_initial(self) -> dict[str, Any] | None:
         """A new member of the initial population: a point not drawn before (None, and the

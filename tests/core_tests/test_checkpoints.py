@@ -147,27 +147,62 @@ def test_a_failed_copy_commits_nothing(tmp_path: Path, monkeypatch: pytest.Monke
         cm.commit("T0001", 3, tmp_path / "missing")
 
 
-def test_a_file_that_keeps_changing_is_not_committed(
+def test_a_tree_that_changes_during_the_copy_is_refused_not_mislabeled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hyperloom.checkpoints as ck
 
     live = tmp_path / "live"
-    _write(live, "w", b"0")
+    _write(live, "a", b"0")
+    _write(live, "b", b"0")
     real = ck._copy_file
-    n = {"k": 0}
 
     def racing(src: Path, dst: Path) -> None:
         real(src, dst)
-        n["k"] += 1
-        src.write_bytes(b"x" * n["k"])  # the trial writes its next checkpoint meanwhile
+        (live / "a").write_bytes(b"step 2 already")  # the trial writes its next checkpoint
 
     monkeypatch.setattr(ck, "_copy_file", racing)
     cm = CheckpointManager(tmp_path / "ckpt")
-    with pytest.raises(CheckpointError, match="kept changing"):
+    with pytest.raises(CheckpointError, match="changed while it was copied"):
         cm.commit("T0001", 1, live)
     assert cm.latest("T0001") is None
     assert not any((tmp_path / "ckpt" / "T0001").iterdir())
+
+
+def test_a_file_that_vanishes_during_the_copy_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hyperloom.checkpoints as ck
+
+    live = tmp_path / "live"
+    _write(live, "state.json", b"{}")
+    _write(live, "state.json.tmp", b"{}")
+    real = ck._copy_file
+
+    def renaming(src: Path, dst: Path) -> None:
+        if (live / "state.json.tmp").exists():
+            os.replace(live / "state.json.tmp", live / "state.json")  # the trial's atomic save
+        real(src, dst)
+
+    monkeypatch.setattr(ck, "_copy_file", renaming)
+    cm = CheckpointManager(tmp_path / "ckpt")
+    with pytest.raises(CheckpointError, match=r"vanished|changed"):
+        cm.commit("T0001", 1, live)
+    assert cm.latest("T0001") is None
+
+
+def test_files_written_after_the_report_are_the_next_checkpoint(tmp_path: Path) -> None:
+    import time
+
+    live = tmp_path / "live"
+    _write(live, "w", b"step 1")
+    reported = time.time()
+    cm = CheckpointManager(tmp_path / "ckpt")
+    assert cm.commit("T0001", 1, live, reported_at=reported + 1.0)  # written before: fine
+    os.utime(live / "w", (reported + 5, reported + 5))  # rewritten after the report of step 2
+    with pytest.raises(CheckpointError, match="after the checkpoint was reported"):
+        cm.commit("T0001", 2, live, reported_at=reported)
+    assert (cm.latest("T0001") or (None,))[0] == 1
 
 
 def test_gc_keeps_needed_and_enforces_the_budget_oldest_unneeded_first(tmp_path: Path) -> None:
