@@ -66,12 +66,12 @@ def retrain(
 
     run_command(
         config=path,
-        command=None,
+        command=[],
         tuner="grid",
         max_trials=cfg["maxTrialNumber"],
         concurrency=concurrency,
         mode="maximize",
-        objective=None,
+        objective="",
         quiet=quiet or as_json,
         no_dashboard=True,
     )

@@ -1,6 +1,6 @@
 """One one-shot NAS search as a hyperloom trial.
 
-Parameters (all optional): ``method`` (darts, enas, spos), ``seed``, ``lr``, ``weight_decay``,
+Parameters (all optional): ``method`` (darts, enas, spos), ``seed``, ``epochs``, ``lr``, ``weight_decay``,
 ``channels``, and the method's own settings (``arch_lr``, ``order``, ``warmup_epochs``,
 ``max_skip`` for DARTS; ``n_candidates`` for ENAS; ``n_evals``, ``population_size`` for SPOS);
 ``retrain_epochs`` > 0 also retrains the derived architecture from scratch and reports that
@@ -58,8 +58,9 @@ def main() -> None:
         return trials.should_stop()
 
     t0 = time.perf_counter()
+    epochs = int(params.get("epochs", common.epochs(method)))
     result = one_shot_search(
-        method, net, data, epochs=common.epochs(method), seed=seed, on_epoch=on_epoch, **options
+        method, net, data, epochs=epochs, seed=seed, on_epoch=on_epoch, **options
     )
     out = trials.trial_dir() or Path("out")
     out.mkdir(parents=True, exist_ok=True)

@@ -123,7 +123,7 @@ def _second_order_grads(
         g if g is not None else torch.zeros_like(a) for g, a in zip(grads, alphas, strict=False)
     ]
     d_w = grads[len(alphas) :]
-    norm = torch.sqrt(sum((g * g).sum() for g in d_w if g is not None) + 1e-24)
+    norm = torch.sqrt(torch.stack([(g * g).sum() for g in d_w if g is not None]).sum() + 1e-24)
     eps = 0.01 / float(norm)
     hessian: list[list[torch.Tensor]] = []
     for sign in (1.0, -1.0):
@@ -240,7 +240,7 @@ def darts_search(
                 a_opt.step()
             w_opt.zero_grad()
             loss = F.cross_entropy(supernet(x_tr[idx]), y_tr[idx])
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             for a in supernet.arch_parameters():
                 a.grad = None
             torch.nn.utils.clip_grad_norm_(supernet.weight_parameters(), grad_clip)

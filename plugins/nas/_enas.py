@@ -71,7 +71,7 @@ def enas_search(
     ctl = load_tuner(controller, space, mode="maximize", seed=seed, **args)
     _, _, x_va, y_va, _, _ = tensors(data)
     rng = np.random.default_rng(seed + 1)
-    state = {"i": 0, "params": {}}  # the controller's current suggestion
+    state: dict[str, Any] = {"i": 0, "params": {}}  # the controller's current suggestion
     result = SearchResult("enas", supernet.sample(np.random.default_rng(seed)), 0.0)
 
     def sampler() -> dict[str, Any]:
@@ -88,7 +88,7 @@ def enas_search(
         )
         with torch.no_grad():
             acc = float((supernet(x_va[idx], arch).argmax(1) == y_va[idx]).float().mean())
-        ctl.observe(tuner_loop_result(f"s{state['i']}", dict(state["params"]), acc))  # type: ignore[arg-type]
+        ctl.observe(tuner_loop_result(f"s{state['i']}", dict(state["params"]), acc))
 
     train_single_path(
         supernet, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,

@@ -110,15 +110,15 @@ def op_latency_table(
     hooks = []
     ops_at: list[tuple[tuple[int, int, int], nn.Module]] = []
     if supernet.kind == "cell":
-        for pos, cell in enumerate(supernet.cells):
+        for pos, cell in enumerate(supernet.super_cells()):
             for k in range(cell.num_nodes):
                 for src in range(k + 2):
                     stride = 2 if cell.reduction and src < 2 else 1
                     for o in range(len(supernet.ops)):
                         ops_at.append(((pos, stride, o), cell.op(k, src, o)))
     else:
-        for pos, layer in enumerate(supernet.layers):
-            for o, mod in enumerate(layer):  # type: ignore[arg-type]
+        for pos in range(supernet.max_depth):
+            for o, mod in enumerate(supernet.layer_ops(pos)):
                 ops_at.append(((pos, 1, o), mod))
     first: dict[tuple[int, int, int], nn.Module] = {}
     for key, mod in ops_at:
@@ -160,7 +160,7 @@ def expected_latency(supernet: Supernet, table: dict[tuple[int, int, int], float
 
     total = torch.zeros((), device=device)
     if supernet.kind == "cell":
-        for pos, cell in enumerate(supernet.cells):
+        for pos, cell in enumerate(supernet.super_cells()):
             p = cell.prefix
             lat = {s: row(pos, s) for s in ((1, 2) if cell.reduction else (1,))}
             for k in range(cell.num_nodes):

@@ -174,7 +174,7 @@ def train_standalone(
     for epoch in range(epochs):
         for idx in batches(len(y_tr), batch_size, gen):
             opt.zero_grad()
-            F.cross_entropy(model(x_tr[idx]), y_tr[idx]).backward()
+            F.cross_entropy(model(x_tr[idx]), y_tr[idx]).backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
         val = accuracy(model, x_va, y_va)

@@ -71,7 +71,7 @@ def train_single_path(
             arch = sampler() if sampler is not None else supernet.sample(rng)
             opt.zero_grad()
             loss = F.cross_entropy(supernet(x_tr[idx], arch), y_tr[idx])
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(supernet.weight_parameters(), 5.0)
             opt.step()
             sched.step()

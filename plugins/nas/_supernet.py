@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -73,8 +73,9 @@ def _head(c: int, num_classes: int) -> nn.Sequential:
     )
 
 
-def _copy(dst: nn.Module, src: nn.Module) -> None:
-    dst.load_state_dict(src.state_dict())
+def _copy(dst: Any, src: Any) -> None:
+    """Copies module ``src``'s weights and buffers into the same-shaped module ``dst``."""
+    cast(nn.Module, dst).load_state_dict(cast(nn.Module, src).state_dict())
 
 
 class _SuperCell(nn.Module):
@@ -106,8 +107,12 @@ class _SuperCell(nn.Module):
         self.num_nodes = num_nodes
 
     def op(self, k: int, src: int, o: int) -> nn.Module:
-        mods: nn.ModuleList = self.edges[k][src]  # type: ignore[assignment]
-        return mods[o]
+        return self.candidates(k, src)[o]
+
+    def candidates(self, k: int, src: int) -> list[nn.Module]:
+        """The candidate op modules of node ``k``'s edge from state ``src``."""
+        per_src = cast(nn.ModuleList, self.edges[k])
+        return list(cast(nn.ModuleList, per_src[src]))
 
     def forward_path(
         self, s0: torch.Tensor, s1: torch.Tensor, path: list[tuple[tuple[int, int], ...]]
@@ -126,12 +131,12 @@ class _SuperCell(nn.Module):
         for k in range(self.num_nodes):
             w_in = [w[f"{p}_n{k}_in{j}"] for j in (0, 1)]
             w_op = [w[f"{p}_n{k}_op{j}"] for j in (0, 1)]
-            node: torch.Tensor | int = 0
+            node = torch.zeros((), device=s1.device)
             for src in range(k + 2):
                 coef = w_in[0][src] * w_op[0] + w_in[1][src] * w_op[1]
-                for o, mod in enumerate(self.edges[k][src]):  # type: ignore[arg-type]
+                for o, mod in enumerate(self.candidates(k, src)):
                     node = node + coef[o] * mod(states[src])
-            states.append(node)  # type: ignore[arg-type]
+            states.append(node)
         return torch.cat(states[2:], dim=1)
 
 
@@ -189,7 +194,9 @@ class Supernet(nn.Module):
             self.decisions = {k: _options(space, k) for k in keys}
             self._build_chain()
         else:
-            raise SearchSpaceError("supernet: the space is neither a nas_cell nor a nas_chain space")
+            raise SearchSpaceError(
+                "supernet: the space is neither a nas_cell nor a nas_chain space"
+            )
         for key, opts in self.decisions.items():
             if _is_op_key(key):
                 bad = [o for o in opts if o not in KNOWN_OPS]
@@ -243,6 +250,14 @@ class Supernet(nn.Module):
             for i in range(self.max_depth)
         )
         self.head = _head(w, self.num_classes)
+
+    def super_cells(self) -> list[_SuperCell]:
+        """The cells of a cell supernet, in order."""
+        return [cast(_SuperCell, c) for c in self.cells]
+
+    def layer_ops(self, i: int) -> list[nn.Module]:
+        """The candidate op modules of layer ``i`` of a chain supernet."""
+        return list(cast(nn.ModuleList, self.layers[i]))
 
     # parameters ------------------------------------------------------------------------------
     def arch_parameters(self) -> list[nn.Parameter]:
@@ -314,13 +329,13 @@ class Supernet(nn.Module):
         s0 = s1 = self.stem(x)
         if arch is None:
             w = self.softmax()
-            for cell in self.cells:
+            for cell in self.super_cells():
                 s0, s1 = s1, cell.forward_mixed(s0, s1, w)
         else:
             paths = {"normal": self._cell_path(arch, "normal")}
             if self.has_reduce:
                 paths["reduce"] = self._cell_path(arch, "reduce")
-            for cell in self.cells:
+            for cell in self.super_cells():
                 s0, s1 = s1, cell.forward_path(s0, s1, paths[cell.prefix])
         out: torch.Tensor = self.head(s1)
         return out
@@ -329,7 +344,7 @@ class Supernet(nn.Module):
         nodes = [self.stem(x)]
         if arch is not None:
             for i, (o, skip) in enumerate(self._chain_path(arch)):
-                y = self.layers[i][o](nodes[-1])  # type: ignore[index]
+                y = self.layer_ops(i)[o](nodes[-1])
                 if skip:
                     y = y + nodes[len(nodes) - skip]
                 nodes.append(y)
@@ -338,15 +353,15 @@ class Supernet(nn.Module):
         w = self.softmax()
         for i in range(self.max_depth):
             w_op = w[f"layer{i}_op"]
-            y: torch.Tensor | int = 0
-            for o, mod in enumerate(self.layers[i]):  # type: ignore[arg-type]
-                y = y + w_op[o] * mod(nodes[-1])
+            mixed = torch.zeros((), device=x.device)
+            for o, mod in enumerate(self.layer_ops(i)):
+                mixed = mixed + w_op[o] * mod(nodes[-1])
             if f"layer{i}_skip" in w:
                 for s, dist in enumerate(self.decisions[f"layer{i}_skip"]):
                     if dist:
-                        y = y + w[f"layer{i}_skip"][s] * nodes[len(nodes) - int(dist)]
-            nodes.append(y)  # type: ignore[arg-type]
-        feats: torch.Tensor | int = 0
+                        mixed = mixed + w[f"layer{i}_skip"][s] * nodes[len(nodes) - int(dist)]
+            nodes.append(mixed)
+        feats = torch.zeros((), device=x.device)
         for d, depth in enumerate(self.decisions["depth"]):
             feats = feats + w["depth"][d] * nodes[int(depth)]
         out = self.head(feats)
@@ -368,15 +383,15 @@ class Supernet(nn.Module):
             paths = {"normal": self._cell_path(point, "normal")}
             if self.has_reduce:
                 paths["reduce"] = self._cell_path(point, "reduce")
-            for dst, sup in zip(net.cells, self.cells, strict=True):
+            for dst, sup in zip(cast(nn.ModuleList, net.cells), self.super_cells(), strict=True):
                 _copy(dst.pre0, sup.pre0)
                 _copy(dst.pre1, sup.pre1)
                 for k, edge_pair in enumerate(paths[sup.prefix]):
                     for j, (src, o) in enumerate(edge_pair):
-                        _copy(dst.edges[2 * k + j], sup.op(k, src, o))  # type: ignore[index]
+                        _copy(cast(nn.ModuleList, dst.edges)[2 * k + j], sup.op(k, src, o))
         else:
             for i, (o, _) in enumerate(self._chain_path(point)):
-                _copy(net.ops[i], self.layers[i][o])  # type: ignore[index]
+                _copy(cast(nn.ModuleList, net.ops)[i], self.layer_ops(i)[o])
         return net
 
     def count_op(self, arch: Mapping[str, Any], ops: Iterable[str]) -> int:
