@@ -109,8 +109,17 @@ def run_ray(seed: int, storage: str) -> tuple[float, int]:
     import ray.tune as tune
     from ray.tune.schedulers import PopulationBasedTraining
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    for attempt in range(3):  # a loaded machine can time the raylet's start out
+        if ray.is_initialized():
+            break
+        try:
+            ray.init(
+                num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR"
+            )
+        except Exception:
+            if attempt == 2:
+                raise
+            time.sleep(10)
     pbt = PopulationBasedTraining(
         time_attr="step",
         perturbation_interval=INTERVAL,
@@ -175,6 +184,7 @@ def main() -> int:
         methods["ray tune PBT"], steps["ray tune PBT"], secs["ray tune PBT"] = [], [], 0.0
     storage = tempfile.mkdtemp(prefix="pbt-ray-")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")
     for seed in range(args.seeds):
         for name in methods:
             t = time.perf_counter()
@@ -192,10 +202,29 @@ def main() -> int:
         print(
             f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in methods.items()), flush=True
         )
+        table(args.json, seed + 1, methods, steps, secs, fixed, fixed_params, show=False)
+    table(args.json, args.seeds, methods, steps, secs, fixed, fixed_params, show=True)
+    return 0
+
+
+def table(
+    path: str,
+    seeds: int,
+    methods: dict[str, list[float]],
+    steps: dict[str, list[int]],
+    secs: dict[str, float],
+    fixed: float,
+    fixed_params: dict[str, float],
+    *,
+    show: bool,
+) -> None:
+    """Writes the JSON over the seeds done so far (and prints the table with ``show``)."""
     rows = []
-    print(
-        f"\n{'method':24} {'median':>7} {'IQR':>7} {'min':>7} {'max':>7} {'steps':>6} {'s/run':>6}"
-    )
+    if show:
+        print(
+            f"\n{'method':24} {'median':>7} {'IQR':>7} {'std':>7} {'min':>7} {'max':>7} "
+            f"{'steps':>6} {'s/run':>6}"
+        )
     for name, vals in methods.items():
         q1, q3 = np.percentile(vals, [25, 75])
         row = {
@@ -206,30 +235,23 @@ def main() -> int:
             "min": min(vals),
             "max": max(vals),
             "median_steps": statistics.median(steps[name]),
-            "seconds_per_run": secs[name] / args.seeds,
+            "seconds_per_run": secs[name] / seeds,
             "scores": vals,
         }
         rows.append(row)
+        if show:
+            print(
+                f"{name:24} {row['median']:7.4f} {row['iqr']:7.4f} {row['std']:7.4f} "
+                f"{row['min']:7.4f} {row['max']:7.4f} {row['median_steps']:6.0f} "
+                f"{row['seconds_per_run']:6.2f}"
+            )
+    if show:
         print(
-            f"{name:24} {row['median']:7.4f} {row['iqr']:7.4f} {row['min']:7.4f} "
-            f"{row['max']:7.4f} {row['median_steps']:6.0f} {row['seconds_per_run']:6.2f}"
+            f"{'best fixed (oracle)':24} {fixed:7.4f}   lr={fixed_params['lr']:.3g} "
+            f"wd={fixed_params['wd']:.3g} (noise-free, {toy.STEPS} steps)"
         )
-    print(
-        f"{'best fixed (oracle)':24} {fixed:7.4f}   lr={fixed_params['lr']:.3g} "
-        f"wd={fixed_params['wd']:.3g} (noise-free, {toy.STEPS} steps)"
-    )
-    Path(args.json).write_text(
-        json.dumps(
-            {
-                "seeds": args.seeds,
-                "rows": rows,
-                "best_fixed": fixed,
-                "best_fixed_params": fixed_params,
-            },
-            indent=2,
-        )
-    )
-    return 0
+    out = {"seeds": seeds, "rows": rows, "best_fixed": fixed, "best_fixed_params": fixed_params}
+    Path(path).write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
