@@ -55,10 +55,10 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
+    from hyperloom._stop import stop_experiment
     from hyperloom.assessors import Assessor
     from hyperloom.config import Config
     from hyperloom.errors import ConfigError, HyperloomError, PluginError, SearchSpaceError
-    from hyperloom._stop import stop_experiment
     from hyperloom.experiment import Experiment, open_experiment
     from hyperloom.registry import load_assessor, load_tuner
     from hyperloom.space import Parameter, SearchSpace, register_parameter_type

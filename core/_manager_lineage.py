@@ -50,6 +50,7 @@ class LineageMixin:
     paused: dict[str, RunningTrial]
     ckpt_steps: dict[str, int]
     _checkpoints: Any
+    _resume_pending: dict[str, Suggestion]
 
     if TYPE_CHECKING:
 
@@ -184,7 +185,10 @@ class LineageMixin:
         finish on its own meanwhile)."""
         if (status or rt.stop_status) != TrialStatus.PAUSED:
             return False
-        return not (rt.final_seen and exit_code == 0)
+        if rt.final_seen and exit_code == 0:
+            rt.stop_status = rt.stop_reason = None  # it finished by itself: an ordinary end
+            return False
+        return True
 
     async def _pause(self, rt: RunningTrial) -> None:
         if self.running.pop(rt.trial_id, None) is not None:
@@ -209,12 +213,19 @@ class LineageMixin:
             self.clock.now(),
         )
         await self._collect_checkpoints()
+        pending = self._resume_pending.pop(rt.trial_id, None)
+        if pending is not None:
+            await self._resume_paused(pending)
 
     async def _resume_paused(self, sugg: Suggestion) -> bool:
         """Starts a PAUSED trial again; False (nothing started) when it cannot be."""
         trial_id = str(sugg.resume)
         rt = self.paused.get(trial_id)
         if rt is None:
+            pausing = self.running.get(trial_id)
+            if pausing is not None and pausing.stop_status == TrialStatus.PAUSED:
+                self._resume_pending[trial_id] = sugg  # resumed as soon as its process is gone
+                return False
             log.warning("the tuner asked to resume trial %s, which is not paused", trial_id)
             return False
         devices: tuple[int, ...] = ()

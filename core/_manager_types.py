@@ -10,13 +10,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from hyperloom.types import TrialStatus
+from hyperloom.types import Decision, TrialResult, TrialStatus, Verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 T = TypeVar("T")
 
-__all__ = ["Clock", "Progress", "RunningTrial", "trial_id_for"]
+__all__ = ["AssessorPart", "Clock", "Progress", "RunningTrial", "TunerPart", "trial_id_for"]
+
+
+class TunerPart(Protocol):
+    """What the manager needs of a tuner (a scheduler adds ``assess``; optional hooks —
+    ``forget``, ``checkpointed``, ``needed_checkpoints``, ``restore_paused`` — are looked up with
+    ``getattr``)."""
+
+    def suggest(self, trial_id: str) -> Any: ...
+    def observe(self, result: TrialResult) -> None: ...
+    def report(self, trial_id: str, step: int, value: float) -> None: ...
+
+
+class AssessorPart(Protocol):
+    """What the manager needs of an assessor (``steps`` is passed only when ``assess`` takes it)."""
+
+    def assess(self, trial_id: str, history: Sequence[float], /, *args: Any) -> Verdict | Decision: ...
+    def observe(self, result: TrialResult) -> None: ...
 
 
 class Clock:

@@ -26,7 +26,14 @@ from hyperloom.paths import (
     find_experiment_dir,
 )
 from hyperloom.store import StoreReader, TrialRecord
-from hyperloom.types import BEST_STATUSES, BUDGET_STATUSES, Constraint, Objective, TrialStatus, feasible
+from hyperloom.types import (
+    BEST_STATUSES,
+    BUDGET_STATUSES,
+    Constraint,
+    Objective,
+    TrialStatus,
+    feasible,
+)
 
 if TYPE_CHECKING:
     import pandas

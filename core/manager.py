@@ -16,19 +16,25 @@ import logging
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hyperloom._manager_lineage import CHECKPOINT_KEY, LineageMixin
 from hyperloom._manager_retry import attempts_so_far, forget_attempt, is_retriable
 from hyperloom._manager_types import (
+    AssessorPart,
     Clock,
     Progress,
     RunningTrial,
+    TunerPart,
     _plain_params,
     launch_spec,
     trial_id_for,
 )
 from hyperloom.config import Config
+
+if TYPE_CHECKING:
+    from hyperloom.devices import DevicePool
+    from hyperloom.executor import Executor
 from hyperloom.errors import ConfigError, StoreError, UsageError
 from hyperloom.types import (
     BEST_STATUSES,
@@ -92,10 +98,10 @@ class Manager(LineageMixin):
         self._gpu_last = float("-inf")
         self._algo_lock = asyncio.Lock()
         self._algo_errors: set[str] = set()  # tuner/assessor hooks that raised (logged once)
-        self.tuner: Any = None
-        self.assessor: Any = None
-        self.pool: Any = None
-        self.executor: Any = None
+        self.tuner: TunerPart = cast("TunerPart", None)  # set by build_parts
+        self.assessor: AssessorPart | None = None
+        self.pool: DevicePool | None = None
+        self.executor: Executor = cast("Executor", None)  # set by build_parts
         self._assess_takes_steps = False
         self.objectives: tuple[Objective, ...] = config.objective_list
         self.store_error: str | None = None  # the store write that failed the experiment
@@ -103,6 +109,7 @@ class Manager(LineageMixin):
         self.paused: dict[str, RunningTrial] = {}  # PAUSED trials a scheduler may resume
         self.ckpt_steps: dict[str, int] = {}  # trial id -> its last committed checkpoint step
         self._checkpoints: Any = None  # the CheckpointManager, made on first commit
+        self._resume_pending: dict[str, Suggestion] = {}  # resumes asked while still pausing
 
     # ------------------------------------------------------------------------------------------
     # construction of the parts
@@ -137,8 +144,8 @@ class Manager(LineageMixin):
             self._assess_takes_steps = _accepts(self.assessor.assess, "steps")
         elif callable(getattr(self.tuner, "assess", None)):
             # a scheduler (multi-fidelity, PBT) is both: it judges the trials it suggested
-            self.assessor = self.tuner
-            self._assess_takes_steps = _accepts(self.tuner.assess, "steps")
+            self.assessor = cast("AssessorPart", self.tuner)
+            self._assess_takes_steps = _accepts(self.assessor.assess, "steps")
         self.pool = _make_pool(cfg)
         executor_cls = registry.load("executor", cfg.training_service.platform)
         self.executor = executor_cls(
@@ -565,6 +572,8 @@ class Manager(LineageMixin):
         if self._is_pause(rt, status, exit_code):
             await self._pause(rt)
             return
+        if status == TrialStatus.PAUSED:
+            status = None  # a pause that came too late: the trial ended by itself
         if self.running.pop(rt.trial_id, None) is not None:
             self.counts[TrialStatus.RUNNING.value] -= 1
         elif self.paused.pop(rt.trial_id, None) is not None:
@@ -625,7 +634,7 @@ class Manager(LineageMixin):
                 await self.clock.call(self.tuner.observe, result)
             except Exception:
                 log.exception("tuner.observe failed for trial %s", result.trial_id)
-            if self.assessor is not None and self.assessor is not self.tuner:
+            if self.assessor is not None and self.assessor is not cast(Any, self.tuner):
                 try:
                     self.assessor.observe(result)
                 except Exception:

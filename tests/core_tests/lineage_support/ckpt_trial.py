@@ -6,7 +6,7 @@ import time
 
 from hyperloom import trials
 
-params = trials.get_params({"x": 0, "steps": 6, "sleep": 0.05})
+params = trials.get_params({"x": 0, "steps": 6, "sleep": 0.2})
 state = {"step": -1, "total": 0.0, "x_seen": []}
 restore = trials.restore_dir()
 if restore is not None:

@@ -6,14 +6,25 @@ import { api, badge, esc, fmtNum, fmtVal, getJSON, link, STATUS_COLORS } from ".
 const ROW = 20, BAR = 10, LEFT = 64, RIGHT = 24, TOP = 10, AXIS_H = 28;
 const SVG = "http://www.w3.org/2000/svg";
 
-/** "lr 0.04 → 0.048, batch 32 → 64" for {lr: [0.04, 0.048]} or {lr: {from, to}}; JSON otherwise. */
+const change = (k, v) => {
+  if (Array.isArray(v) && v.length === 2) return `${k} ${fmtVal(v[0])} → ${fmtVal(v[1])}`;
+  if (v && typeof v === "object" && ("from" in v || "to" in v)) return `${k} ${fmtVal(v.from)} → ${fmtVal(v.to)}${v.how ? ` (${v.how})` : ""}`;
+  return `${k}: ${fmtVal(v)}`;
+};
+
+/** "lr 0.04 → 0.048, batch 32 → 64" for {lr: [0.04, 0.048]}, {lr: {from, to, how}} or
+ * {params: {...}, replaced: ID, ...} (the pbt scheduler's form); JSON otherwise. */
 export function perturbationText(p) {
   if (!p || typeof p !== "object") return "";
-  return Object.entries(p).map(([k, v]) => {
-    if (Array.isArray(v) && v.length === 2) return `${k} ${fmtVal(v[0])} → ${fmtVal(v[1])}`;
-    if (v && typeof v === "object" && ("from" in v || "to" in v)) return `${k} ${fmtVal(v.from)} → ${fmtVal(v.to)}`;
-    return `${k}: ${fmtVal(v)}`;
-  }).join(", ");
+  const parts = [];
+  const params = p.params && typeof p.params === "object" && !Array.isArray(p.params) ? p.params : null;
+  if (params) for (const [k, v] of Object.entries(params)) parts.push(change(k, v));
+  for (const [k, v] of Object.entries(p)) {
+    if (params && k === "params") continue;
+    if (params && (k === "donor_step" || k === "donor_value")) continue; // the link shows them
+    parts.push(change(k, v));
+  }
+  return parts.join(", ");
 }
 
 /** Lanes: a trial takes its parent's lane when that is free, else the lowest free one. */
