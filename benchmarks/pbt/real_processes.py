@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -32,6 +33,49 @@ sys.path.insert(0, str(HERE))
 
 import toy  # noqa: E402
 from hyperloom.space import SearchSpace  # noqa: E402
+
+
+def check_store(exp: Path, space: SearchSpace) -> dict[str, Any]:
+    """The PBT invariants, counted from an experiment's store (read-only) and snapshots."""
+    db = sqlite3.connect(f"file:{exp}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    trials = {row["trial_id"]: dict(row) for row in db.execute("SELECT * FROM trials")}
+    steps: dict[str, list[int]] = {}
+    for row in db.execute("SELECT trial_id, step FROM metrics ORDER BY t, step"):
+        steps.setdefault(row["trial_id"], []).append(int(row["step"]))
+    events = [dict(row) for row in db.execute("SELECT kind, trial_id, payload_json FROM events")]
+    out: dict[str, Any] = {
+        "trials": len(trials),
+        "exploits": 0,
+        "resumes": sum(e["kind"] == "resumed" for e in events),
+        "pauses": sum(e["kind"] == "paused" for e in events),
+        "exploit_without_checkpoint": 0,
+        "step_regressions": 0,
+        "out_of_bounds": 0,
+        "checkpoints_refused": sum(e["kind"] == "checkpoint_refused" for e in events),
+        "failed": sum(t["status"] == "FAILED" for t in trials.values()),
+        "early_stopped": sum(t["status"] == "EARLY_STOPPED" for t in trials.values()),
+    }
+    for tid, t in trials.items():
+        params = json.loads(t["params_json"])
+        out["out_of_bounds"] += not space.contains(params)
+        s = steps.get(tid, [])
+        out["step_regressions"] += any(b <= a for a, b in itertools.pairwise(s))
+        if t.get("parent"):
+            out["exploits"] += 1
+            pert = json.loads(t.get("perturbation_json") or "null") or {}
+            donor_step = pert.get("donor_step")
+            if donor_step is None:
+                out["exploit_without_checkpoint"] += 1
+            elif s and s[0] <= donor_step:
+                out["step_regressions"] += 1  # restarted at or before the donor's checkpoint
+    refused = [e for e in events if "no committed checkpoint" in (e.get("payload_json") or "")]
+    out["exploit_without_checkpoint"] += len(refused)
+    snap = exp.parent / "checkpoints"
+    out["snapshot_bytes_at_end"] = sum(
+        p.stat().st_size for p in snap.rglob("*") if p.is_file() and p.name != "COMMITTED"
+    )
+    return out
 
 
 def main() -> int:
@@ -85,44 +129,7 @@ def main() -> int:
         print(r.stdout[-2000:], r.stderr[-3000:])
         return 1
     exp = next((work / "home").glob("*/experiment.db"))
-    db = sqlite3.connect(f"file:{exp}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    trials = {row["trial_id"]: dict(row) for row in db.execute("SELECT * FROM trials")}
-    steps: dict[str, list[int]] = {}
-    for row in db.execute("SELECT trial_id, step FROM metrics ORDER BY t, step"):
-        steps.setdefault(row["trial_id"], []).append(int(row["step"]))
-    events = [dict(row) for row in db.execute("SELECT kind, trial_id, payload_json FROM events")]
-    space = SearchSpace.from_nni(config["searchSpace"])
-    out = {
-        "trials": len(trials),
-        "exploits": 0,
-        "exploit_without_checkpoint": 0,
-        "step_regressions": 0,
-        "out_of_bounds": 0,
-        "checkpoints_refused": sum(e["kind"] == "checkpoint_refused" for e in events),
-        "failed": sum(t["status"] == "FAILED" for t in trials.values()),
-        "early_stopped": sum(t["status"] == "EARLY_STOPPED" for t in trials.values()),
-        "seconds": secs,
-    }
-    for tid, t in trials.items():
-        params = json.loads(t["params_json"])
-        out["out_of_bounds"] += not space.contains(params)
-        s = steps.get(tid, [])
-        out["step_regressions"] += any(b <= a for a, b in itertools.pairwise(s))
-        if t.get("parent"):
-            out["exploits"] += 1
-            pert = json.loads(t.get("perturbation_json") or "null") or {}
-            donor_step = pert.get("donor_step")
-            if donor_step is None:
-                out["exploit_without_checkpoint"] += 1
-            elif s and s[0] <= donor_step:
-                out["step_regressions"] += 1  # restarted at or before the donor's checkpoint
-    refused = [e for e in events if "no committed checkpoint" in (e.get("payload_json") or "")]
-    out["exploit_without_checkpoint"] += len(refused)
-    snap = work / "home" / exp.parent.name / "checkpoints"
-    out["snapshot_bytes_at_end"] = sum(
-        p.stat().st_size for p in snap.rglob("*") if p.is_file() and p.name != "COMMITTED"
-    )
+    out = {**check_store(exp, SearchSpace.from_nni(config["searchSpace"])), "seconds": secs}
     print(json.dumps(out, indent=2))
     Path(args.json).write_text(json.dumps(out, indent=2))
     bad = ("exploit_without_checkpoint", "step_regressions", "out_of_bounds", "failed")
