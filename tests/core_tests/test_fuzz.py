@@ -22,7 +22,7 @@ from hyperloom.config import Config
 from hyperloom.errors import HyperloomError
 from hyperloom.space import Choice, Normal, RandInt, SearchSpace, Uniform
 from hyperloom.tuners.grid import iter_grid
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 # HYPERLOOM_FUZZ_SCALE=10 runs 10x the examples (a deeper search than the suite's default)
@@ -398,3 +398,229 @@ def test_grid_covers_every_point_of_a_finite_space(raw: dict[str, Any], seed: in
     rng = np.random.default_rng(seed)
     samples = {json.dumps(space.sample(rng), sort_keys=True) for _ in range(60)}
     assert samples <= set(grid)
+
+
+# -------------------------------------------------------------------------------------------------
+# whole configs, classArgs of every built-in tuner and assessor, through the manager's build step
+# (what `hyperloom run` checks before it writes anything) and a few suggestions
+
+
+def _builtins(group: str) -> list[tuple[str, list[str]]]:
+    """(name, classArgs it takes) of every built-in of ``group`` (the nni bridges load classes
+    by name, which a fuzzer must never choose)."""
+    import inspect
+
+    from hyperloom import registry
+
+    out = []
+    for info in registry.discover(group):
+        if info.distribution != "hyperloom" or info.name == "nni":
+            continue
+        cls = registry.load(group, info.name)
+        skip = {"self", "space", "objectives", "constraints", "mode"}
+        params = inspect.signature(cls.__init__).parameters
+        out.append((info.name, [p for p in params if p not in skip]))
+    return out
+
+
+TUNERS = _builtins("tuner")
+ASSESSORS = _builtins("assessor")
+MB = 1024 * 1024
+_EDGE_NUMBERS = [0, 1, -1, 2, 0.5, -0.5, 1e-12, 1e12, 10**12, 2**63, 10**400, 1e308]
+arg_values = (
+    st.sampled_from(_EDGE_NUMBERS)
+    | st.integers(-5, 2000)
+    | st.floats()
+    | st.booleans()
+    | st.none()
+    | st.sampled_from(["ppo", "reinforce", "gap", "scott", "", "x" * 50])
+    | st.lists(st.integers(-3, 3), max_size=3)
+    | json_like
+)
+huge_params = st.sampled_from(
+    [
+        {"_type": "randint", "_value": [0, 2**31]},
+        {"_type": "randint", "_value": [-(2**62), 2**62]},
+        {"_type": "quniform", "_value": [0, 1e9, 1e-3]},
+        {"_type": "choice", "_value": list(range(2000))},
+    ]
+)
+
+
+@st.composite
+def whole_config(draw: st.DrawFn) -> dict[str, Any]:
+    cfg = json.loads(json.dumps(VALID))
+    cfg["trainingService"] = {"platform": "local"}
+    name, args = draw(st.sampled_from(TUNERS))
+    keys = st.lists(st.sampled_from(args), unique=True, max_size=3) if args else st.just([])
+    cargs = {k: draw(arg_values) for k in draw(keys)}
+    if draw(st.integers(0, 4)) == 0:
+        cargs[draw(st.text(string.ascii_lowercase, min_size=1, max_size=6))] = draw(arg_values)
+    if draw(st.booleans()):
+        cargs["mode"] = draw(st.sampled_from(["minimize", "maximize", "max", 3]))
+    cfg["tuner"] = {"name": name, "classArgs": cargs}
+    if draw(st.booleans()):
+        aname, aargs = draw(st.sampled_from(ASSESSORS))
+        akeys = st.lists(st.sampled_from(aargs), unique=True, max_size=3)
+        acargs = {k: draw(arg_values) for k in draw(akeys)}
+        cfg["assessor"] = {"name": aname, "classArgs": acargs}
+    else:
+        cfg.pop("assessor")
+    space = draw(valid_space)
+    if draw(st.integers(0, 3)) == 0:
+        space[draw(st.sampled_from(["big", "lr"]))] = draw(huge_params)
+    cfg["searchSpace"] = space
+    if draw(st.integers(0, 4)) == 0:
+        cfg["seed"] = draw(arg_values)
+    if draw(st.integers(0, 4)) == 0:
+        cfg[draw(st.sampled_from(KEYS))] = draw(arg_values)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def warm_tuners() -> None:
+    """Every built-in tuner made and asked once, so that lazy imports (torch for rl) are not
+    charged to the first example that picks it."""
+    from hyperloom import registry
+
+    space = SearchSpace.from_nni({"x": {"_type": "uniform", "_value": [0, 1]}})
+    for name, _ in TUNERS:
+        registry.load_tuner(name, space, mode="maximize", seed=0).suggest("T0")
+
+
+def _rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+@settings(
+    max_examples=int(120 * _SCALE),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(raw=whole_config())
+def test_whole_configs_build_or_refuse_cleanly(
+    raw: dict[str, Any], base_dir: Path, warm_tuners: None
+) -> None:
+    """Any config: ``Config.from_dict`` and the manager's build step (tuner and assessor made
+    from their classArgs) raise nothing but HyperloomError, three suggestions follow for a config
+    that builds, and none of it takes more than 500 MB or 20 s."""
+    import time
+
+    from hyperloom.manager import Manager
+
+    start, before = time.monotonic(), _rss()
+    cfg = _only_hyperloom_errors(Config.from_dict, raw, base_dir=base_dir)
+    if cfg is None:
+        return
+    manager = Manager(cfg, experiment_id="fuzz0001", exp_dir=base_dir / "exp", store=None)
+    if _only_hyperloom_errors(manager.build_parts) is None and manager.tuner is None:
+        return
+    tuner = manager.tuner
+    assert tuner is not None
+    for i in range(3):
+        _only_hyperloom_errors(tuner.suggest, f"T{i:04d}")
+    assert _rss() - before < 500 * MB, f"{(_rss() - before) / MB:.0f} MB for {raw}"
+    assert time.monotonic() - start < 20, f"{time.monotonic() - start:.1f} s for {raw}"
+
+
+# the real CLI: every refused config exits 2 with one line on stderr and writes nothing. One
+# interpreter forks per config (a fresh process each, without paying Python's start-up each time).
+CLI_BATCH = """
+import json, os, sys
+from hyperloom import registry
+from hyperloom.cli import main
+import hyperloom.manager
+for group in ("tuner", "assessor"):  # imported once, before the forks
+    for info in registry.discover(group):
+        if info.name != "nni":
+            registry.load(group, info.name)
+import contextlib, io
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    main(["run", sys.argv[1], "--no-dashboard"])  # what the first run imports, imported once
+codes = []
+for path in sys.argv[1:]:
+    pid = os.fork()
+    if pid == 0:
+        for fd, name in ((1, ".out"), (2, ".err")):
+            os.dup2(os.open(path + name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+        code = main(["run", path, "--no-dashboard"])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+print(json.dumps(codes))
+"""
+
+
+def _refused(raw: dict[str, Any], base_dir: Path) -> bool:
+    from hyperloom.manager import Manager
+
+    try:
+        cfg = Config.from_dict(raw, base_dir=base_dir)
+        Manager(cfg, experiment_id="fuzz0001", exp_dir=base_dir / "exp", store=None).build_parts()
+    except HyperloomError:
+        return True
+    return False
+
+
+HAND_PICKED = [
+    ("tuner", {"name": "grid", "classArgs": {"points_per_dim": 1e11}}),
+    ("tuner", {"name": "tpe", "classArgs": {"n_candidates": 10**12}}),
+    ("tuner", {"name": "gp", "classArgs": {"n_candidates": -1}}),
+    ("tuner", {"name": "evolution", "classArgs": {"population_size": 10**15}}),
+    ("tuner", {"name": "rl", "classArgs": {"algorithm": "bogus"}}),
+    ("tuner", {"name": "anneal", "classArgs": {"no_such_arg": 1}}),
+    ("tuner", {"name": "random", "classArgs": {"seed": "abc"}}),
+    ("assessor", {"name": "asha", "classArgs": {"min_resource": 9, "max_resource": 3}}),
+    ("assessor", {"name": "median_stop", "classArgs": {"start_step": "x"}}),
+    ("assessor", {"name": "curve_fitting", "classArgs": {"threshold": 1e400}}),
+    ("searchSpace", {"n": {"_type": "randint", "_value": [0, 2**31]}, "q": {"_type": "x"}}),
+    ("maxExperimentDuration", "9" * 400 + "h"),
+    ("seed", -5),
+]
+
+
+@settings(
+    max_examples=1, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate]
+)
+@given(batch=st.lists(whole_config(), min_size=12, max_size=12))
+def test_cli_refuses_bad_whole_configs_with_exit_2_and_one_line(
+    batch: list[dict[str, Any]], base_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import subprocess
+    import sys
+
+    work = tmp_path_factory.mktemp("cli-fuzz")
+    home = work / "home"
+    configs = []
+    for key, value in HAND_PICKED:
+        cfg = json.loads(json.dumps(VALID))
+        cfg.pop("experimentWorkingDirectory")
+        cfg[key] = value
+        configs.append(cfg)
+    configs += [c for c in batch if _refused(c, base_dir)]
+    paths = []
+    for i, cfg in enumerate(configs):
+        cfg.pop("experimentWorkingDirectory", None)  # every experiment would go under home
+        cfg["trialCodeDirectory"] = str(base_dir / "code")
+        assert _refused(cfg, base_dir), cfg
+        path = work / f"c{i:02d}.yml"
+        path.write_text(yaml.safe_dump(cfg))
+        paths.append(path)
+    env = {**os.environ, "HYPERLOOM_HOME": str(home), "COLUMNS": "60"}
+    res = subprocess.run(
+        [sys.executable, "-c", CLI_BATCH, *map(str, paths)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    codes = json.loads(res.stdout.strip().splitlines()[-1])
+    for path, code in zip(paths, codes, strict=True):
+        err = Path(str(path) + ".err").read_text()
+        lines = [line for line in err.splitlines() if line.strip()]
+        errors = [line for line in lines if not line.startswith("warning: ")]
+        assert code == 2, (path.read_text(), err)
+        assert len(errors) == 1 and errors[0].startswith("error: "), err
+        assert "Traceback" not in err
+    assert not home.exists() or not [p for p in home.iterdir() if p.name != ".index"]
