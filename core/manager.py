@@ -610,7 +610,7 @@ class Manager(LineageMixin):
         self.counts[status.value] += 1
         if status == TrialStatus.FAILED and reason:
             self._say(f"trial {rt.trial_id} (#{rt.sequence}) failed: {reason[:200]}")
-        self._count_launch_failure(rt, status, reason)
+        self._count_launch_failure(rt, status, reason, exit_code)
         self._note_best(status, value, rt.trial_id)
         result = TrialResult(
             trial_id=rt.trial_id,
@@ -641,14 +641,21 @@ class Manager(LineageMixin):
                     log.exception("assessor.observe failed for trial %s", result.trial_id)
 
     def _count_launch_failure(
-        self, rt: RunningTrial, status: TrialStatus, reason: str | None
+        self, rt: RunningTrial, status: TrialStatus, reason: str | None, exit_code: int | None
     ) -> None:
         """Stops the experiment FAILED after ``maxLaunchFailures`` trials in a row failed the
         same way before reporting anything (command not found, a broken interpreter...): every
         other trial would fail so too, and burn the budget."""
         limit = self.config.max_launch_failures
         quick = self.clock.monotonic() - rt.started_mono < 60.0
-        if status != TrialStatus.FAILED or rt.intermediate or rt.final_seen or not quick:
+        crashed = exit_code != 0  # a trial that exits 0 ran; it just reported nothing
+        if (
+            status != TrialStatus.FAILED
+            or rt.intermediate
+            or rt.final_seen
+            or not quick
+            or not crashed
+        ):
             self._launch_failures = ("", 0)
             return
         sig = f"{reason or ''} | {_last_line(self.exp_dir / 'trials' / rt.trial_id / 'stderr.log')}"
