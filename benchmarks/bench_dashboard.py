@@ -387,20 +387,29 @@ def bench_views(args: argparse.Namespace) -> dict[str, Any]:
                 "api_cached_ms": med,
                 "api_cached_max_ms": worst,
                 "bytes": size,
-                "compute_ms": _compute_ms(d, page, args.repeat),
             }
+            row["compute_ms"], row["compute_cpu_ms"] = _compute_ms(d, page, args.repeat)
             if have_browser:
                 row.update(_browser_page(s, f"/#/e/{name}/{page}", sel, args.repeat))
             out[name] = row
             print(f"{name:8s} {json.dumps(row)}")
         finally:
             s.close()
+    if have_browser:
+        s = Served(root / "pbt")
+        try:
+            out["baseline_experiments_list"] = _browser_page(
+                s, "/#/", "#experiments tbody tr", args.repeat, switch_back=False
+            )
+            print(f"baseline {json.dumps(out['baseline_experiments_list'])}")
+        finally:
+            s.close()
     out["load_after"] = load_note()
     return out
 
 
-def _compute_ms(d: Path, page: str, repeat: int) -> float:
-    """Median time to compute the page's data in-process (no HTTP, no cache)."""
+def _compute_ms(d: Path, page: str, repeat: int) -> tuple[float, float]:
+    """Median wall and CPU time to compute the page's data in-process (no HTTP, no cache)."""
     from hyperloom.dashboard import _lineage, _pareto, _queries, _rungs
 
     fn = {
@@ -408,20 +417,43 @@ def _compute_ms(d: Path, page: str, repeat: int) -> float:
         "lineage": _lineage.lineage_data,
         "rungs": _rungs.rungs_data,
     }
-    times = []
+    times, cpu = [], []
     with _queries.session(d / "experiment.db") as s:
         for _ in range(repeat):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn[page](s)
             times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+            cpu.append((time.process_time() - c) * 1000)
+    return statistics.median(times), statistics.median(cpu)
 
 
-def _browser_page(s: Served, frag: str, sel: str, repeat: int) -> dict[str, Any]:
+def _chromium_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of every Chromium process under this one, by pid."""
+    try:
+        import psutil
+    except ImportError:
+        return {}
+    out = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name().lower():
+                t = child.cpu_times()
+                out[child.pid] = t.user + t.system
+        except psutil.Error:
+            continue
+    return out
+
+
+def _browser_page(
+    s: Served, frag: str, sel: str, repeat: int, switch_back: bool = True
+) -> dict[str, Any]:
+    """Cold page loads (fresh context, server cache dropped): wall time until drawn, and the
+    CPU time the browser and this process (the server) spent on it, which a loaded machine
+    inflates far less than the wall time."""
     from playwright.sync_api import sync_playwright
 
     base = f"http://127.0.0.1:{s.server.port}"
-    drawn = []
+    drawn, browser_cpu, server_cpu, switch = [], [], [], []
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for _ in range(repeat):
@@ -431,14 +463,41 @@ def _browser_page(s: Served, frag: str, sel: str, repeat: int) -> dict[str, Any]
             page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
             # a new server-side cache would be unfair to the first load: drop it each time
             s.server._api._cache.clear()
+            before, cpu0 = _chromium_cpu(), time.process_time()
             page.goto(base + frag)
             page.wait_for_selector(sel, state="attached", timeout=60_000)
             page.wait_for_selector("body[data-drawn-ms]", state="attached", timeout=60_000)
+            cpu1, after = time.process_time(), _chromium_cpu()
             drawn.append(float(page.get_attribute("body", "data-drawn-ms") or "nan"))
+            browser_cpu.append(1000 * sum(v - before.get(k, 0.0) for k, v in after.items()))
+            server_cpu.append(1000 * (cpu1 - cpu0))
+            # the view's own cost: leave for the experiments list and come back (the page and
+            # the charting library are loaded; the server computes the data again)
+            if not switch_back:
+                assert not errors, errors
+                ctx.close()
+                continue
+            page.evaluate("() => { window.location.hash = '#/'; }")
+            page.wait_for_function("() => document.body.dataset.view === 'experiments'")
+            s.server._api._cache.clear()
+            t0 = float(page.evaluate("() => performance.now()"))
+            page.evaluate(f"() => {{ window.location.hash = {json.dumps(frag[1:])}; }}")
+            page.wait_for_function(
+                f"() => document.body.dataset.view !== 'experiments' && "
+                f"+document.body.dataset.renderedMs > {t0}",
+                timeout=60_000,
+            )
+            switch.append(float(page.get_attribute("body", "data-rendered-ms") or "nan") - t0)
             assert not errors, errors
             ctx.close()
         b.close()
-    return {"drawn_ms": statistics.median(drawn), "drawn_max_ms": max(drawn)}
+    return {
+        "drawn_ms": statistics.median(drawn),
+        "drawn_max_ms": max(drawn),
+        "browser_cpu_ms": statistics.median(browser_cpu),
+        "server_cpu_ms": statistics.median(server_cpu),
+        "view_switch_ms": statistics.median(switch) if switch else None,
+    }
 
 
 def load_note() -> str:

@@ -123,6 +123,13 @@ def test_lineage_page(tmp_path: Path, live_server: Any, tab: Page) -> None:  # n
     page.click("#open-trial")
     page.wait_for_selector("#trial-value")
     assert page.url.endswith("/trials/g2m0")
+    # the pbt scheduler's form of a perturbation reads as plainly
+    text = page.evaluate(
+        """async () => (await import('/static/js/views/lineage.js')).perturbationText({
+             params: {lr: {from: 0.01, to: 0.008, how: 'x0.8'}, wd: {from: 1, to: 2}},
+             donor_step: 9, donor_value: 0.5, replaced: 'T0007'})"""
+    )
+    assert text == "lr 0.01 → 0.008 (x0.8), wd 1 → 2, replaced: T0007"
     note = page.inner_text("#lineage-note")
     assert "from g1m0 at step 9" in note and "lr 0.048 → 0.0576" in note
     assert tab.errors == []

@@ -71,7 +71,7 @@ def test_lineage_of_a_real_run(tmp_path: Path, live_server: Any) -> None:
 
 
 def test_rungs_of_a_real_run(tmp_path: Path, live_server: Any) -> None:
-    d = _run(tmp_path, "Halving", n=9, steps=8, rung=2, keep=3)
+    d = _run(tmp_path, "Halving", n=9, steps=8, rungs=[2], eta=3)
     with StoreReader(d) as r:
         statuses = {t.trial_id: t.status for t in r.trials()}
         kinds = [e["kind"] for e in r.events()]

@@ -10,44 +10,53 @@ from hyperloom.types import Decision, Suggestion, TrialResult, Verdict
 
 
 class Halving(Tuner):
-    """Successive halving by pause and resume: ``n`` trials (x = 0..n-1) are paused at step
-    ``rung``; once all are, the best ``keep`` are resumed and run to the end; the others stay
-    paused (the manager ends them EARLY_STOPPED with the experiment)."""
+    """Successive halving by pause and resume: ``n`` trials (x = 0..n-1) are paused at each step
+    in ``rungs``; once every trial that got there is paused, the best ``1 / eta`` of them are
+    resumed; the others stay paused (the manager ends them EARLY_STOPPED with the experiment)."""
 
-    def __init__(self, space: Any, *, n: int = 9, rung: int = 2, keep: int = 3, **kw: Any) -> None:
+    def __init__(
+        self, space: Any, *, n: int = 9, rungs: Sequence[int] = (2,), eta: int = 3, **kw: Any
+    ) -> None:
         super().__init__(space, **kw)
-        self.n, self.rung, self.keep = n, rung, keep
+        self.n, self.rungs, self.eta = n, list(rungs), eta
         self.started = 0
-        self.at_rung: dict[str, float] = {}
+        self.expected = [n]  # how many trials reach each rung
+        for _ in self.rungs[1:]:
+            self.expected.append(max(1, self.expected[-1] // eta))
+        self.at: list[dict[str, float]] = [{} for _ in self.rungs]
+        self.level: dict[str, int] = {}  # the next rung index of each trial
         self.queue: list[str] = []
-        self.resumed: set[str] = set()
 
     def suggest(self, trial_id: str) -> dict[str, Any] | Suggestion | None:
         if self.started < self.n:
             self.started += 1
+            self.level[trial_id] = 0
             return {"x": self.started - 1}
         if self.queue:
             # the manager refuses a resume until the trial is PAUSED (its process has stopped):
-            # ask again, round robin, until the trial reports past the rung
+            # ask again, round robin, until the trial reports past its rung
             tid = self.queue.pop(0)
             self.queue.append(tid)
-            self.resumed.add(tid)
             return Suggestion({}, resume=tid)
         return None
 
     def report(self, trial_id: str, step: int, value: float) -> None:
-        if step > self.rung and trial_id in self.queue:
+        k = self.level.get(trial_id, 0) - 1
+        if trial_id in self.queue and k >= 0 and step > self.rungs[k]:
             self.queue.remove(trial_id)
 
     def assess(
         self, trial_id: str, history: Sequence[float], steps: Sequence[int] | None = None
     ) -> Decision:
-        if trial_id in self.resumed or not steps or steps[-1] != self.rung:
+        k = self.level.get(trial_id, 0)
+        if k >= len(self.rungs) or not steps or steps[-1] != self.rungs[k]:
             return Decision(Verdict.CONTINUE)
-        self.at_rung[trial_id] = history[-1]
-        if len(self.at_rung) == self.n:
-            self.queue = sorted(self.at_rung, key=lambda t: -self.at_rung[t])[: self.keep]
-        return Decision(Verdict.PAUSE, f"rung at step {self.rung}")
+        self.at[k][trial_id] = history[-1]
+        self.level[trial_id] = k + 1
+        if len(self.at[k]) == self.expected[k]:
+            keep = max(1, self.expected[k] // self.eta)
+            self.queue += sorted(self.at[k], key=lambda t: -self.at[k][t])[:keep]
+        return Decision(Verdict.PAUSE, f"rung {k} at step {self.rungs[k]}")
 
     def observe(self, result: TrialResult) -> None:
         pass

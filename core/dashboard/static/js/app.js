@@ -97,6 +97,8 @@ async function render() {
     // when the first view was drawn, in ms since navigation (read by the benchmark)
     if (!document.body.dataset.drawnMs) document.body.dataset.drawnMs = performance.now().toFixed(1);
     document.body.dataset.view = route.name;
+    // when this view was drawn (the benchmark times view switches with it)
+    document.body.dataset.renderedMs = performance.now().toFixed(1);
     if (firstLoad && route.name === "experiments" && inst.only) {
       firstLoad = false;
       window.location.hash = link("e", inst.only);
