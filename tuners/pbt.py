@@ -162,7 +162,7 @@ class _Member:
 
     params: dict[str, Any]
     parent: str | None = None
-    state: str = "created"  # created, running, paused, ended, retired
+    state: str = "created"  # created, running, stopping, paused, ended, retired
     step: int = -1  # last reported step
     value: float | None = None  # last reported value
     loss: float = math.inf  # value as a loss (smaller is better)
@@ -332,7 +332,7 @@ class PBTScheduler(Tuner):
             if fresh is not None:
                 self._add(trial_id, fresh)
                 return fresh
-        if any(m.state in ("created", "running") for m in self.members.values()):
+        if any(m.state in ("created", "running", "stopping") for m in self.members.values()):
             return None  # not now: a running member may still free an exploit or a resume
         if self.sync and self._complete_generation():
             return self.suggest(trial_id)
@@ -394,7 +394,9 @@ class PBTScheduler(Tuner):
     def report(self, trial_id: str, step: int, value: float) -> None:
         """Records an intermediate value (the manager calls it for every report)."""
         m = self.members.get(trial_id)
-        if m is None or m.state in ("ended", "retired"):
+        if m is None or m.state not in ("created", "running"):
+            # ended, or a report read after its STOP or PAUSE (the manager lags behind the
+            # trial): it must neither rank again nor hold a generation up
             return
         v = float(value)
         m.state = "running"
@@ -427,7 +429,7 @@ class PBTScheduler(Tuner):
         if result.value is not None and math.isfinite(result.value):
             m.value = float(result.value)
             m.loss = self.loss(result.value)
-        was_live = m.state in ("created", "running", "paused")
+        was_live = m.state in ("created", "running", "paused", "stopping")
         m.state = "ended"
         self.resumes = [t for t in self.resumes if t != result.trial_id]
         if was_live and result.status == TrialStatus.FAILED:
@@ -472,8 +474,8 @@ class PBTScheduler(Tuner):
     ) -> Verdict | Decision:
         """After a report of ``trial_id``: CONTINUE, STOP (async exploit) or PAUSE (sync)."""
         m = self.members.get(trial_id)
-        if m is None or m.state in ("ended", "retired", "paused"):
-            return Verdict.CONTINUE
+        if m is None or m.state not in ("created", "running"):
+            return Verdict.CONTINUE  # ended, or already stopping, paused or retired
         if steps:
             m.step = int(steps[-1])
         elif m.step < 0:
@@ -499,15 +501,22 @@ class PBTScheduler(Tuner):
         if t < self.burn_in or t - m.last_perturb < self.interval:
             return Verdict.CONTINUE
         m.last_perturb = int(t)
+        # a member being stopped still holds its place in the population until replaced
         scored = {
             tid: x
             for tid, x in self.members.items()
-            if x.state == "running" and x.value is not None
+            if x.state in ("running", "stopping") and x.value is not None
         }
         bottom, top = self._quantiles(scored)
         if trial_id not in bottom:
             return Verdict.CONTINUE
-        donors = [d for d in top if self.members[d].ckpt_step is not None and d != trial_id]
+        donors = [
+            d
+            for d in top
+            if self.members[d].ckpt_step is not None
+            and self.members[d].state == "running"
+            and d != trial_id
+        ]
         if not donors:
             log.info(
                 "pbt: %s is in the bottom quantile but no top trial has a checkpoint", trial_id
@@ -515,6 +524,7 @@ class PBTScheduler(Tuner):
             return Verdict.CONTINUE
         donor = donors[int(self.rng.integers(len(donors)))]
         self.pending.append(_Exploit(donor, trial_id, m.step))
+        m.state = "stopping"  # later reports of it are not ranked; it is replaced once
         d = self.members[donor]
         return Decision(
             Verdict.STOP,

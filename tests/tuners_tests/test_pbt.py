@@ -314,7 +314,7 @@ def test_async_donor_is_top_quantile() -> None:
     assert isinstance(got["A"], Decision) and got["A"].verdict == Verdict.STOP
     assert "D" in got["A"].reason
     assert all(v == Verdict.CONTINUE for t, v in got.items() if t != "A")
-    assert sched.needed_checkpoints() == {"A", "B", "C", "D"}
+    assert sched.needed_checkpoints() == {"B", "C", "D"}  # A is being replaced
     sug = sched.suggest("E")
     assert isinstance(sug, Suggestion) and sug.parent == "D"
     assert sug.perturbation is not None and sug.perturbation["donor_step"] == 0
@@ -470,3 +470,32 @@ def test_the_example_trial_restores_exactly(tmp_path: Path) -> None:
     resumed = _run_example(tmp_path, "b2", 3, snap, 1)
     assert len(straight) == 3 and first == straight[:1]
     assert resumed == straight[1:]  # bit-identical: weights, optimizer and RNG states restored
+
+
+def test_reports_read_after_a_stop_or_pause_change_nothing() -> None:
+    """The manager may read reports the trial wrote before it was stopped or paused."""
+    s = PBTScheduler(SPACE, seed=11, population_size=4, perturbation_interval=1)
+    for i, t in enumerate(["A", "B", "C", "D"]):
+        s._add(t, {"lr": 10 ** -(3 - i * 0.9)})
+        s.report(t, 0, float(i))
+        s.checkpointed(t, 0)
+        s.report(t, 1, float(i))
+    s.created = 4  # the members were added by hand: the initial population is complete
+    assert isinstance(s.assess("A", [0.0, 0.0], [0, 1]), Decision)
+    s.report("A", 2, -5.0)  # late: written before the stop reached the trial
+    assert s.assess("A", [0.0, 0.0, -5.0], [0, 1, 2]) == Verdict.CONTINUE
+    assert len(s.pending) == 1  # replaced once
+    assert s.suggest("E") is not None and s.suggest("F") is None
+
+    y = PBTScheduler(SPACE, seed=12, population_size=2, perturbation_interval=2, synch="sync")
+    for t in ("A", "B"):
+        assert isinstance(y.suggest(t), dict)
+        for step in (0, 1, 2):
+            y.report(t, step, 0.1 * step)
+            y.checkpointed(t, step)
+        got = y.assess(t, [0.0, 0.1, 0.2], [0, 1, 2])
+        assert isinstance(got, Decision) and got.verdict == Verdict.PAUSE
+        if t == "A":
+            y.report("A", 3, 0.3)  # late report after the pause: must not hold the generation
+    sug = [y.suggest("N1"), y.suggest("N2")]
+    assert all(isinstance(g, Suggestion) for g in sug), sug  # the generation turned over
