@@ -169,3 +169,27 @@ def test_tabs_follow_the_experiment(make_experiment: Any, live_server: Any, tab:
     tabs = page.inner_text("nav.tabs")
     assert "Pareto" not in tabs and "Lineage" not in tabs and "Rungs" in tabs
     assert tab.errors == []
+
+
+def test_pareto_page_follows_the_store(tmp_path: Path, live_server: Any, tab: Page) -> None:  # noqa: F811
+    from hyperloom.types import TrialStatus
+    from playwright.sync_api import expect
+
+    store, _ = make_mo(tmp_path / "mo000001", n=20)
+    srv = live_server([tmp_path / "mo000001"])
+    page = tab.page
+    page.goto(f"{srv.base}/#/e/mo000001/pareto")
+    page.wait_for_selector("#pareto-chart canvas")
+    assert page.inner_text("#front-size") != "1"
+    # a trial better in both objectives than every other: the front becomes that one trial
+    store.add_trial("best", store.allocate_sequence(), {"width": 8, "depth": 1})
+    store.start_trial("best", started=1.0)
+    store.set_final("best", 0.999, {"latency_ms": 0.01, "params": 64.0})
+    store.finish_trial(
+        "best", TrialStatus.SUCCEEDED, ended=2.0, exit_code=0, value=0.999, values=[0.999, 0.01]
+    )
+    expect(page.locator("#front-size")).to_have_text("1", timeout=8000)
+    expect(page.locator("#front-table tbody tr")).to_have_count(1)
+    assert page.locator("#pareto-chart canvas").count() == 1  # redrawn in place
+    assert tab.errors == []
+    store.close()

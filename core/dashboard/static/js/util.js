@@ -116,3 +116,21 @@ export function paramsInline(params, max = 4) {
   if (keys.length > max) shown.push(`+${keys.length - max}`);
   return `<span class="params">${shown.join("  ")}</span>`;
 }
+
+/** Wraps a view's refresh so that live updates redraw it at most every `ms` (the first call,
+ * and calls with force=true, run at once; a call inside the window runs at its end). Returns
+ * [refresh, cancel]. */
+export function throttle(fn, ms) {
+  let last = 0;
+  let pending = null;
+  const run = async (force = false) => {
+    const wait = last + ms - Date.now();
+    if (!force && last && wait > 0) {
+      if (!pending) pending = setTimeout(() => { pending = null; run(true).catch(() => {}); }, wait);
+      return;
+    }
+    last = Date.now();
+    await fn();
+  };
+  return [run, () => clearTimeout(pending)];
+}

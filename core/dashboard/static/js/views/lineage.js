@@ -1,7 +1,7 @@
 // Lineage (PBT): the family tree of trials on a step axis, and each member's curve stitched across
 // its ancestors (the parent's reports up to the step the child continued from, then the child's).
 import { axis, chart, grid, ready, showEmpty, tooltip } from "../charts.js";
-import { api, badge, esc, fmtNum, fmtVal, getJSON, link, STATUS_COLORS } from "../util.js";
+import { api, badge, esc, fmtNum, fmtVal, getJSON, link, STATUS_COLORS, throttle } from "../util.js";
 
 const ROW = 20, BAR = 10, LEFT = 64, RIGHT = 24, TOP = 10, AXIS_H = 28;
 const SVG = "http://www.w3.org/2000/svg";
@@ -151,7 +151,7 @@ export function mount(root, route) {
     if (!r) return;
     selected = r.dataset.trial;
     history.replaceState(null, "", `${link("e", route.exp, "lineage")}?trial=${encodeURIComponent(selected)}`);
-    self.refresh();
+    self.select();
   });
 
   function drawInfo() {
@@ -190,11 +190,10 @@ export function mount(root, route) {
       yAxis: axis({ type: "value", scale: true }),
       series,
     });
-    if (c) c.on("click", (p) => { selected = p.seriesName; self.refresh(); });
+    if (c) c.on("click", (p) => { selected = p.seriesName; self.select(); });
   }
 
-  const self = {
-    async refresh() {
+  const [refresh, cancel] = throttle(async () => {
       const qs = new URLSearchParams({ members: 20 });
       if (selected) qs.set("trial", selected);
       const [d] = await Promise.all([getJSON(`${api(route.exp)}/lineage?${qs}`), ready()]);
@@ -209,7 +208,8 @@ export function mount(root, route) {
       drawTree();
       drawCurves();
       drawInfo();
-    },
-  };
+  }, 3000);
+  // a click (select a member) redraws at once
+  const self = { refresh, destroy: cancel, select: () => refresh(true) };
   return self;
 }

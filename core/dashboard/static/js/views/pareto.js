@@ -1,7 +1,7 @@
 // Pareto: two objectives against each other (axis chooser for 3+), the front highlighted, dominated
 // points faded, constraint violations marked; hypervolume over trials against a derived reference point.
 import { axis, chart, grid, ready, showEmpty, tooltip } from "../charts.js";
-import { api, esc, fmtNum, getJSON, link } from "../util.js";
+import { api, esc, fmtNum, getJSON, link, throttle } from "../util.js";
 
 const FRONT = 1, INFEASIBLE = 2;
 const LARGE = 300; // dominated or infeasible points above this are drawn in ECharts' large mode (one path)
@@ -132,8 +132,8 @@ export function mount(root, route) {
     if (tr) go(tr.dataset.trial);
   });
 
-  return {
-    async refresh() {
+  // heavy on large experiments: live updates redraw it at most every few seconds
+  const [refresh, cancel] = throttle(async () => {
       const [d] = await Promise.all([getJSON(`${api(route.exp)}/pareto`), ready()]);
       data = d;
       const hv = d.hypervolume?.length ? d.hypervolume[d.hypervolume.length - 1][1] : null;
@@ -143,6 +143,6 @@ export function mount(root, route) {
         <div class="panel card"><div class="label">Constraint violations</div><div class="big" id="infeasible">${d.infeasible}</div><div class="small">${d.constraints.length ? d.constraints.map((c) => esc(`${c.min !== undefined ? fmtNum(c.min) + " ≤ " : ""}${c.metric}${c.max !== undefined ? " ≤ " + fmtNum(c.max) : ""}`)).join(", ") : "no constraints"}</div></div>
         <div class="panel card"><div class="label">Hypervolume</div><div class="big" id="hv-now">${hv === null ? "–" : esc(fmtNum(hv))}</div><div class="small">against the reference point below</div></div>`;
       draw();
-    },
-  };
+  }, 3000);
+  return { refresh, destroy: cancel };
 }

@@ -1,7 +1,7 @@
 // Rungs (multi-fidelity schedulers): how deep each trial got, where trials were paused, stopped
 // early or promoted (a PAUSED trial that was resumed and reported deeper).
 import { axis, chart, grid, ready, showEmpty, tooltip } from "../charts.js";
-import { api, badge, esc, fmtNum, getJSON, link, STATUS_COLORS } from "../util.js";
+import { api, badge, esc, fmtNum, getJSON, link, STATUS_COLORS, throttle } from "../util.js";
 
 const ORDER = ["SUCCEEDED", "RUNNING", "PAUSED", "EARLY_STOPPED", "WAITING", "FAILED", "CANCELED", "TIMEOUT"];
 
@@ -27,8 +27,7 @@ export function mount(root, route) {
     if (tr) go(tr.dataset.trial);
   });
 
-  return {
-    async refresh() {
+  const [refresh, cancel] = throttle(async () => {
       const [d] = await Promise.all([getJSON(`${api(route.exp)}/rungs`), ready()]);
       const s = d.summary;
       // rows are [trial_id, sequence, status, value, deepest, reports, paused_at, promotions]
@@ -97,6 +96,6 @@ export function mount(root, route) {
       root.querySelector("#promo-table").innerHTML = promotedRows.length ? `<table><thead><tr><th>Trial</th><th>Status</th><th class="num">Deepest step</th><th>Paused at</th><th class="num">Promotions</th></tr></thead><tbody>` +
         promotedRows.slice(0, 300).map((t) => `<tr class="click" data-trial="${esc(t.trial_id)}"><td class="mono">${esc(t.trial_id)}</td><td>${badge(t.status)}</td><td class="num">${t.deepest ?? "–"}</td><td class="mono">${esc(t.paused_at.join(", "))}</td><td class="num">${t.promotions}</td></tr>`).join("") +
         `</tbody></table>` : `<div class="empty">No trial was promoted or is paused.</div>`;
-    },
-  };
+  }, 3000);
+  return { refresh, destroy: cancel };
 }
