@@ -4,12 +4,13 @@ sampled architectures of the nas-oneshot setting (Fashion-MNIST 7x7, see
 examples/nas-oneshot/common.py). The same standalone runs measure the proxies: the rank
 correlation with the final accuracy of the early accuracy (after the first epoch), of the early
 accuracy corrected by size (beta fitted on the other half of the architectures, 2-fold), and of
-learning-curve extrapolation from the first epoch's points.
+learning-curve extrapolation, all from the first half of the standalone curve (8 validation
+points per epoch).
 
     nice -n 10 python benchmarks/nas/weight_sharing.py [--archs 50] [--epochs 2] [--workers 2]
 
-Standalone training is reduced to ``--epochs`` epochs (2 in the figures) of Adam on the 2,000 training images;
-the validation accuracy is recorded 4 times per epoch. Writes weight_sharing.json.
+Standalone training is reduced to ``--epochs`` epochs (1 in the figures, on a shared machine) of Adam on the 2,000 training images;
+the validation accuracy is recorded 8 times per epoch. Writes weight_sharing.json.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
 
 
-def standalone_curve(arch: dict, data, epochs: int, seed: int, points: int = 4) -> list[float]:
+def standalone_curve(arch: dict, data, epochs: int, seed: int, points: int = 8) -> list[float]:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     x_tr, y_tr, x_va, y_va, _, _ = tensors(data)
@@ -46,7 +47,7 @@ def standalone_curve(arch: dict, data, epochs: int, seed: int, points: int = 4) 
     opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
     per_epoch = len(y_tr) // 64
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * per_epoch)
-    every = max(1, per_epoch // points)
+    marks = {round(per_epoch * (k + 1) / points) for k in range(points)}  # last one: epoch end
     curve = []
     for _ in range(epochs):
         for i, idx in enumerate(batches(len(y_tr), 64, gen)):
@@ -55,7 +56,7 @@ def standalone_curve(arch: dict, data, epochs: int, seed: int, points: int = 4) 
             torch.nn.functional.cross_entropy(net(x_tr[idx]), y_tr[idx]).backward()
             opt.step()
             sched.step()
-            if (i + 1) % every == 0 and len(curve) < points * epochs:
+            if i + 1 in marks:
                 curve.append(accuracy(net, x_va, y_va))
     return curve
 
@@ -99,11 +100,11 @@ def main() -> None:
             rows.append({"arch": a, "inherited": inherited[i], "curve": curve, "params": size})
             print(f"{i:3d} inh={inherited[i]:.3f} final={curve[-1]:.3f} params={size}", flush=True)
     final = [r["curve"][-1] for r in rows]
-    per_epoch = len(rows[0]["curve"]) // args.epochs
-    early = [r["curve"][per_epoch - 1] for r in rows]
+    cut = len(rows[0]["curve"]) // 2  # "early": halfway through the standalone training
+    early = [r["curve"][cut - 1] for r in rows]
     sizes = [r["params"] for r in rows]
     horizon = len(rows[0]["curve"])
-    extrap = [CurveExtrapolator(horizon).predict(r["curve"][:per_epoch]) for r in rows]
+    extrap = [CurveExtrapolator(horizon).predict(r["curve"][:cut]) for r in rows]
     half = len(rows) // 2
     corrected = np.zeros(len(rows))
     betas = []
