@@ -48,9 +48,24 @@ class MedianStopAssessor(Assessor):
     """
 
     def __init__(
-        self, *, mode: str = "maximize", start_step: int = 4, n_startup_trials: int = 5
+        self,
+        *,
+        mode: str = "maximize",
+        start_step: int = 4,
+        n_startup_trials: int = 5,
+        percentile: float = 50.0,
     ) -> None:
         super().__init__(mode=mode)
+        if (
+            isinstance(percentile, bool)
+            or not isinstance(percentile, int | float)
+            or not 0.0 <= float(percentile) <= 100.0
+        ):
+            raise PluginError(
+                f"median_stop: percentile must be a number in [0, 100], got {percentile!r}; "
+                "set classArgs.percentile (50: the median)"
+            )
+        self.percentile = float(percentile)
         if isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
             raise PluginError(
                 f"median_stop: start_step must be an integer >= 0, got {start_step!r}; "
@@ -91,7 +106,9 @@ class MedianStopAssessor(Assessor):
         if not refs:
             return Verdict.CONTINUE
         refs.sort()
-        median = refs[(len(refs) - 1) // 2] if self.mode == "maximize" else refs[len(refs) // 2]
+        q = self.percentile / 100.0
+        n = len(refs) - 1
+        median = refs[math.floor(n * q)] if self.mode == "maximize" else refs[math.ceil(n * (1 - q))]
         if self.better(median, best):
             self.last_reason = (
                 f"best value {best:.4g} after {step} steps is worse than the median {median:.4g} "

@@ -14,27 +14,34 @@ from typing import Any
 import numpy as np
 
 Job = tuple[int, dict[str, Any], int]
-TrainOne = Callable[[Job], tuple[int, list[float], list[float]]]
+# (index, accuracy, loss) or (index, accuracy, loss, seconds per epoch)
+TrainOne = Callable[[Job], tuple[Any, ...]]
 
 
 def train_all(
     train_one: TrainOne, configs: list[dict[str, Any]], epochs: int, workers: int
-) -> tuple[np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
     """Trains every configuration with ``train_one`` in ``workers`` processes, printing progress
-    every 10 configurations; returns the accuracy and loss arrays and the wall time."""
+    every 10 configurations; returns the accuracy and loss arrays, the wall time, and the
+    seconds of each epoch when ``train_one`` measured them (None otherwise)."""
     acc = np.zeros((len(configs), epochs), dtype=np.float32)
     loss = np.zeros((len(configs), epochs), dtype=np.float32)
+    seconds: np.ndarray | None = None
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(train_one, (i, c, epochs)) for i, c in enumerate(configs)]
         for done, future in enumerate(as_completed(futures), start=1):
-            i, a, lo = future.result()
+            i, a, lo, *rest = future.result()
             acc[i], loss[i] = a, lo
+            if rest:
+                if seconds is None:
+                    seconds = np.zeros((len(configs), epochs), dtype=np.float32)
+                seconds[i] = rest[0]
             if done % 10 == 0:
                 print(
                     f"{done}/{len(configs)} configs, {time.perf_counter() - t0:.0f} s", flush=True
                 )
-    return acc, loss, time.perf_counter() - t0
+    return acc, loss, time.perf_counter() - t0, seconds
 
 
 def save(
@@ -44,10 +51,13 @@ def save(
     configs: list[dict[str, Any]],
     meta: dict[str, Any],
     wall: float,
+    seconds: np.ndarray | None = None,
 ) -> None:
-    """Writes the dataset (keys ``accuracy``, ``logloss``, ``params``, ``meta``) and a summary."""
+    """Writes the dataset (keys ``accuracy``, ``logloss``, ``params``, ``meta``, and
+    ``seconds`` (per epoch) when measured) and a summary."""
+    extra = {} if seconds is None else {"seconds": seconds}
     np.savez_compressed(
-        out, accuracy=acc, logloss=loss, params=json.dumps(configs), meta=json.dumps(meta)
+        out, accuracy=acc, logloss=loss, params=json.dumps(configs), meta=json.dumps(meta), **extra
     )
     final = acc[:, -1]
     print(
@@ -79,7 +89,7 @@ def main(
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     drawn = [sample_config(rng) for _ in range(args.configs)]
-    acc, loss, wall = train_all(train_one, drawn, args.epochs, args.workers)
+    acc, loss, wall, seconds = train_all(train_one, drawn, args.epochs, args.workers)
     meta = {
         **meta,
         "seed": args.seed,
@@ -87,4 +97,4 @@ def main(
         "epochs": args.epochs,
         "wall_s": round(wall, 1),
     }
-    save(args.out, acc, loss, drawn, meta, wall)
+    save(args.out, acc, loss, drawn, meta, wall, seconds)

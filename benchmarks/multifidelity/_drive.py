@@ -1,0 +1,245 @@
+"""An event-driven replay of a multi-fidelity search on a :class:`~_problems.Problem`.
+
+``workers`` trials run at once on a virtual clock; each epoch of a trial takes the seconds the
+dataset recorded for it. After every epoch the method hears the value and answers continue,
+stop or pause; a freed worker asks the method for its next job (a new configuration or the
+resumption of a paused trial, which continues from its next epoch). The run ends when
+``budget`` epochs were spent. Trials still paused or running then count as stopped.
+
+Methods are small adapters (:class:`Scheduler` for hyperloom's schedulers, :class:`TunerAssessor`
+for a tuner plus an assessor, :class:`OptunaMethod` for Optuna's samplers and pruners), so every
+method sees exactly the same curves, clock and budget.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from _problems import Problem
+
+CONTINUE, STOP, PAUSE = "continue", "stop", "pause"
+
+
+class Method:
+    """What the replay needs from a search method."""
+
+    def ask(self, tid: str) -> tuple[str, Any] | None:
+        """("new", params) or ("resume", trial_id), or None for nothing now."""
+        raise NotImplementedError
+
+    def report(self, tid: str, step: int, history: list[float], steps: list[int]) -> str:
+        raise NotImplementedError
+
+    def end(self, tid: str, stopped: bool, history: list[float], steps: list[int]) -> None:
+        raise NotImplementedError
+
+
+def _result(tid: str, params: dict[str, Any], stopped: bool, h: list[float], s: list[int]) -> Any:
+    from hyperloom.types import Report, TrialResult, TrialStatus
+
+    status = TrialStatus.EARLY_STOPPED if stopped else TrialStatus.SUCCEEDED
+    reports = tuple(Report(st, v) for st, v in zip(s, h, strict=True))
+    return TrialResult(tid, params, status, h[-1] if h else None, tuple(h), reports=reports)
+
+
+class Scheduler(Method):
+    """A hyperloom scheduler (tuner and assessor in one object)."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self.s = scheduler
+        self.params: dict[str, dict[str, Any]] = {}
+        self.assess_s: list[float] = []
+
+    def ask(self, tid: str) -> tuple[str, Any] | None:
+        from hyperloom.types import Suggestion
+
+        got = self.s.suggest(tid)
+        if got is None:
+            return None
+        if isinstance(got, Suggestion):
+            if got.resume is not None:
+                return ("resume", got.resume)
+            got = got.params
+        self.params[tid] = got
+        return ("new", got)
+
+    def report(self, tid: str, step: int, history: list[float], steps: list[int]) -> str:
+        from hyperloom.types import Verdict
+
+        t0 = time.perf_counter()
+        d = self.s.assess(tid, list(history), list(steps))
+        self.assess_s.append(time.perf_counter() - t0)
+        v = getattr(d, "verdict", d)
+        return STOP if v is Verdict.STOP else PAUSE if v is Verdict.PAUSE else CONTINUE
+
+    def end(self, tid: str, stopped: bool, history: list[float], steps: list[int]) -> None:
+        self.s.observe(_result(tid, self.params[tid], stopped, history, steps))
+
+
+class TunerAssessor(Method):
+    """A hyperloom tuner with an assessor (e.g. random search + asha)."""
+
+    def __init__(self, tuner: Any, assessor: Any) -> None:
+        self.t, self.a = tuner, assessor
+        self.params: dict[str, dict[str, Any]] = {}
+        self.assess_s: list[float] = []
+
+    def ask(self, tid: str) -> tuple[str, Any] | None:
+        got = self.t.suggest(tid)
+        if got is None:
+            return None
+        self.params[tid] = got
+        return ("new", got)
+
+    def report(self, tid: str, step: int, history: list[float], steps: list[int]) -> str:
+        from hyperloom.types import Verdict
+
+        t0 = time.perf_counter()
+        d = self.a.assess(tid, list(history))
+        self.assess_s.append(time.perf_counter() - t0)
+        return STOP if getattr(d, "verdict", d) is Verdict.STOP else CONTINUE
+
+    def end(self, tid: str, stopped: bool, history: list[float], steps: list[int]) -> None:
+        r = _result(tid, self.params[tid], stopped, history, steps)
+        self.t.observe(r)
+        self.a.observe(r)
+
+
+class OptunaMethod(Method):
+    """An Optuna sampler with a pruner, through ask/tell (reports use the epoch as the step)."""
+
+    def __init__(self, problem: Problem, sampler: Any, pruner: Any) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+        self.problem = problem
+        self.trials: dict[str, Any] = {}
+
+    def ask(self, tid: str) -> tuple[str, Any] | None:
+        trial = self.study.ask()
+        self.trials[tid] = trial
+        return ("new", self.problem.optuna_params(trial))
+
+    def report(self, tid: str, step: int, history: list[float], steps: list[int]) -> str:
+        trial = self.trials[tid]
+        trial.report(history[-1], step + 1)
+        return STOP if trial.should_prune() else CONTINUE
+
+    def end(self, tid: str, stopped: bool, history: list[float], steps: list[int]) -> None:
+        import optuna
+
+        trial = self.trials.pop(tid)
+        if stopped:
+            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            self.study.tell(trial, history[-1])
+
+
+@dataclass
+class _Run:
+    row: int
+    history: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Trace:
+    """What one replay produced: for each trial that trained all epochs, when it finished
+    (epochs spent so far, virtual seconds) and the best final value so far."""
+
+    epochs: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best: list[float] = field(default_factory=list)
+    n_trials: int = 0
+    n_resumed: int = 0
+    wall_s: float = 0.0
+
+
+def replay(problem: Problem, method: Method, budget: int, workers: int = 4) -> Trace:
+    """Runs ``method`` on ``problem`` until ``budget`` epochs are spent."""
+    t0 = time.perf_counter()
+    now = 0.0
+    heap: list[tuple[float, int, str]] = []
+    runs: dict[str, _Run] = {}
+    paused: set[str] = set()
+    running = 0
+    spent = 0
+    seq = 0
+    best = -math.inf
+    trace = Trace()
+    n = problem.n_epochs
+
+    def schedule(tid: str) -> None:
+        nonlocal seq
+        r = runs[tid]
+        seq += 1
+        heapq.heappush(heap, (now + float(problem.seconds[r.row, len(r.history)]), seq, tid))
+
+    idle = False
+    while spent < budget:
+        while running < workers and not idle:
+            tid = f"T{trace.n_trials + 1:05d}"
+            got = method.ask(tid)
+            if got is None:
+                idle = True
+                break
+            kind, what = got
+            if kind == "resume":
+                tid = str(what)
+                paused.discard(tid)
+                trace.n_resumed += 1
+            else:
+                trace.n_trials += 1
+                runs[tid] = _Run(problem.lookup(what))
+            running += 1
+            schedule(tid)
+        if not heap:
+            break
+        now, _, tid = heapq.heappop(heap)
+        r = runs[tid]
+        step = len(r.history)
+        r.history.append(float(problem.curves[r.row, step]))
+        r.steps.append(step)
+        spent += 1
+        idle = False
+        if step + 1 == n:
+            method.end(tid, False, r.history, r.steps)
+            best = max(best, r.history[-1])
+            trace.epochs.append(spent)
+            trace.seconds.append(now)
+            trace.best.append(best)
+            running -= 1
+            continue
+        verdict = method.report(tid, step, r.history, r.steps)
+        if verdict == CONTINUE:
+            schedule(tid)
+        else:
+            running -= 1
+            if verdict == PAUSE:
+                paused.add(tid)
+            else:
+                method.end(tid, True, r.history, r.steps)
+    for _, _, tid in heap:
+        method.end(tid, True, runs[tid].history, runs[tid].steps)
+    for tid in sorted(paused):
+        method.end(tid, True, runs[tid].history, runs[tid].steps)
+    trace.wall_s = time.perf_counter() - t0
+    return trace
+
+
+def regret_at(
+    problem: Problem, trace: Trace, budgets: list[float], by: str = "epochs"
+) -> list[float]:
+    """The regret (dataset best minus best final found) once each budget was spent (NaN
+    while no trial had finished)."""
+    xs = trace.epochs if by == "epochs" else trace.seconds
+    out = []
+    for b in budgets:
+        found = [v for x, v in zip(xs, trace.best, strict=True) if x <= b]
+        out.append(problem.best - found[-1] if found else math.nan)
+    return out
