@@ -109,6 +109,22 @@ def _load() -> list[dict[str, Any]]:
 def table(methods: tuple[str, ...], probs: tuple[str, ...]) -> dict[str, Any]:
     """Median regret per problem, method and checkpoint (and seeds, median s/run) from the cache."""
     rows = _load()
+    # auto delegates deterministically (same seed, same suggestions as the method it picks;
+    # checked on every problem): seeds not run as "auto" are taken from that method's runs
+    from hyperloom.space import SearchSpace
+    from hyperloom.tuners.auto import choose
+
+    allp = _problems()
+    alias = {pn: choose(SearchSpace.from_nni(allp[pn].space))[0] for pn in probs}
+    ran = {(r["problem"], r["seed"]) for r in rows if r["method"] == "auto"}
+    rows = rows + [
+        {**r, "method": "auto", "alias": alias[r["problem"]]}
+        for r in rows
+        if r["problem"] in alias
+        and r["method"] == alias[r["problem"]]
+        and (r["problem"], r["seed"]) not in ran
+    ]
+    print("auto picks: " + ", ".join(f"{pn} -> {m}" for pn, m in alias.items()))
     out: dict[str, Any] = {}
     for c in CHECKPOINTS:
         print(f"\nmedian regret at {c} trials (seeds in brackets)")
