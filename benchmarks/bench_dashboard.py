@@ -444,6 +444,10 @@ def _chromium_cpu() -> dict[int, float]:
     return out
 
 
+def _metrics(cdp: Any) -> dict[str, float]:
+    return {m["name"]: float(m["value"]) for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+
 def _browser_page(
     s: Served, frag: str, sel: str, repeat: int, switch_back: bool = True
 ) -> dict[str, Any]:
@@ -454,6 +458,9 @@ def _browser_page(
 
     base = f"http://127.0.0.1:{s.server.port}"
     drawn, browser_cpu, server_cpu, switch = [], [], [], []
+    switch_thread: list[float] = []
+    switch_tasks: list[float] = []
+    switch_server_cpu: list[float] = []
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for _ in range(repeat):
@@ -480,6 +487,10 @@ def _browser_page(
             page.evaluate("() => { window.location.hash = '#/'; }")
             page.wait_for_function("() => document.body.dataset.view === 'experiments'")
             s.server._api._cache.clear()
+            cdp = ctx.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            m0 = _metrics(cdp)
+            c0 = time.process_time()
             t0 = float(page.evaluate("() => performance.now()"))
             page.evaluate(f"() => {{ window.location.hash = {json.dumps(frag[1:])}; }}")
             page.wait_for_function(
@@ -488,6 +499,11 @@ def _browser_page(
                 timeout=60_000,
             )
             switch.append(float(page.get_attribute("body", "data-rendered-ms") or "nan") - t0)
+            m1 = _metrics(cdp)
+            switch_server_cpu.append(1000 * (time.process_time() - c0))
+            # the page's main thread: CPU time (ThreadTime) and time in tasks (TaskDuration)
+            switch_thread.append(1000 * (m1["ThreadTime"] - m0["ThreadTime"]))
+            switch_tasks.append(1000 * (m1["TaskDuration"] - m0["TaskDuration"]))
             assert not errors, errors
             ctx.close()
         b.close()
@@ -497,6 +513,9 @@ def _browser_page(
         "browser_cpu_ms": statistics.median(browser_cpu),
         "server_cpu_ms": statistics.median(server_cpu),
         "view_switch_ms": statistics.median(switch) if switch else None,
+        "view_switch_page_cpu_ms": statistics.median(switch_thread) if switch else None,
+        "view_switch_page_tasks_ms": statistics.median(switch_tasks) if switch else None,
+        "view_switch_server_cpu_ms": statistics.median(switch_server_cpu) if switch else None,
     }
 
 

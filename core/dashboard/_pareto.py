@@ -12,7 +12,14 @@ from hyperloom.dashboard import _front
 from hyperloom.dashboard._queries import Session, _experiment, mode_of
 from hyperloom.types import Constraint
 
-__all__ = ["MAX_DOMINATED", "constraints_of", "has_column", "objectives_of", "pareto_json"]
+__all__ = [
+    "MAX_DOMINATED",
+    "constraints_of",
+    "has_column",
+    "objectives_of",
+    "pareto_data",
+    "pareto_json",
+]
 
 #: most dominated (or infeasible) points sent; the front is always sent whole
 MAX_DOMINATED = 6000

@@ -17,7 +17,7 @@ from typing import Any
 
 from hyperloom.dashboard._queries import Session, _experiment, _num, mode_of
 
-__all__ = ["MAX_TRIALS", "rungs_data"]
+__all__ = ["MAX_TRIALS", "TRIAL_COLUMNS", "rungs_data"]
 
 #: most trials listed one by one (the newest); the level counts cover every trial
 MAX_TRIALS = 20000
