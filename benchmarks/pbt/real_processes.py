@@ -98,7 +98,9 @@ def main() -> int:
         },
         "trialCommand": f"{sys.executable} _real_trial.py",
         "trialCodeDirectory": ".",
-        "trialConcurrency": 8,
+        # two slots above the population: a replacement starts while the stopped member
+        # winds down (a cooperative stop takes a step or more)
+        "trialConcurrency": 10,
         "maxTrialNumber": args.trials,  # population 8 + the exploits
         "maxExperimentDuration": "20m",
         "checkpointBudget": "200KB",
