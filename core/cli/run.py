@@ -159,6 +159,8 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
 
     def on_start(e: Any) -> None:
         nonlocal live
+        # the id is printed once the experiment exists on disk: `resume ID` finds it from then on
+        console.print(f"experiment [bold]{e.id}[/]  dir {e.dir}", soft_wrap=True, highlight=False)
         if e.dashboard_url:
             console.print(
                 f"dashboard: [link={e.dashboard_url}]{e.dashboard_url}[/link]", soft_wrap=True
@@ -180,7 +182,6 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
         if not quiet:
             console.print(f"[dim]{escape(text)}[/]", soft_wrap=True)
 
-    console.print(f"experiment [bold]{exp.id}[/]  dir {exp.dir}", soft_wrap=True, highlight=False)
     for w in exp.config.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     try:

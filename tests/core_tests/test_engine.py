@@ -291,7 +291,7 @@ def test_unwritable_experiment_dir(tmp_path: Path) -> None:
 
 def test_second_manager_on_same_experiment_is_refused(tmp_path: Path) -> None:
     path = write_config(
-        tmp_path, config(fixed(steps=50, sleep=0.1), maxTrialNumber=1, trialConcurrency=1)
+        tmp_path, config(fixed(steps=300, sleep=0.1), maxTrialNumber=1, trialConcurrency=1)
     )
     proc = start_cli(["run", str(path), "--no-dashboard"])
     try:
