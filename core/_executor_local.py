@@ -35,12 +35,15 @@ from hyperloom.procs import (
     ProcRef,
     adopted_children,
     aterminate_tree,
+    end_recorded,
     end_refs,
     find_marked,
     group_members,
     is_child_subreaper,
     marker_of,
+    read_strays,
     reap,
+    record_stray,
     set_child_subreaper,
     snapshot_descendants,
 )
@@ -50,6 +53,7 @@ __all__ = ["LocalExecutor"]
 logger = logging.getLogger(__name__)
 
 _BYTES_PER_TICK = 1 << 20  # per trial per poll; the read at exit takes everything
+STRAYS_FILE = ".strays.jsonl"  # orphans adopted, so a manager killed -9 leaves them findable
 
 
 _Key = tuple[str, int | None, float, float]
@@ -174,7 +178,8 @@ class LocalExecutor(Executor):
         # orphans re-parented to this process -> the trials that may have left them; an orphan
         # is ended once none of them still runs
         self._orphans: dict[ProcRef, set[str]] = {}
-        self._sweeps = 0
+        self._strays = self.experiment_dir / STRAYS_FILE
+        self._recorded: dict[str, set[ProcRef]] = {}  # adopted by a previous manager, by trial
         self.orphans_ended = 0
         """How many re-parented processes of ended trials this executor has killed."""
 
@@ -186,6 +191,7 @@ class LocalExecutor(Executor):
         tighten(self.experiment_dir, 0o700)  # trials' files, the socket, the store live there
         if not self._opened_at:
             self._opened_at = time.time()
+            self._recorded = read_strays(self._strays)  # a killed manager's adoptees
             if is_child_subreaper():
                 self._adopting = True
             elif self.options.get("subreaper", True) and set_child_subreaper(True):
@@ -211,6 +217,7 @@ class LocalExecutor(Executor):
             await self._server.close()
             self._server = None
         await self._end_orphans(everything=True)
+        await self._end_recorded()
         if self._subreaper:
             set_child_subreaper(False)
             self._subreaper = False
@@ -242,6 +249,8 @@ class LocalExecutor(Executor):
             await self.open()
         if spec.trial_id in self._trials:
             raise ValueError(f"trial {spec.trial_id} is already running")
+        if self._recorded:  # re-attaching is over: what no re-attached trial owns goes
+            await self._end_recorded()
         trial_dir = Path(spec.trial_dir)
         trial_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
@@ -438,7 +447,21 @@ class LocalExecutor(Executor):
                 suspects = {t.spec.trial_id for t in self._trials.values() if ref in t.known}
                 suspects = suspects or set(self._trials)
             self._orphans[ref] = suspects
+            for tid in sorted(suspects):
+                await asyncio.to_thread(record_stray, self._strays, tid, ref)
             logger.debug("adopted orphan %d (from %s)", ref.pid, ", ".join(sorted(suspects)))
+
+    async def _end_recorded(self) -> None:
+        """Ends what a previous manager adopted and no re-attached trial owns; with no trial
+        and no adoptee left, forgets the record."""
+        refs = {r for group in self._recorded.values() for r in group}
+        self._recorded = {}
+        if refs:
+            killed = await asyncio.to_thread(end_refs, refs, self._exit_grace)
+            if killed:
+                logger.info("ended %d process(es) a previous manager had adopted", len(killed))
+        if not self._trials and not self._orphans:
+            await asyncio.to_thread(end_recorded, self._strays)  # nothing left to find: clean
 
     async def _end_orphans(self, ended: _Trial | None = None, *, everything: bool = False) -> None:
         """Ends the adopted orphans no running trial can own (all of them with ``everything``),
@@ -541,6 +564,7 @@ class LocalExecutor(Executor):
             digest=_handle_digest(handle),
         )
         self._trials[spec.trial_id] = trial
+        trial.known |= self._recorded.pop(spec.trial_id, set())  # its daemons, ended with it
         if self._server is not None and trial.digest:
             trial.twice = _Twice()
             self._register_socket(trial, trial.digest)

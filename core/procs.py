@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import logging
 import os
 import signal
@@ -37,13 +38,16 @@ __all__ = [
     "ProcRef",
     "adopted_children",
     "aterminate_tree",
+    "end_recorded",
     "end_refs",
     "find_marked",
     "group_members",
     "is_child_subreaper",
     "marker_of",
     "proc_ref",
+    "read_strays",
     "reap",
+    "record_stray",
     "set_child_subreaper",
     "snapshot_descendants",
     "terminate_tree",
@@ -390,6 +394,8 @@ def end_refs(refs: Iterable[ProcRef], grace: float = 1.0) -> set[ProcRef]:
     live = {r for r in refs if r.process() is not None}
     if not live:
         return set()
+    for ref in list(live):  # their own children, which would otherwise go to init
+        live |= snapshot_descendants(ref.pid, ref.create_time)
 
     def signal_all(sig: int) -> None:
         for ref in live:
@@ -412,3 +418,46 @@ def end_refs(refs: Iterable[ProcRef], grace: float = 1.0) -> set[ProcRef]:
         time.sleep(_POLL)
     reap(r.pid for r in live)
     return live
+
+
+# strays on disk: what a killed manager had adopted, for the next one (or `stop`) to end ------
+
+
+def record_stray(path: str | os.PathLike[str], trial_id: str, ref: ProcRef) -> None:
+    """Appends an adopted orphan (pid, create time, the trial it may come from) to ``path``, one
+    JSON line, so that a manager killed before it could end it leaves it findable."""
+    line = json.dumps({"trial": trial_id, "pid": ref.pid, "ctime": ref.create_time}) + "\n"
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+
+def read_strays(path: str | os.PathLike[str]) -> dict[str, set[ProcRef]]:
+    """The orphans `record_stray` wrote to ``path``, by trial; unreadable lines are skipped."""
+    out: dict[str, set[ProcRef]] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return out
+    for line in lines:
+        try:
+            obj = json.loads(line)
+            ref = ProcRef(int(obj["pid"]), float(obj["ctime"]))
+            out.setdefault(str(obj["trial"]), set()).add(ref)
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def end_recorded(path: str | os.PathLike[str], grace: float = 1.0) -> int:
+    """Ends every orphan recorded in ``path`` that still lives (same pid *and* create time) and
+    its descendants, then removes the file. Returns how many were still alive."""
+    refs = {r for group in read_strays(path).values() for r in group}
+    killed = end_refs(refs, grace) if refs else set()
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    return len(killed)

@@ -6,6 +6,8 @@ the daemon is re-parented to it, and every trial end sweeps what no running tria
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -246,3 +248,40 @@ def test_cli_stop_and_ctrl_c_leave_no_daemon_behind(tmp_path: Path, how: str) ->
     proc.wait(timeout=60)
     time.sleep(0.2)
     assert [p for p in tree if _alive(p)] == [], f"survived {how}"
+
+
+def test_a_daemon_adopted_before_the_manager_is_killed_is_ended_by_resume(tmp_path: Path) -> None:
+    """kill -9 of the manager after it adopted a trial's daemon (empty environment, so no marker
+    finds it): the record it left lets the resumed manager end it."""
+    proc = subprocess.Popen(
+        [*HYPERLOOM, "run", str(_config(tmp_path, 0.5, 3))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    exp_id = proc.stdout.readline().split()[1]
+    daemons = _wait_pids(tmp_path / "daemons.pid", 1)
+    home = Path(__import__("os").environ["HYPERLOOM_HOME"])
+    strays = home / exp_id / ".strays.jsonl"
+    end = time.monotonic() + 20
+    while not (strays.exists() and str(daemons[0]) in strays.read_text()):
+        assert time.monotonic() < end, "the daemon was never adopted"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    # the daemons it had adopted (one made in the last scan interval may not be yet)
+    adopted = {int(json.loads(line)["pid"]) for line in strays.read_text().splitlines()}
+    tree = _trees(sorted(adopted))
+    assert [p for p in tree if _alive(p)], "the daemon should outlive the killed manager"
+    res = subprocess.run(
+        [*HYPERLOOM, "resume", exp_id, "--no-dashboard"], capture_output=True, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    time.sleep(0.2)
+    assert [p for p in tree if _alive(p)] == [], "an adopted daemon survived kill -9 + resume"
+    assert not strays.exists()
+    for p in _trees(_wait_pids(tmp_path / "daemons.pid", 3)):  # leave nothing for other tests
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(p).kill()
