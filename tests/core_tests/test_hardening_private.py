@@ -335,3 +335,62 @@ def test_dashboard_does_not_hang_on_a_fifo(tmp_path: Path) -> None:
     out = read_tail(trial_log_path(tmp_path, "T0001", "stdout.log"))
     assert time.monotonic() - start < 2
     assert "not a regular file" in str(out["refused"])
+
+
+SLEEPER = """
+import time
+from hyperloom import trials
+trials.report(0.1, step=0)
+time.sleep(3)
+trials.report_final(0.2)
+"""
+
+INJECT_AS_NOBODY = """
+import json, socket, sys
+pid, address = int(sys.argv[1]), sys.argv[2]
+try:
+    open(f"/proc/{pid}/environ", "rb").read()
+    print("ENVIRON-READ")
+except OSError:
+    print("ENVIRON-DENIED")
+host, _, port = address[len("tcp://"):].rpartition(":")
+s = socket.create_connection((host, int(port)), timeout=5)
+s.sendall((json.dumps({"v": 1, "type": "hello", "trial_id": "T1", "token": "guess"}) + "\\n").encode())
+s.settimeout(5)
+try:
+    print("WELCOMED" if s.recv(4096) else "DROPPED")
+except OSError:
+    print("DROPPED")
+"""
+
+
+@pytest.mark.skipif(not _nobody_can_run(), reason="needs root and setpriv to act as nobody")
+def test_uid_nobody_cannot_read_a_trials_token_or_inject_a_result(tmp_path: Path) -> None:
+    script = tmp_path / "sleeper.py"
+    script.write_text(textwrap.dedent(SLEEPER))
+    events: list[Any] = []
+
+    async def main() -> str:
+        ex = LocalExecutor(experiment_dir=tmp_path / "exp", emit=events.append, channel="tcp")
+        (tmp_path / "exp").mkdir()
+        await ex.open()
+        handle = await ex.start(_spec(tmp_path / "exp", "T1", script))
+        assert ex._server is not None
+        res = await asyncio.to_thread(
+            subprocess.run,
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+             sys.executable, "-c", textwrap.dedent(INJECT_AS_NOBODY), str(handle["pid"]),
+             ex._server.address],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        end = time.monotonic() + 30
+        while not any(isinstance(e, TrialExited) for e in events):
+            assert time.monotonic() < end
+            await asyncio.sleep(0.05)
+        await ex.close(grace=1)
+        return res.stdout + res.stderr
+
+    out = asyncio.run(main())
+    assert "ENVIRON-DENIED" in out and "DROPPED" in out, out
+    values = [e.message.value for e in events if isinstance(e, TrialMessage)]
+    assert values == [0.1, 0.2], values  # nothing injected
