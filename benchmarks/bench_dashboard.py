@@ -398,10 +398,11 @@ def bench_views(args: argparse.Namespace) -> dict[str, Any]:
     if have_browser:
         s = Served(root / "pbt")
         try:
-            out["baseline_experiments_list"] = _browser_page(
-                s, "/#/", "#experiments tbody tr", args.repeat, switch_back=False
+            # a light page in a fresh context: what any first load costs the browser
+            out["baseline_overview_264_trials"] = _browser_page(
+                s, "/#/e/pbt", "#trial-count", args.repeat, switch_back=False
             )
-            print(f"baseline {json.dumps(out['baseline_experiments_list'])}")
+            print(f"baseline {json.dumps(out['baseline_overview_264_trials'])}")
         finally:
             s.close()
     out["load_after"] = load_note()
