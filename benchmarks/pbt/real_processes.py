@@ -81,8 +81,10 @@ def check_store(exp: Path, space: SearchSpace) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--trials", type=int, default=200)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--sleep", type=float, default=0.03, help="seconds per step")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--sleep", type=float, default=0.2, help="seconds per step")
+    ap.add_argument("--every", type=int, default=2, help="checkpoint every N steps")
+    ap.add_argument("--interval", type=int, default=4, help="perturbation interval")
     ap.add_argument("--json", default=str(HERE / "real_processes.json"))
     ap.add_argument("--tuner", default="hyperloom.tuners.pbt:PBTScheduler")
     args = ap.parse_args()
@@ -95,6 +97,7 @@ def main() -> int:
             **toy.SPACE,
             "steps": {"_type": "choice", "_value": [args.steps]},
             "sleep": {"_type": "choice", "_value": [args.sleep]},
+            "every": {"_type": "choice", "_value": [args.every]},
         },
         "trialCommand": f"{sys.executable} _real_trial.py",
         "trialCodeDirectory": ".",
@@ -109,7 +112,7 @@ def main() -> int:
             "classArgs": {
                 "mode": "maximize",
                 "population_size": 8,
-                "perturbation_interval": 2,
+                "perturbation_interval": args.interval,
                 "burn_in": 2,
                 "seed": 0,
             },
