@@ -4,7 +4,9 @@ An ensemble of parametric curve families (pow3, pow4, MMF/log-power/Hill, Weibul
 vapor pressure, ilog2, linear, log-linear) is fitted to a running trial's curve; the families and
 their parameters are weighted by their posterior on a grid (see ``_curves._ensemble``). The trial
 is stopped when even the optimistic end of the predicted value at ``epoch_num`` cannot come within
-``threshold`` of the best completed trial.
+``threshold`` of the best completed trial, nor reach the ``top_k``-th best completed value; before
+a curve can be fitted, a median-stopping guard (``guard_percentile``) stops trials that are
+already behind the completed ones.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from hyperloom.assessors._base import Assessor
 from hyperloom.assessors._curves import CurveEnsemble, Prediction
+from hyperloom.assessors.median_stop import MedianStopAssessor
 from hyperloom.errors import PluginError
 from hyperloom.types import TrialResult, TrialStatus, Verdict
 
@@ -72,6 +75,14 @@ class CurveFittingAssessor(Assessor):
         value_range: ``[low, high]`` the metric cannot leave (e.g. ``[0, 1]`` for an accuracy;
             either may be null). Extrapolations past the bound in the good direction get no
             weight, as in Domhan et al.'s prior. None: unbounded.
+        top_k: The bar is also never above the ``top_k``-th best completed value (a trial that
+            cannot even reach it cannot be among the ``top_k`` best). None: the threshold only.
+        guard_start_step: From this many reports on, the guard (median stopping at
+            ``guard_percentile``, see :class:`~hyperloom.assessors.median_stop.MedianStopAssessor`,
+            with the same ``n_startup_trials``) stops a trial whose best so far is behind the
+            completed trials' running averages; None turns the guard off. It covers the first
+            steps, before the ensemble has enough points to be trusted.
+        guard_percentile: The guard's percentile (50: the median).
     """
 
     def __init__(
@@ -85,8 +96,27 @@ class CurveFittingAssessor(Assessor):
         gap: int = 1,
         n_startup_trials: int = 1,
         value_range: Sequence[float] | None = None,
+        top_k: int | None = None,
+        guard_start_step: int | None = None,
+        guard_percentile: float = 50.0,
     ) -> None:
         super().__init__(mode=mode)
+        self.top_k = None if top_k is None else _int_option("top_k", top_k, 1)
+        self.guard_start_step = (
+            None
+            if guard_start_step is None
+            else _int_option("guard_start_step", guard_start_step, 1)
+        )
+        self._guard = (
+            None
+            if self.guard_start_step is None
+            else MedianStopAssessor(
+                mode=mode,
+                start_step=self.guard_start_step,
+                n_startup_trials=_int_option("n_startup_trials", n_startup_trials, 1),
+                percentile=guard_percentile,
+            )
+        )
         self.epoch_num = None if epoch_num is None else _int_option("epoch_num", epoch_num, 2)
         self.start_step = _int_option("start_step", start_step, 1)
         self.threshold = _float_option("threshold", threshold, 1e-9, 1.0)
@@ -125,6 +155,8 @@ class CurveFittingAssessor(Assessor):
 
     def observe(self, result: TrialResult) -> None:
         """Adds a SUCCEEDED trial to the reference set; ignores every other outcome."""
+        if self._guard is not None:
+            self._guard.observe(result)
         if result.status is not TrialStatus.SUCCEEDED:
             return
         curve = np.array(
@@ -141,17 +173,29 @@ class CurveFittingAssessor(Assessor):
         lengths = [c.size for c in self._completed.values()]
         return max(lengths) if lengths and max(lengths) >= 2 else None
 
-    def _best_completed(self, horizon: int) -> float | None:
-        best: float | None = None
+    def _completed_values(self, horizon: int) -> list[float]:
+        """The completed trials' (mirrored) values at ``horizon``."""
+        out = []
         for curve in self._completed.values():
             head = curve[:horizon]
             finite = head[np.isfinite(head)]
             if finite.size:
-                v = float(finite[-1])
-                best = v if best is None else max(best, v)
-        for v in self._finals.values():
-            best = v if best is None else max(best, v)
-        return best
+                out.append(float(finite[-1]))
+        out.extend(self._finals.values())
+        return out
+
+    def _bar(self, horizon: int) -> tuple[float, float] | None:
+        """``(bar, best)``: the value a trial must be predicted to reach (mirrored) and the best
+        completed value; None without completed values."""
+        values = self._completed_values(horizon)
+        if not values:
+            return None
+        best = max(values)
+        bar = best - (1.0 - self.threshold) * abs(best)
+        if self.top_k is not None:
+            values.sort(reverse=True)
+            bar = min(bar, values[min(self.top_k, len(values)) - 1])
+        return bar, best
 
     # -- judging a running trial -----------------------------------------------------------------
 
@@ -184,6 +228,9 @@ class CurveFittingAssessor(Assessor):
         """Judges a running trial by extrapolating its curve to ``epoch_num``."""
         self.last_prediction = None
         step = len(history)
+        if self._guard is not None and self._guard.assess(trial_id, history) is Verdict.STOP:
+            self.last_reason = f"guard: {self._guard.last_reason}"
+            return Verdict.STOP
         if step < self.start_step or (step - self.start_step) % self.gap:
             return Verdict.CONTINUE
         if len(self._completed) + len(self._finals) < self.n_startup_trials:
@@ -191,10 +238,10 @@ class CurveFittingAssessor(Assessor):
         horizon = self._horizon()
         if horizon is None or step >= horizon:
             return Verdict.CONTINUE  # nothing left to save
-        best = self._best_completed(horizon)
-        if best is None:
+        got = self._bar(horizon)
+        if got is None:
             return Verdict.CONTINUE
-        bar = best - (1.0 - self.threshold) * abs(best)
+        bar, best = got
         values = self.clean(history)
         if not values or max(self._sign * v for v in values) >= bar:
             return Verdict.CONTINUE
@@ -209,7 +256,9 @@ class CurveFittingAssessor(Assessor):
         self.last_reason = (
             f"predicted value at step {horizon} is {s * pred.mean:.4g} ± {pred.std:.3g}; even "
             f"{s * optimistic:.4g} cannot reach {s * bar:.4g} (threshold {self.threshold:g} of the "
-            f"best completed {s * best:.4g})"
+            f"best completed {s * best:.4g}"
+            + (f", or the {self.top_k}-th best completed" if self.top_k is not None else "")
+            + ")"
         )
         log.debug("trial %s: stop after %d steps: %s", trial_id, step, self.last_reason)
         return Verdict.STOP

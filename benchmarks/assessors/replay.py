@@ -1,9 +1,11 @@
 """Replays the recorded learning curves through early-stopping rules, side by side.
 
 Each order is a random permutation of the configurations of one learning-curve dataset in
-``benchmarks/data`` (by default both: ``mnist1d_curves.npz``, 240 torch MLPs and CNNs on
-MNIST-1D x 50 epochs, and ``digits_mlp_curves.npz``, 220 scikit-learn MLPs on the 8x8 digits x
-40 epochs; one table each). Trials run 4 at
+``benchmarks/data`` (by default all three: ``mnist1d_curves.npz``, 240 torch MLPs and CNNs on
+MNIST-1D x 50 epochs, ``digits_mlp_curves.npz``, 220 scikit-learn MLPs on the 8x8 digits x
+40 epochs, and ``fashion_sgd_curves.npz``, 160 scikit-learn SGD linear models on a
+Fashion-MNIST subset x 30 epochs, plus ``fashion_mlp_curves.npz`` when it has been made; one
+table each). Trials run 4 at
 a time; at every tick each running trial advances one epoch and reports it; the rule decides after
 each report; a stopped or finished trial frees its slot for the next one. For every rule and order
 the script measures:
@@ -16,7 +18,7 @@ the script measures:
 * ``regret``: best final value overall minus the best final value among completed runs.
 
 Rules: hyperloom's ``median_stop``, ``curve_fitting`` and ``asha`` (their defaults unless given),
-Optuna's ``MedianPruner`` and ``SuccessiveHalvingPruner`` (defaults; driven through an in-memory
+Optuna's ``MedianPruner``, ``SuccessiveHalvingPruner`` and ``HyperbandPruner`` (defaults; driven through an in-memory
 study with ask/tell, ``trial.report`` and ``trial.should_prune``), and no stopping.
 
 Usage::
@@ -43,7 +45,16 @@ from typing import Any
 import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-DATASETS = [DATA_DIR / "mnist1d_curves.npz", DATA_DIR / "digits_mlp_curves.npz"]
+DATASETS = [
+    d
+    for d in (
+        DATA_DIR / "mnist1d_curves.npz",
+        DATA_DIR / "digits_mlp_curves.npz",
+        DATA_DIR / "fashion_mlp_curves.npz",
+        DATA_DIR / "fashion_sgd_curves.npz",
+    )
+    if d.exists()
+]
 CONCURRENCY = 4
 
 
@@ -90,6 +101,7 @@ class Optuna(Rule):
         p = {
             "MedianPruner": optuna.pruners.MedianPruner(),
             "SuccessiveHalvingPruner": optuna.pruners.SuccessiveHalvingPruner(),
+            "HyperbandPruner": optuna.pruners.HyperbandPruner(),
         }[pruner]
         self.study = optuna.create_study(direction=mode, pruner=p)
         self.trials: dict[int, Any] = {}
@@ -204,6 +216,7 @@ def default_rules(metric: str) -> list[tuple[str, str]]:
         ("asha", "hyperloom asha (defaults)"),
         ("optuna:MedianPruner", "optuna MedianPruner"),
         ("optuna:SuccessiveHalvingPruner", "optuna SuccessiveHalvingPruner"),
+        ("optuna:HyperbandPruner", "optuna HyperbandPruner"),
     ]
 
 

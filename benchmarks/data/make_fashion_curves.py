@@ -79,6 +79,12 @@ def load_data() -> tuple[Any, Any, Any, Any]:
     """The pooled, standardized subsets as tensors (built once per worker process)."""
     import torch
 
+    return tuple(torch.tensor(a) for a in load_numpy())  # type: ignore[return-value]
+
+
+@functools.cache
+def load_numpy() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pooled, standardized subsets as numpy arrays: x_train, y_train, x_test, y_test."""
     rng = np.random.default_rng(0)
     x_tr, y_tr = _idx("train-images-idx3-ubyte.gz"), _idx("train-labels-idx1-ubyte.gz")
     x_te, y_te = _idx("t10k-images-idx3-ubyte.gz"), _idx("t10k-labels-idx1-ubyte.gz")
@@ -92,10 +98,10 @@ def load_data() -> tuple[Any, Any, Any, Any]:
     a, b = pool(x_tr[tr]), pool(x_te[te])
     mean, std = a.mean(axis=0), a.std(axis=0) + 1e-3
     return (
-        torch.tensor((a - mean) / std),
-        torch.tensor(y_tr[tr].astype(np.int64)),
-        torch.tensor((b - mean) / std),
-        torch.tensor(y_te[te].astype(np.int64)),
+        (a - mean) / std,
+        y_tr[tr].astype(np.int64),
+        (b - mean) / std,
+        y_te[te].astype(np.int64),
     )
 
 
