@@ -32,6 +32,7 @@ from hyperloom.executor import (
 )
 from hyperloom.paths import tighten
 from hyperloom.procs import (
+    STRAYS_FILE,
     ProcRef,
     adopted_children,
     aterminate_tree,
@@ -53,7 +54,6 @@ __all__ = ["LocalExecutor"]
 logger = logging.getLogger(__name__)
 
 _BYTES_PER_TICK = 1 << 20  # per trial per poll; the read at exit takes everything
-STRAYS_FILE = ".strays.jsonl"  # orphans adopted, so a manager killed -9 leaves them findable
 
 
 _Key = tuple[str, int | None, float, float]

@@ -35,6 +35,7 @@ from typing import Any
 import psutil
 
 __all__ = [
+    "STRAYS_FILE",
     "ProcRef",
     "adopted_children",
     "aterminate_tree",
@@ -57,6 +58,9 @@ logger = logging.getLogger(__name__)
 
 _POLL = 0.02
 _KILL_WAIT = 2.0  # how long to wait for SIGKILLed processes to vanish
+STRAYS_FILE = ".strays.jsonl"
+"""In an experiment directory: the orphans its manager adopted (`record_stray`), so that a
+manager killed -9 leaves them findable by the next one or by ``hyperloom stop``."""
 _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 
