@@ -167,3 +167,28 @@ def test_value_range_removes_impossible_extrapolations() -> None:
 def test_bad_value_range(bad: object) -> None:
     with pytest.raises(PluginError, match="value_range"):
         CurveFittingAssessor(value_range=bad)  # type: ignore[arg-type]
+
+
+def test_top_k_bar_and_median_guard() -> None:
+    # completed finals 1.0, 0.9, 0.8 at threshold 1.0: the bar is the best (1.0), or with
+    # top_k=2 the second best (0.9): a flat 0.95 is stopped by the first, kept by the second,
+    # and a flat 0.85 is stopped by both
+    a = CurveFittingAssessor(epoch_num=30, threshold=1.0, optimism=0.0, top_k=2)
+    plain = CurveFittingAssessor(epoch_num=30, threshold=1.0, optimism=0.0)
+    for x in (a, plain):
+        for i, v in enumerate((1.0, 0.9, 0.8)):
+            x.observe(_done(f"t{i}", [v] * 30))
+
+    def flat(level: float) -> list[float]:
+        return [level + 0.001 * math.sin(i) for i in range(10)]
+
+    assert plain.assess("x", flat(0.95)) is Verdict.STOP
+    assert a.assess("x", flat(0.95)) is Verdict.CONTINUE
+    assert a.assess("y", flat(0.85)) is Verdict.STOP and "2-th best" in a.last_reason
+    # the guard stops a trial behind the completed ones before any fit is possible
+    g = CurveFittingAssessor(epoch_num=30, start_step=6, guard_start_step=2)
+    for i, v in enumerate((1.0, 0.9, 0.8)):
+        g.observe(_done(f"t{i}", [v] * 30))
+    assert g.assess("slow", [0.1]) is Verdict.CONTINUE  # before guard_start_step
+    assert g.assess("slow", [0.1, 0.2]) is Verdict.STOP and g.last_reason.startswith("guard")
+    assert g.assess("good", [0.95, 0.96]) is Verdict.CONTINUE

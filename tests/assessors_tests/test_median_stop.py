@@ -113,3 +113,19 @@ def test_nni_start_step_zero_means_from_the_first_report() -> None:
     assert a.start_step == 1
     a.observe(_done("a", [1.0, 1.0]))
     assert a.assess("x", [0.0]) is Verdict.STOP
+
+
+def test_percentile_raises_the_bar_in_both_modes() -> None:
+    # running averages at step 1: 0.2, 0.4, 0.6, 0.8; the 70th percentile (lenient index) is 0.6
+    up = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=70)
+    down = MedianStopAssessor(mode="minimize", start_step=1, n_startup_trials=1, percentile=70)
+    for i, v in enumerate((0.2, 0.4, 0.6, 0.8)):
+        up.observe(_done(f"t{i}", [v]))
+        down.observe(_done(f"t{i}", [-v]))
+    assert up.assess("x", [0.5]) is Verdict.STOP  # above the median, below the 70th percentile
+    assert up.assess("y", [0.61]) is Verdict.CONTINUE
+    assert (
+        down.assess("x", [-0.5]) is Verdict.STOP and down.assess("y", [-0.61]) is Verdict.CONTINUE
+    )
+    with pytest.raises(PluginError, match="percentile"):
+        MedianStopAssessor(percentile=101)
