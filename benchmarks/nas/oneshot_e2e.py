@@ -42,12 +42,14 @@ def retrain(arch: dict[str, Any], data: Any, seed: int, epochs: int) -> dict[str
     return {**scores, "wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}
 
 
-def run_seed(seed: int, epochs: int, methods: list[str], save: Any) -> dict[str, Any]:
+def run_seed(
+    seed: int, epochs: int, methods: list[str], save: Any, n_random: int = N_RANDOM
+) -> dict[str, Any]:
     data = common.data()
     out: dict[str, Any] = {"seed": seed, "retrain_epochs": epochs, "methods": {}, "random": []}
     rng = np.random.default_rng(1000 + seed)
     probe = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
-    for _ in range(N_RANDOM):
+    for _ in range(n_random):
         arch = probe.sample(rng)
         out["random"].append({"arch": arch, **retrain(arch, data, seed, epochs)})
         print("random", out["random"][-1]["test_acc"], flush=True)
@@ -70,9 +72,15 @@ def run_seed(seed: int, epochs: int, methods: list[str], save: Any) -> dict[str,
 
 
 def summarize() -> None:
-    runs = [json.loads(p.read_text()) for p in sorted(HERE.glob("oneshot_e2e_seed*.json"))]
+    merged: dict[int, dict[str, Any]] = {}
+    for p in sorted(HERE.glob("oneshot_e2e_seed*.json")):
+        part = json.loads(p.read_text())  # a seed may be split over files (--tag): merge them
+        run = merged.setdefault(part["seed"], {**part, "methods": {}, "random": []})
+        run["methods"].update(part["methods"])
+        run["random"] = run["random"] or part["random"]
+    runs = [r for r in merged.values() if r["random"]]
     if not runs:
-        raise SystemExit("no oneshot_e2e_seed*.json yet")
+        raise SystemExit("no oneshot_e2e_seed*.json with random baselines yet")
     print(f"seeds: {[r['seed'] for r in runs]}  (retrain epochs {runs[0]['retrain_epochs']})")
     print(
         "| method | retrained test acc (median) | mean of 5 random (median) | beats random (seeds) "
@@ -120,6 +128,8 @@ def main() -> None:
     ap.add_argument("--retrain-epochs", type=int, default=4)
     ap.add_argument("--methods", nargs="+", default=list(METHODS))
     ap.add_argument("--summarize", action="store_true")
+    ap.add_argument("--tag", default="", help="Suffix of the output file (split a seed's methods).")
+    ap.add_argument("--no-random", action="store_true", help="Skip the random baselines.")
     args = ap.parse_args()
     if args.summarize:
         summarize()
