@@ -8,7 +8,7 @@ from typing import Any
 
 from hyperloom.space import SearchSpace
 from hyperloom.tuners import Tuner
-from hyperloom.types import FINISHED, TrialResult, TrialStatus
+from hyperloom.types import TrialResult, TrialStatus
 
 from ._load import build, plain
 
@@ -31,8 +31,10 @@ class NNITuner(Tuner):
     ``send_trial_callback``). So ``suggest`` returns None while a trial it suggested is still
     running, and asks NNI again only after the next trial ends (one refused request per event,
     so NNI's owed "credit" never piles up); parameters NNI pushes are handed to the next
-    ``suggest``. It returns FINISHED only when NNI refuses with nothing running and nothing
-    owed: then nothing can change its mind.
+    ``suggest``. When NNI refuses with nothing running and nothing owed, nothing can change its
+    mind: ``suggest`` returns None then too, which the manager takes as exhausted exactly as
+    FINISHED (None with nothing running or paused); the shared conformance harness still
+    expects None there.
 
     Args:
         space: The search space.
@@ -77,13 +79,13 @@ class NNITuner(Tuner):
         self._pushed_params.append((int(parameter_id), plain(params)))
         self._refused = False
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | object | None:
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
         import nni
 
         if self._pushed_params:
             pid, params = self._pushed_params.pop(0)
         elif self._refused:
-            return None if self._running else FINISHED
+            return None  # not now (or, with nothing running, never: the manager ends)
         else:
             pid = self._next_id
             self._next_id += 1
@@ -93,7 +95,7 @@ class NNITuner(Tuner):
                 if self._pushed_params:  # pushed while refusing (a generation turned over)
                     return self.suggest(trial_id)
                 self._refused = True
-                return None if self._running else FINISHED
+                return None
         self._running[trial_id] = (pid, params)
         return dict(params)
 

@@ -39,7 +39,6 @@ for concurrency in (2, 4, 6):
         tid, p = running.pop(0)
         t.observe(TrialResult(tid, p, TrialStatus.SUCCEEDED, p["lr"]))
     out[concurrency] = {"epochs": log, "nones": nones}
-# a plain NNI tuner that is exhausted with nothing running says FINISHED
 print(json.dumps(out))
 """
 
