@@ -44,6 +44,7 @@ from hyperloom.procs import (
     marker_of,
     read_strays,
     reap,
+    reap_orphan_zombies,
     record_stray,
     set_child_subreaper,
     snapshot_descendants,
@@ -427,6 +428,7 @@ class LocalExecutor(Executor):
         def look() -> list[tuple[ProcRef, dict[str, str]]]:
             dead = [r for r in known if r.process() is None]
             reap(r.pid for r in dead)
+            reap_orphan_zombies(leaders)
             # psutil's create times come from the boot time in whole seconds: allow for that
             since = self._opened_at - 2.0
             found = [r for r in adopted_children(leaders, since=since) if r not in known]

@@ -48,6 +48,7 @@ __all__ = [
     "proc_ref",
     "read_strays",
     "reap",
+    "reap_orphan_zombies",
     "record_stray",
     "set_child_subreaper",
     "snapshot_descendants",
@@ -361,6 +362,24 @@ def adopted_children(exclude: Iterable[int] = (), *, since: float = 0.0) -> list
         except (psutil.Error, OSError):
             continue
     return out
+
+
+def reap_orphan_zombies(exclude: Iterable[int] = ()) -> int:
+    """Reaps exited children of this process that are in another session and not in
+    ``exclude``: orphans re-parented here that died (a subreaper must collect them, or they stay
+    zombies for its lifetime). Children in this process's own session are left to their owner.
+    """
+    skip = set(exclude)
+    own_sid = os.getsid(0)
+    dead = []
+    with contextlib.suppress(psutil.Error, OSError):
+        for child in psutil.Process().children():
+            if child.pid in skip:
+                continue
+            with contextlib.suppress(psutil.Error, OSError):
+                if child.status() == psutil.STATUS_ZOMBIE and os.getsid(child.pid) != own_sid:
+                    dead.append(child.pid)
+    return reap(dead)
 
 
 def marker_of(ref: ProcRef, keys: Iterable[str]) -> dict[str, str]:
