@@ -193,3 +193,34 @@ def test_stopped_trials_are_imputed_pessimistically() -> None:
     assert list(incumbent) == [True, True, True, True, False, False]
     assert t._model(None).best == 1.0
     assert t.suggest("next") is not None
+
+
+def test_log_ei_and_posterior_gradients_match_finite_differences() -> None:
+    from hyperloom.tuners.gp._kernel import fit_gp, log_ei, log_ei_grad
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(25, 3))
+    gp = fit_gp(x, np.sin(5 * x).sum(axis=1))
+    q = rng.uniform(size=(5, 3))
+    mu, sd, dmu, dsd = gp.predict_grad(q)
+    mu0, sd0 = gp.predict(q)
+    assert np.allclose(mu, mu0) and np.allclose(sd, sd0)
+    eps = 1e-6
+    for j in range(3):
+        qq = q.copy()
+        qq[:, j] += eps
+        m1, s1 = gp.predict(qq)
+        assert np.allclose((m1 - mu) / eps, dmu[:, j], atol=1e-3, rtol=1e-3)
+        assert np.allclose((s1 - sd) / eps, dsd[:, j], atol=1e-3, rtol=1e-3)
+    # log EI: every branch (z > -1, the erfcx range, the asymptotic tail) and its derivatives
+    m = np.array([0.0, 1.5, 6.0, 40.0, 2000.0])
+    s = np.array([1.0, 0.5, 0.4, 1.0, 1.0])
+    val, d_mu, d_sd = log_ei_grad(m, s, 0.0)
+    assert np.all(np.isfinite(val)) and np.all(np.diff(val) < 0)
+    h = 1e-7
+    assert np.allclose((log_ei(m + h, s, 0.0) - val) / h, d_mu, rtol=1e-3, atol=1e-3)
+    assert np.allclose((log_ei(m, s + h, 0.0) - val) / h, d_sd, rtol=1e-3, atol=1e-2)
+    # continuity across the branch points z = -1 and z = -1000
+    for z in (-1.0, -1000.0):
+        a = log_ei(np.array([-z + 1e-9, -z - 1e-9]), np.ones(2), 0.0)
+        assert abs(a[0] - a[1]) < 1e-6 * max(1.0, abs(a[0]))
