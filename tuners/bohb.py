@@ -31,6 +31,8 @@ from hyperloom.types import Report, TrialResult, TrialStatus
 
 __all__ = ["BOHBScheduler", "LevelModelScheduler"]
 
+_KEPT = (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED)
+
 
 class LevelModelScheduler(HyperbandScheduler):
     """A Hyperband/ASHA scheduler whose new configurations come from one model per resource
@@ -121,7 +123,7 @@ class LevelModelScheduler(HyperbandScheduler):
         without it, a high level's model would see only survivors and call some of them bad."""
         super().observe(result)
         st = self._trials.get(result.trial_id)
-        if result.status is not TrialStatus.EARLY_STOPPED or st is None or not st.params:
+        if st is None or not st.params or not st.cut_short or result.status not in _KEPT:
             return
         reached = [lvl for lvl in self.levels if result.trial_id in self._at_level.get(lvl, {})]
         if not reached:

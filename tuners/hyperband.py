@@ -77,6 +77,7 @@ class _Trial:
     paused_at: int | None = None  # rung index it waits at (promotion type)
     stopped: str | None = None  # the reason, once stopped
     ended: bool = False
+    cut_short: bool = False  # ended while paused or stopped by this scheduler
     levels_seen: set[float] = field(default_factory=set)
 
 
@@ -271,6 +272,10 @@ class HyperbandScheduler(Tuner):
         if self._seen.finite and result.params:
             self._seen.add(result.params)
         self._pending.pop(tid, None)
+        # a trial this scheduler paused or stopped did not train to the end, whatever its status
+        # says (a script that reports its final value when asked to stop exits 0)
+        cut_short = st.paused_at is not None or st.stopped is not None
+        st.cut_short = cut_short or result.status is not TrialStatus.SUCCEEDED
         if st.paused_at is not None:
             self._paused[st.bracket][st.paused_at].pop(tid, None)
             st.paused_at = None
@@ -286,7 +291,7 @@ class HyperbandScheduler(Tuner):
         ladder.record_reached(tid, resources, _finite_or_none(losses))
         for k, level in enumerate(ladder.levels):  # values seen live, and any the replay added
             self._value_known(st, tid, level, ladder.loss_at(k, tid))
-        if result.status is TrialStatus.SUCCEEDED:
+        if result.status is TrialStatus.SUCCEEDED and not cut_short:
             self._value_known(st, tid, self.max_resource, self.loss(result.value))
 
     def restore_paused(self, result: TrialResult) -> None:

@@ -367,3 +367,16 @@ def test_rl_rewards_follow_rank_key() -> None:
     r = t._rewards
     assert r[:2] == [0.5, 0.4]
     assert r[2] <= 0.4 and r[3] < r[2]  # below every finished trial; deeper ranks higher
+
+
+def test_a_paused_trial_that_exits_0_is_not_taken_as_finished() -> None:
+    # a script that reports its final value when asked to stop exits 0: the manager may record
+    # it SUCCEEDED; the scheduler knows it paused it and does not count it at max_resource
+    s = BOHBScheduler(SPACE, seed=0, max_resource=EPOCHS, brackets=1, type="promotion")
+    for t, v in (("a", 0.9), ("b", 0.1), ("c", 0.2)):
+        s.suggest(t)
+        assert s.assess(t, [v], [0]).verdict is Verdict.PAUSE
+    p = s._trials["b"].params
+    s.observe(TrialResult("b", p, TrialStatus.SUCCEEDED, 0.1, (0.1,), reports=(Report(0, 0.1),)))
+    assert "b" not in s._at_level.get(float(EPOCHS), {}) and "b" not in s.paused()
+    assert s._at_level[1]["b"] == -0.1  # its rung value stays
