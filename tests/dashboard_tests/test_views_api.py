@@ -199,3 +199,28 @@ def test_rungs_pauses_and_promotions(tmp_path: Path, live_server: Any) -> None:
     assert by_id["r08"]["status"] == "PAUSED" and by_id["r08"]["promotions"] == 0
     assert srv.get("/api/experiments/hb000001?summary=1")["features"]["rungs"] is True
     store.close()
+
+
+def test_pages_of_a_v1_store(make_experiment: Any, live_server: Any) -> None:
+    """A store without the schema v2 columns (read-only, not migrated): every page still
+    answers, from the value and the final metrics alone."""
+    import sqlite3
+
+    d, store = make_experiment("exp00001", n=8)
+    store.close()
+    conn = sqlite3.connect(d / "experiment.db")
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(trials)")}
+    for c in ("values_json", "parent", "checkpoint_json", "perturbation_json"):
+        if c in cols:
+            conn.execute(f"ALTER TABLE trials DROP COLUMN {c}")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    srv = live_server([d])
+    assert srv.get("/api/experiments/exp00001/pareto")["total"] == 6
+    lin = srv.get("/api/experiments/exp00001/lineage")
+    assert lin["warm_started"] == 0 and all(n["parent"] is None for n in lin["nodes"])
+    assert srv.get("/api/experiments/exp00001/rungs")["summary"]["trials"] == 8
+    assert srv.get("/api/experiments/exp00001")["features"]["lineage"] is False
+    detail = srv.get("/api/experiments/exp00001/trials/t0000")
+    assert detail["parent"] is None and detail["checkpoint"] is None
