@@ -56,6 +56,7 @@ MAX_LINE = 64 * 1024
 """The longest line (in bytes, without its newline) the channel accepts."""
 
 _READ_CHUNK = 256 * 1024
+_PRINT = 256  # bytes before the offset compared at each read, to see an in-place rewrite
 _MESSAGE_TYPES = ("metric", "final")
 
 
@@ -261,9 +262,8 @@ class FileTail:
 
     The file is meant to be appended to only. A trial that rewrites it is detected three ways:
     the file shrinks below the offset, the path now names another file (a new inode: written
-    elsewhere and renamed over it, or deleted and created again), or the byte before the offset is
-    no longer the newline that ended the last line read (truncated and rewritten past the offset
-    between two reads). Each gives one `ChannelError` saying so; the new contents are then read
+    elsewhere and renamed over it, or deleted and created again), or the last bytes read (up to
+    256 before the offset) changed (truncated and rewritten past the offset between two reads). Each gives one `ChannelError` saying so; the new contents are then read
     from the start, and the reports already delivered (metric steps up to the highest one seen,
     and the final report) are skipped instead of delivered twice.
 
@@ -281,6 +281,7 @@ class FileTail:
         self._max_step: int | None = None  # the highest metric step delivered
         self._final_seen = False
         self._replay: tuple[int | None, bool] | None = None  # what to skip after a rewrite
+        self._print = b""  # the bytes just before the offset, as last read
         self.rewrites = 0
         """How many times the file was found truncated, replaced or rewritten."""
 
@@ -331,7 +332,10 @@ class FileTail:
                     f"{self.path} was rewritten: the line ending at byte {self.offset} is gone",
                     out,
                 )
+            before = self.offset
             self._read_to(max_bytes, out)
+            if self.offset != before or not self._print:
+                self._fingerprint()
         except OSError as exc:
             out.append((ChannelError(f"cannot read {self.path}: {exc}"), self.offset))
         return out
@@ -352,11 +356,20 @@ class FileTail:
         return self._ident is not None and (st.st_dev, st.st_ino) != self._ident
 
     def _torn(self) -> bool:
-        """Whether the byte that ended the last whole line read is no longer a newline."""
+        """Whether the bytes just before the offset (the end of the last lines read) changed."""
         end = self.offset
-        if end <= 0 or self._fd is None:
+        if end <= 0 or self._fd is None or not self._print:
             return False
-        return os.pread(self._fd, 1, end - 1) != b"\n"
+        return os.pread(self._fd, len(self._print), end - len(self._print)) != self._print
+
+    def _fingerprint(self) -> None:
+        """Remembers the last bytes before the offset, for `_torn` to compare."""
+        end = self.offset
+        if self._fd is None or end <= 0:
+            self._print = b""
+            return
+        n = min(_PRINT, end)
+        self._print = os.pread(self._fd, n, end - n)
 
     def _rewound(self, what: str, out: list[tuple[Message | ChannelError, int]]) -> None:
         self.rewrites += 1
@@ -370,6 +383,7 @@ class FileTail:
         self._replay = (self._max_step, self._final_seen)
         self._pos = 0
         self._splitter = _LineSplitter(0)
+        self._print = b""
 
     def _read_to(
         self, max_bytes: int | None, out: list[tuple[Message | ChannelError, int]]

@@ -287,3 +287,65 @@ def test_kill_9_of_the_manager_loses_no_socket_message(tmp_path: Path) -> None:
         checked += 1
     conn.close()
     assert checked >= n_trials - 1, rows
+
+
+# ------------------------------------------------------------------------------------------------
+# property: whatever mix of appends, in-place rewrites, renames over and truncations a trial
+# does between reads, no step is delivered twice, steps come in order, and every step still in
+# the file at the end has been delivered
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["append", "rewrite", "replace", "truncate", "read"]), st.integers(0, 4)
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=_OPS)
+def test_any_rewrite_pattern_delivers_each_step_at_most_once_in_order(
+    ops: list[tuple[str, int]], tmp_path: Path
+) -> None:
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(dir=tmp_path))
+    f = d / "metrics.jsonl"
+    f.write_bytes(b"")
+    tail = FileTail(f)
+    written: list[int] = []  # the trial's whole history
+    delivered: list[int | None] = []
+
+    def body(steps: list[int]) -> bytes:
+        return b"".join(_line(s, float(s), t=1000.0 + s) for s in steps)
+
+    for op, k in ops:
+        new = list(range(len(written), len(written) + k))
+        if op == "append":
+            with open(f, "ab") as fh:
+                fh.write(body(new))
+            written += new
+        elif op == "rewrite":  # same inode: the whole history again, plus new steps
+            written += new
+            with open(f, "r+b") as fh:
+                fh.truncate(0)
+                fh.write(body(written))
+        elif op == "replace":  # written elsewhere and renamed over
+            written += new
+            (d / "tmp").write_bytes(body(written))
+            os.replace(d / "tmp", f)
+        elif op == "truncate":  # only the last k steps kept
+            f.write_bytes(body(written[-k:] if k else []))
+        delivered += _steps(tail.read())
+    delivered += _steps(tail.read())
+    tail.close()
+    assert len(delivered) == len(set(delivered)), delivered
+    assert delivered == sorted(delivered), delivered  # type: ignore[type-var]
+    in_file = _steps(FileTail(f).read())
+    assert set(in_file) <= set(delivered), (in_file, delivered)
