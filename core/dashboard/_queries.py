@@ -379,12 +379,19 @@ def trial_detail(s: Session, trial_id: str) -> dict[str, Any] | None:
         "pid": rec.pid,
         "intermediate": curve,
         "values": _values_list(getattr(rec, "values", None)),
+        "objectives": _objective_names(s),
         "parent": getattr(rec, "parent", None),
         "perturbation": getattr(rec, "perturbation", None),
         "checkpoint": getattr(rec, "checkpoint", None),
         "events": events,
         "stop_cause": _stop_cause(str(status), rec.reason, events),
     }
+
+
+def _objective_names(s: Session) -> list[str]:
+    from hyperloom.dashboard._pareto import objectives_of
+
+    return [o["name"] for o in objectives_of(_experiment(s)["config"])]
 
 
 def _values_list(values: Any) -> list[float | None] | None:

@@ -63,6 +63,8 @@ def test_pareto_page(tmp_path: Path, live_server: Any, tab: Page) -> None:  # no
     page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
     page.wait_for_selector("#trial-value")
     assert page.url.endswith(f"/trials/{best[0]}")
+    values = page.inner_text("#trial-values")  # every objective's value on the trial page
+    assert "accuracy" in values and "latency_ms" in values
     assert tab.errors == []
     store.close()
 

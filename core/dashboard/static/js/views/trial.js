@@ -36,6 +36,7 @@ export function mount(root, route) {
         ${t.stop_cause ? `<div class="callout ${esc(t.status)}" id="stop-cause"><b>Why it stopped.</b> ${esc(t.stop_cause)}</div>` : ""}
         <div class="grid cards">
           <div class="panel card"><div class="label">Final value</div><div class="big" id="trial-value">${t.value === null ? "–" : esc(fmtNum(t.value))}</div>
+            ${t.values && t.values.length > 1 ? `<div class="small" id="trial-values">${t.values.map((v, i) => `${esc(t.objectives?.[i] ?? `#${i + 1}`)} <b>${esc(fmtNum(v))}</b>`).join(" · ")}</div>` : ""}
             <div class="small">${t.intermediate.length} intermediate reports${t.intermediate.length ? ` · last ${esc(fmtNum(t.intermediate[t.intermediate.length - 1][1]))}` : ""}</div></div>
           <div class="panel card"><div class="label">Duration</div><div class="big">${esc(fmtDur(t.duration) || "–")}</div>
             <div class="small">${esc(fmtTime(t.started))}${t.ended ? " → " + esc(fmtTime(t.ended)) : ""}</div></div>
