@@ -173,7 +173,16 @@ def main() -> int:
         "--ray-seeds", type=int, default=None, help="run Ray only on the first N seeds (slow)"
     )
     ap.add_argument("--json", default=str(Path(__file__).with_name("quality.json")))
+    ap.add_argument(
+        "--merge-ray",
+        default=None,
+        metavar="JSONL",
+        help="instead of running: merge Ray scores ({seed: [score, steps, seconds]} lines, from "
+        "separate run_ray calls) into the --no-ray JSON given as --json",
+    )
     args = ap.parse_args()
+    if args.merge_ray:
+        return merge_ray(Path(args.json), Path(args.merge_ray))
     fixed, fixed_params = best_fixed()
     methods: dict[str, list[float]] = {
         "hyperloom pbt (async)": [],
@@ -210,6 +219,28 @@ def main() -> int:
         )
         table(args.json, seed + 1, methods, steps, secs, fixed, fixed_params, show=False)
     table(args.json, args.seeds, methods, steps, secs, fixed, fixed_params, show=True)
+    return 0
+
+
+def merge_ray(path: Path, jsonl: Path) -> int:
+    """Adds Ray's per-seed scores to a ``--no-ray`` result and prints the same-seed medians."""
+    data = json.loads(path.read_text())
+    ray: dict[int, float] = {}
+    for line in jsonl.read_text().splitlines():
+        for k, v in json.loads(line).items():
+            ray[int(k)] = float(v[0])
+    seeds = sorted(ray)
+    rows = {r["method"]: r for r in data["rows"]}
+    same = {name: statistics.median([r["scores"][i] for i in seeds]) for name, r in rows.items()}
+    same["ray tune PBT"] = statistics.median(ray[i] for i in seeds)
+    spread = {name: float(np.std([r["scores"][i] for i in seeds])) for name, r in rows.items()}
+    spread["ray tune PBT"] = float(np.std([ray[i] for i in seeds]))
+    data["ray"] = {"seeds": seeds, "scores": [ray[i] for i in seeds]}
+    data["same_seeds"] = {"n": len(seeds), "seeds": seeds, "median": same, "std": spread}
+    path.write_text(json.dumps(data, indent=2))
+    print(f"on Ray's {len(seeds)} seeds {seeds}:")
+    for name in same:
+        print(f"  {name:24} median {same[name]:.4f}  std {spread[name]:.4f}")
     return 0
 
 
