@@ -14,7 +14,7 @@ The rule (measured in ``docs/notes/gp.md`` and ``docs/notes/nb201.md``):
 * Several objectives: the first of those two that can search several objectives (``gp`` by
   ParEGO always can).
 
-The choice, and each switch, is logged once (``manager.log``) and kept in :attr:`AutoTuner.choice`
+The choice (at the first suggestion) and a switch are logged once (``manager.log``) and kept in :attr:`AutoTuner.choice`
 and :attr:`AutoTuner.reason`. Everything is a pure function of the space, the options and the
 observed history, so resume by replay reproduces the same choices and suggestions.
 """
@@ -155,7 +155,8 @@ class AutoTuner(Tuner):
         self.choice = name
         self.reason = why
         self.delegate: Tuner = self._build(name)
-        log.info("auto tuner: using %s: %s", name, why)
+        self._logged = False  # the choice is logged at the first suggest(), when the
+        # experiment's manager.log handler is attached (the tuner is built before that)
 
     def _build(self, name: str) -> Tuner:
         cls = _tuner_class(name)
@@ -191,6 +192,9 @@ class AutoTuner(Tuner):
         log.info("auto tuner: %s", self.reason)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | Suggestion | object | None:
+        if not self._logged:
+            self._logged = True
+            log.info("auto tuner: using %s: %s", self.choice, self.reason)
         self._maybe_switch()
         return self.delegate.suggest(trial_id)
 

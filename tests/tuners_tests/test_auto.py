@@ -37,6 +37,8 @@ def test_choice_rule() -> None:
 def test_delegates_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="hyperloom.tuners.auto"):
         t = AutoTuner(SearchSpace.from_nni(CONT), mode="minimize", seed=0, gp=FAST_GP)
+        t.suggest("a")
+        t.suggest("b")
     assert isinstance(t.delegate, GPTuner) and t.choice == "gp"
     assert sum("auto tuner: using gp" in r.getMessage() for r in caplog.records) == 1
     assert isinstance(AutoTuner(SearchSpace.from_nni(CATS), seed=0).delegate, TPETuner)
