@@ -134,12 +134,13 @@ def main() -> None:
     if args.summarize:
         summarize()
         return
-    path = HERE / f"oneshot_e2e_seed{args.seed}.json"
+    path = HERE / f"oneshot_e2e_seed{args.seed}{args.tag}.json"
     run_seed(
         args.seed,
         args.retrain_epochs,
         args.methods,
         lambda o: path.write_text(json.dumps(o, indent=1)),
+        0 if args.no_random else N_RANDOM,
     )
 
 
