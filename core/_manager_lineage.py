@@ -55,6 +55,7 @@ class LineageMixin:
     if TYPE_CHECKING:
 
         def _release(self, trial_id: str) -> None: ...
+        def _emit_progress(self, force: bool = False) -> None: ...
         def _started(self, rt: RunningTrial, handle: Any, devices: tuple[int, ...]) -> None: ...
         def _algo_failed(self, what: str, trial_id: str) -> None: ...
         async def _finish(
@@ -213,6 +214,7 @@ class LineageMixin:
             self.clock.now(),
         )
         await self._collect_checkpoints()
+        self._emit_progress(force=True)
         pending = self._resume_pending.pop(rt.trial_id, None)
         if pending is not None:
             await self._resume_paused(pending)

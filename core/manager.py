@@ -332,6 +332,8 @@ class Manager(LineageMixin):
                 return  # None: not now; ask again after the next event
             if self._no_more_trials():
                 self._release(trial_id)  # the budget is spent: only resumes are taken now
+                if not self.running:
+                    self.exhausted = True  # nothing runs that could change the tuner's mind
                 return
             sugg = got_params if isinstance(got_params, Suggestion) else None
             await self._launch(trial_id, params, devices, sugg)

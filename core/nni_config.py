@@ -195,16 +195,15 @@ def is_nni_config(raw: Mapping[str, Any]) -> bool:
 
 
 def _native_names() -> set[str]:
+    """hyperloom's own tuner and assessor names, read from its entry points (the one list of
+    built-ins); the NNI adapter ("nni") is not one of them."""
+    from hyperloom import registry
+
     return {
-        "random",
-        "grid",
-        "tpe",
-        "evolution",
-        "rl",
-        "anneal",
-        "median_stop",
-        "curve_fitting",
-        "asha",
+        info.name
+        for kind in ("tuner", "assessor")
+        for info in registry.discover(kind)
+        if info.distribution == "hyperloom" and info.name != "nni"
     }
 
 

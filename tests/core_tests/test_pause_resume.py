@@ -189,3 +189,23 @@ def test_a_v1_store_is_read_and_migrated(tmp_path: Path) -> None:
     with StoreReader(exp.dir) as r:
         assert r._version == 2
         assert [x.value for x in r.trials()] == [x.value for x in recs]
+
+
+def test_paused_trials_survive_a_stop_and_are_resumed_after_resume(tmp_path: Path) -> None:
+    cfg = sim_config(tmp_path, "PauseThenResumeLater", maxTrialNumber=2)
+    exp = Experiment.from_config(cfg)
+
+    def stop_when_all_paused(progress: Any) -> None:
+        if progress.counts.get("PAUSED", 0) == 2:
+            exp.stop()
+
+    exp.run(dashboard=False, on_progress=stop_when_all_paused)
+    with StoreReader(exp.dir) as r:
+        assert [t.status for t in r.trials()] == [TrialStatus.PAUSED] * 2, "kept for resume"
+        assert r.experiment()["status"] == "STOPPED"
+    again = Experiment.resume(exp.dir)
+    records = again.run(dashboard=False)
+    assert [r.status for r in records] == [TrialStatus.SUCCEEDED] * 2
+    for r in records:
+        assert steps_of(exp.dir, r.trial_id) == list(range(6))
+        assert r.value == pytest.approx((r.params["x"] + 1) * 6)

@@ -95,3 +95,25 @@ class NeverResume(PauseOnce):
             self.started += 1
             return {"x": self.started - 1}
         return None
+
+
+class PauseThenResumeLater(PauseOnce):
+    """Pauses every trial at step 2 and resumes only the trials it is given back on resume."""
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | Suggestion | None:
+        if self.started < self.n:
+            self.started += 1
+            return {"x": self.started - 1}
+        if self.paused and self.restored:
+            tid = self.paused.pop(0)
+            self.resumed.add(tid)
+            return Suggestion({}, resume=tid)
+        return None
+
+    restored = False
+
+    def restore_paused(self, result: TrialResult) -> None:
+        self.restored = True
+        self.started = self.n
+        if result.trial_id not in self.paused:
+            self.paused.append(result.trial_id)
