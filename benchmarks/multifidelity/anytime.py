@@ -9,7 +9,8 @@ were spent (epochs), and at the same fractions of a virtual wall time (the budge
 median epoch length, spread over 4 workers). Medians over ``--seeds`` seeds.
 
 Methods: hyperloom's ``hyperband`` (stopping, every bracket), ``hyperband`` with one bracket in
-promotion mode (PAUSE/resume), ``bohb``, ``asha_gp``, random search with the ``asha`` assessor,
+promotion mode (PAUSE/resume), ``bohb`` (every bracket; and with one bracket, stopping or
+promotion: ``bohb-asha``, ``bohb-asha-promotion``), ``asha_gp``, random search with the ``asha`` assessor,
 and Optuna's TPE (constant liar, for the 4 workers) with ``HyperbandPruner`` and with
 ``SuccessiveHalvingPruner`` (min resource 1 epoch, reduction factor 3, as ours). DEHB 0.1.2 is
 not in the table: its install needs ``dask``/``distributed`` and ``ConfigSpace`` builds, which
@@ -64,6 +65,11 @@ def make(name: str, problem: Problem, seed: int) -> Method:
         from hyperloom.tuners.bohb import BOHBScheduler
 
         return Scheduler(BOHBScheduler(space, **common))
+    if name in ("bohb-asha", "bohb-asha-promotion"):
+        from hyperloom.tuners.bohb import BOHBScheduler
+
+        kind = "promotion" if name.endswith("promotion") else "stopping"
+        return Scheduler(BOHBScheduler(space, brackets=1, type=kind, **common))
     if name == "asha_gp":
         from hyperloom.tuners.asha_gp import ASHAGPScheduler
 
@@ -93,6 +99,8 @@ METHODS = [
     "hyperband",
     "asha-promotion",
     "bohb",
+    "bohb-asha",
+    "bohb-asha-promotion",
     "asha_gp",
     "random+asha",
     "optuna-tpe+hyperband",

@@ -37,7 +37,8 @@ for exp in sys.argv[1:]:
     paused = {e["trial_id"] for e in reader.events(kind="assessor")
               if e["payload"].get("verdict") == "PAUSE"}  # fmt: skip
     reader.close()
-    elapsed = status.get("elapsed") or status.get("duration") or "-"
+    dur = (status.get("budget") or {}).get("duration") or [None]
+    elapsed = "-" if dur[0] is None else f"{dur[0] / 60:.1f} min"
     print(
         f"| {status.get('name', exp)} | {len(trials)} | {len(full)} | {len(paused)} "
         f"| {len(stopped)} | {epochs} | {best:.4f} | {elapsed} |"
