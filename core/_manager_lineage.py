@@ -245,6 +245,7 @@ class LineageMixin:
         keep = [i for i, s in enumerate(rt.steps) if s < start]
         rt.intermediate = [rt.intermediate[i] for i in keep]
         rt.steps = [rt.steps[i] for i in keep]
+        rt.seen = set(rt.steps)
         rt.next_step, rt.start_step = start, start
         rt.final_seen, rt.final, rt.final_metrics = False, None, {}
         self.store.truncate_metrics(trial_id, start)

@@ -50,6 +50,7 @@ def forget_attempt(rt: RunningTrial, store: Any, reason: str | None, t: float) -
     store.clear_metrics(rt.trial_id)
     rt.attempt += 1
     rt.intermediate.clear()
+    rt.seen.clear()
     rt.next_step = 0
     rt.final, rt.final_metrics = None, {}
     rt.pids.clear()

@@ -98,6 +98,7 @@ class RunningTrial:
     kill_task: asyncio.Task[None] | None = None
     pids: list[int] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)  # the step of each intermediate value
+    seen: set[int] = field(default_factory=set)  # the steps already recorded (dedupe)
     attempt: int = 1  # 2 and more: started again after its node was lost (maxTrialRetries)
     parent: str | None = None  # the trial it was warm-started from
     start_step: int = 0  # the first step of this run (a restored checkpoint's step + 1)

@@ -116,7 +116,14 @@ def _end_local_orphans(exp_dir: Path, info: dict[str, Any]) -> tuple[int, int]:
     (SIGTERM, grace, SIGKILL, sweep), then every process marked with the experiment's id, and
     records the trials CANCELED and the experiment STOPPED. Returns (trials, strays) ended."""
     from hyperloom.paths import DB_NAME
-    from hyperloom.procs import ProcRef, end_refs, find_marked, terminate_tree
+    from hyperloom.procs import (
+        STRAYS_FILE,
+        ProcRef,
+        end_recorded,
+        end_refs,
+        find_marked,
+        terminate_tree,
+    )
     from hyperloom.store import Store
     from hyperloom.types import TrialStatus
 
@@ -143,11 +150,13 @@ def _end_local_orphans(exp_dir: Path, info: dict[str, Any]) -> tuple[int, int]:
                 reason="experiment stopped while its manager was down",
             )
         strays = end_refs(find_marked({"HYPERLOOM_EXPERIMENT_ID": info["id"]}), grace=1.0)
+        # daemons the dead manager had adopted (they may have emptied their environment)
+        adopted = end_recorded(exp_dir / STRAYS_FILE, grace=1.0)
         if store.experiment().get("status") == "RUNNING":
             store.set_experiment_status("STOPPED", message="stopped while the manager was down")
     finally:
         store.close()
-    return ended, len(strays)
+    return ended, len(strays) + adopted
 
 
 def _pid_alive(pid: int) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from hyperloom.config import Config
 from hyperloom.errors import ExperimentLockedError, StoreError, UsageError
-from hyperloom.paths import DB_NAME, experiments_home, find_experiment_dir, new_id
+from hyperloom.paths import DB_NAME, experiments_home, find_experiment_dir, new_id, private_dir
 
 __all__ = ["Experiment", "open_experiment"]
 
@@ -133,7 +133,7 @@ class Experiment:
         manager.build_parts()
         self.manager = manager
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.dir)  # 0700: the store, tokens' digests, logs are this user's
             probe = self.dir / ".write-test"
             probe.write_text("")
             probe.unlink()

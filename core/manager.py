@@ -491,6 +491,11 @@ class Manager(LineageMixin):
         msg = ev.message
         if rt is None:
             return
+        if self._repeat(rt, msg):
+            # socket trials journal every line to metrics.jsonl too: after a resume the file
+            # repeats what the socket had delivered; the store already holds it
+            self.store.set_offset(rt.trial_id, ev.offset)
+            return
         if rt.final_seen:
             self.store.add_event(
                 "channel_reject",
@@ -510,6 +515,7 @@ class Manager(LineageMixin):
         rt.next_step = step + 1
         rt.intermediate.append(msg.value)
         rt.steps.append(step)
+        rt.seen.add(step)
         metrics = dict(msg.metrics or {})
         committed = metrics.pop(CHECKPOINT_KEY, None) is True
         self.store.add_metric(rt.trial_id, step, msg.value, metrics, msg.t, ev.offset)
@@ -547,6 +553,15 @@ class Manager(LineageMixin):
                     self._begin_stop(rt, TrialStatus.PAUSED, f"paused: {reason}")
                 else:
                     self._begin_stop(rt, TrialStatus.EARLY_STOPPED, f"assessor: {reason}")
+
+    def _repeat(self, rt: RunningTrial, msg: Any) -> bool:
+        """Whether a socket trial's message is the journal's copy of one already recorded: a
+        metric step seen before, or the final value again."""
+        if self.config.channel == "file":
+            return False
+        if msg.type == "final":
+            return rt.final_seen and msg.value == rt.final
+        return msg.step is not None and msg.step in rt.seen
 
     async def _on_exit(self, ev: Any) -> None:
         rt = self.running.get(ev.trial_id)
@@ -849,6 +864,7 @@ class Manager(LineageMixin):
         rt = RunningTrial(r.trial_id, r.sequence, r.params, started, mono, deadline)
         rt.intermediate = list(r.intermediate)
         rt.next_step = len(rt.intermediate)
+        rt.seen = set(self.store.steps(r.trial_id))  # NEW Store.steps: SELECT step FROM metrics
         rt.attempt = attempts_so_far(self.store, r.trial_id)
         if r.value is not None:
             rt.final_seen, rt.final = True, r.value

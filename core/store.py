@@ -33,6 +33,7 @@ from hyperloom._store_read import (
 )
 from hyperloom._store_record import TrialRecord, dumps, floats_json, pack_floats
 from hyperloom.errors import StoreError
+from hyperloom.paths import private_file, tighten
 from hyperloom.types import TrialStatus
 
 __all__ = ["EXPERIMENT_STATUSES", "KEEP", "SCHEMA_VERSION", "Store", "StoreReader", "TrialRecord"]
@@ -171,7 +172,21 @@ class Store(_Queries):
             config_json, space_json = dumps(dict(config)), dumps(_space_dict(space))
         except (TypeError, ValueError) as e:
             raise StoreError(f"cannot record the experiment's config or space as JSON: {e}") from e
-        conn = _connect_rw(file)
+        # Built under a temporary name and renamed into place once committed: a manager killed
+        # at any instant leaves either no store or a whole one, never an empty file that resume
+        # cannot read. The file is 0600 before SQLite opens it (its -wal/-shm take that mode).
+        tmp = file.with_name(file.name + ".new")
+        parts = [tmp.with_name(tmp.name + x) for x in ("", "-wal", "-shm")]
+        for leftover in parts:  # of a create killed earlier
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        try:
+            private_file(tmp)
+        except OSError as e:
+            raise StoreError(
+                f"cannot create the experiment store {str(file)!r}: {e.strerror}"
+            ) from e
+        conn = _connect_rw(tmp)
         now = time.time() if t is None else t
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -187,18 +202,22 @@ class Store(_Queries):
                 (experiment_id, name, now, now, config_json, space_json),
             )
             conn.execute("COMMIT")
+            conn.close()  # the last connection: SQLite checkpoints and removes the -wal
+            if file.exists():
+                raise StoreError(
+                    f"an experiment store already exists at {str(file)!r}; resume it instead, "
+                    f"or choose another directory"
+                )
+            os.replace(tmp, file)
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             conn.close()
-            for leftover in (
-                file,
-                file.with_name(file.name + "-wal"),
-                file.with_name(file.name + "-shm"),
-            ):
+            for leftover in parts:
                 with contextlib.suppress(OSError):
                     leftover.unlink()
             raise
+        conn = _connect_rw(file)
         logger.debug("created store %s for experiment %s", file, experiment_id)
         return cls(file, conn)
 
@@ -214,6 +233,8 @@ class Store(_Queries):
         if not file.is_file():
             raise StoreError(f"no experiment store at {str(file)!r}: the file does not exist")
         _check_writable(file.parent)
+        for part in (file, file.with_name(file.name + "-wal"), file.with_name(file.name + "-shm")):
+            tighten(part, 0o600)  # stores made before 0600 was the rule
         conn = _connect_rw(file)
         try:
             migrate(conn, check_schema(conn, file))
@@ -412,6 +433,14 @@ class Store(_Queries):
             "channel_offset = coalesce(?, channel_offset) WHERE trial_id = ?",
             (float(value), dumps(dict(metrics or {})), offset),
         )
+
+    def steps(self, trial_id: str) -> list[int]:
+        """The steps recorded for a trial, in order (a resumed manager's duplicate check)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT step FROM metrics WHERE trial_id = ? ORDER BY step", (trial_id,)
+            ).fetchall()
+        return [int(step) for (step,) in rows]
 
     def clear_metrics(self, trial_id: str) -> None:
         """Forgets what a trial reported (metric rows, final value, channel offset), in one

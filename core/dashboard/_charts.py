@@ -24,7 +24,8 @@ def curves(s: Session, mode: str, limit: int) -> list[dict[str, Any]]:
     picked: dict[str, tuple[Any, ...]] = {}
     for sql, n in (
         (
-            f"{cols} WHERE value IS NOT NULL ORDER BY value {_better_sql(mode)}, sequence LIMIT ?",
+            f"{cols} WHERE value IS NOT NULL AND status = 'SUCCEEDED' "
+            f"ORDER BY value {_better_sql(mode)}, sequence LIMIT ?",
             limit,
         ),
         (f"{cols} WHERE status = 'RUNNING' ORDER BY sequence DESC LIMIT ?", limit),

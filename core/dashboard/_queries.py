@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperloom.errors import StoreError
+from hyperloom.types import BEST_STATUSES, BUDGET_STATUSES
 
 __all__ = ["Session", "experiment_summary", "mode_of", "overview", "session", "trial_detail"]
 
@@ -152,6 +153,11 @@ def _counts(s: Session) -> dict[str, int]:
     return {str(k): int(v) for k, v in s.reader.count_by_status().items()}
 
 
+_BEST_SQL = ", ".join(f"'{st.name}'" for st in sorted(BEST_STATUSES, key=lambda x: x.name))
+# the one budget rule (BUDGET_STATUSES), plus what is running or paused now
+_USING = {st.name for st in BUDGET_STATUSES} | {"RUNNING", "PAUSED"}
+
+
 def _budget(exp: dict[str, Any], total: int, now: float) -> dict[str, Any]:
     cfg = exp["config"]
     max_trials = cfg.get("maxTrialNumber", cfg.get("max_trial_number"))
@@ -167,6 +173,11 @@ def _budget(exp: dict[str, Any], total: int, now: float) -> dict[str, Any]:
     }
 
 
+def _used(counts: dict[str, int]) -> int:
+    """Trials that use budget: canceled ones gave theirs back (as the live progress line)."""
+    return sum(n for name, n in counts.items() if name in _USING)
+
+
 def experiment_summary(s: Session, with_best: bool = True) -> dict[str, Any]:
     """The experiments-list row: identity, status, counts, best value, budget.
 
@@ -179,7 +190,7 @@ def experiment_summary(s: Session, with_best: bool = True) -> dict[str, Any]:
     if with_best:
         best = s.conn.execute(
             f"SELECT trial_id, value FROM trials WHERE value IS NOT NULL "
-            f"ORDER BY value {_better_sql(mode)} LIMIT 1"
+            f"AND status IN ({_BEST_SQL}) ORDER BY value {_better_sql(mode)} LIMIT 1"
         ).fetchone()
     total = sum(counts.values())
     return {
@@ -193,7 +204,7 @@ def experiment_summary(s: Session, with_best: bool = True) -> dict[str, Any]:
         "counts": counts,
         "total": total,
         "best": {"trial_id": best[0], "value": _num(best[1])} if best else None,
-        "budget": _budget(exp, total, time.time()),
+        "budget": _budget(exp, _used(counts), time.time()),
     }
 
 
@@ -260,10 +271,13 @@ def overview(s: Session) -> dict[str, Any]:
     mode = mode_of(exp["config"])
     total = sum(counts.values())
     # one scan of the trials table serves every series and the top list
+    # only finished trials count as best (hyperloom.types.BEST_STATUSES): a trial stopped early
+    # keeps the value it reached, for schedulers, but never ranks
     rows = [
         (seq, tid, v if v is None or math.isfinite(v) else None, started, ended)
         for seq, tid, v, started, ended in s.conn.execute(
-            "SELECT sequence, trial_id, value, started, ended FROM trials ORDER BY sequence"
+            f"SELECT sequence, trial_id, CASE WHEN status IN ({_BEST_SQL}) THEN value END, "
+            "started, ended FROM trials ORDER BY sequence"
         )
     ]
     sign = 1.0 if mode == "maximize" else -1.0
@@ -298,7 +312,7 @@ def overview(s: Session) -> dict[str, Any]:
         "mode": mode,
         "counts": counts,
         "total": total,
-        "budget": _budget(exp, total, now),
+        "budget": _budget(exp, _used(counts), now),
         "best_by_sequence": best_seq,
         "best_by_time": best_time,
         "values": by_seq[::stride],

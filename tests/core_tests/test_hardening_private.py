@@ -227,11 +227,6 @@ def test_a_real_run_stores_no_token_and_keeps_its_directory_private(tmp_path: Pa
     assert {h["token_sha256"] for h in handles} == digests
 
 
-@pytest.mark.xfail(
-    reason="needs the lead's patch: Store.create makes experiment.db with paths.private_file "
-    "(see docs/notes/hardening.md)",
-    strict=False,
-)
 def test_the_store_file_is_0600(tmp_path: Path) -> None:
     _, exp_dir = _run_tcp_experiment(tmp_path)
     for name in ("experiment.db", "experiment.db-wal", "experiment.db-shm"):
