@@ -199,10 +199,11 @@ def run_one(job: tuple[str, str, int, str, str]) -> dict[str, Any]:
 def default_rules(metric: str) -> list[tuple[str, str]]:
     """The rules of the side-by-side table: each assessor at its defaults, median_stop also at
     NNI's own defaults (judge from the first report, as soon as one trial completed), and
-    curve_fitting at two other thresholds: 0.9 (within 10% of the best) and 0.99 (within 1%,
-    told the metric's range: an accuracy lies in [0, 1], a log-loss is >= 0)."""
+    curve_fitting also in its cheaper setting (bar: the 3rd best completed, a median guard from
+    step 3) and at wave 1's thresholds: 0.9 and 0.99 (within 1%, told the metric's range: an
+    accuracy lies in [0, 1], a log-loss is >= 0)."""
     bounds = "[0, 1]" if metric == "accuracy" else "[0, null]"
-    cf = f'curve_fitting:{{"threshold": 0.99, "value_range": {bounds}}}'
+    cf = f'curve_fitting:{{"threshold": 0.99, "top_k": null, "value_range": {bounds}}}'
     return [
         ("none", "no stopping"),
         ("median_stop", "hyperloom median_stop (defaults)"),
@@ -210,8 +211,12 @@ def default_rules(metric: str) -> list[tuple[str, str]]:
             'median_stop:{"start_step": 1, "n_startup_trials": 1}',
             "hyperloom median_stop (NNI's defaults)",
         ),
-        ("curve_fitting", "hyperloom curve_fitting (defaults: 0.95)"),
-        ('curve_fitting:{"threshold": 0.9}', "hyperloom curve_fitting (0.9)"),
+        ("curve_fitting", "hyperloom curve_fitting (defaults: top 5)"),
+        (
+            'curve_fitting:{"top_k": 3, "guard_start_step": 3}',
+            "hyperloom curve_fitting (top 3, guard from 3)",
+        ),
+        ('curve_fitting:{"threshold": 0.9, "top_k": null}', "hyperloom curve_fitting (0.9)"),
         (cf, f"hyperloom curve_fitting (0.99, {bounds})"),
         ("asha", "hyperloom asha (defaults)"),
         ("optuna:MedianPruner", "optuna MedianPruner"),

@@ -91,8 +91,8 @@ def test_minimize_mirrors_maximize() -> None:
 
 def test_bar_uses_threshold_of_the_best_completed() -> None:
     # best completed 1.0; a flat 0.9 curve: stopped at threshold 0.95, kept at 0.85
-    strict = CurveFittingAssessor(epoch_num=30, threshold=0.95, optimism=0.0)
-    lenient = CurveFittingAssessor(epoch_num=30, threshold=0.85, optimism=0.0)
+    strict = CurveFittingAssessor(epoch_num=30, threshold=0.95, optimism=0.0, top_k=None)
+    lenient = CurveFittingAssessor(epoch_num=30, threshold=0.85, optimism=0.0, top_k=None)
     for a in (strict, lenient):
         a.observe(_done("best", [1.0] * 30))
     flat = [0.9 + 0.001 * math.sin(i) for i in range(10)]
@@ -174,7 +174,7 @@ def test_top_k_bar_and_median_guard() -> None:
     # top_k=2 the second best (0.9): a flat 0.95 is stopped by the first, kept by the second,
     # and a flat 0.85 is stopped by both
     a = CurveFittingAssessor(epoch_num=30, threshold=1.0, optimism=0.0, top_k=2)
-    plain = CurveFittingAssessor(epoch_num=30, threshold=1.0, optimism=0.0)
+    plain = CurveFittingAssessor(epoch_num=30, threshold=1.0, optimism=0.0, top_k=None)
     for x in (a, plain):
         for i, v in enumerate((1.0, 0.9, 0.8)):
             x.observe(_done(f"t{i}", [v] * 30))
