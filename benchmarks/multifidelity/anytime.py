@@ -14,7 +14,7 @@ promotion: ``bohb-asha``, ``bohb-asha-promotion``), ``asha_gp``, random search w
 and Optuna's TPE (constant liar, for the 4 workers) with ``HyperbandPruner`` and with
 ``SuccessiveHalvingPruner`` (min resource 1 epoch, reduction factor 3, as ours). DEHB 0.1.2 is
 not in the table: its install needs ``dask``/``distributed`` and ``ConfigSpace`` builds, which
-this offline machine lacks (see docs/notes/multifidelity.md).
+this session did not add to the shared venv (see docs/notes/multifidelity.md).
 
 "Compute to match" is the fraction of Optuna-with-Hyperband's full budget a method needed for
 its median regret to reach Optuna-with-Hyperband's final median regret (">1" when it never did).
