@@ -182,14 +182,12 @@ class LineageMixin:
     # -- pause ----------------------------------------------------------------------------------
 
     def _is_pause(self, rt: RunningTrial, status: TrialStatus | None, exit_code: Any) -> bool:
-        """Whether an ended process means "paused" (a pause was asked and the trial did not
-        finish on its own meanwhile)."""
-        if (status or rt.stop_status) != TrialStatus.PAUSED:
-            return False
-        if rt.final_seen and exit_code == 0:
-            rt.stop_status = rt.stop_reason = None  # it finished by itself: an ordinary end
-            return False
-        return True
+        """Whether an ended process means "paused": a pause was asked of it."""
+        # A trial that answers the stop request with report_final() and exit 0 (the usual
+        # `if should_stop(): break` before a final report) is paused all the same: when it had
+        # in fact finished, its resume restores the last step, runs no more and reports again.
+        del exit_code
+        return (status or rt.stop_status) == TrialStatus.PAUSED
 
     async def _pause(self, rt: RunningTrial) -> None:
         if self.running.pop(rt.trial_id, None) is not None:

@@ -589,8 +589,6 @@ class Manager(LineageMixin):
         if self._is_pause(rt, status, exit_code):
             await self._pause(rt)
             return
-        if status == TrialStatus.PAUSED:
-            status = None  # a pause that came too late: the trial ended by itself
         if self.running.pop(rt.trial_id, None) is not None:
             self.counts[TrialStatus.RUNNING.value] -= 1
         elif self.paused.pop(rt.trial_id, None) is not None:

@@ -114,6 +114,19 @@ def test_real_trials_pause_and_resume_from_their_own_checkpoint(tmp_path: Path) 
         assert (exp.dir / "trials" / r.trial_id / "metrics.jsonl.1").exists()
 
 
+def test_a_trial_that_answers_the_pause_with_a_final_report_is_paused(tmp_path: Path) -> None:
+    cfg = local_config(tmp_path, "PauseOnce")
+    cfg["searchSpace"]["final_on_stop"] = {"_type": "choice", "_value": [True]}
+    exp = Experiment.from_config(cfg)
+    records = exp.run(dashboard=False)
+    assert [r.status for r in records] == [TrialStatus.SUCCEEDED] * 2, [r.reason for r in records]
+    with StoreReader(exp.dir) as reader:
+        assert len(reader.events(kind="paused")) == 2 and len(reader.events(kind="resumed")) == 2
+    for r in records:
+        assert steps_of(exp.dir, r.trial_id) == list(range(6))
+        assert r.value == pytest.approx((r.params["x"] + 1) * 6)
+
+
 def test_real_warm_start_gets_a_private_copy_of_the_parents_checkpoint(tmp_path: Path) -> None:
     exp = Experiment.from_config(local_config(tmp_path, "Exploit"))
     first, child = exp.run(dashboard=False)

@@ -6,7 +6,7 @@ import time
 
 from hyperloom import trials
 
-params = trials.get_params({"x": 0, "steps": 6, "sleep": 0.2})
+params = trials.get_params({"x": 0, "steps": 6, "sleep": 0.2, "final_on_stop": False})
 state = {"step": -1, "total": 0.0, "x_seen": []}
 restore = trials.restore_dir()
 if restore is not None:
@@ -24,5 +24,7 @@ for step in range(start, int(params["steps"])):
     (ckpt / "state.json").write_text(json.dumps(state))
     trials.report(state["total"], step=step, checkpoint=True)
     if trials.should_stop():
+        if params["final_on_stop"]:
+            break  # the usual pattern: stop early, then report the final value
         sys.exit(0)
 trials.report_final(state["total"], restored=restore is not None, x_seen=state["x_seen"])
