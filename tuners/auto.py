@@ -4,13 +4,13 @@ The rule (measured in ``docs/notes/gp.md`` and ``docs/notes/nb201.md``):
 
 * **gp** (Gaussian-process BO) while the model is cheap and accurate: a space without nested
   choices, with at most :data:`GP_MAX_FEATURES` model features (one per numeric parameter, one per
-  categorical option) and at most :data:`GP_MAX_CATEGORICAL_SHARE` of its parameters
-  categorical, for the first ``switch_after`` observations (default :data:`SWITCH_AFTER`, where
-  the GP starts to subsample its history).
-* **tpe** otherwise: nested (conditional) spaces, many features, categorical-heavy spaces, and
-  long runs once ``switch_after`` trials have been observed (the TPE is then given every trial
-  seen so far, so the switch loses nothing). A known ``budget`` at or below ``switch_after``
-  never switches.
+  categorical option), for the first ``switch_after`` observations: :data:`SWITCH_AFTER` (where
+  the GP starts to subsample its history), or :data:`SWITCH_AFTER_CATEGORICAL` when more than
+  :data:`GP_MAX_CATEGORICAL_SHARE` of the parameters are categorical (the one-hot GP's
+  suggestion costs ~2 CPU-s at 200 observations there).
+* **tpe** otherwise: nested (conditional) spaces, many features, and long runs once
+  ``switch_after`` trials have been observed (the TPE is then given every trial seen so far, so
+  the switch loses nothing). A known ``budget`` at or below ``switch_after`` never switches.
 * Several objectives: the first of those two that can search several objectives (``gp`` by
   ParEGO always can).
 
@@ -32,22 +32,42 @@ from hyperloom.space import SearchSpace
 from hyperloom.tuners._base import Tuner
 from hyperloom.types import Constraint, Objective, Suggestion, TrialResult
 
-__all__ = ["GP_MAX_CATEGORICAL_SHARE", "GP_MAX_FEATURES", "SWITCH_AFTER", "AutoTuner", "choose"]
+__all__ = [
+    "GP_MAX_CATEGORICAL_SHARE",
+    "GP_MAX_FEATURES",
+    "SWITCH_AFTER",
+    "SWITCH_AFTER_CATEGORICAL",
+    "AutoTuner",
+    "choose",
+    "default_switch_after",
+]
 
 log = logging.getLogger(__name__)
 
 #: Most model features (numeric parameters + categorical options) for which ``gp`` is chosen.
 GP_MAX_FEATURES = 32
-#: Largest share of categorical parameters for which ``gp`` is chosen.
+#: Above this share of categorical parameters, the gp phase is shorter.
 GP_MAX_CATEGORICAL_SHARE = 0.5
 #: Observations after which a ``gp`` phase hands over to ``tpe``.
 SWITCH_AFTER = 300
+#: The same for categorical-heavy spaces.
+SWITCH_AFTER_CATEGORICAL = 150
+
+
+def default_switch_after(space: SearchSpace) -> int:
+    """:data:`SWITCH_AFTER`, or :data:`SWITCH_AFTER_CATEGORICAL` for categorical-heavy spaces."""
+    params = list(space.parameters)
+    n_cat = sum(1 for p in params if p.is_categorical)
+    heavy = bool(params) and n_cat / len(params) > GP_MAX_CATEGORICAL_SHARE
+    return SWITCH_AFTER_CATEGORICAL if heavy else SWITCH_AFTER
 
 
 def choose(
-    space: SearchSpace, *, budget: int | None = None, switch_after: int = SWITCH_AFTER
+    space: SearchSpace, *, budget: int | None = None, switch_after: int | None = None
 ) -> tuple[str, str]:
     """The method ``auto`` starts with for ``space``, and why (one sentence)."""
+    if switch_after is None:
+        switch_after = default_switch_after(space)
     params = list(space.parameters)
     n = len(params)
     n_cat = sum(1 for p in params if p.is_categorical)
@@ -60,10 +80,6 @@ def choose(
             f"{n_feat} model features (numeric parameters + categorical options) > "
             f"{GP_MAX_FEATURES}: too many for a GP on a small budget"
         )
-    if n and n_cat / n > GP_MAX_CATEGORICAL_SHARE:
-        return "tpe", (
-            f"{n_cat} of {n} parameters are categorical (> {GP_MAX_CATEGORICAL_SHARE:.0%})"
-        )
     if budget is not None and budget > 4 * switch_after:
         return "tpe", f"budget {budget} trials: a long run, where TPE's cost stays flat"
     tail = (
@@ -72,8 +88,8 @@ def choose(
         else ""
     )
     return "gp", (
-        f"{n} parameters, {n_feat} model features, no nested choices: GP-BO is the most "
-        f"sample-efficient here{tail}"
+        f"{n} parameters ({n_cat} categorical), {n_feat} model features, no nested choices: "
+        f"GP-BO is the most sample-efficient here{tail}"
     )
 
 
@@ -108,7 +124,8 @@ class AutoTuner(Tuner):
         objectives: Several objectives (a multi-objective-capable method is chosen).
         constraints: Bounds on reported metrics, passed to a method that accepts them.
         budget: The experiment's trial budget, when known (``maxTrialNumber``).
-        switch_after: Observations after which a gp phase hands over to tpe (0: never).
+        switch_after: Observations after which a gp phase hands over to tpe (0: never; default
+            300, or 150 for categorical-heavy spaces).
         method: Force ``"gp"`` or ``"tpe"`` instead of choosing.
         gp: classArgs for the gp tuner.
         tpe: classArgs for the tpe tuner.
@@ -125,7 +142,7 @@ class AutoTuner(Tuner):
         objectives: Sequence[Objective] | None = None,
         constraints: Sequence[Constraint] | None = None,
         budget: int | None = None,
-        switch_after: int = SWITCH_AFTER,
+        switch_after: int | None = None,
         method: str | None = None,
         gp: Mapping[str, Any] | None = None,
         tpe: Mapping[str, Any] | None = None,
@@ -135,6 +152,8 @@ class AutoTuner(Tuner):
             isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
         ):
             raise PluginError(f"auto: budget must be a positive integer, got {budget!r}")
+        if switch_after is None:
+            switch_after = default_switch_after(space)
         if isinstance(switch_after, bool) or not isinstance(switch_after, int) or switch_after < 0:
             raise PluginError(f"auto: switch_after must be an integer >= 0, got {switch_after!r}")
         if method is not None and method not in ("gp", "tpe"):

@@ -28,7 +28,9 @@ FAST_GP = {"n_candidates": 64, "n_restarts": 2, "max_iter": 10}
 
 def test_choice_rule() -> None:
     assert choose(SearchSpace.from_nni(CONT))[0] == "gp"
-    assert choose(SearchSpace.from_nni(CATS))[0] == "tpe"
+    assert choose(SearchSpace.from_nni(CATS))[0] == "gp"  # 30 one-hot features
+    many_cats = {f"c{i}": {"_type": "choice", "_value": list("abcde")} for i in range(8)}
+    assert choose(SearchSpace.from_nni(many_cats))[0] == "tpe"  # 40 features
     assert choose(SearchSpace.from_nni(NESTED))[0] == "tpe"
     assert choose(SearchSpace.from_nni(WIDE))[0] == "tpe"
     assert choose(SearchSpace.from_nni(CONT), budget=5000)[0] == "tpe"
@@ -41,7 +43,9 @@ def test_delegates_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
         t.suggest("b")
     assert isinstance(t.delegate, GPTuner) and t.choice == "gp"
     assert sum("auto tuner: using gp" in r.getMessage() for r in caplog.records) == 1
-    assert isinstance(AutoTuner(SearchSpace.from_nni(CATS), seed=0).delegate, TPETuner)
+    cats = AutoTuner(SearchSpace.from_nni(CATS), seed=0)
+    assert isinstance(cats.delegate, GPTuner) and cats.switch_after == 150
+    assert isinstance(AutoTuner(SearchSpace.from_nni(NESTED), seed=0).delegate, TPETuner)
     with pytest.raises(PluginError):
         AutoTuner(SearchSpace.from_nni(CONT), method="cmaes")
 
