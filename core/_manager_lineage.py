@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hyperloom._manager_types import Clock, RunningTrial, launch_spec
+from hyperloom._manager_types import Clock, RunningTrial, launch_spec, padded_metrics
 from hyperloom.types import Suggestion, TrialResult, TrialStatus
 
 log = logging.getLogger("hyperloom.manager")
@@ -98,9 +98,13 @@ class LineageMixin:
 
             src = self._trial_dir(rt.trial_id) / "checkpoint"
             try:
-                where = str(await self.clock.call(self.checkpoints().commit, rt.trial_id, step, src))
+                where = str(
+                    await self.clock.call(self.checkpoints().commit, rt.trial_id, step, src)
+                )
             except (CheckpointError, OSError) as e:
-                log.warning("trial %s: checkpoint at step %d not committed: %s", rt.trial_id, step, e)
+                log.warning(
+                    "trial %s: checkpoint at step %d not committed: %s", rt.trial_id, step, e
+                )
                 self.store.add_event(
                     "checkpoint_refused",
                     rt.trial_id,
@@ -237,11 +241,15 @@ class LineageMixin:
         del self.paused[trial_id]
         self.counts[TrialStatus.PAUSED.value] -= 1
         if dict(sugg.params) != rt.params:
-            log.info("trial %s resumes with its own parameters (a resume never changes them)", trial_id)
+            log.info(
+                "trial %s resumes with its own parameters (a resume never changes them)", trial_id
+            )
         step, restore = await self._restore_from(trial_id, trial_id)
         start = 0 if step is None else step + 1
         keep = [i for i, s in enumerate(rt.steps) if s < start]
         rt.intermediate = [rt.intermediate[i] for i in keep]
+        padded = padded_metrics(rt.report_metrics, len(rt.steps))
+        rt.report_metrics = [padded[i] for i in keep]
         rt.steps = [rt.steps[i] for i in keep]
         rt.seen = set(rt.steps)
         rt.next_step, rt.start_step = start, start

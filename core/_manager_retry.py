@@ -51,6 +51,7 @@ def forget_attempt(rt: RunningTrial, store: Any, reason: str | None, t: float) -
     rt.attempt += 1
     rt.intermediate.clear()
     rt.seen.clear()
+    rt.report_metrics.clear()
     rt.next_step = 0
     rt.final, rt.final_metrics = None, {}
     rt.pids.clear()

@@ -35,7 +35,9 @@ class TunerPart(Protocol):
 class AssessorPart(Protocol):
     """What the manager needs of an assessor (``steps`` is passed only when ``assess`` takes it)."""
 
-    def assess(self, trial_id: str, history: Sequence[float], /, *args: Any) -> Verdict | Decision: ...
+    def assess(
+        self, trial_id: str, history: Sequence[float], /, *args: Any
+    ) -> Verdict | Decision: ...
     def observe(self, result: TrialResult) -> None: ...
 
 
@@ -71,6 +73,12 @@ class Clock:
             return None
 
 
+def padded_metrics(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The last ``n`` reports' metrics, with empty ones in front for reports whose metrics are
+    not in memory (a trial re-attached or reloaded after a restart)."""
+    return [{}] * max(0, n - len(items)) + items[-n:] if n else []
+
+
 def trial_id_for(sequence: int) -> str:
     """The id of the trial with this sequence number: readable, collision-free, reproducible
     (``T0001``, ``T0002``, ... ``T12345``; upper case never collides with v1's random ids)."""
@@ -98,7 +106,10 @@ class RunningTrial:
     kill_task: asyncio.Task[None] | None = None
     pids: list[int] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)  # the step of each intermediate value
-    seen: set[int] = field(default_factory=set)  # the steps already recorded (dedupe)
+    seen: set[int] = field(default_factory=set)
+    report_metrics: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # per report, in order  # the steps already recorded (dedupe)
     attempt: int = 1  # 2 and more: started again after its node was lost (maxTrialRetries)
     parent: str | None = None  # the trial it was warm-started from
     start_step: int = 0  # the first step of this run (a restored checkpoint's step + 1)

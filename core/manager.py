@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -28,6 +29,7 @@ from hyperloom._manager_types import (
     TunerPart,
     _plain_params,
     launch_spec,
+    padded_metrics,
     trial_id_for,
 )
 from hyperloom.config import Config
@@ -103,6 +105,7 @@ class Manager(LineageMixin):
         self.pool: DevicePool | None = None
         self.executor: Executor = cast("Executor", None)  # set by build_parts
         self._assess_takes_steps = False
+        self._assess_takes_metrics = False  # assess(..., metrics=[...]): each report's metrics
         self.objectives: tuple[Objective, ...] = config.objective_list
         self.store_error: str | None = None  # the store write that failed the experiment
         self._launch_failures: tuple[str, int] = ("", 0)  # (signature, how many in a row)
@@ -142,10 +145,12 @@ class Manager(LineageMixin):
                 cfg.assessor.name, code_directory=cfg.assessor.code_directory, **aargs
             )
             self._assess_takes_steps = _accepts(self.assessor.assess, "steps")
+            self._assess_takes_metrics = _accepts(self.assessor.assess, "metrics")
         elif callable(getattr(self.tuner, "assess", None)):
             # a scheduler (multi-fidelity, PBT) is both: it judges the trials it suggested
             self.assessor = cast("AssessorPart", self.tuner)
             self._assess_takes_steps = _accepts(self.assessor.assess, "steps")
+            self._assess_takes_metrics = _accepts(self.assessor.assess, "metrics")
         self.pool = _make_pool(cfg)
         executor_cls = registry.load("executor", cfg.training_service.platform)
         self.executor = executor_cls(
@@ -518,6 +523,7 @@ class Manager(LineageMixin):
         rt.seen.add(step)
         metrics = dict(msg.metrics or {})
         committed = metrics.pop(CHECKPOINT_KEY, None) is True
+        rt.report_metrics.append(metrics)
         self.store.add_metric(rt.trial_id, step, msg.value, metrics, msg.t, ev.offset)
         if committed:
             await self._commit_checkpoint(rt, step)
@@ -531,8 +537,13 @@ class Manager(LineageMixin):
                 args: tuple[Any, ...] = (rt.trial_id, list(rt.intermediate))
                 if self._assess_takes_steps:
                     args = (*args, list(rt.steps))
+                call: Callable[..., Any] = self.assessor.assess
+                if self._assess_takes_metrics:
+                    call = functools.partial(
+                        call, metrics=padded_metrics(rt.report_metrics, len(rt.steps))
+                    )
                 with self.clock.thinking():
-                    got = await self.clock.call(self.assessor.assess, *args)
+                    got = await self.clock.call(call, *args)
             except Exception:  # a broken assessor must not take the experiment down
                 self._algo_failed("assessor.assess", rt.trial_id)
                 got = Verdict.CONTINUE
