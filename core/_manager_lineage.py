@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import shutil
 from pathlib import Path
@@ -90,17 +91,17 @@ class LineageMixin:
 
     # -- commits --------------------------------------------------------------------------------
 
-    async def _commit_checkpoint(self, rt: RunningTrial, step: int) -> None:
-        """The trial said its checkpoint at ``step`` is complete: snapshot and record it."""
+    async def _commit_checkpoint(self, rt: RunningTrial, step: int, reported_at: float) -> None:
+        """The trial said its checkpoint at ``step`` is complete: snapshot and record it (a file
+        written after ``reported_at``, the trial's time of the report, refuses the commit)."""
         where = ""
         if not self.simulated:
             from hyperloom.checkpoints import CheckpointError
 
             src = self._trial_dir(rt.trial_id) / "checkpoint"
+            commit = functools.partial(self.checkpoints().commit, reported_at=reported_at)
             try:
-                where = str(
-                    await self.clock.call(self.checkpoints().commit, rt.trial_id, step, src)
-                )
+                where = str(await self.clock.call(commit, rt.trial_id, step, src))
             except (CheckpointError, OSError) as e:
                 log.warning(
                     "trial %s: checkpoint at step %d not committed: %s", rt.trial_id, step, e
@@ -125,10 +126,12 @@ class LineageMixin:
         """Deletes snapshots no trial can need any more, within ``checkpointBudget``."""
         if self._checkpoints is None:
             return
-        needed = set(self.running) | set(self.paused)
+        needed = set(self.running)
         more = getattr(self.tuner, "needed_checkpoints", None)
-        if more is not None:
-            try:
+        if more is None:
+            needed |= set(self.paused)  # any paused trial may be resumed
+        else:
+            try:  # the scheduler knows which paused or ended trials it may still use
                 needed |= set(more())
             except Exception:
                 self._algo_failed("tuner.needed_checkpoints", "-")

@@ -268,6 +268,8 @@ class Manager(LineageMixin):
             while ev is not None or not self._queue.empty():
                 if ev is not None:
                     await self._handle(ev)
+                    if len(self.running) < self.config.trial_concurrency and not self.stopping:
+                        await self._fill_slots()  # a freed slot is filled before more reports
                 ev = self._queue.get_nowait() if not self._queue.empty() else None
             self._check_deadlines()
             self._sample_gpus()
@@ -526,7 +528,7 @@ class Manager(LineageMixin):
         rt.report_metrics.append(metrics)
         self.store.add_metric(rt.trial_id, step, msg.value, metrics, msg.t, ev.offset)
         if committed:
-            await self._commit_checkpoint(rt, step)
+            await self._commit_checkpoint(rt, step, msg.t)
         if self.tuner is not None:
             try:
                 self.tuner.report(rt.trial_id, step, msg.value)
