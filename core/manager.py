@@ -135,6 +135,10 @@ class Manager(LineageMixin):
                     f"Use a multi-objective tuner (random, tpe, evolution, gp) or one objective"
                 )
             targs["objectives"] = self.objectives
+        if cfg.constraints:
+            cls = registry.load("tuner", cfg.tuner.name, cfg.tuner.code_directory)
+            if _names(cls, "constraints"):  # tuners that prefer feasible regions
+                targs["constraints"] = cfg.constraints
         self.tuner = registry.load_tuner(
             cfg.tuner.name, cfg.search_space, code_directory=cfg.tuner.code_directory, **targs
         )
@@ -1050,6 +1054,16 @@ def _decision(got: Any, assessor: Any) -> tuple[Verdict, str]:
         return got.verdict, got.reason or "stopped early by the assessor"
     verdict = got if isinstance(got, Verdict) else Verdict.CONTINUE
     return verdict, getattr(assessor, "last_reason", "") or "stopped early by the assessor"
+
+
+def _names(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` names a parameter ``name`` itself (``**kwargs`` does not count)."""
+    import inspect
+
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _accepts(fn: Callable[..., Any], name: str) -> bool:

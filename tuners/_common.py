@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from hyperloom.space import Parameter, PathT, SearchSpace
 from hyperloom.tuners._base import Tuner
-from hyperloom.types import TrialResult
+from hyperloom.types import Objective, TrialResult
 
 __all__ = ["BaseTuner", "Encoder", "History", "Seen", "param_key", "seed_entropy", "step_rng"]
 
@@ -260,9 +260,14 @@ class BaseTuner(Tuner):
     """
 
     def __init__(
-        self, space: SearchSpace, *, mode: str = "maximize", seed: int | None = None
+        self,
+        space: SearchSpace,
+        *,
+        mode: str = "maximize",
+        seed: int | None = None,
+        objectives: Sequence[Objective] | None = None,
     ) -> None:
-        super().__init__(space, mode=mode, seed=seed)
+        super().__init__(space, mode=mode, seed=seed, objectives=objectives)
         self.encoder = Encoder(space)
         self.history = History(self.encoder.n_dims)
         self.seen = Seen(space)

@@ -10,7 +10,7 @@ import numpy as np
 from hyperloom import pareto
 from hyperloom.errors import PluginError
 from hyperloom.space import SearchSpace
-from hyperloom.tuners._base import Tuner, rank_key
+from hyperloom.tuners._base import rank_key
 from hyperloom.tuners._common import BaseTuner, Encoder
 from hyperloom.types import Constraint, Objective, TrialResult
 
@@ -130,8 +130,7 @@ class EvolutionTuner(BaseTuner):
         crossover_rate: float = 0.3,
         mutation_scale: float = 0.15,
     ) -> None:
-        super().__init__(space, mode=mode, seed=seed)
-        Tuner.__init__(self, space, mode=mode, seed=seed, objectives=objectives)
+        super().__init__(space, mode=mode, seed=seed, objectives=objectives)
         self.constraints = tuple(constraints)
         self.population_size = _check_int("population_size", population_size, 2)
         self.sample_size = _check_int("sample_size", sample_size, 1)

@@ -138,3 +138,14 @@ def test_budget_follows_the_one_budget_rule(tmp_path: Path) -> None:
     with open_experiment(exp_dir) as view:
         # canceled trials gave their budget back, as the live progress line counts them
         assert view.budget()["trials"] == (3, 4)
+
+
+def test_constraints_reach_the_tuners_that_take_them(tmp_path: Path) -> None:
+    exp = mo_experiment(
+        tmp_path,
+        tuner={"name": "tpe", "classArgs": {"seed": 1}},
+        constraints=[{"metric": "size", "max": 25}],
+        maxTrialNumber=4,
+    )
+    assert [c.metric for c in exp.manager.tuner.constraints] == ["size"]
+    assert len(exp.manager.tuner.objectives) == 2

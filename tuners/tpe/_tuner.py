@@ -10,7 +10,7 @@ import numpy as np
 from hyperloom import pareto
 from hyperloom.errors import PluginError
 from hyperloom.space import SearchSpace
-from hyperloom.tuners._base import Tuner, rank_key
+from hyperloom.tuners._base import rank_key
 from hyperloom.tuners._common import BaseTuner
 from hyperloom.tuners.tpe._parzen import ParzenEstimator
 from hyperloom.types import Constraint, Objective, TrialResult
@@ -114,8 +114,7 @@ class TPETuner(BaseTuner):
         constant_liar: bool = True,
         forgetting: int = 25,
     ) -> None:
-        super().__init__(space, mode=mode, seed=seed)
-        Tuner.__init__(self, space, mode=mode, seed=seed, objectives=objectives)
+        super().__init__(space, mode=mode, seed=seed, objectives=objectives)
         self.constraints = tuple(constraints)
         self._key: list[tuple[int, float, float]] = []  # order of each history row
         self._losses: list[tuple[float, ...] | None] = []  # several objectives: losses per row
