@@ -173,7 +173,9 @@ def _digits_problem() -> Problem | None:
     table = json.loads(DIGITS_TABLE.read_text())
 
     def f(p: dict[str, Any]) -> float:
-        c, g = float(p["log10_C"]) + 0.0, float(p["log10_gamma"]) + 0.0  # no "-0.0" keys
+        # onto the 0.5 grid (Optuna's stepped floats come back as 1.4999999999999996), no "-0.0"
+        c = round(float(p["log10_C"]) * 2) / 2 + 0.0
+        g = round(float(p["log10_gamma"]) * 2) / 2 + 0.0
         return float(table[f"{p['kernel']}|{c}|{g}"])
 
     space = {
