@@ -135,10 +135,12 @@ class Manager(LineageMixin):
                     f"Use a multi-objective tuner (random, tpe, evolution, gp) or one objective"
                 )
             targs["objectives"] = self.objectives
-        if cfg.constraints:
+        if cfg.constraints or cfg.max_trial_number:
             cls = registry.load("tuner", cfg.tuner.name, cfg.tuner.code_directory)
-            if _names(cls, "constraints"):  # tuners that prefer feasible regions
+            if cfg.constraints and _names(cls, "constraints"):  # they prefer feasible regions
                 targs["constraints"] = cfg.constraints
+            if cfg.max_trial_number and _names(cls, "budget") and "budget" not in targs:
+                targs["budget"] = cfg.max_trial_number  # e.g. auto picks its method by it
         self.tuner = registry.load_tuner(
             cfg.tuner.name, cfg.search_space, code_directory=cfg.tuner.code_directory, **targs
         )

@@ -149,3 +149,8 @@ def test_constraints_reach_the_tuners_that_take_them(tmp_path: Path) -> None:
     )
     assert [c.metric for c in exp.manager.tuner.constraints] == ["size"]
     assert len(exp.manager.tuner.objectives) == 2
+
+
+def test_the_trial_budget_reaches_tuners_that_take_it(tmp_path: Path) -> None:
+    exp = mo_experiment(tmp_path, tuner={"name": "auto"}, maxTrialNumber=3)
+    assert exp.manager.tuner.budget == 3
