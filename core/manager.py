@@ -165,6 +165,16 @@ class Manager(LineageMixin):
             channel=cfg.channel,
             options=dict(cfg.training_service.options),
         )
+        if not getattr(self.executor, "ships_checkpoints", True) and (
+            callable(getattr(self.tuner, "assess", None))
+            or callable(getattr(self.tuner, "needed_checkpoints", None))
+        ):
+            self._say(
+                f"note: the {cfg.training_service.platform!r} executor does not ship checkpoints "
+                f"between nodes yet: paused and warm-started trials (PBT, promotion) find their "
+                f"checkpoint only when the experiment directory {self.exp_dir} is on a file "
+                f"system every node shares"
+            )
         own_clock = getattr(self.executor, "clock", None)
         if isinstance(own_clock, Clock):  # an executor that simulates time brings its clock
             self.clock = own_clock

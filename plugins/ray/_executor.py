@@ -90,6 +90,11 @@ class RayExecutor(Executor):
         shell: The shell for commands that need one (default ``/bin/sh``).
     """
 
+    #: Checkpoints stay on the node that wrote them: a trial resumed or warm-started on another
+    #: node finds no restore directory unless the experiment directory is on a shared file system.
+    ships_checkpoints = False
+
+
     def __init__(
         self,
         *,
