@@ -296,11 +296,8 @@ class LineageMixin:
     def _load_paused(self) -> None:
         """On resume: the PAUSED trials of the store, ready to be resumed, and every trial's last
         committed checkpoint step."""
-        for r in self.store.trials(with_intermediate=True):
-            if r.checkpoint and r.checkpoint.get("step") is not None:
-                self.ckpt_steps[r.trial_id] = int(r.checkpoint["step"])
-            if r.status != TrialStatus.PAUSED:
-                continue
+        self.ckpt_steps.update(self.store.checkpoint_steps())
+        for r in self.store.trials(status=TrialStatus.PAUSED, with_intermediate=True):
             rt = RunningTrial(
                 r.trial_id, r.sequence, r.params, r.started or self.clock.now(),
                 self.clock.monotonic(), None,

@@ -313,6 +313,19 @@ class _Queries:
         ).fetchone()
         return None if row is None else record(row)
 
+    def checkpoint_steps(self) -> dict[str, int]:
+        """Each trial's last committed checkpoint step (only trials that have one)."""
+        if self._version < 2:
+            return {}
+        out: dict[str, int] = {}
+        for tid, text in self._conn.execute(
+            "SELECT trial_id, checkpoint_json FROM trials WHERE checkpoint_json IS NOT NULL"
+        ):
+            step = (loads(text) or {}).get("step")
+            if isinstance(step, int):
+                out[tid] = step
+        return out
+
     def count_by_status(self) -> dict[str, int]:
         """The number of trials in each TrialStatus (every name present, zeros included)."""
         counts = dict.fromkeys(TrialStatus.__members__, 0)

@@ -672,10 +672,15 @@ class Manager(LineageMixin):
         await self._collect_checkpoints()
         self._emit_progress(force=True)
 
-    async def _observe(self, result: TrialResult) -> None:
+    async def _observe(self, result: TrialResult, *, inline: bool = False) -> None:
+        """Gives an ended trial to the tuner (off the loop, unless ``inline``: the resume replay,
+        when no trial runs and a thread hop per trial would only cost time) and the assessor."""
         async with self._algo_lock:
             try:
-                await self.clock.call(self.tuner.observe, result)
+                if inline:
+                    self.tuner.observe(result)
+                else:
+                    await self.clock.call(self.tuner.observe, result)
             except Exception:
                 log.exception("tuner.observe failed for trial %s", result.trial_id)
             if self.assessor is not None and self.assessor is not cast(Any, self.tuner):
@@ -836,7 +841,7 @@ class Manager(LineageMixin):
             if r.status in BUDGET_STATUSES:
                 self.used_budget += 1
             self._note_best(r.status, r.value, r.trial_id)
-            await self._observe(r.to_result())
+            await self._observe(r.to_result(), inline=True)
         self._say(f"resumed: {n_ended} ended trials replayed into the tuner")
         self._load_paused()
         self.used_budget += len(self.paused)

@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on `app` when imported.
-_COMMAND_MODULES = ("run", "inspect", "space", "plugins", "devices", "view")
+_COMMAND_MODULES = ("run", "inspect", "space", "plugins", "devices", "view", "nas")
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"hyperloom.cli.{_name}")
 

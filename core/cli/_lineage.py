@@ -14,6 +14,8 @@ __all__ = ["front_ids", "lineage_tree", "values_text", "with_pareto"]
 
 def front_ids(view: Any) -> set[str]:
     """The ids of the trials on the experiment's Pareto front (the best, with one objective)."""
+    if len(view.objectives) <= 1:
+        return {t.trial_id for t in view.best(n=1)}  # one ORDER BY ... LIMIT 1 query
     return {t.trial_id for t in view.pareto_front()}
 
 
