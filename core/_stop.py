@@ -34,6 +34,7 @@ class StopResult:
         trials_ended: Trials the dead manager left running whose processes were ended here.
         strays_ended: Other processes of the experiment (daemons) that were ended.
         remote_ended: Trials ended through the executor where they run (Ray).
+        warning: What could not be done but was let go (``force``), or None.
     """
 
     experiment_id: str
@@ -41,6 +42,7 @@ class StopResult:
     trials_ended: int = 0
     strays_ended: int = 0
     remote_ended: int = 0
+    warning: str | None = None
 
 
 def stop_experiment(
@@ -94,11 +96,11 @@ def stop_experiment(
         lock.release()
         return StopResult(info["id"], int(pid))
     try:
-        remote = _end_executor_orphans(exp_dir, info, force=force)
+        remote, warning = _end_executor_orphans(exp_dir, info, force=force)
         trials, strays = _end_local_orphans(exp_dir, info)
     finally:
         lock.release()
-    return StopResult(info["id"], None, trials, strays, remote)
+    return StopResult(info["id"], None, trials, strays, remote, warning)
 
 
 def _grace(info: dict[str, Any]) -> float:
@@ -168,9 +170,12 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
-def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -> int:
+def _end_executor_orphans(
+    exp_dir: Path, info: dict[str, Any], *, force: bool
+) -> tuple[int, str | None]:
     """With the lock held and no manager: lets the experiment's executor end the trials the dead
-    manager left where it runs them (`Executor.end_orphans`). Returns how many it ended."""
+    manager left where it runs them (`Executor.end_orphans`). Returns how many it ended, and
+    the warning when ``force`` let a failure go."""
     from hyperloom import registry
     from hyperloom.config import Config
     from hyperloom.executor import Executor
@@ -181,13 +186,13 @@ def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -
     with StoreReader(exp_dir / DB_NAME) as reader:
         running = reader.trials(status=TrialStatus.RUNNING, with_intermediate=False)
     if not running and info.get("status") != "RUNNING":
-        return 0  # ended cleanly: nothing can be left
+        return 0, None  # ended cleanly: nothing can be left
     raw = info["config"]
     platform = str((raw.get("trainingService") or {}).get("platform", "local"))
     try:
         executor_cls = registry.load("executor", platform)
         if executor_cls.end_orphans is Executor.end_orphans:
-            return 0  # its trials are local process groups, ended by the caller
+            return 0, None  # its trials are local process groups, ended by the caller
         base = Path(raw.get("trialCodeDirectory") or exp_dir)
         config = Config.from_dict(raw, base_dir=base, source=exp_dir / "config.yaml")
         executor = executor_cls(
@@ -197,9 +202,10 @@ def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -
             options=config.training_service.options,
         )
         handles = {r.trial_id: dict(r.handle or {}) for r in running}
-        return int(
-            asyncio.run(executor.end_orphans(info["id"], handles, grace=config.stop_grace_period))
+        ended = asyncio.run(
+            executor.end_orphans(info["id"], handles, grace=config.stop_grace_period)
         )
+        return int(ended), None
     except HyperloomError as e:
         text = (
             f"the manager of experiment {info['id']} is gone and the trials it left may still "
@@ -210,7 +216,4 @@ def _end_executor_orphans(exp_dir: Path, info: dict[str, Any], *, force: bool) -
                 f"{text}. Nothing was changed: run `hyperloom stop {info['id']}` again once that "
                 "can be reached, or add --force to record the experiment as stopped anyway"
             ) from None
-        import logging
-
-        logging.getLogger("hyperloom").warning("%s", text)
-        return 0
+        return 0, text

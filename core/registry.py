@@ -262,7 +262,7 @@ def _construct(cls: Any, label: str, *args: Any, **kwargs: Any) -> Any:
         return cls(*args, **kwargs)
     except PluginError:
         raise
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise PluginError(f"{label}: bad classArgs: {e}") from None
     except HyperloomError as e:
         raise PluginError(f"{label}: {e}") from None

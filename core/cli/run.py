@@ -316,6 +316,10 @@ def stop(
         console.print(f"stopping experiment {experiment} (manager pid {pid})…")
 
     res = stop_experiment(experiment, timeout=timeout, force=force, on_wait=waiting)
+    if res.warning:
+        err_console.print(
+            f"[yellow]warning:[/] {escape(res.warning)}", highlight=False, soft_wrap=True
+        )
     if res.manager_pid is not None:
         console.print(f"experiment {res.experiment_id} stopped")
         return
@@ -325,5 +329,3 @@ def stop(
         + (f"; ended {ended} stray trial process trees" if ended else "")
         + (f"; ended {res.remote_ended} trials through its executor" if res.remote_ended else "")
     )
-
-

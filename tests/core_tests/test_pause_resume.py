@@ -22,7 +22,7 @@ def sim_config(tmp_path: Path, tuner: str, **kw: Any) -> dict[str, Any]:
         "searchSpace": {"x": {"_type": "choice", "_value": [0, 1, 2, 3]}},
         "trialConcurrency": 2,
         "maxTrialNumber": 4,
-        "tuner": {"name": f"sched:{tuner}", "codeDirectory": str(SUPPORT)},
+        "tuner": {"name": f"lineage_sched:{tuner}", "codeDirectory": str(SUPPORT)},
         "trainingService": {
             "platform": "simulate",
             "function": "lineage_support.curves:linear",
@@ -62,7 +62,7 @@ def test_simulated_pause_then_resume_continues_from_the_checkpoint(tmp_path: Pat
 def test_paused_trials_never_resumed_end_early_stopped_with_their_value(tmp_path: Path) -> None:
     # a scheduler that never resumes: every paused trial ends EARLY_STOPPED at the end
     cfg2 = sim_config(tmp_path, "PauseOnce", maxTrialNumber=2)
-    cfg2["tuner"] = {"name": "sched:NeverResume", "codeDirectory": str(SUPPORT)}
+    cfg2["tuner"] = {"name": "lineage_sched:NeverResume", "codeDirectory": str(SUPPORT)}
     exp2 = Experiment.from_config(cfg2)
     records = exp2.run(dashboard=False)
     assert {r.status for r in records} == {TrialStatus.EARLY_STOPPED}
@@ -92,7 +92,7 @@ def local_config(tmp_path: Path, tuner: str, **kw: Any) -> dict[str, Any]:
         "searchSpace": {"x": {"_type": "choice", "_value": [0, 1, 2]}},
         "trialConcurrency": 2,
         "maxTrialNumber": 2,
-        "tuner": {"name": f"sched:{tuner}", "codeDirectory": str(SUPPORT)},
+        "tuner": {"name": f"lineage_sched:{tuner}", "codeDirectory": str(SUPPORT)},
         "experimentWorkingDirectory": str(tmp_path / "exps"),
         "stopGracePeriod": 5,
         "dashboard": False,

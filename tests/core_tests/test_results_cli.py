@@ -37,7 +37,7 @@ def mo_experiment(tmp_path: Path, **kw: Any) -> Experiment:
         "searchSpace": {"x": {"_type": "choice", "_value": [0, 1, 2, 3, 4, 5]}},
         "trialConcurrency": 1,
         "maxTrialNumber": 6,
-        "tuner": {"name": "sched:TwoObjectives", "codeDirectory": str(SUPPORT)},
+        "tuner": {"name": "lineage_sched:TwoObjectives", "codeDirectory": str(SUPPORT)},
         "trainingService": {
             "platform": "simulate",
             "function": "lineage_support.curves:tradeoff",
@@ -97,7 +97,7 @@ def test_family_tree_shows_the_warm_started_trial_under_its_parent(tmp_path: Pat
         "searchSpace": {"x": {"_type": "choice", "_value": [0, 1, 2]}},
         "trialConcurrency": 2,
         "maxTrialNumber": 2,
-        "tuner": {"name": "sched:Exploit", "codeDirectory": str(SUPPORT)},
+        "tuner": {"name": "lineage_sched:Exploit", "codeDirectory": str(SUPPORT)},
         "trainingService": {
             "platform": "simulate",
             "function": "lineage_support.curves:linear",

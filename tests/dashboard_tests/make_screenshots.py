@@ -3,7 +3,7 @@
 Runs four small experiments through the real manager on the simulate executor (virtual time:
 seconds of wall clock): random search over two and three objectives with a constraint, the
 ``pbt`` scheduler (asynchronous exploit and explore), and successive halving by PAUSE and resume
-(``sim_support.sched:Halving``), then serves them and takes full-page screenshots in headless
+(``sim_support.dash_sched:Halving``), then serves them and takes full-page screenshots in headless
 Chromium (Debian's /usr/bin/chromium).
 
     .venv/bin/python tests/dashboard_tests/make_screenshots.py
@@ -123,7 +123,7 @@ def experiments(work: Path) -> list[tuple[str, dict[str, Any], str, str]]:
                 "successive-halving",
                 {"x": {"_type": "randint", "_value": [0, 1000]}},
                 {
-                    "name": "sched:Halving",
+                    "name": "dash_sched:Halving",
                     **sched,
                     "classArgs": {"n": 27, "rungs": [0, 2, 8], "eta": 3},
                 },

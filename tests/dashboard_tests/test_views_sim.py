@@ -26,7 +26,7 @@ def _run(tmp_path: Path, tuner: str, n: int, steps: int, **kw: Any) -> Path:
         "searchSpace": {"x": {"_type": "choice", "_value": list(range(10))}},
         "trialConcurrency": n,
         "maxTrialNumber": n,
-        "tuner": {"name": f"sched:{tuner}", "codeDirectory": str(SUPPORT), "classArgs": kw},
+        "tuner": {"name": f"dash_sched:{tuner}", "codeDirectory": str(SUPPORT), "classArgs": kw},
         "trainingService": {
             "platform": "simulate",
             "function": "sim_support.curves:linear",
@@ -108,7 +108,7 @@ def test_pareto_of_a_real_run(tmp_path: Path, live_server: Any) -> None:
         "maxTrialNumber": 6,
         "objectives": [{"name": "acc", "mode": "maximize"}, {"name": "size", "mode": "minimize"}],
         "constraints": [{"metric": "size", "max": 45}],
-        "tuner": {"name": "sched:Walk", "codeDirectory": str(SUPPORT)},
+        "tuner": {"name": "dash_sched:Walk", "codeDirectory": str(SUPPORT)},
         "trainingService": {
             "platform": "simulate",
             "function": "sim_support.curves:tradeoff",
