@@ -10,7 +10,8 @@ import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 __all__ = [
     "BEST_STATUSES",
@@ -151,13 +152,12 @@ def feasible(metrics: Mapping[str, Any] | None, constraints: Sequence[Constraint
     return all(c.violation(m) == 0.0 for c in constraints)
 
 
-@dataclass(frozen=True)
-class Report:
-    """One intermediate report of a trial."""
+class Report(NamedTuple):
+    """One intermediate report of a trial (a named tuple: a resume builds a million of them)."""
 
     step: int
     value: float
-    metrics: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ class TrialResult:
             object.__setattr__(self, "values", (float(self.value),))
         if not self.reports and self.intermediate:
             object.__setattr__(
-                self, "reports", tuple(Report(i, v) for i, v in enumerate(self.intermediate))
+                self, "reports", tuple(map(Report, range(len(self.intermediate)), self.intermediate))
             )
 
 
