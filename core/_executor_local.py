@@ -99,6 +99,7 @@ class _Trial:
     twice: _Twice | None = None  # socket trials: each message also comes through the file
     finishing: bool = False
     killed: bool = False
+    kill_grace: float = float("inf")  # the grace of the last kill (0: escalated)
     next_check: float = 0.0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -217,7 +218,8 @@ class LocalExecutor(Executor):
         if self._server is not None:
             await self._server.close()
             self._server = None
-        await self._end_orphans(everything=True)
+        # an escalated close (grace 0: a second Ctrl-C) does not wait for orphans either
+        await self._end_orphans(everything=True, grace=min(grace, self._exit_grace))
         await self._end_recorded()
         if self._subreaper:
             set_child_subreaper(False)
@@ -465,15 +467,19 @@ class LocalExecutor(Executor):
         if not self._trials and not self._orphans:
             await asyncio.to_thread(end_recorded, self._strays)  # nothing left to find: clean
 
-    async def _end_orphans(self, ended: _Trial | None = None, *, everything: bool = False) -> None:
+    async def _end_orphans(
+        self, ended: _Trial | None = None, *, everything: bool = False, grace: float | None = None
+    ) -> None:
         """Ends the adopted orphans no running trial can own (all of them with ``everything``),
         then their own children, which are re-parented in turn; without a subreaper, sweeps by
-        the ended trial's environment marker instead."""
+        the ended trial's environment marker instead. ``grace``: the SIGTERM-to-SIGKILL wait
+        (default ``exit_grace``)."""
+        wait = self._exit_grace if grace is None else grace
         if not self._adopting:
             if ended is not None:
                 strays = await asyncio.to_thread(find_marked, self._marker(ended))
                 if strays:
-                    await asyncio.to_thread(end_refs, strays, self._exit_grace)
+                    await asyncio.to_thread(end_refs, strays, wait)
             return
         tid = None if ended is None else ended.spec.trial_id
         for _ in range(8):  # each round ends one generation of a daemon's tree
@@ -490,7 +496,7 @@ class LocalExecutor(Executor):
                 "ending %d process(es) that ended trials left behind (re-parented to the manager)",
                 len(victims),
             )
-            killed = await asyncio.to_thread(end_refs, victims, self._exit_grace)
+            killed = await asyncio.to_thread(end_refs, victims, wait)
             self.orphans_ended += len(killed)
             for ref in victims:
                 self._orphans.pop(ref, None)
@@ -508,10 +514,12 @@ class LocalExecutor(Executor):
                         or any(r.process() is not None for r in trial.known)
                     )
                 )
+            # a trial killed without grace (an escalated stop) leaves nothing to wait for either
+            wait = min(self._exit_grace, trial.kill_grace)
             if leftovers:
                 logger.info("trial %s exited leaving processes behind; ending them", tid)
-                await aterminate_tree(trial.pgid, pids=trial.known, grace=self._exit_grace)
-            await self._end_orphans(trial)  # daemons that left the group and were re-parented
+                await aterminate_tree(trial.pgid, pids=trial.known, grace=wait)
+            await self._end_orphans(trial, grace=wait)  # daemons that left the group
             if self._server is not None:
                 await self._server.drain(tid, self._drain)
                 self._server.unregister(tid)
@@ -598,6 +606,7 @@ class LocalExecutor(Executor):
         if trial is None:
             return
         trial.killed = True
+        trial.kill_grace = min(trial.kill_grace, grace)
         if not trial.finishing:
             await aterminate_tree(
                 trial.pgid, pids=trial.known, grace=grace, marker=self._marker(trial)
