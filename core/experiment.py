@@ -55,6 +55,7 @@ class Experiment:
         self.status: str | None = None
         self.dashboard_url: str | None = None
         self.manager: Any = None
+        self._new_budget: dict[str, Any] | None = None  # a resume's new budget, stored at run
 
     # ------------------------------------------------------------------------------------------
     @classmethod
@@ -70,20 +71,61 @@ class Experiment:
         return cls(Config.load(config), **kw)
 
     @classmethod
-    def resume(cls, id_or_dir: str | os.PathLike[str]) -> Experiment:
-        """An existing experiment, to be continued with :meth:`run`."""
+    def resume(
+        cls,
+        id_or_dir: str | os.PathLike[str],
+        *,
+        max_trials: int | None = None,
+        more_trials: int | None = None,
+        max_duration: str | float | None = None,
+    ) -> Experiment:
+        """An existing experiment, to be continued with :meth:`run`.
+
+        ``max_trials`` sets a new ``maxTrialNumber`` (the total, ended trials included);
+        ``more_trials`` gives that many trials more than have already used the budget;
+        ``max_duration`` sets a new ``maxExperimentDuration`` (the total over every run, like the
+        config key: ``"2h"``, ``"30m"`` or seconds). So a DONE experiment can be given more budget,
+        as ``nnictl update trialnum`` does; the new budget is stored when the run starts.
+        """
+        from hyperloom.config import parse_duration
         from hyperloom.store import StoreReader
+        from hyperloom.types import BUDGET_STATUSES
 
         exp_dir = find_experiment_dir(id_or_dir)
         reader = StoreReader(exp_dir / DB_NAME)
         try:
             exp = reader.experiment()
+            counts = reader.count_by_status()
         finally:
             reader.close()
-        raw = exp["config"]
+        raw = dict(exp["config"])
+        if max_trials is not None and more_trials is not None:
+            raise UsageError("give either --max-trials (the new total) or --more (trials to add)")
+        used = sum(counts.get(s.name, 0) for s in BUDGET_STATUSES)
+        if more_trials is not None:
+            if more_trials < 1:
+                raise UsageError(f"--more must be at least 1 (got {more_trials})")
+            max_trials = used + more_trials
+        if max_trials is not None:
+            if max_trials <= used:
+                raise UsageError(
+                    f"--max-trials {max_trials} is not more than the {used} trials that have "
+                    f"already used the budget; give a larger total, or --more N"
+                )
+            raw["maxTrialNumber"] = max_trials
+        if max_duration is not None:
+            try:
+                seconds = parse_duration(max_duration)
+            except (TypeError, ValueError) as e:
+                raise UsageError(
+                    f"--max-duration {max_duration!r} is not a duration; use 90s, 30m, 1h or 2d"
+                ) from None
+            raw["maxExperimentDuration"] = seconds
         base = Path(raw.get("trialCodeDirectory") or exp_dir)
         config = Config.from_dict(raw, base_dir=base, source=exp_dir / "config.yaml")
-        return cls(config, experiment_id=exp["id"], exp_dir=exp_dir, resuming=True)
+        out = cls(config, experiment_id=exp["id"], exp_dir=exp_dir, resuming=True)
+        out._new_budget = raw if (max_trials is not None or max_duration is not None) else None
+        return out
 
     # ------------------------------------------------------------------------------------------
     def run(
@@ -156,6 +198,9 @@ class Experiment:
         try:
             if self.resuming:
                 store = Store.open(self.dir / DB_NAME)
+                if self._new_budget is not None:
+                    store.set_config(self._new_budget)
+                    _write_config(self.dir, self.config)
             else:
                 if (self.dir / DB_NAME).exists():
                     raise UsageError(

@@ -90,6 +90,7 @@ class Manager(LineageMixin):
         self.stopping = False
         self.escalated = False
         self.stop_message = ""
+        self.budget_ended = False  # the stop was maxExperimentDuration: a budget, so DONE
         self.failed = False  # a run-time failure of the tuner (the experiment ends FAILED)
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._interrupts = 0
@@ -199,7 +200,13 @@ class Manager(LineageMixin):
             await self._main_loop()
             if not self.stopping:
                 await self._end_paused()
-            status = "FAILED" if self.failed else "STOPPED" if self.stopping else "DONE"
+            status = (
+                "FAILED"
+                if self.failed
+                else "STOPPED"
+                if self.stopping and not self.budget_ended
+                else "DONE"
+            )
         except StoreError as e:
             # disk full, a lock held elsewhere: one clear line, FAILED; what was recorded stays
             self.store_error = str(e)
@@ -775,7 +782,11 @@ class Manager(LineageMixin):
             self.config.max_experiment_duration is not None
             and self._elapsed() >= self.config.max_experiment_duration
         ):
-            self.request_stop("maxExperimentDuration reached")
+            self.request_stop(
+                f"maxExperimentDuration ({_duration_text(self.config.max_experiment_duration)}) "
+                "reached"
+            )
+            self.budget_ended = True
         for rt in list(self.running.values()):
             if rt.deadline is not None and now >= rt.deadline and rt.stop_status is None:
                 self._begin_stop(
@@ -1095,3 +1106,11 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
         p.name == name or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         for p in sig.parameters.values()
     )
+
+
+def _duration_text(seconds: float) -> str:
+    """90 -> "90s", 5400 -> "1.5h": how a budget reads in a message."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"

@@ -302,6 +302,14 @@ class Store(_Queries):
                 (status, message, time.time()),
             )
 
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        """Replaces the stored config (a resume that gives the experiment more budget)."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE experiment SET config_json = ?, updated = ?",
+                (dumps(dict(config)), time.time()),
+            )
+
     def set_manager_pid(self, pid: int | None) -> None:
         """Records the pid of the manager that drives the experiment (None when none does)."""
         with self._tx() as c:
