@@ -116,7 +116,7 @@ class Experiment:
         if max_duration is not None:
             try:
                 seconds = parse_duration(max_duration)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError):
                 raise UsageError(
                     f"--max-duration {max_duration!r} is not a duration; use 90s, 30m, 1h or 2d"
                 ) from None
