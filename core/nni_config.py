@@ -14,14 +14,16 @@ classes written against ``nni.tuner.Tuner``) run through the adapters of
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import importlib
 import inspect
 import logging
-import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hyperloom.errors import ConfigError
 
@@ -146,7 +148,6 @@ _NNI_KEYS = {
     "experimentWorkingDirectory", "tuner", "assessor", "advisor", "trainingService",
     *_IGNORED_TOP,
 }  # fmt: skip
-_NNI_IMPORT = re.compile(r"^\s*(?:import\s+nni\b|from\s+nni(?:\.[\w.]+)?\s+import\b)", re.MULTILINE)
 
 
 def _norm(key: str) -> str:
@@ -207,20 +208,97 @@ def _native_names() -> set[str]:
     }
 
 
+def _import_class(class_name: str, code_dir: Path | None) -> Any:
+    """Imports ``module.Class`` or ``module:Class`` with ``code_dir`` first on ``sys.path`` (for
+    the import only). Raises whatever the import raises."""
+    if ":" in class_name:
+        module_name, _, attr = class_name.partition(":")
+    else:
+        module_name, _, attr = class_name.rpartition(".")
+    if not module_name or not attr:
+        raise ImportError(f"{class_name!r} is not of the form 'module.Class'")
+    added = False
+    if code_dir is not None:
+        d = str(code_dir)
+        if d not in sys.path:
+            sys.path.insert(0, d)
+            added = True
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(code_dir))
+
+
+def _in_package(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
 def _class_is_nni(class_name: str, code_dir: Path | None) -> bool:
-    """Whether a ``className`` is written against NNI: its source file imports nni."""
-    module = (
-        class_name.rpartition(".")[0] if ":" not in class_name else class_name.partition(":")[0]
-    )
-    if not module or code_dir is None:
+    """Whether a ``className`` names a class written against NNI, decided by what the class is.
+
+    The class is imported (with ``code_dir`` on ``sys.path``) and its base classes are walked:
+    it is an NNI class when one of them comes from the ``nni`` package (``nni.tuner.Tuner``,
+    ``nni.assessor.Assessor``, an NNI built-in such as ``nni.algorithms.hpo.tpe_tuner.TpeTuner``,
+    or the same names from a stand-in package called ``nni``) and none from ``hyperloom``
+    (hyperloom's own base classes, and the NNI adapters, are native). Classes are compared by
+    module and name, not identity, so it does not matter which copy of nni defined them.
+
+    When the import fails because ``nni`` itself is missing (``No module named 'nni'`` or
+    ``'nni.tuner'``), the class needs nni, so it is an NNI class too: the NNI adapter then says
+    how to install nni. Any other import failure answers False, and loading the class later
+    reports that error with its cause.
+    """
+    try:
+        obj = _import_class(class_name, code_dir)
+    except ModuleNotFoundError as e:
+        return bool(e.name) and _in_package(str(e.name), "nni")
+    except (Exception, SystemExit) as e:
+        log.debug("className %s: import failed (%s: %s)", class_name, type(e).__name__, e)
         return False
-    rel = Path(*module.split("."))
-    for cand in (code_dir / rel.with_suffix(".py"), code_dir / rel / "__init__.py"):
-        try:
-            text = cand.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+    if not inspect.isclass(obj):
+        return False
+    modules = [str(getattr(base, "__module__", "") or "") for base in inspect.getmro(obj)]
+    if any(_in_package(m, "hyperloom") for m in modules):
+        return False
+    return any(_in_package(m, "nni") for m in modules)
+
+
+def _takes(class_name: str, code_dir: Path | None, arg: str) -> bool:
+    """Whether the class named by ``className`` accepts the keyword ``arg``."""
+    try:
+        params = inspect.signature(_import_class(class_name, code_dir)).parameters
+    except Exception:
+        return False
+    return arg in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _code_path(base: Path, code_dir: Any) -> Path | Literal[False] | None:
+    """A section's ``codeDirectory`` made absolute; None when it has none, False when it is
+    not a usable path (the config's validation reports that)."""
+    if not code_dir:
+        return None
+    try:
+        return (base / Path(str(code_dir)).expanduser()).resolve()
+    except (ValueError, RuntimeError, OSError):
+        return False
+
+
+def _nni_classes(raw: Mapping[str, Any], source: Path | None) -> bool:
+    """Whether a tuner/assessor/advisor section names (by ``className``) a class written against
+    NNI; see :func:`_class_is_nni`."""
+    base = source.resolve().parent if source else Path.cwd()
+    for key in ("tuner", "assessor", "advisor"):
+        sec = raw.get(key)
+        if not isinstance(sec, Mapping) or not isinstance(sec.get("className"), str):
             continue
-        return bool(_NNI_IMPORT.search(text)) and "hyperloom" not in text
+        code_path = _code_path(base, sec.get("codeDirectory"))
+        if code_path is not False and _class_is_nni(str(sec["className"]), code_path):
+            return True
     return False
 
 
@@ -281,6 +359,15 @@ class _Translator:
         raw.setdefault("nniCompat", True)
         return raw
 
+    def run_classes(self) -> dict[str, Any]:
+        """Only the ``className`` sections that name NNI classes: a hyperloom-native config
+        otherwise (keys, names and ``nniCompat`` are left as they are)."""
+        for key in ("tuner", "assessor"):
+            sec = self.raw.get(key)
+            if isinstance(sec, Mapping) and sec.get("className"):
+                self._algorithm(key, NNI_TUNERS if key == "tuner" else NNI_ASSESSORS)
+        return self.raw
+
     def _normalize_keys(self, raw: dict[str, Any]) -> None:
         """NNI matches keys ignoring case and underscores (``trial_concurrency``)."""
         canon = {_norm(k): k for k in _known_keys()}
@@ -300,19 +387,25 @@ class _Translator:
         args = dict(sec.get("classArgs") or {})
         kind = "tuner" if key == "tuner" else "assessor"
         if sec.get("className"):
-            code_dir = sec.get("codeDirectory")
-            code_path = (self.base / str(code_dir)).resolve() if code_dir else None
-            if _class_is_nni(str(sec["className"]), code_path):
+            code_path = _code_path(self.base, sec.get("codeDirectory"))
+            if code_path is not False and _class_is_nni(str(sec["className"]), code_path):
+                mode = args.get("optimize_mode")
+                if "mode" in args and not _takes(str(sec["className"]), code_path, "mode"):
+                    # hyperloom's spelling, for the adapter: NNI's class takes optimize_mode
+                    mode = mode or args["mode"]
+                    args.pop("mode")
                 new_args: dict[str, Any] = {
                     "class_name": str(sec["className"]).replace(":", "."),
                     "class_args": args,
                 }
-                if code_path:
-                    new_args["code_directory"] = str(code_path)
-                mode = args.get("optimize_mode")
                 if mode:
                     new_args["mode"] = mode
-                self.raw[key] = {"name": "nni", "classArgs": new_args}
+                new_sec: dict[str, Any] = {"name": "nni", "classArgs": new_args}
+                if code_path:
+                    # the section's codeDirectory: the registry hands it to the adapter (a
+                    # classArgs.code_directory would collide with the loader's own keyword)
+                    new_sec["codeDirectory"] = str(code_path)
+                self.raw[key] = new_sec
                 self.warn(
                     f"{key} {sec['className']} is an NNI class: run through the NNI adapter (needs hyperloom[nni])"
                 )
@@ -454,7 +547,13 @@ def translate(raw: dict[str, Any], source: Path | None) -> tuple[dict[str, Any],
     Raises:
         ConfigError: The config asks for something NNI-specific that hyperloom cannot do.
     """
-    if not isinstance(raw, Mapping) or not is_nni_config(raw):
+    if not isinstance(raw, Mapping):
         return raw, []
-    t = _Translator(copy.deepcopy(dict(raw)), source)
-    return t.run(), t.warnings
+    if is_nni_config(raw):
+        t = _Translator(copy.deepcopy(dict(raw)), source)
+        return t.run(), t.warnings
+    if _nni_classes(raw, source):
+        # a hyperloom config that names an NNI class: only that section changes
+        t = _Translator(copy.deepcopy(dict(raw)), source)
+        return t.run_classes(), t.warnings
+    return raw, []

@@ -268,20 +268,41 @@ def _construct(cls: Any, label: str, *args: Any, **kwargs: Any) -> Any:
         raise PluginError(f"{label}: {e}") from None
 
 
+def _pass_code_directory(
+    cls: Any, name: str, code_directory: str | Path | None, kwargs: dict[str, Any]
+) -> None:
+    """A plugin named by entry point whose class takes ``code_directory`` (the NNI adapters,
+    which import a user's class from there) is given the section's ``codeDirectory``."""
+    if code_directory is None or ":" in name or "code_directory" in kwargs:
+        return
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return
+    if "code_directory" in params:
+        kwargs["code_directory"] = str(code_directory)
+
+
 def load_tuner(
     name: str, space: Any, *, code_directory: str | Path | None = None, **kwargs: Any
 ) -> Any:
-    """Builds a tuner by entry-point name or ``module:Class``: ``cls(space, **kwargs)``."""
+    """Builds a tuner by entry-point name or ``module:Class``: ``cls(space, **kwargs)``.
+
+    With an entry-point name, ``code_directory`` is passed on to a class that takes a
+    ``code_directory`` argument (the ``nni`` adapter imports a ``className`` from there)."""
     cls = load("tuner", name, code_directory)
     label = f"tuner {name!r}"
+    _pass_code_directory(cls, name, code_directory, kwargs)
     check_class_args(cls, kwargs, label, reserved=("space",))
     return _construct(cls, label, space, **kwargs)
 
 
 def load_assessor(name: str, *, code_directory: str | Path | None = None, **kwargs: Any) -> Any:
-    """Builds an assessor by entry-point name or ``module:Class``: ``cls(**kwargs)``."""
+    """Builds an assessor by entry-point name or ``module:Class``: ``cls(**kwargs)``; a
+    ``code_directory`` is passed on as for :func:`load_tuner`."""
     cls = load("assessor", name, code_directory)
     label = f"assessor {name!r}"
+    _pass_code_directory(cls, name, code_directory, kwargs)
     check_class_args(cls, kwargs, label)
     return _construct(cls, label, **kwargs)
 

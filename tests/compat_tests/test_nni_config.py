@@ -184,10 +184,10 @@ def test_algorithms_without_equivalent_go_through_the_nni_adapter(tmp_path: Path
     out, _ = translate(raw, src)
     assert out["tuner"] == {
         "name": "nni",
+        "codeDirectory": str(tmp_path),  # the registry hands it to the adapter
         "classArgs": {
             "class_name": "my_tuner.MyTuner",
             "class_args": {"optimize_mode": "minimize", "k": 1},
-            "code_directory": str(tmp_path),
             "mode": "minimize",
         },
     }
