@@ -8,10 +8,13 @@ is built. Registered as the tuner ``nni`` and the assessor ``nni``::
       classArgs: {builtin: TPE, class_args: {tpe_args: {n_startup_jobs: 5}}}
     assessor:
       name: nni
-      classArgs: {class_name: my_assessor.MyAssessor, code_directory: ., class_args: {}}
+      codeDirectory: .          # where class_name is imported from (given to the adapter)
+      classArgs: {class_name: my_assessor.MyAssessor, class_args: {}}
 
-NNI v2 configs that name an algorithm with no native equivalent, or a ``className`` written
-against nni, are translated to these adapters automatically (:mod:`hyperloom.nni_config`).
+Configs that name an algorithm with no native equivalent, or a ``className`` whose class
+derives from ``nni.tuner.Tuner`` / ``nni.assessor.Assessor`` (decided by importing it and
+walking its base classes, so a class re-exported from a package's ``__init__.py`` counts), are
+translated to these adapters automatically (:mod:`hyperloom.nni_config`).
 """
 
 from __future__ import annotations
