@@ -2,7 +2,8 @@
 
 Parameters (all optional): ``method`` (darts, enas, spos), ``seed``, ``epochs``, ``lr``, ``weight_decay``,
 ``channels``, and the method's own settings (``arch_lr``, ``order``, ``warmup_epochs``,
-``max_skip`` for DARTS; ``n_candidates`` for ENAS; ``n_evals``, ``population_size`` for SPOS);
+``max_skip`` for DARTS; ``n_candidates``, ``warmup_paths`` for ENAS; ``n_evals``,
+``population_size``, ``sampling`` for SPOS);
 ``retrain_epochs`` > 0 also retrains the derived architecture from scratch and reports that
 accuracy as the final value (the joint search does this).
 
@@ -32,8 +33,8 @@ torch.set_num_threads(1)
 
 KNOWN = {
     "darts": ("lr", "weight_decay", "arch_lr", "order", "warmup_epochs", "max_skip", "batch_size"),
-    "enas": ("lr", "weight_decay", "n_candidates", "batch_size"),
-    "spos": ("lr", "weight_decay", "n_evals", "population_size", "batch_size"),
+    "enas": ("lr", "weight_decay", "n_candidates", "batch_size", "warmup_paths"),
+    "spos": ("lr", "weight_decay", "n_evals", "population_size", "batch_size", "sampling"),
 }
 
 

@@ -45,6 +45,7 @@ def enas_search(
     controller_args: Mapping[str, Any] | None = None,
     reward_batch: int = 128,
     n_candidates: int = 20,
+    warmup_paths: int = 0,
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -59,6 +60,9 @@ def enas_search(
         controller_args: Its class arguments (default ``{"batch_size": 8}``).
         reward_batch: Validation rows per reward.
         n_candidates: Paths drawn from the final policy and validated in full.
+        warmup_paths: Epochs of fair (FairNAS) path sampling before the controller takes over:
+            a controller that starts on untrained shared weights learns to prefer the paths
+            that train fastest (parameter-free ones), then keeps training only those.
         seed: Seeds everything.
         max_seconds: Stop training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)``; True stops training.
@@ -73,6 +77,9 @@ def enas_search(
     rng = np.random.default_rng(seed + 1)
     state: dict[str, Any] = {"i": 0, "params": {}}  # the controller's current suggestion
     result = SearchResult("enas", supernet.sample(np.random.default_rng(seed)), 0.0)
+    warm = max(0, min(int(warmup_paths), epochs))
+    if warm:
+        result.notes.append(f"{warm} epochs of fair path sampling before the controller")
 
     def sampler() -> dict[str, Any]:
         state["i"] = int(state["i"]) + 1
@@ -92,8 +99,8 @@ def enas_search(
 
     train_single_path(
         supernet, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        seed=seed, sampler=sampler, after_step=after_step, on_epoch=on_epoch,
-        max_seconds=max_seconds, result=result,
+        seed=seed, sampler=sampler, sampler_from=warm, sampling="fair", after_step=after_step,
+        on_epoch=on_epoch, max_seconds=max_seconds, result=result,
     )  # fmt: skip
     best: tuple[float, dict[str, Any]] | None = None
     for _ in range(n_candidates):

@@ -10,6 +10,7 @@ ended trial.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -30,7 +31,43 @@ from hyperloom.plugins.nas._oneshot import (
 )
 from hyperloom.plugins.nas._supernet import Supernet
 
-__all__ = ["spos_search", "train_single_path", "tuner_search"]
+__all__ = ["FairSampler", "spos_search", "train_single_path", "tuner_search"]
+
+
+def _lr_factor(step: int, warm: int, total: int) -> float:
+    """Linear warmup over ``warm`` steps, then cosine decay to 0 at ``total``."""
+    if step < warm:
+        return (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+class FairSampler:
+    """Paths with strict fairness (FairNAS, Chu et al. 2021): in each block of ``m`` calls, ``m``
+    the largest option count, every option of every decision appears ``m // n`` or
+    ``m // n + 1`` times (``n`` its option count), in a random order drawn per block."""
+
+    def __init__(self, supernet: Supernet, rng: np.random.Generator) -> None:
+        self.supernet = supernet
+        self.rng = rng
+        self.m = max(len(v) for v in supernet.decisions.values())
+        self.block: list[dict[str, Any]] = []
+
+    def _new_block(self) -> None:
+        cols: dict[str, list[Any]] = {}
+        for key, opts in self.supernet.decisions.items():
+            n = len(opts)
+            idx = list(range(n)) * (self.m // n) + list(self.rng.permutation(n)[: self.m % n])
+            seq = [opts[int(i)] for i in self.rng.permutation(idx)]
+            cols[key] = seq
+        self.block = [
+            {**{k: cols[k][i] for k in cols}, **self.supernet.fixed} for i in range(self.m)
+        ]
+
+    def __call__(self) -> dict[str, Any]:
+        if not self.block:
+            self._new_block()
+        return self.block.pop()
 
 
 def train_single_path(
@@ -43,6 +80,9 @@ def train_single_path(
     weight_decay: float,
     seed: int,
     sampler: Any = None,
+    sampler_from: int = 0,
+    sampling: str = "uniform",
+    warmup_epochs: int = 0,
     after_step: Any = None,
     on_epoch: EpochCallback | None = None,
     max_seconds: float | None = None,
@@ -51,24 +91,40 @@ def train_single_path(
     """Trains the shared weights one sampled path per step (Adam, cosine schedule: on a budget of
     a few CPU minutes it converges much faster than the papers' SGD).
 
-    ``sampler()`` returns the path of the next step (uniform by default); ``after_step(arch)``
-    runs after each step (ENAS's controller update). After every epoch the mean inherited
-    accuracy of three fixed random paths is the supernet accuracy given to ``on_epoch``.
+    ``sampler()`` returns the path of the next step from epoch ``sampler_from`` on; before
+    that, or without one, ``sampling`` says how paths are drawn: ``"uniform"`` (SPOS) or
+    ``"fair"`` (FairNAS's strict fairness: every option of every decision is trained equally
+    often in each block of ``m`` steps, ``m`` the largest option count, in a fresh random order
+    per block; unlike FairNAS the weights are updated after every step, not once per block, so
+    a fair epoch costs what a uniform one does). ``warmup_epochs`` ramps the learning rate
+    linearly from 0 before the cosine decay. ``after_step(arch)`` runs after each step that
+    ``sampler`` chose (ENAS's controller update). After every epoch the mean inherited accuracy
+    of three fixed random paths is the supernet accuracy given to ``on_epoch``.
     """
+    if sampling not in ("uniform", "fair"):
+        raise ValueError(f"sampling must be 'uniform' or 'fair', got {sampling!r}")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     x_tr, y_tr, _, _, _, _ = tensors(data)
     opt = torch.optim.Adam(supernet.weight_parameters(), lr=lr, weight_decay=weight_decay)
-    steps = max(1, epochs * max(1, len(y_tr) // batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    per_epoch = max(1, len(y_tr) // batch_size)
+    steps = max(1, epochs * per_epoch)
+    warm = min(max(0, warmup_epochs) * per_epoch, steps - 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: _lr_factor(t, warm, steps))
+    fair = FairSampler(supernet, rng) if sampling == "fair" else None
+
+    def default_draw() -> dict[str, Any]:
+        return fair() if fair is not None else supernet.sample(rng)
+
     probe = sample_probe(supernet, seed)
     start = time.perf_counter()
     for epoch in range(epochs):
         supernet.train()
         total, n = 0.0, 0
         for idx in batches(len(y_tr), batch_size, gen):
-            arch = sampler() if sampler is not None else supernet.sample(rng)
+            controlled = sampler is not None and epoch >= sampler_from
+            arch = sampler() if controlled else default_draw()
             opt.zero_grad()
             loss = F.cross_entropy(supernet(x_tr[idx], arch), y_tr[idx])
             loss.backward()  # type: ignore[no-untyped-call]
@@ -77,7 +133,7 @@ def train_single_path(
             sched.step()
             total += float(loss.detach()) * len(idx)
             n += len(idx)
-            if after_step is not None:
+            if controlled and after_step is not None:
                 after_step(arch)
         accs = [evaluate_inherited(supernet, a, data, n_val=500) for a in probe]
         metrics = {
@@ -144,6 +200,10 @@ def spos_search(
     n_evals: int = 50,
     population_size: int = 10,
     sample_size: int = 3,
+    sampling: str = "uniform",
+    warmup_epochs: int = 0,
+    bn_batches: int = 2,
+    n_val: int | None = 500,
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -158,6 +218,10 @@ def spos_search(
         tuner: The search tuner's registered name.
         n_evals: Architectures evaluated.
         population_size, sample_size: Evolution's settings (ignored for other tuners).
+        sampling: ``"uniform"`` (SPOS) or ``"fair"`` (FairNAS strict fairness) path sampling.
+        warmup_epochs: Linear learning-rate warmup before the cosine decay.
+        bn_batches: Training batches of 128 that recalibrate batch norm per evaluated path.
+        n_val: Validation rows per evaluation (None: all).
         seed: Seeds everything.
         max_seconds: Stop supernet training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)`` during training; True stops training.
@@ -166,14 +230,16 @@ def spos_search(
     result = SearchResult("spos", supernet.sample(np.random.default_rng(seed)), 0.0)
     train_single_path(
         supernet, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        seed=seed, on_epoch=on_epoch, max_seconds=max_seconds, result=result,
+        seed=seed, sampling=sampling, warmup_epochs=warmup_epochs, on_epoch=on_epoch,
+        max_seconds=max_seconds, result=result,
     )  # fmt: skip
     args: dict[str, Any] = {}
     if tuner == "evolution":
         pop = max(2, min(population_size, n_evals))
         args = {"population_size": pop, "sample_size": max(1, min(sample_size, pop))}
     tuner_search(
-        supernet, data, tuner=tuner, n_evals=n_evals, seed=seed, tuner_args=args, result=result
-    )
+        supernet, data, tuner=tuner, n_evals=n_evals, seed=seed, n_val=n_val,
+        bn_batches=bn_batches, tuner_args=args, result=result,
+    )  # fmt: skip
     result.seconds = time.perf_counter() - start
     return result

@@ -3,6 +3,7 @@ Tiny supernets on synthetic 6x6 data, a few steps each."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -174,6 +175,56 @@ def test_spos_evaluates_through_the_evolution_tuner() -> None:
     assert res.val_acc == max(accs)
     assert len({tuple(sorted(a.items())) for a, _ in res.evaluations}) == 12  # distinct
     _valid(net, res.arch, cell_space(2, ops=OPS))
+
+
+def test_fair_sampling_trains_every_option_equally_often() -> None:
+    from hyperloom.plugins.nas._spos import FairSampler
+
+    net = _cell()
+    sampler = FairSampler(net, np.random.default_rng(0))
+    m = sampler.m
+    assert m == max(len(v) for v in net.decisions.values())
+    blocks = 6
+    paths = [sampler() for _ in range(m * blocks)]
+    for key, opts in net.decisions.items():
+        counts = [sum(1 for p in paths if p[key] == o) for o in opts]
+        # per block every option gets floor(m/n) or ceil(m/n) draws; op keys exactly m/n
+        assert all(blocks * (m // len(opts)) <= c <= blocks * -(-m // len(opts)) for c in counts)
+        if m % len(opts) == 0:
+            assert len(set(counts)) == 1, (key, counts)
+    # uniform draws of the same length are (almost surely) unequal somewhere
+    rng = np.random.default_rng(0)
+    uni = [net.sample(rng) for _ in range(m * blocks)]
+    key = "normal_n0_op0"
+    assert len({sum(1 for p in uni if p[key] == o) for o in net.decisions[key]}) > 1
+
+
+def test_lr_warmup_then_cosine() -> None:
+    from hyperloom.plugins.nas._spos import _lr_factor
+
+    f = [_lr_factor(t, 4, 20) for t in range(20)]
+    assert f[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert f[4] == 1.0 and all(a >= b for a, b in itertools.pairwise(f[4:]))
+    assert f[-1] < 0.05
+    assert _lr_factor(0, 0, 10) == 1.0  # no warmup: plain cosine
+
+
+def test_spos_fair_sampling_and_enas_warmup_run_and_say_so() -> None:
+    net = _cell()
+    res = spos_search(
+        net, _data(), epochs=2, batch_size=32, n_evals=6, population_size=3, sampling="fair",
+        warmup_epochs=1, bn_batches=1, n_val=20,
+    )  # fmt: skip
+    assert len(res.history) == 2 and len(res.evaluations) == 6
+    with pytest.raises(ValueError, match="sampling"):
+        spos_search(_cell(), _data(), epochs=1, sampling="nope")
+    calls: list[int] = []
+    res = enas_search(
+        _cell(), _data(), epochs=2, batch_size=32, n_candidates=3, warmup_paths=1,
+        controller_args={"batch_size": 2},
+        on_epoch=lambda e, m: calls.append(e),
+    )  # fmt: skip
+    assert calls == [0, 1] and any("fair path sampling" in n for n in res.notes)
 
 
 def test_enas_controller_is_the_rl_tuner_and_learns_from_rewards() -> None:

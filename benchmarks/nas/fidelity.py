@@ -1,0 +1,197 @@
+"""Weight-sharing fidelity, before and after: Kendall's tau between inherited-weight accuracy and
+standalone accuracy for 50 sampled architectures of the nas-oneshot setting (Fashion-MNIST 7x7,
+examples/nas-oneshot/common.py), for several ways of training and evaluating the supernet.
+
+The standalone accuracies are the end-to-end benchmark's retraining (``train_standalone``, 4
+epochs of Adam, test accuracy on the 1,000 held-out images), run once for two seeds and cached
+in ``fidelity_standalone.json``; the tau between the two seeds is the noise ceiling (no
+supernet can rank better than a second retraining does). Each supernet variant then costs only
+its own training and 50 inherited-weight evaluations:
+
+    nice -n 10 python benchmarks/nas/fidelity.py --standalone            # once (~11 CPU min)
+    nice -n 10 python benchmarks/nas/fidelity.py --variant spos15 spos60_fair ...
+    python benchmarks/nas/fidelity.py --table
+
+Variants (see VARIANTS): the number of supernet epochs, uniform vs fair (FairNAS strict-
+fairness) path sampling, learning-rate warmup, and the evaluation protocol (batch-norm
+recalibration batches, validation rows). Results go to ``fidelity.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from _setup import common
+from hyperloom.plugins.nas import Supernet, evaluate_inherited, kendall_tau, train_standalone
+from hyperloom.plugins.nas._oneshot import SearchResult
+from hyperloom.plugins.nas._spos import train_single_path
+
+torch.set_num_threads(1)
+HERE = Path(__file__).resolve().parent
+STANDALONE = HERE / "fidelity_standalone.json"
+RESULTS = HERE / "fidelity.json"
+N_ARCHS = 50
+RETRAIN_EPOCHS = 4
+
+#: name -> (supernet training options, evaluation options)
+VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    # the previous defaults: 15 epochs, uniform paths, BN on 2 batches, 500 validation rows
+    "spos15": ({"epochs": 15}, {"bn_batches": 2}),
+    "spos15_nobn": ({"epochs": 15}, {"bn_batches": 0}),
+    "spos15_bn8": ({"epochs": 15}, {"bn_batches": 8}),
+    "spos15_fair": ({"epochs": 15, "sampling": "fair"}, {"bn_batches": 2}),
+    "spos60": ({"epochs": 60}, {"bn_batches": 2}),
+    "spos60_fair": ({"epochs": 60, "sampling": "fair"}, {"bn_batches": 2}),
+    "spos60_fair_warm": ({"epochs": 60, "sampling": "fair", "warmup_epochs": 3}, {"bn_batches": 2}),
+    "spos60_fair_bn8": ({"epochs": 60, "sampling": "fair"}, {"bn_batches": 8}),
+    "spos120_fair": ({"epochs": 120, "sampling": "fair"}, {"bn_batches": 2}),
+    "spos120": ({"epochs": 120}, {"bn_batches": 2}),
+}
+
+
+def sample_archs(data: Any, n: int = N_ARCHS, seed: int = 0) -> list[dict[str, Any]]:
+    net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
+    rng = np.random.default_rng(seed + 100)
+    return [net.sample(rng) for _ in range(n)]
+
+
+def standalone(seeds: list[int]) -> None:
+    data = common.data()
+    archs = sample_archs(data)
+    rows: list[dict[str, Any]] = (
+        json.loads(STANDALONE.read_text())["rows"] if STANDALONE.exists() else []
+    )
+    if not rows:
+        rows = [{"arch": a, "runs": {}} for a in archs]
+    for i, row in enumerate(rows):
+        for seed in seeds:
+            if str(seed) in row["runs"]:
+                continue
+            torch.manual_seed(seed)
+            net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
+            model = net.extract(row["arch"], inherit=False)
+            row["params"] = model.num_parameters()
+            c0 = time.process_time()
+            scores = train_standalone(model, data, epochs=RETRAIN_EPOCHS, seed=seed)
+            row["runs"][str(seed)] = {**scores, "cpu": time.process_time() - c0}
+            print(i, seed, f"{scores['test_acc']:.3f}", row["params"], flush=True)
+            STANDALONE.write_text(json.dumps({"retrain_epochs": RETRAIN_EPOCHS, "rows": rows}))
+
+
+def target(rows: list[dict[str, Any]]) -> list[float]:
+    """Standalone accuracy: test accuracy averaged over the retraining seeds."""
+    return [statistics.mean(r["runs"][s]["test_acc"] for s in sorted(r["runs"])) for r in rows]
+
+
+def run_variant(name: str, seed: int = 0) -> dict[str, Any]:
+    train_opts, eval_opts = VARIANTS[name]
+    data = common.data()
+    rows = json.loads(STANDALONE.read_text())["rows"]
+    torch.manual_seed(seed)
+    net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
+    res = SearchResult("spos", rows[0]["arch"], 0.0)
+    c0, w0 = time.process_time(), time.perf_counter()
+    opts = {"batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, **train_opts}
+    train_single_path(net, data, seed=seed, result=res, **opts)
+    train_cpu = time.process_time() - c0
+    c1 = time.process_time()
+    inherited = [evaluate_inherited(net, r["arch"], data, **eval_opts) for r in rows]
+    eval_ms = 1000 * (time.process_time() - c1) / len(rows)
+    final = target(rows)
+    params = [r["params"] for r in rows]
+    out = {
+        "variant": name,
+        "seed": seed,
+        "train": opts,
+        "eval": eval_opts,
+        "tau": kendall_tau(inherited, final),
+        "tau_params": kendall_tau(params, final),
+        "tau_inherited_vs_params": kendall_tau(inherited, params),
+        "supernet_acc_last": res.history[-1]["supernet_acc"],
+        "train_cpu_s": train_cpu,
+        "train_wall_s": time.perf_counter() - w0,
+        "eval_cpu_ms": eval_ms,
+        "inherited": inherited,
+        # the architecture the inherited accuracy would pick, and its standalone accuracy
+        "top1_standalone": final[int(np.argmax(inherited))],
+        "mean_standalone": statistics.mean(final),
+    }
+    print(
+        f"{name} seed {seed}: tau {out['tau']:.3f} (params {out['tau_params']:.3f}), "
+        f"supernet acc {out['supernet_acc_last']:.3f}, train {train_cpu:.0f} CPU s, "
+        f"top-1 pick {out['top1_standalone']:.3f} vs mean {out['mean_standalone']:.3f}",
+        flush=True,
+    )
+    return out
+
+
+def table() -> None:
+    data = json.loads(STANDALONE.read_text())
+    rows = data["rows"]
+    seeds = sorted(rows[0]["runs"])
+    print(
+        f"{len(rows)} architectures, standalone = {data['retrain_epochs']}-epoch retraining, "
+        f"test acc averaged over seeds {seeds}"
+    )
+    if len(seeds) >= 2:
+        a = [r["runs"][seeds[0]]["test_acc"] for r in rows]
+        b = [r["runs"][seeds[1]]["test_acc"] for r in rows]
+        print(f"noise ceiling: tau(seed {seeds[0]}, seed {seeds[1]}) = {kendall_tau(a, b):.3f}")
+    final = target(rows)
+    print(f"parameter count alone: tau = {kendall_tau([r['params'] for r in rows], final):.3f}")
+    if not RESULTS.exists():
+        return
+    res = json.loads(RESULTS.read_text())
+    print(
+        "| variant | seeds | Kendall tau (median) | supernet acc | train CPU s | "
+        "standalone acc of its top-1 | eval CPU ms |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in res:
+        by.setdefault(r["variant"], []).append(r)
+    for name in VARIANTS:
+        if name not in by:
+            continue
+        rs = by[name]
+        med = statistics.median
+        print(
+            f"| {name} | {len(rs)} | {med(r['tau'] for r in rs):.3f} | "
+            f"{med(r['supernet_acc_last'] for r in rs):.3f} | "
+            f"{med(r['train_cpu_s'] for r in rs):.0f} | "
+            f"{med(r['top1_standalone'] for r in rs):.3f} | {med(r['eval_cpu_ms'] for r in rs):.0f} |"
+        )
+    print(
+        f"(mean standalone accuracy of the 50: {statistics.mean(final):.3f}, best {max(final):.3f})"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--standalone", action="store_true")
+    ap.add_argument("--standalone-seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--variant", nargs="+", default=[])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--table", action="store_true")
+    args = ap.parse_args()
+    if args.standalone:
+        standalone(args.standalone_seeds)
+    for name in args.variant:
+        for seed in args.seeds:
+            out = run_variant(name, seed)
+            prev = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+            prev = [p for p in prev if (p["variant"], p["seed"]) != (name, seed)]
+            RESULTS.write_text(json.dumps([*prev, out], indent=1))
+    if args.table or not (args.standalone or args.variant):
+        table()
+
+
+if __name__ == "__main__":
+    main()
