@@ -1,0 +1,246 @@
+"""hyperloom.optimize in process: a Python function as trials, recorded in the real SQLite store
+through the real manager, read back by the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hyperloom import open_experiment
+from hyperloom.errors import PluginError, UsageError
+from hyperloom.optimize import OptimizeResult, Trial, optimize
+from hyperloom.types import TrialStatus
+
+SUPPORT = Path(__file__).parent / "optimize_support"
+SPACE = {"x": {"_type": "uniform", "_value": [0, 1]}}
+HYPERLOOM = [sys.executable, "-m", "hyperloom.cli"]
+
+
+@pytest.fixture(autouse=True)
+def _support_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(SUPPORT))
+
+
+def fns() -> Any:
+    import optimize_fns as module  # from optimize_support/
+
+    return module
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HYPERLOOM, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_function_runs_as_trials_in_the_store_and_the_cli_reads_them() -> None:
+    seen: list[float] = []
+    lock = threading.Lock()
+
+    def objective(params: dict[str, Any]) -> float:
+        with lock:
+            seen.append(params["x"])
+        return (params["x"] - 0.3) ** 2
+
+    result = optimize(
+        objective, SPACE, n_trials=12, mode="minimize", tuner="random", seed=3, concurrency=3,
+        quiet=True,
+    )  # fmt: skip
+    assert isinstance(result, OptimizeResult) and result.status == "DONE"
+    trials = result.trials()
+    assert len(trials) == 12 and all(t.status is TrialStatus.SUCCEEDED for t in trials)
+    assert sorted(seen) == sorted(t.params["x"] for t in trials)
+    for t in trials:
+        assert t.value == pytest.approx((t.params["x"] - 0.3) ** 2)
+    best = min(trials, key=lambda t: math.inf if t.value is None else t.value)
+    assert result.best_trial is not None and result.best_trial.trial_id == best.trial_id
+    assert result.best_params == best.params and result.best_value == best.value
+    assert result.pareto_front()[0].trial_id == best.trial_id
+    # a normal experiment: open_experiment and the CLI see it
+    assert open_experiment(result.id).trials()[0].trial_id == trials[0].trial_id
+    out = cli("trials", result.id, "--json")
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)) == 12
+    status = cli("status", result.id)
+    assert status.returncode == 0 and result.id in status.stdout
+
+
+def test_intermediate_reports_reach_the_store_and_an_assessor_stops_trials() -> None:
+    stops: list[str] = []
+
+    def objective(params: dict[str, Any], trial: Trial) -> float | None:
+        v = 0.0
+        for step in range(8):
+            v = params["x"] * (step + 1)
+            trial.report(v, step)
+            threading.Event().wait(0.05)  # time for the assessor's verdict to arrive
+            if trial.should_stop():
+                stops.append(trial.trial_id)
+                return None  # the last report counts
+        return v
+
+    result = optimize(
+        objective, SPACE, n_trials=16, mode="maximize", tuner="random", seed=1,
+        assessor="median_stop", assessor_args={"start_step": 2},
+        config={"stopGracePeriod": 5}, quiet=True,
+    )  # fmt: skip
+    trials = result.trials()
+    assert len(trials) == 16
+    done = [t for t in trials if t.status is TrialStatus.SUCCEEDED]
+    assert done and all(len(t.intermediate) == 8 for t in done)
+    assert all(t.intermediate[-1] == pytest.approx(t.value) for t in done)
+    early = [t for t in trials if t.status is TrialStatus.EARLY_STOPPED]
+    assert early, "median_stop never stopped a weak trial"
+    # the stop reached the function (should_stop() turned True) and only stopped trials saw it
+    assert stops and set(stops) <= {t.trial_id for t in early}
+    assert all(len(t.intermediate) < 8 for t in early)
+
+
+def test_an_exception_is_a_failed_trial_with_its_traceback_not_a_crash() -> None:
+    result = optimize(
+        fns().fails_when_big, SPACE, n_trials=10, mode="maximize", tuner="random", seed=0,
+        quiet=True, config={"maxLaunchFailures": 0},
+    )  # fmt: skip
+    assert result.status == "DONE"
+    failed = result.trials("FAILED")
+    ok = result.trials("SUCCEEDED")
+    assert failed and ok and len(failed) + len(ok) == 10
+    for t in failed:
+        assert t.params["x"] > 0.5 and t.value is None
+        assert t.reason is not None and t.reason.startswith("ValueError: x=")
+        log = (result.dir / "trials" / t.trial_id / "stderr.log").read_text()
+        assert "Traceback (most recent call last)" in log and "fails_when_big" in log
+    assert all(t.params["x"] <= 0.5 for t in ok)
+    assert result.best_value == max(t.value for t in ok if t.value is not None)
+
+
+def test_no_success_says_why_when_asked_for_the_best() -> None:
+    def broken(params: dict[str, Any]) -> float:
+        raise RuntimeError("dataset missing")
+
+    result = optimize(broken, SPACE, n_trials=3, mode="minimize", tuner="random", quiet=True)
+    assert result.best_trial is None and len(result.trials("FAILED")) == 3
+    with pytest.raises(UsageError, match="dataset missing"):
+        result.best_params  # noqa: B018
+
+
+def test_several_objectives_from_a_dict_or_a_tuple_give_a_pareto_front() -> None:
+    objs = [("acc", "maximize"), ("cost", "minimize")]
+    result = optimize(
+        fns().two_objectives, SPACE, n_trials=10, objectives=objs, tuner="random", seed=2,
+        quiet=True,
+    )  # fmt: skip
+    trials = result.trials()
+    assert all(t.status is TrialStatus.SUCCEEDED for t in trials)
+    for t in trials:
+        x = t.params["x"]
+        assert t.values == pytest.approx((x, x * x))
+        assert t.metrics["note"] == "extra"  # extra entries are kept as metrics
+    assert len(result.pareto_front()) == 10  # acc = x, cost = x^2: nothing dominates anything
+    tup = optimize(
+        fns().two_objectives_tuple, SPACE, n_trials=8,
+        objectives=[("acc", "maximize"), ("err", "minimize")], tuner="random", seed=2, quiet=True,
+    )  # fmt: skip
+    for t in tup.trials():
+        assert t.values == pytest.approx((t.params["x"], (1 - t.params["x"]) ** 2))
+
+
+def test_resume_in_python_needs_the_function_again_and_adds_trials() -> None:
+    calls: list[int] = []
+
+    def objective(params: dict[str, Any]) -> float:
+        calls.append(1)
+        return params["x"]
+
+    first = optimize(objective, SPACE, n_trials=4, mode="maximize", tuner="random", quiet=True)
+    assert len(first.trials()) == 4
+    again = optimize(objective, resume=first.id, n_trials=3, quiet=True)
+    assert again.id == first.id and again.status == "DONE"
+    assert len(again.trials()) == 7 and len(calls) == 7
+    assert [t.sequence for t in again.trials()] == list(range(1, 8))
+
+
+def test_cli_resume_imports_a_module_function_and_refuses_a_closure_clearly() -> None:
+    result = optimize(fns().quadratic, SPACE, n_trials=2, mode="minimize", quiet=True)
+    out = cli("resume", result.id, "--more", "2")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(open_experiment(result.id).trials("SUCCEEDED")) == 4
+
+    def local(params: dict[str, Any]) -> float:
+        return 1.0
+
+    closed = optimize(local, SPACE, n_trials=1, mode="minimize", quiet=True)
+    bad = cli("resume", closed.id, "--more", "1")
+    assert bad.returncode == 2
+    assert "hyperloom.optimize(fn, resume=ID)" in bad.stdout + bad.stderr
+
+
+def test_a_trial_that_ignores_its_timeout_is_abandoned_and_unwound() -> None:
+    unwound = threading.Event()
+
+    def stubborn(params: dict[str, Any], trial: Trial) -> float:
+        try:
+            for step in range(200):
+                threading.Event().wait(0.02)
+                trial.report(1.0, step)  # raises TrialKilled once the manager gave up
+        except BaseException:
+            unwound.set()
+            raise
+        return 1.0
+
+    result = optimize(
+        stubborn, SPACE, n_trials=1, mode="maximize", tuner="random", quiet=True,
+        config={"maxTrialDuration": 0.3, "stopGracePeriod": 0.2},
+    )  # fmt: skip
+    (t,) = result.trials()
+    assert t.status is TrialStatus.TIMEOUT
+    assert unwound.wait(5), "the abandoned function was never unwound"
+
+
+def test_an_async_function_runs_on_the_loop() -> None:
+    async def objective(params: dict[str, Any], trial: Trial) -> float:
+        import asyncio
+
+        await asyncio.sleep(0.01)
+        trial.report(params["x"], 0)
+        return params["x"] * 2
+
+    result = optimize(
+        objective, SPACE, n_trials=4, concurrency=4, mode="maximize", tuner="random", quiet=True
+    )
+    for t in result.trials():
+        assert t.status is TrialStatus.SUCCEEDED and t.value == pytest.approx(2 * t.params["x"])
+        assert t.intermediate == pytest.approx((t.params["x"],))
+
+
+def test_bad_calls_are_refused_before_anything_runs(hl_home: Path) -> None:
+    with pytest.raises(UsageError, match="mode='minimize' or mode='maximize'"):
+        optimize(fns().quadratic, SPACE, n_trials=1)
+    with pytest.raises(UsageError, match="lambda"):
+        optimize(lambda p: 1.0, SPACE, n_trials=1, mode="minimize", isolation="subprocess")
+    with pytest.raises(UsageError, match="instance cannot be rebuilt"):
+        optimize(fns().quadratic, SPACE, n_trials=1, mode="minimize", tuner=object())  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="isolation"):
+        optimize(fns().quadratic, SPACE, n_trials=1, mode="minimize", isolation="docker")
+    with pytest.raises(PluginError, match=r"Did you mean .seed."):
+        optimize(fns().quadratic, SPACE, n_trials=1, mode="minimize", tuner_args={"sede": 1})
+    assert not any(p.is_dir() for p in hl_home.iterdir())  # nothing was created
+
+
+def test_a_returned_value_that_is_not_a_number_fails_the_trial_with_a_reason() -> None:
+    result = optimize(
+        lambda p: "high", SPACE, n_trials=1, mode="minimize", quiet=True
+    )
+    (t,) = result.trials()
+    assert t.status is TrialStatus.FAILED and "must be a number" in (t.reason or "")
+
+
+def test_the_module_is_callable_so_hyperloom_optimize_works_either_way() -> None:
+    import hyperloom.optimize as mod
+
+    result = mod(fns().quadratic, SPACE, n_trials=1, mode="minimize", quiet=True)  # type: ignore[operator]
+    assert result.trials()[0].status is TrialStatus.SUCCEEDED
