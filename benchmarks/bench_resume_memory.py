@@ -56,6 +56,9 @@ def build(root: Path, n: int, steps: int, tuner: str) -> tuple[str, Path]:
     store = Store.open(exp.dir)
     try:
         store.import_records(_matching(n, steps))
+        # as a crashed or stopped run leaves it: `resume` replays the history (a DONE experiment
+        # given no more budget would only print a hint)
+        store.set_experiment_status("STOPPED", "benchmark")
     finally:
         store.close()
     return exp.id, exp.dir

@@ -14,7 +14,16 @@ from typing import Any
 
 from hyperloom.types import TrialResult, TrialStatus
 
-__all__ = ["TrialRecord", "dumps", "floats_json", "json_text", "loads", "pack_floats", "record"]
+__all__ = [
+    "TrialRecord",
+    "dumps",
+    "floats_json",
+    "json_text",
+    "loads",
+    "pack_floats",
+    "record",
+    "result",
+]
 
 
 def dumps(obj: Any) -> str:
@@ -55,7 +64,13 @@ def _unpack_intermediate(data: bytes | str | None) -> tuple[float, ...]:
 
 
 def loads(text: str | None, default: Any = None) -> Any:
-    return default if text is None else json.loads(text)
+    if text is None:
+        return default
+    if text == "{}":  # most metrics and handles: a replay of 10,000 trials parses them all
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,23 @@ def record(row: tuple[Any, ...]) -> TrialRecord:
         channel_offset=row[14],
         final_seen=bool(row[15]),
         **_v2_fields(row),
+    )
+
+
+def result(row: tuple[Any, ...]) -> TrialResult:
+    """``record(row).to_result()`` without the record: what a resume replays into the tuner and
+    assessor, built straight from the row (the columns only a record needs are never parsed)."""
+    values = loads(row[17]) if len(row) > 17 else None
+    return TrialResult(
+        trial_id=row[0],
+        params=json.loads(row[3]),
+        status=TrialStatus[row[2]],
+        value=row[4],
+        intermediate=_unpack_intermediate(row[16]),
+        sequence=row[1],
+        metrics=loads(row[5], {}),
+        values=None if values is None else tuple(float(v) for v in values),
+        parent=row[18] if len(row) > 18 else None,
     )
 
 
