@@ -20,6 +20,13 @@ both), its stdout is copied through line by line, and every line is searched for
   objective key is the value, ``--step-key`` (default epoch/step/iteration) its step, and a true
   ``final`` key marks the final record. The file is read as it grows.
 
+Echoed parameters are not metrics: many scripts print their own hyperparameters
+(``lr=0.006 batch_size=32``), often on the line with the objective. An extra pair (or file key)
+named like one of the trial's numeric parameters whose value is that parameter as printed (equal
+to within half a unit in the last printed digit: ``lr=0.006`` echoes 0.00612, ``lr=6.1e-3`` too)
+is left out of the metrics. A parameter-named value that differs from the parameter (an ``lr``
+that a schedule decays) is still a metric, and the objective itself is always read.
+
 Each value is reported as an intermediate result. When nothing marks a final value, the last value
 counts as final. When no value was found at all, the trial fails (exit code 3) and the last line of
 stderr gives the tail of the output as the reason. The child's own exit code is passed on.
@@ -39,11 +46,11 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FileMetrics", "LineMetrics", "Reading", "main"]
+__all__ = ["FileMetrics", "LineMetrics", "Reading", "is_echo", "main", "numeric_params"]
 
 STEP_KEYS = ("epoch", "step", "iteration", "iter")
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -83,8 +90,42 @@ def _step(text: Any) -> int | None:
     return int(v) if v is not None and v == int(v) else None
 
 
+_TOKEN = re.compile(r"[+-]?\d*(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?")
+
+
+def numeric_params(params: Mapping[str, Any] | None) -> dict[str, float]:
+    """The trial's numeric parameters by lower-cased name (bools, strings, nested values left
+    out): what a script may echo as ``name=value``."""
+    out: dict[str, float] = {}
+    for k, v in (params or {}).items():
+        n = None if isinstance(v, bool) or not isinstance(v, int | float) else _num(v)
+        if n is not None:
+            out[str(k).lower()] = n
+    return out
+
+
+def is_echo(name: str, text: str, params: Mapping[str, float]) -> bool:
+    """Whether ``name=text`` is a parameter printed back: ``name`` is one of ``params`` (as given
+    by :func:`numeric_params`) and ``text`` is its value rounded to the printed digits (within
+    half a unit in the last place)."""
+    p = params.get(name.lower())
+    v = _num(text)
+    if p is None or v is None:
+        return False
+    m = _TOKEN.fullmatch(text.strip())
+    if m is None:
+        return v == p
+    decimals = len(m.group("frac") or "")
+    exp = int(m.group("exp") or 0)
+    half_ulp = 0.5 * 10.0 ** (exp - decimals)
+    return abs(v - p) <= half_ulp * (1 + 1e-9) + 1e-12 * abs(p)
+
+
 class LineMetrics:
-    """Finds the objective in lines of text (the default ``name=value`` format or a regex)."""
+    """Finds the objective in lines of text (the default ``name=value`` format or a regex).
+
+    ``params`` are the trial's parameters: extra pairs that echo one of them are not metrics
+    (see the module docs)."""
 
     def __init__(
         self,
@@ -92,6 +133,7 @@ class LineMetrics:
         regex: str | None = None,
         final_regex: str | None = None,
         step_keys: Sequence[str] = STEP_KEYS,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         if not objective and not regex:
             raise ValueError("give an objective name or a regex with a (?P<value>...) group")
@@ -102,6 +144,7 @@ class LineMetrics:
             if rx is not None and "value" not in rx.groupindex:
                 raise ValueError(f"regex {rx.pattern!r} needs a named group (?P<value>...)")
         self.step_keys = tuple(k.lower() for k in step_keys)
+        self.params = numeric_params(params)
 
     def _from_regex(self, rx: re.Pattern[str], line: str, final: bool) -> Iterator[Reading]:
         for m in rx.finditer(line):
@@ -120,10 +163,17 @@ class LineMetrics:
                 return found
         if self.regex is not None:
             return list(self._from_regex(self.regex, line, False))
-        pairs = [(m.group("name"), float(m.group("value"))) for m in _PAIR.finditer(line)]
+        tokens = [(m.group("name"), m.group("value")) for m in _PAIR.finditer(line)]
+        pairs = [(k, float(t)) for k, t in tokens]
         step = next((_step(v) for k, v in pairs if k.lower() in self.step_keys), None)
         out: list[Reading] = []
-        extra = {k: v for k, v in pairs if k.lower() not in self.step_keys and math.isfinite(v)}
+        extra = {
+            k: float(t)
+            for k, t in tokens
+            if k.lower() not in self.step_keys
+            and math.isfinite(float(t))
+            and not is_echo(k, t, self.params)
+        }
         final_line = line.lstrip().lower().startswith("final")
         for name, v in pairs:
             if not math.isfinite(v):
@@ -137,7 +187,8 @@ class LineMetrics:
 
 
 class FileMetrics:
-    """Reads the objective from a JSON-lines or CSV file as it grows."""
+    """Reads the objective from a JSON-lines or CSV file as it grows; keys that echo one of
+    ``params`` (the trial's parameters) are not metrics."""
 
     def __init__(
         self,
@@ -145,8 +196,10 @@ class FileMetrics:
         objective: str,
         fmt: str | None = None,
         step_keys: Sequence[str] = STEP_KEYS,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = path
+        self.params = numeric_params(params)
         self.objective = objective
         self.fmt = fmt or ("csv" if path.suffix.lower() in (".csv", ".tsv") else "jsonl")
         self.step_keys = tuple(step_keys)
@@ -175,7 +228,9 @@ class FileMetrics:
         metrics: dict[str, float] = {}
         for k, v in rec.items():
             n = _num(v)
-            if n is not None and k not in (self.objective, "final", *self.step_keys):
+            if n is None or k in (self.objective, "final", *self.step_keys):
+                continue
+            if not is_echo(str(k), v if isinstance(v, str) else repr(n), self.params):
                 metrics[str(k)] = n
         return Reading(value, step, final, metrics)
 
@@ -264,6 +319,18 @@ class _Reporter:
             return self.final is not None
 
 
+def _trial_params(trials: Any) -> dict[str, Any]:
+    """The parameters the script may echo; none outside an experiment (and no notice then), and
+    none when they cannot be read: capturing metrics never fails for want of them."""
+    if trials.trial_id() is None:
+        return {}
+    try:
+        params = trials.get_params()
+    except Exception:
+        return {}
+    return params if isinstance(params, dict) else {}
+
+
 def _parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     argv = list(argv)
     if "--" not in argv:
@@ -297,17 +364,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the wrapped command; returns the exit code to pass on."""
     args, command = _parse_args(sys.argv[1:] if argv is None else argv)
     step_keys = (args.step_key,) if args.step_key else STEP_KEYS
+    reporter = _Reporter()
+    params = _trial_params(reporter.trials)
     lines: LineMetrics | None = None
     if not args.file:
         try:
-            lines = LineMetrics(args.objective, args.regex, args.final_regex, step_keys)
+            lines = LineMetrics(args.objective, args.regex, args.final_regex, step_keys, params)
         except (ValueError, re.error) as e:
             print(f"hyperloom.trials.wrap: {e}", file=sys.stderr)
             return 2
     files = (
-        FileMetrics(Path(args.file), args.objective, args.format, step_keys) if args.file else None
+        FileMetrics(Path(args.file), args.objective, args.format, step_keys, params)
+        if args.file
+        else None
     )
-    reporter = _Reporter()
     tail: deque[str] = deque(maxlen=20)
     stopping = threading.Event()
 
