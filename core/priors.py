@@ -27,6 +27,7 @@ message that says what to use instead.
 from __future__ import annotations
 
 import ast
+import difflib
 import logging
 import re
 import shlex
@@ -50,6 +51,18 @@ _ORION_TEMPLATES = {
     "{exp.working_dir}": "{trial_dir}/..",
 }
 _IGNORED_KEYWORDS = ("default_value", "precision")
+#: Every prior name :func:`parse_prior` knows (for did-you-mean suggestions).
+_KNOWN_PRIORS = (
+    "uniform",
+    "loguniform",
+    "normal",
+    "gaussian",
+    "lognormal",
+    "randint",
+    "choices",
+    "choice",
+    "fidelity",
+)
 
 
 @dataclass(frozen=True)
@@ -184,9 +197,14 @@ def parse_prior(text: str, *, warnings: list[str] | None = None) -> dict[str, An
             f"prior {text!r}: fidelity() is not supported; report intermediate results every "
             f"epoch and use an early-stopping assessor such as asha"
         )
+    if fn.startswith("q") and fn[1:] in _KNOWN_PRIORS:  # NNI's quniform, qloguniform, ...
+        hint = f"write {fn[1:]}(..., q=STEP) for NNI's {fn}; "
+    else:
+        close = difflib.get_close_matches(fn, _KNOWN_PRIORS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
     raise UsageError(
-        f"prior {text!r}: unknown prior {fn!r}; use uniform, loguniform, normal, lognormal, "
-        f"randint or choices"
+        f"prior {text!r}: unknown prior {fn!r}; {hint}use uniform, loguniform, normal, "
+        f"lognormal, randint or choices"
     )
 
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-import typer
+from hyperloom.cli._common import new_app
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app = new_app(
     name="hyperloom",
     help="Hyperparameter optimization and neural architecture search over your own training scripts.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 

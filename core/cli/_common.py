@@ -16,9 +16,19 @@ import os
 import sys
 from typing import Any, TextIO
 
+import typer
 from rich.console import Console
 
-__all__ = ["OutputConsole", "console", "err_console", "print_json"]
+__all__ = [
+    "HelpfulCommand",
+    "HelpfulGroup",
+    "OutputConsole",
+    "console",
+    "err_console",
+    "new_app",
+    "plural",
+    "print_json",
+]
 
 log = logging.getLogger("hyperloom.cli")
 
@@ -91,3 +101,47 @@ def safe_write(text: str, stream: TextIO | None = None) -> bool:
 def print_json(data: Any) -> None:
     """Writes ``data`` as JSON to stdout (no rich markup, so it can be piped)."""
     safe_write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "trial")`` is "1 trial", ``plural(2, "trial")`` "2 trials"; ``many`` gives an
+    irregular plural (``plural(2, "process tree", "process trees")``)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def _quiet_flags(params: list[Any]) -> list[Any]:
+    """Flags take no value, so their help shows no type: recent Typer versions print ``<bool>``
+    for them unless the metavar is set (to nothing)."""
+    for p in params:
+        if getattr(p, "is_flag", False) and getattr(p, "metavar", "") is None:
+            p.metavar = ""
+    return params
+
+
+class HelpfulCommand(typer.core.TyperCommand):
+    """A command whose help shows no ``<bool>`` type on flags."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _quiet_flags(list(super().get_params(ctx)))
+
+
+class HelpfulGroup(typer.core.TyperGroup):
+    """A command group whose help shows no ``<bool>`` type on flags."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _quiet_flags(list(super().get_params(ctx)))
+
+
+class _App(typer.Typer):
+    """A Typer app whose commands are :class:`HelpfulCommand` unless told otherwise."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", HelpfulCommand)
+        return super().command(*args, **kwargs)
+
+
+def new_app(**kwargs: Any) -> typer.Typer:
+    """A Typer app (the root or a command group) with hyperloom's help conventions."""
+    kwargs.setdefault("cls", HelpfulGroup)
+    kwargs.setdefault("add_completion", False)
+    return _App(**kwargs)

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import typer
 from hyperloom.cli import app
-from hyperloom.cli._common import console, err_console, print_json
+from hyperloom.cli._common import console, err_console, plural, print_json
 from hyperloom.errors import UsageError
 from rich.panel import Panel
 from rich.table import Table
@@ -240,7 +240,7 @@ def status(
         if len(objs) > 1:
             front = view.pareto_front()
             names = ", ".join(f"{o.name} ({o.mode[:3]})" for o in objs)
-            lines.append(f"[bold]pareto[/]   {len(front)} trials on the front of {names}")
+            lines.append(f"[bold]pareto[/]   {plural(len(front), 'trial')} on the front of {names}")
             for t in front[:5]:
                 vals = ", ".join(_num(v) for v in (t.values or ())[: len(objs)])
                 lines.append(f"           #{t.sequence} {t.trial_id}: {vals}")
@@ -286,7 +286,7 @@ def trials(
     """Show an experiment's trials: sequence, id, status, value(s), params, duration and reason.
 
     With several objectives the value column lists them in order and a star marks the trials on
-    the Pareto front; ``--json`` gives ``values`` and ``pareto`` for every trial.
+    the Pareto front; --json gives values and pareto for every trial.
     """
     from hyperloom.cli._lineage import front_ids, lineage_tree, values_text
     from hyperloom.history import open_experiment
@@ -311,7 +311,7 @@ def trials(
         n_obj = len(view.objectives)
         reasons = _assessor_reasons(view)
         gpu = _gpu_usage(view)
-        title = f"{view.name} ({view.id}): {len(records)} trials"
+        title = f"{view.name} ({view.id}): {plural(len(records), 'trial')}"
         if top is not None:
             title += f", best {top} ({view.mode})"
         if n_obj > 1:
@@ -355,9 +355,9 @@ def export(
     """Export every trial of an experiment, running, stopped or finished.
 
     CSV has one row per trial with fixed columns (sequence, trial_id, status, value, started,
-    ended, duration, exit_code, reason, n_intermediate), then a ``param/<name>`` column per
-    parameter (nested choices flattened, e.g. ``param/layer/_name``) and a ``metric/<name>``
-    column per final metric. JSON is the same array as ``hyperloom trials --json``.
+    ended, duration, exit_code, reason, n_intermediate), then a 'param/<name>' column per
+    parameter (nested choices flattened, e.g. 'param/layer/_name') and a 'metric/<name>'
+    column per final metric. JSON is the same array as 'hyperloom trials --json'.
     """
     from hyperloom.history import open_experiment, trial_rows
 
@@ -388,7 +388,7 @@ def export(
             else:
                 output.write_text(text, encoding="utf-8")
     if output is not None:
-        err_console.print(f"wrote {n} trials to {output}")
+        err_console.print(f"wrote {plural(n, 'trial')} to {output}")
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:

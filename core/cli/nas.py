@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 from hyperloom.cli import app
-from hyperloom.cli._common import console, print_json
+from hyperloom.cli._common import console, new_app, plural, print_json
 
 __all__ = ["nas_app"]
 
-nas_app = typer.Typer(name="nas", help="Neural architecture search helpers.", no_args_is_help=True)
+nas_app = new_app(name="nas", help="Neural architecture search helpers.", no_args_is_help=True)
 app.add_typer(nas_app, name="nas")
 
 
@@ -58,7 +58,8 @@ def retrain(
     else:
         n = len(cfg["searchSpace"]["architecture"]["_value"])
         console.print(
-            f"config: {path}  ({n} architectures x {len(cfg['searchSpace']['seed']['_value'])} seeds)"
+            f"config: {path}  ({plural(n, 'architecture')} x "
+            f"{plural(len(cfg['searchSpace']['seed']['_value']), 'seed')})"
         )
     if dry_run:
         return
@@ -72,6 +73,7 @@ def retrain(
         concurrency=concurrency,
         mode="maximize",
         objective="",
+        max_duration=None,
         quiet=quiet or as_json,
         no_dashboard=True,
     )

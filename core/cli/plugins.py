@@ -14,13 +14,13 @@ from typing import Any
 
 import typer
 from hyperloom.cli import app
-from hyperloom.cli._common import console, print_json
+from hyperloom.cli._common import console, new_app, plural, print_json
 from hyperloom.errors import HyperloomError, UsageError
 from rich.table import Table
 
 __all__ = ["plugin_rows"]
 
-plugins_app = typer.Typer(
+plugins_app = new_app(
     help="List installed plugins (tuners, assessors, search spaces, executors) and check them.",
     invoke_without_command=True,
 )
@@ -90,7 +90,9 @@ def list_plugins(
     broken = [r for r in rows if not r["ok"]]
     if broken:
         console.print(
-            f"[red]{len(broken)} broken plugin(s)[/]; they fail only when a config uses them:"
+            f"[red]{plural(len(broken), 'broken plugin')}[/]; "
+            f"{'it fails' if len(broken) == 1 else 'they fail'} only when a config uses "
+            f"{'it' if len(broken) == 1 else 'them'}:"
         )
         for r in broken:
             console.print(f"  [bold]{r['kind']} {r['name']}[/]: {r['error']}", soft_wrap=True)
@@ -156,6 +158,6 @@ def check(
             if not failed
             else f"[red]{len(failed)} of {len(results)} failed[/]"
         )
-        console.print(f"{len(results)} checks: {verdict}")
+        console.print(f"{plural(len(results), 'check')}: {verdict}")
     if failed:
         raise SystemExit(1)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import typer
 from hyperloom.cli import app
-from hyperloom.cli._common import console, err_console
+from hyperloom.cli._common import HelpfulCommand, console, err_console, plural
 from hyperloom.errors import UsageError
+from hyperloom.paths import DB_NAME
 from rich.console import Group
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["render_progress", "render_summary"]
+__all__ = ["print_outcome", "progress_line", "render_progress", "render_summary"]
 
 
 def _fmt_secs(s: float | None) -> str:
@@ -29,27 +31,45 @@ def _fmt_secs(s: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def _counts_text(c: dict[str, int], running: int) -> list[tuple[str, int]]:
+    """The live line's counters in order; a timeout counter only when trials timed out."""
+    out = [
+        ("done", c.get("SUCCEEDED", 0)),
+        ("running", running),
+        ("failed", c.get("FAILED", 0)),
+    ]
+    if c.get("TIMEOUT", 0):
+        out.append(("timeout", c["TIMEOUT"]))
+    out += [("early-stopped", c.get("EARLY_STOPPED", 0)), ("canceled", c.get("CANCELED", 0))]
+    return out
+
+
 def progress_line(p: Any) -> str:
     """The progress as one plain line (for logs and non-terminal output)."""
-    c = p.counts
     budget = f"/{p.max_trials}" if p.max_trials else ""
     best = f"{p.best_value:.6g}" if p.best_value is not None else "-"
     limit = f"/{_fmt_secs(p.max_duration)}" if p.max_duration else ""
+    counts = ", ".join(f"{name} {n}" for name, n in _counts_text(p.counts, p.running))
     return (
-        f"trials {p.started_trials}{budget}: done {c.get('SUCCEEDED', 0)}, running {p.running}, "
-        f"failed {c.get('FAILED', 0) + c.get('TIMEOUT', 0)}, early-stopped {c.get('EARLY_STOPPED', 0)}, "
-        f"canceled {c.get('CANCELED', 0)}; best {best}; elapsed {_fmt_secs(p.elapsed)}{limit}"
-        + ("; stopping" if p.stopping else "")
+        f"trials {p.started_trials}{budget}: {counts}; best {best}; "
+        f"elapsed {_fmt_secs(p.elapsed)}{limit}" + ("; stopping" if p.stopping else "")
     )
+
+
+_COUNT_STYLE = {
+    "done": "green",
+    "running": "cyan",
+    "failed": "red",
+    "timeout": "red",
+    "early-stopped": "yellow",
+    "canceled": "dim",
+}
 
 
 def render_progress(p: Any) -> Group:
     """The live status block of a running experiment (three short lines)."""
     from rich.progress_bar import ProgressBar
 
-    c = p.counts
-    failed = c.get("FAILED", 0) + c.get("TIMEOUT", 0)
-    stopped = c.get("EARLY_STOPPED", 0)
     head = Text.assemble(
         ("trials ", "bold"),
         (f"{p.started_trials}", "bold"),
@@ -68,22 +88,13 @@ def render_progress(p: Any) -> Group:
     else:
         top.add_row(head)
     lines: list[Any] = [top]
-    counts = Text.assemble(
-        ("done ", "green"),
-        (str(c.get("SUCCEEDED", 0)), "bold green"),
-        "  ",
-        ("running ", "cyan"),
-        (str(p.running), "bold cyan"),
-        "  ",
-        ("failed ", "red" if failed else "dim"),
-        (str(failed), "bold red" if failed else "dim"),
-        "  ",
-        ("early-stopped ", "yellow" if stopped else "dim"),
-        (str(stopped), "yellow" if stopped else "dim"),
-        "  ",
-        ("canceled ", "dim"),
-        (str(c.get("CANCELED", 0)), "dim"),
-    )
+    counts = Text()
+    for i, (name, n) in enumerate(_counts_text(p.counts, p.running)):
+        style = _COUNT_STYLE[name] if n or name in ("done", "running") else "dim"
+        if i:
+            counts.append("  ")
+        counts.append(f"{name} ", style=style)
+        counts.append(str(n), style=f"bold {style}" if style != "dim" else "dim")
     best = f"{p.best_value:.6g}" if p.best_value is not None else "-"
     where = f" (trial {p.best_trial})" if p.best_trial else ""
     limit = f" / {_fmt_secs(p.max_duration)}" if p.max_duration else ""
@@ -98,12 +109,17 @@ def render_progress(p: Any) -> Group:
     return Group(*lines)
 
 
+def _succeeded(records: list[Any]) -> list[Any]:
+    return [r for r in records if r.value is not None and r.status.name == "SUCCEEDED"]
+
+
 def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
     """A table of the best trials."""
-    ok = [r for r in records if r.value is not None and r.status.name == "SUCCEEDED"]
+    ok = _succeeded(records)
     ok.sort(key=lambda r: r.value, reverse=(mode == "maximize"))
     table = Table(
-        title=f"Top {min(top, len(ok))} of {len(records)} trials ({mode})", title_justify="left"
+        title=f"Top {min(top, len(ok))} of {plural(len(records), 'trial')} ({mode})",
+        title_justify="left",
     )
     table.add_column("#", justify="right")
     table.add_column("trial")
@@ -120,6 +136,78 @@ def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
             f"{dur:.1f}s" if dur is not None else "-",
         )
     return table
+
+
+def _ended_counts(records: list[Any]) -> str:
+    counts = Counter(r.status.name for r in records)
+    names = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMEOUT": "timed out"}
+    names |= {"EARLY_STOPPED": "stopped early", "CANCELED": "canceled"}
+    parts = [f"{counts[k]} {v}" for k, v in names.items() if counts.get(k)]
+    rest = sum(n for k, n in counts.items() if k not in names)
+    if rest:
+        parts.append(f"{rest} not ended")
+    return ", ".join(parts)
+
+
+def print_outcome(
+    *,
+    exp_id: str,
+    exp_dir: Path,
+    status: str | None,
+    message: str | None,
+    records: list[Any],
+    mode: str,
+    interrupted: bool = False,
+) -> int:
+    """Prints the end-of-run summary (best trials, status and why, hints) and returns the exit
+    code: 130 interrupted, 1 FAILED or no trial succeeded, else 0."""
+    from hyperloom.cli._diagnose import summarize_failures
+
+    ok = _succeeded(records)
+    if ok or not records:
+        console.print(render_summary(records, mode))
+    else:
+        console.print(
+            f"[bold red]No trial succeeded[/] ({plural(len(records), 'trial')}: "
+            f"{_ended_counts(records)})."
+        )
+    failures = summarize_failures(records, exp_dir)
+    if failures is not None and (not ok or failures.failed * 2 >= len(records)):
+        share = "all" if failures.count == len(records) else f"{failures.count}"
+        console.print(
+            f"[bold]most common failure[/] ({share} of {plural(len(records), 'trial')}): "
+            f"{escape(failures.reason)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        if failures.fix:
+            console.print(f"[bold]fix:[/] {escape(failures.fix)}", soft_wrap=True)
+        if failures.stderr is not None:
+            console.print(f"its stderr: {failures.stderr}", soft_wrap=True, highlight=False)
+    why = f" ({escape(message)})" if message else ""
+    console.print(
+        f"status: [bold]{status}[/]{why}   details: hyperloom trials {exp_id}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    if status == "STOPPED":
+        console.print(f"continue it with: [bold]hyperloom resume {exp_id}[/]", highlight=False)
+    elif status == "DONE" and message and "maxExperimentDuration" in message:
+        console.print(
+            f"give it more time with: [bold]hyperloom resume {exp_id} --max-duration 2h[/]",
+            highlight=False,
+        )
+    elif status == "FAILED" and failures is not None:
+        console.print(
+            f"once fixed, continue it with: [bold]hyperloom resume {exp_id}[/]", highlight=False
+        )
+    if interrupted:
+        return 130
+    if status == "FAILED":  # a tuner, assessor or store failure: the message is above
+        return 1
+    if records and not ok:
+        return 1
+    return 0
 
 
 def _short_params(params: dict[str, Any]) -> str:
@@ -149,6 +237,19 @@ def _check_command(exp: Any) -> None:
     except ValueError as e:
         where = str(cfg.source) if cfg.source else "config"
         raise ConfigError(f"{where}: trialCommand: {e}") from None
+
+
+def _final_message(exp: Any) -> str | None:
+    """Why the experiment ended as it did, as its manager recorded it (None for a plain end)."""
+    from hyperloom.errors import HyperloomError
+    from hyperloom.history import open_experiment
+
+    try:
+        with open_experiment(exp.dir) as view:
+            msg = view.reader.experiment().get("message")
+    except HyperloomError:  # the store is unreadable (a full disk...): the manager knows
+        msg = getattr(exp.manager, "stop_message", None)
+    return str(msg) if msg else None
 
 
 def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
@@ -192,30 +293,110 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
             dashboard=dashboard,
             with_intermediate=False,
         )
+    except KeyboardInterrupt:
+        # Ctrl-C before the manager took over the signals (it was starting up)
+        if live is not None:
+            live.stop()
+            live = None
+        err_console.print("[yellow]interrupted[/]")
+        if (exp.dir / DB_NAME).is_file():
+            console.print(f"continue it with: [bold]hyperloom resume {exp.id}[/]", highlight=False)
+        raise typer.Exit(130) from None
     finally:
         if live is not None:
             live.stop()
     if exp.manager is not None and not quiet and live is None:
         console.print(progress_line(exp.manager.progress()), soft_wrap=True)
-    console.print(render_summary(records, exp.config.mode))
-    console.print(f"status: [bold]{exp.status}[/]   details: hyperloom trials {exp.id}")
-    if exp.status == "STOPPED" and exp.manager is not None and exp.manager._interrupts:
-        raise typer.Exit(130)
-    if exp.status == "FAILED":  # a tuner, assessor or store failure: the message is above
-        raise typer.Exit(1)
+    interrupted = (
+        exp.status == "STOPPED" and exp.manager is not None and bool(exp.manager._interrupts)
+    )
+    code = print_outcome(
+        exp_id=exp.id,
+        exp_dir=exp.dir,
+        status=exp.status,
+        message=_final_message(exp),
+        records=records,
+        mode=exp.config.mode,
+        interrupted=interrupted,
+    )
+    if code:
+        raise typer.Exit(code)
 
 
-@app.command()
+_EXIT_CODES = (
+    "Exit status: 0 when at least one trial succeeded; 1 when none did (the summary names the "
+    "most common failure and its fix) or the experiment FAILED; 2 for a bad config, argument or "
+    "search space; 130 when interrupted (Ctrl-C)."
+)
+_DASH_HINT = "hyperloom run [options] -- python train.py --lr~'loguniform(1e-5, 1)'"
+
+
+class RunCommand(HelpfulCommand):
+    """``hyperloom run``: an unknown option in a no-config run without ``--`` most likely
+    belongs to the trial command, so the error says to put the command after ``--``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return list(super().parse_args(ctx, args))
+        except Exception as e:
+            if type(e).__name__ != "NoSuchOption" or not _trial_option(args, e):
+                raise
+            name = str(getattr(e, "option_name", "") or "")
+            ctx.fail(
+                f"{name!r} is not an option of hyperloom run. If it belongs to the trial command, "
+                f"put the command after `--`: {_DASH_HINT}"
+            )
+            raise  # not reached: ctx.fail raises
+
+
+def _trial_option(args: list[str], error: Any) -> bool:
+    """Whether an unknown option most likely belongs to a trial command written without ``--``:
+    there is no ``--`` and no config file, and the option is not a typo of one of ours."""
+    if "--" in args or any(a.endswith((".yml", ".yaml", ".json")) for a in args):
+        return False
+    name = str(getattr(error, "option_name", "") or "")
+    return "~" in name or not getattr(error, "possibilities", None)
+
+
+def _refuse_experiment(target: str) -> None:
+    """Refuses ``hyperloom run X`` when X is an experiment (its directory or its id)."""
+    from hyperloom.errors import HyperloomError
+    from hyperloom.paths import find_experiment_dir
+
+    path = Path(target)
+    if path.is_dir():
+        if not (path / DB_NAME).is_file():
+            raise UsageError(
+                f"{target!r} is a directory, not a config file; give a config file "
+                f"(hyperloom run config.yml) or a trial command after `--` ({_DASH_HINT})"
+            )
+        found: Path | None = path
+    else:
+        try:
+            found = find_experiment_dir(target)
+        except HyperloomError:
+            return
+    raise UsageError(
+        f"{target!r} is an experiment ({found}), not a config or a trial command: continue it "
+        f"with `hyperloom resume {target}`, or look at it with `hyperloom status {target}` or "
+        f"`hyperloom view {target}`"
+    )
+
+
+@app.command(cls=RunCommand, epilog=_EXIT_CODES)
 def run(
     config: Path = typer.Argument(
         None,
         help="The experiment config (YAML; NNI v2 configs work as they are).",
         show_default=False,
+        metavar="CONFIG",
     ),
     command: list[str] = typer.Argument(
         None,
-        help="With no config: the trial command after `--`, with priors such as --lr~'loguniform(1e-5, 1)'.",
+        help="With no config: the trial command after `--`, with priors such as "
+        "--lr~'loguniform(1e-5, 1)'.",
         show_default=False,
+        metavar="-- COMMAND",
     ),
     tuner: str = typer.Option("tpe", "--tuner", help="No-config mode: the tuner."),
     max_trials: int = typer.Option(
@@ -228,8 +409,16 @@ def run(
     objective: str = typer.Option(
         None,
         "--objective",
-        help="No-config mode: read this metric from the name=value pairs the script prints (for scripts that do not use hyperloom.trials or nni).",
+        help="No-config mode: read this metric from the name=value pairs the script prints (for "
+        "scripts that do not use hyperloom.trials or nni).",
         show_default=False,
+    ),
+    max_duration: str = typer.Option(
+        None,
+        "--max-duration",
+        help="No-config mode: stop starting trials after this long (90s, 30m, 2h, 1d).",
+        show_default=False,
+        metavar="DURATION",
     ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only the first line and the summary."
@@ -240,40 +429,111 @@ def run(
 ) -> None:
     """Run an experiment: ask the tuner for parameters, run trials, print the best ones.
 
+    With a config: hyperloom run config.yml. Without one, the trial command goes after `--`,
+    with its search space written as priors: hyperloom run -n 30 -- python train.py
+    --lr~'loguniform(1e-5, 1)'.
+
     The first line names the experiment id and directory. Ctrl-C stops it cleanly (a second Ctrl-C
     kills the trials at once); `hyperloom resume ID` continues it later.
     """
     from hyperloom.experiment import Experiment
 
     if config is not None and (config.suffix in (".yml", ".yaml", ".json") or config.is_file()):
-        exp = Experiment.from_config(config)
         if command:
             raise UsageError(f"unexpected arguments after the config file: {' '.join(command)}")
+        exp = Experiment.from_config(config)
     else:
         argv = ([str(config)] if config is not None else []) + list(command or [])
         if not argv:
             raise UsageError(
-                "give a config file (hyperloom run config.yml) or a command after `--`"
+                f"give a config file (hyperloom run config.yml) or a command: {_DASH_HINT}"
             )
-        try:
-            from hyperloom.priors import config_from_argv
-        except ImportError:
-            raise UsageError(f"config file {argv[0]!r} does not exist") from None
+        if len(argv) == 1:
+            _refuse_experiment(argv[0])
+        from hyperloom.priors import config_from_argv
+
         raw = config_from_argv(
             argv,
             tuner=tuner,
             max_trials=max_trials,
             concurrency=concurrency,
             mode=mode,
+            max_duration=max_duration,
             metric_capture={"objective": objective} if objective else None,
         )
         exp = Experiment.from_config(raw)
     _run_experiment(exp, quiet=quiet, dashboard=False if no_dashboard else None)
 
 
-@app.command()
+def _budget_text(view: Any) -> str:
+    budget = view.budget()
+    parts = []
+    if budget["trials"] is not None:
+        used, cap = budget["trials"]
+        parts.append(f"{used}/{cap} trials used")
+    if budget["duration"] is not None:
+        used_s, cap_s = budget["duration"]
+        parts.append(f"{_fmt_secs(used_s)} of {_fmt_secs(cap_s)}")
+    return "; ".join(parts)
+
+
+def _done_without_budget(experiment: str) -> int | None:
+    """For ``resume`` of a DONE experiment with no new budget: prints its summary and how to give
+    it more, and returns the exit code; None when the experiment is not DONE."""
+    from hyperloom.history import open_experiment
+
+    with open_experiment(experiment) as view:
+        if view.status != "DONE":
+            return None
+        records = view.trials()
+        message = view.reader.experiment().get("message") or None
+        used = _budget_text(view)
+        exp_id, exp_dir, mode = view.id, view.dir, view.mode
+    code = print_outcome(
+        exp_id=exp_id,
+        exp_dir=exp_dir,
+        status="DONE",
+        message=message,
+        records=records,
+        mode=mode,
+    )
+    console.print(
+        f"experiment {exp_id} is DONE{f' ({used})' if used else ''}: there is nothing to resume. "
+        "Give it more budget to run on:\n"
+        f"  hyperloom resume {exp_id} --more N          N more trials\n"
+        f"  hyperloom resume {exp_id} --max-trials N    a new total\n"
+        f"  hyperloom resume {exp_id} --max-duration 2h a new time limit (the total over all runs)",
+        soft_wrap=True,
+        highlight=False,
+    )
+    return code
+
+
+@app.command(epilog=_EXIT_CODES)
 def resume(
-    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    experiment: str = typer.Argument(..., help="Experiment id or directory.", metavar="ID"),
+    max_trials: int = typer.Option(
+        None,
+        "--max-trials",
+        "-n",
+        help="A new trial budget (maxTrialNumber): the total, the trials already ended included.",
+        show_default=False,
+        metavar="N",
+    ),
+    more: int = typer.Option(
+        None,
+        "--more",
+        help="Run N trials more than have already used the budget.",
+        show_default=False,
+        metavar="N",
+    ),
+    max_duration: str = typer.Option(
+        None,
+        "--max-duration",
+        help="A new time limit (maxExperimentDuration), the total over every run: 90s, 30m, 2h.",
+        show_default=False,
+        metavar="DURATION",
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only the first line and the summary."
     ),
@@ -281,16 +541,25 @@ def resume(
         False, "--no-dashboard", help="Do not serve the web dashboard."
     ),
 ) -> None:
-    """Continue a stopped or crashed experiment.
+    """Continue a stopped or crashed experiment, or give a finished one more budget.
 
     Ended trials are kept and count against the budget, the tuner is rebuilt from them, sequence
-    numbers continue, and trials that are still running (after a crash) are re-attached.
+    numbers continue, and trials that are still running (after a crash) are re-attached. A DONE
+    experiment runs on only with more budget: --more N, --max-trials N or --max-duration; the new
+    budget is stored in the experiment.
     """
     from hyperloom.experiment import Experiment
 
-    _run_experiment(
-        Experiment.resume(experiment), quiet=quiet, dashboard=False if no_dashboard else None
+    if max_trials is None and more is None and max_duration is None:
+        code = _done_without_budget(experiment)
+        if code is not None:
+            if code:
+                raise typer.Exit(code)
+            return
+    exp = Experiment.resume(
+        experiment, max_trials=max_trials, more_trials=more, max_duration=max_duration
     )
+    _run_experiment(exp, quiet=quiet, dashboard=False if no_dashboard else None)
 
 
 @app.command()
@@ -326,6 +595,10 @@ def stop(
     ended = res.trials_ended + res.strays_ended
     console.print(
         f"experiment {res.experiment_id} is not running"
-        + (f"; ended {ended} stray trial process trees" if ended else "")
-        + (f"; ended {res.remote_ended} trials through its executor" if res.remote_ended else "")
+        + (f"; ended {plural(ended, 'stray trial process tree')}" if ended else "")
+        + (
+            f"; ended {plural(res.remote_ended, 'trial')} through its executor"
+            if res.remote_ended
+            else ""
+        )
     )

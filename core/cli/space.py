@@ -8,11 +8,11 @@ from typing import Any
 
 import typer
 from hyperloom.cli import app
-from hyperloom.cli._common import console, print_json
+from hyperloom.cli._common import console, new_app, plural, print_json
 from hyperloom.errors import UsageError
 from rich.table import Table
 
-space_app = typer.Typer(help="Inspect search spaces.", no_args_is_help=True)
+space_app = new_app(help="Inspect search spaces.", no_args_is_help=True)
 app.add_typer(space_app, name="space")
 
 
@@ -84,7 +84,7 @@ def check(
             }
         )
         return
-    table = Table(title=f"{source}: {len(space.parameters)} parameters", title_justify="left")
+    table = Table(title=f"{source}: {plural(len(space.parameters), 'parameter')}", title_justify="left")
     table.add_column("parameter")
     table.add_column("type")
     table.add_column("domain", overflow="fold")
@@ -94,9 +94,9 @@ def check(
     console.print(table)
     size = space.size()
     console.print(
-        f"size: {'continuous (infinite)' if size == float('inf') else f'{int(size)} points'}"
+        f"size: {'continuous (infinite)' if size == float('inf') else plural(int(size), 'point')}"
     )
-    console.print(f"{samples} samples (seed {seed}):")
+    console.print(f"{plural(samples, 'sample')} (seed {seed}):")
     for s in drawn:
         console.print("  " + json.dumps(s), soft_wrap=True, highlight=False)
     console.print("[green]valid[/]")
