@@ -158,7 +158,7 @@ def optimize(
     if os.environ.get(_RUNNER_ENV):
         raise UsageError(
             "hyperloom.optimize() was called while a trial subprocess imported the trial "
-            "function's script: put the optimize(...) call under `if __name__ == \"__main__\":` "
+            'function\'s script: put the optimize(...) call under `if __name__ == "__main__":` '
             "(isolation='subprocess' imports the script, as multiprocessing does)"
         )
     if not callable(fn):

@@ -232,9 +232,7 @@ def test_bad_calls_are_refused_before_anything_runs(hl_home: Path) -> None:
 
 
 def test_a_returned_value_that_is_not_a_number_fails_the_trial_with_a_reason() -> None:
-    result = optimize(
-        lambda p: "high", SPACE, n_trials=1, mode="minimize", quiet=True
-    )
+    result = optimize(lambda p: "high", SPACE, n_trials=1, mode="minimize", quiet=True)
     (t,) = result.trials()
     assert t.status is TrialStatus.FAILED and "must be a number" in (t.reason or "")
 
@@ -244,3 +242,20 @@ def test_the_module_is_callable_so_hyperloom_optimize_works_either_way() -> None
 
     result = mod(fns().quadratic, SPACE, n_trials=1, mode="minimize", quiet=True)  # type: ignore[operator]
     assert result.trials()[0].status is TrialStatus.SUCCEEDED
+
+
+def test_the_documented_ask_tell_snippet_runs_and_finds_the_minimum(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    marker = "<!-- tested: ask-tell"
+    files = [p for p in (repo / "docs/notes/readme-optimize.md", repo / "README.md")
+             if p.is_file() and marker in p.read_text()]  # fmt: skip
+    assert files, "the ask/tell snippet is documented nowhere"
+    for path in files:
+        text = path.read_text()
+        block = text[text.index(marker) :].split("```python\n", 1)[1].split("```", 1)[0]
+        scope: dict[str, Any] = {}
+        exec(compile(block, str(path), "exec"), scope)
+        assert scope["best_value"] < 0.5 and abs(scope["best_params"]["x"] - 1) < 0.7
+        assert "best " in capsys.readouterr().out
