@@ -1,6 +1,6 @@
 // The parts of Apache ECharts the dashboard uses, and nothing else (about half the full build).
 import * as echarts from "echarts/core";
-import { BarChart, LineChart, ScatterChart, ParallelChart } from "echarts/charts";
+import { BarChart, CustomChart, LineChart, ScatterChart, ParallelChart } from "echarts/charts";
 import {
   GridComponent,
   TooltipComponent,
@@ -12,6 +12,7 @@ import { CanvasRenderer } from "echarts/renderers";
 
 echarts.use([
   BarChart,
+  CustomChart,
   LineChart,
   ScatterChart,
   ParallelChart,

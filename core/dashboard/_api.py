@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from aiohttp import web
-from hyperloom.dashboard import _charts, _lineage, _pareto, _rungs, _table
+from hyperloom.dashboard import _charts, _importance, _lineage, _pareto, _rungs, _table
 from hyperloom.dashboard import _queries as q
 from hyperloom.dashboard._catalog import Catalog
 from hyperloom.dashboard._files import read_tail, trial_log_path
@@ -291,6 +291,24 @@ class Api:
         exp_dir = await self._exp_dir(request)
         text = await self._read_cached(
             exp_dir, "rungs", lambda s: json.dumps(_rungs.rungs_data(s), allow_nan=False), request
+        )
+        return web.Response(text=text, content_type="application/json")
+
+    async def importance(self, request: web.Request) -> web.Response:
+        """``GET /api/experiments/{id}/importance?x=&y=&objective=``: fANOVA importance, the
+        marginals of each parameter and the contour of a pair."""
+        exp_dir = await self._exp_dir(request)
+        x = request.query.get("x") or None
+        y = request.query.get("y") or None
+        for name, v in (("x", x), ("y", y)):
+            if v is not None and len(v) > 200:
+                raise UsageError(f"query parameter {name!r} is too long")
+        k = _int(request, "objective", 0, 0, 64)
+        text = await self._read_cached(
+            exp_dir,
+            f"importance:{k}:{x or ''}:{y or ''}",
+            lambda s: _importance.importance_json(s, request[_VERSION], x, y, k),
+            request,
         )
         return web.Response(text=text, content_type="application/json")
 

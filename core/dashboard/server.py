@@ -90,6 +90,7 @@ class DashboardServer:
         r.add_get("/api/experiments/{exp_id}/pareto", api.pareto)
         r.add_get("/api/experiments/{exp_id}/lineage", api.lineage)
         r.add_get("/api/experiments/{exp_id}/rungs", api.rungs)
+        r.add_get("/api/experiments/{exp_id}/importance", api.importance)
         r.add_get("/api/experiments/{exp_id}/trials/{trial_id}", api.trial)
         r.add_post("/api/experiments/{exp_id}/stop", api.stop_experiment)
         r.add_post("/api/experiments/{exp_id}/trials/{trial_id}/stop", api.stop_trial)

@@ -1,6 +1,6 @@
 // The single-page app: hash router, experiment header, and the live-update loop.
 import { disposeAll } from "./charts.js";
-import { api, badge, collectVersions, esc, fmtDur, getJSON, link, postJSON, takeToken, takeVersions, toast } from "./util.js";
+import { api, badge, collectVersions, esc, fmtDur, getJSON, isLive, link, postJSON, setLive, takeToken, takeVersions, toast } from "./util.js";
 import * as experiments from "./views/experiments.js";
 import * as overview from "./views/overview.js";
 import * as trials from "./views/trials.js";
@@ -9,6 +9,7 @@ import * as chartsView from "./views/charts.js";
 import * as pareto from "./views/pareto.js";
 import * as lineage from "./views/lineage.js";
 import * as rungs from "./views/rungs.js";
+import * as importance from "./views/importance.js";
 
 const POLL_MS = 1000;
 const main = document.getElementById("main");
@@ -33,12 +34,13 @@ function parseRoute() {
     if (parts[2] === "pareto") return { name: "pareto", exp, params };
     if (parts[2] === "lineage") return { name: "lineage", exp, params };
     if (parts[2] === "rungs") return { name: "rungs", exp, params };
+    if (parts[2] === "importance") return { name: "importance", exp, params };
     return { name: "overview", exp, params };
   }
   return { name: "experiments", params };
 }
 
-const VIEWS = { experiments, overview, trials, trial, charts: chartsView, pareto, lineage, rungs };
+const VIEWS = { experiments, overview, trials, trial, charts: chartsView, importance, pareto, lineage, rungs };
 
 function setCrumbs(route, summary) {
   const bits = [];
@@ -65,6 +67,7 @@ function expHeader(route, s) {
       ${tab("overview", link("e", route.exp), "Overview")}
       ${tab("trials", link("e", route.exp, "trials"), `Trials <span class="muted">${s.total}</span>`)}
       ${tab("charts", link("e", route.exp, "charts"), "Charts")}
+      ${tab("importance", link("e", route.exp, "importance"), "Importance")}
       ${f.pareto || route.name === "pareto" ? tab("pareto", link("e", route.exp, "pareto"), "Pareto") : ""}
       ${f.lineage || route.name === "lineage" ? tab("lineage", link("e", route.exp, "lineage"), "Lineage") : ""}
       ${f.rungs || route.name === "rungs" ? tab("rungs", link("e", route.exp, "rungs"), "Rungs") : ""}
@@ -76,6 +79,7 @@ async function render() {
   const view = VIEWS[route.name];
   if (current?.view?.destroy) current.view.destroy();
   disposeAll();
+  if (!route.exp) setLive(false); // the list sets it from its rows
   main.innerHTML = `<div class="loading">Loading…</div>`;
   current = { route, view: null, version: null };
   const mine = current;
@@ -92,6 +96,7 @@ async function render() {
     if (route.exp && !inst.header) jobs.push(getJSON(`${api(route.exp)}?summary=1&best=0`).then(showHeader(mine)));
     else if (!route.exp) document.title = "hyperloom";
     await Promise.all(jobs);
+    showLive(true);
     const versions = takeVersions();
     mine.version = versions.size === 1 ? [...versions][0] : null;
     // when the first view was drawn, in ms since navigation (read by the benchmark)
@@ -116,6 +121,8 @@ async function render() {
 function showHeader(mine) {
   return (summary) => {
     if (mine !== current) return;
+    setLive(summary.live);
+    showLive(true);
     setCrumbs(mine.route, summary);
     document.title = `${summary.name || summary.id} · hyperloom`;
     const head = document.getElementById("exp-head");
@@ -126,6 +133,23 @@ function showHeader(mine) {
 async function refreshHeader(mine) {
   if (mine.view.header) return;
   showHeader(mine)(await getJSON(`${api(mine.route.exp)}?summary=1&best=0`));
+}
+
+/** The top bar's state: a green "live" dot only when this dashboard's own manager runs the
+ * experiment; "read-only" (no dot) for `hyperloom view`; red when the server is gone. */
+function showLive(ok) {
+  if (!ok) {
+    liveBox.className = "live err";
+    liveText.textContent = "disconnected";
+    liveBox.title = "The dashboard's server does not answer";
+    return;
+  }
+  const live = isLive();
+  liveBox.className = live ? "live on" : "live ro";
+  liveText.textContent = live ? "live" : "read-only";
+  liveBox.title = live
+    ? "This dashboard is served by the experiment's own manager: it can stop trials and the experiment"
+    : "Read-only: this dashboard reads the store and refreshes when it changes; it cannot stop anything";
 }
 
 async function tick() {
@@ -143,11 +167,9 @@ async function tick() {
       if (mine.route.exp) await refreshHeader(mine);
       await mine.view.refresh();
     }
-    liveBox.className = "live on";
-    liveText.textContent = "live";
+    showLive(true);
   } catch (e) {
-    liveBox.className = "live err";
-    liveText.textContent = "disconnected";
+    showLive(false);
   } finally {
     busy = false;
   }

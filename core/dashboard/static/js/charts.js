@@ -66,3 +66,30 @@ window.addEventListener("resize", () => live.forEach((c) => !c.isDisposed() && c
 export const grid = { left: 56, right: 24, top: 36, bottom: 44, containLabel: false };
 export const tooltip = { trigger: "item", confine: true, backgroundColor: "rgba(22,26,43,.92)", borderWidth: 0, textStyle: { color: "#fff", fontSize: 12 } };
 export const VALUE_RAMP = ["#dbeafe", "#93c5fd", "#4f46e5", "#312e81"];
+
+/** Twenty colours that stay apart on white (a colour per trial on the curves chart). */
+export const TRIAL_COLORS = ["#4f46e5", "#e11d48", "#059669", "#d97706", "#0284c7", "#9333ea", "#65a30d", "#db2777", "#0d9488", "#ea580c",
+  "#1d4ed8", "#be123c", "#15803d", "#a16207", "#0369a1", "#7e22ce", "#4d7c0f", "#9d174d", "#0f766e", "#c2410c"];
+
+/** Shows the full text of a shortened axis name or label on hover (axes need triggerEvent). */
+export function labelTips(c, el, nameOf) {
+  let tip = el.parentElement.querySelector(":scope > .label-tip");
+  if (!tip) {
+    tip = document.createElement("div");
+    tip.className = "label-tip";
+    el.parentElement.style.position = "relative";
+    el.parentElement.appendChild(tip);
+  }
+  c.on("mouseover", (p) => {
+    if (!p.targetType || !["axisName", "axisLabel"].includes(p.targetType)) return;
+    const text = p.targetType === "axisName" ? nameOf(p.componentIndex) : p.value;
+    if (text === undefined || text === null) return;
+    const ev = p.event?.event;
+    const box = el.parentElement.getBoundingClientRect();
+    tip.textContent = String(text);
+    tip.style.left = `${(ev?.clientX ?? box.left) - box.left + 10}px`;
+    tip.style.top = `${(ev?.clientY ?? box.top) - box.top + 12}px`;
+    tip.style.display = "block";
+  });
+  c.on("mouseout", (p) => { if (p.targetType) tip.style.display = "none"; });
+}

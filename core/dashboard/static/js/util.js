@@ -134,3 +134,10 @@ export function throttle(fn, ms) {
   };
   return [run, () => clearTimeout(pending)];
 }
+
+let serverLive = false;
+
+/** Whether the experiment shown is driven by the manager that serves this dashboard (set by
+ * the views from the API's `live`; a read-only `hyperloom view` never is). */
+export function setLive(v) { serverLive = Boolean(v); }
+export function isLive() { return serverLive; }

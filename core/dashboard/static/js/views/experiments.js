@@ -1,5 +1,5 @@
 // Experiments list.
-import { badge, esc, fmtDur, fmtNum, fmtTime, getJSON, link, STATUS_COLORS } from "../util.js";
+import { badge, esc, fmtDur, fmtNum, fmtTime, getJSON, link, setLive, STATUS_COLORS } from "../util.js";
 
 export function mount(root) {
   root.innerHTML = `<div class="loading">Loading…</div>`;
@@ -8,6 +8,7 @@ export function mount(root) {
     async refresh() {
       const { experiments } = await getJSON("/api/experiments");
       self.only = experiments.length === 1 ? experiments[0].id : null;
+      setLive(experiments.some((e) => e.live));
       if (!experiments.length) {
         root.innerHTML = `<div class="panel empty">No experiments found. Start one with <code>hyperloom run config.yml</code>, or set HYPERLOOM_HOME.</div>`;
         return;

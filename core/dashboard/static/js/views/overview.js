@@ -2,6 +2,17 @@
 import { axis, chart, grid, ready, showEmpty, tooltip } from "../charts.js";
 import { api, badge, esc, fmtDur, fmtNum, getJSON, link, paramsInline, STATUS_COLORS, STATUSES } from "../util.js";
 
+/** y bounds around the best-so-far values, with room on the side the trials come from,
+ * rounded to a step that suits the range (so the labels stay short). */
+export function fitted(best, mode) {
+  if (best.length < 2) return null;
+  const lo = Math.min(...best), hi = Math.max(...best);
+  const span = hi - lo || Math.abs(hi) * 0.02 || 1;
+  const step = 10 ** Math.floor(Math.log10(span)) / 2;
+  const below = mode === "maximize" ? 0.4 : 0.12, above = mode === "maximize" ? 0.12 : 0.4;
+  return { min: Math.floor((lo - span * below) / step) * step, max: Math.ceil((hi + span * above) / step) * step };
+}
+
 function pct(a, b) { return b ? Math.min(100, (100 * a) / b) : 0; }
 
 function spaceRows(space) {
@@ -15,24 +26,33 @@ function spaceRows(space) {
 export function mount(root, route, setHeader) {
   ready();
   let byTime = false;
+  let fitY = true;
   let data = null;
   root.innerHTML = `
     <div class="grid cards four" id="cards"></div>
     <div class="grid two">
       <div class="panel"><div class="panel-head"><h2>Best so far</h2>
-        <div class="seg"><button data-x="seq" class="on">by trial</button><button data-x="time">by time</button></div></div>
-        <div class="chart" id="best-chart"></div></div>
+        <div class="seg" id="best-y" title="y axis: fitted to the best-so-far line, or every trial's value"><button data-y="fit" class="on">fit best</button><button data-y="all">all values</button></div>
+        <div class="seg" id="best-x"><button data-x="seq" class="on">by trial</button><button data-x="time">by time</button></div></div>
+        <div class="chart tall" id="best-chart"></div><div class="hint" id="best-hint"></div></div>
       <div class="panel"><h2>Top trials</h2><div id="top" class="scroll-x"></div></div>
     </div>
     <div class="grid two">
       <div class="panel scroll-x"><h2>Search space</h2><table><thead><tr><th>Parameter</th><th>Type</th><th>Values</th></tr></thead><tbody id="space"></tbody></table></div>
       <div class="panel"><h2>Config</h2><pre class="json" id="config"></pre></div>
     </div>`;
-  root.querySelector(".seg").addEventListener("click", (ev) => {
+  root.querySelector("#best-x").addEventListener("click", (ev) => {
     const b = ev.target.closest("button");
     if (!b) return;
     byTime = b.dataset.x === "time";
-    root.querySelectorAll(".seg button").forEach((x) => x.classList.toggle("on", x === b));
+    root.querySelectorAll("#best-x button").forEach((x) => x.classList.toggle("on", x === b));
+    drawBest();
+  });
+  root.querySelector("#best-y").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button");
+    if (!b) return;
+    fitY = b.dataset.y === "fit";
+    root.querySelectorAll("#best-y button").forEach((x) => x.classList.toggle("on", x === b));
     drawBest();
   });
 
@@ -41,13 +61,17 @@ export function mount(root, route, setHeader) {
     const series = byTime ? data.best_by_time : data.best_by_sequence;
     const el = root.querySelector("#best-chart");
     if (!series.length) { showEmpty(el, "No finished trial has reported a final value yet."); return; }
+    const yr = fitY ? fitted(series.map((p) => p[1]), data.mode) : null;
+    const hint = root.querySelector("#best-hint");
+    const outside = yr && !byTime ? data.values.filter((p) => p[1] < yr.min || p[1] > yr.max).length : 0;
+    hint.textContent = yr ? `y axis fitted to the best-so-far line${outside ? `: ${outside.toLocaleString()} trial value${outside === 1 ? " lies" : "s lie"} outside it ("all values" shows them)` : ""}` : "";
     const s = [{ name: "best so far", type: "line", step: "end", data: series, symbol: "circle", symbolSize: 6, lineStyle: { width: 2.5 }, z: 3 }];
     if (!byTime) s.unshift({ name: "trial value", type: "scatter", data: data.values, large: true, largeThreshold: 500, symbolSize: 5, itemStyle: { color: "#94a3b8", opacity: .55 } });
     const c = chart(el, {
       grid, legend: { top: 0, right: 0, textStyle: { color: "#667085" } },
       tooltip: { ...tooltip, formatter: (p) => `${esc(p.seriesName)}<br>trial <b>${esc(p.data[2])}</b><br>${byTime ? "after " + fmtDur(p.data[0]) : "#" + p.data[0]}: <b>${fmtNum(p.data[1])}</b>` },
       xAxis: axis({ type: "value", name: byTime ? "seconds since start" : "trial #", nameLocation: "middle", nameGap: 28, scale: true }),
-      yAxis: axis({ type: "value", scale: true, name: "value" }),
+      yAxis: axis({ type: "value", scale: true, name: "value", axisLabel: { color: "#667085", formatter: (v) => fmtNum(v, 4) }, ...(yr || {}) }),
       series: s,
     });
     if (c) {

@@ -1,6 +1,7 @@
 // Trial detail: parameters, intermediate curve, why it stopped, devices, exit code, log tails.
 import { axis, chart, grid, ready, tooltip } from "../charts.js";
 import { api, badge, esc, fmtDur, fmtNum, fmtTime, fmtVal, getJSON, link } from "../util.js";
+import { eventLabel, eventText } from "../events.js";
 import { perturbationText } from "./lineage.js";
 
 function kv(obj) {
@@ -27,8 +28,8 @@ export function mount(root, route) {
         if (el) stick[n] = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
       }
       const canStop = ["RUNNING", "WAITING"].includes(t.status);
-      const events = t.events.map((e) => `<tr><td class="muted">${esc(fmtTime(e.t))}</td><td><span class="badge">${esc(e.kind)}</span></td>
-        <td class="mono" style="white-space:normal">${esc(e.payload ? JSON.stringify(e.payload) : "")}</td></tr>`).join("");
+      const events = t.events.map((e) => `<tr data-kind="${esc(e.kind)}"><td class="muted">${esc(fmtTime(e.t))}</td><td><span class="badge">${esc(eventLabel(e.kind))}</span></td>
+        <td class="event-text" style="white-space:normal">${eventText(e, t.stop_cause)}</td></tr>`).join("");
       root.innerHTML = `
         <div class="head"><h1 class="trial-title">Trial <span class="mono-id">${esc(t.trial_id)}</span></h1>${badge(t.status)}<span class="sub">#${t.sequence}</span><span class="spacer"></span>
           ${canStop ? `<button class="danger" data-stop-trial="${esc(t.trial_id)}" id="stop-trial">Stop trial</button>` : ""}</div>
@@ -40,7 +41,7 @@ export function mount(root, route) {
             <div class="small">${t.intermediate.length} intermediate reports${t.intermediate.length ? ` · last ${esc(fmtNum(t.intermediate[t.intermediate.length - 1][1]))}` : ""}</div></div>
           <div class="panel card"><div class="label">Duration</div><div class="big">${esc(fmtDur(t.duration) || "–")}</div>
             <div class="small">${esc(fmtTime(t.started))}${t.ended ? " → " + esc(fmtTime(t.ended)) : ""}</div></div>
-          <div class="panel card"><div class="label">Exit code</div><div class="big">${t.exit_code ?? "–"}</div><div class="small">${esc(t.reason || "")}</div></div>
+          <div class="panel card"><div class="label">Exit code</div><div class="big">${t.exit_code ?? "–"}</div><div class="small" id="exit-note">${t.stop_cause ? (t.exit_code === -15 ? "SIGTERM: stopped on request" : t.exit_code === -9 ? "SIGKILL: killed" : "") : esc(t.reason || "")}</div></div>
           <div class="panel card"><div class="label">Devices</div><div class="big">${t.devices?.length ? esc(t.devices.map((d) => "GPU " + d).join(", ")) : "CPU"}</div>
             <div class="small">${t.pid ? "pid " + t.pid : ""}</div></div>
         </div>
