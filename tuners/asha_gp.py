@@ -11,9 +11,11 @@ or paused below that level are its pending points (the GP's constant liar).
 
 from __future__ import annotations
 
-from hyperloom.errors import PluginError
+from typing import Any, ClassVar
+
 from hyperloom.space import SearchSpace
 from hyperloom.tuners._common import BaseTuner
+from hyperloom.tuners._scheduler_options import ASHAGPOptions, SchedulerOptions
 from hyperloom.tuners.bohb import LevelModelScheduler
 
 __all__ = ["ASHAGPScheduler"]
@@ -23,17 +25,17 @@ class ASHAGPScheduler(LevelModelScheduler):
     """ASHA (or Hyperband, with ``brackets``) whose new configurations come from a GP.
 
     Args:
-        space, mode, seed, min_resource, max_resource, reduction_factor, type, resource,
-        min_points, random_fraction: As
-            :class:`~hyperloom.tuners.bohb.LevelModelScheduler`.
-        brackets: Hyperband brackets (default 1: ASHA).
-        random_fraction: Share of new configurations drawn at random (default 0.1).
-        n_candidates: Random points the GP's acquisition scores per suggestion.
-        n_restarts: L-BFGS-B starts of the acquisition (fewer: faster suggestions).
-        max_points: Most observations one level's GP is fitted to (keeps suggestions fast).
+        space, mode, seed: As :class:`~hyperloom.tuners.hyperband.HyperbandScheduler`.
+        **options: :class:`~hyperloom.tuners._scheduler_options.ASHAGPOptions`: the scheduling
+            options (``brackets`` 1: ASHA), ``min_points`` (None: see
+            :class:`~hyperloom.tuners.bohb.LevelModelScheduler`), ``random_fraction`` (0.1),
+            ``n_candidates`` (128 random points the acquisition scores), ``n_restarts`` (2
+            L-BFGS-B starts), ``max_points`` (100: the most observations one level's GP is
+            fitted to, which keeps suggestions fast).
     """
 
     name = "asha_gp"
+    options_type: ClassVar[type[SchedulerOptions]] = ASHAGPOptions
 
     def __init__(
         self,
@@ -41,44 +43,14 @@ class ASHAGPScheduler(LevelModelScheduler):
         *,
         mode: str = "maximize",
         seed: int | None = None,
-        min_resource: float = 1,
-        max_resource: float = 81,
-        reduction_factor: int = 3,
-        brackets: int | None = 1,
-        type: str = "stopping",
-        resource: str | None = None,
-        min_points: int | None = None,
-        random_fraction: float = 0.1,
-        n_candidates: int = 128,
-        n_restarts: int = 2,
-        max_points: int = 100,
+        **options: Any,
     ) -> None:
-        for name, value, low in (
-            ("n_candidates", n_candidates, 1),
-            ("n_restarts", n_restarts, 1),
-            ("max_points", max_points, 10),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise PluginError(
-                    f"asha_gp: {name} must be an integer >= {low}, got {value!r}; "
-                    f"fix classArgs.{name}"
-                )
-        self.n_candidates = n_candidates
-        self.n_restarts = n_restarts
-        self.max_points = max_points
-        super().__init__(
-            space,
-            mode=mode,
-            seed=seed,
-            min_resource=min_resource,
-            max_resource=max_resource,
-            reduction_factor=reduction_factor,
-            brackets=brackets,
-            type=type,
-            resource=resource,
-            min_points=min_points,
-            random_fraction=random_fraction,
-        )
+        super().__init__(space, mode=mode, seed=seed, **options)
+        opts = self.options
+        assert isinstance(opts, ASHAGPOptions)
+        self.n_candidates = opts.n_candidates
+        self.n_restarts = opts.n_restarts
+        self.max_points = opts.max_points
 
     def _make_model(self, level: float) -> BaseTuner:
         from hyperloom.tuners.gp import GPTuner

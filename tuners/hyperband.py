@@ -28,44 +28,25 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from hyperloom.assessors._rungs import Rungs, geometric_levels, resources_of
-from hyperloom.errors import PluginError
 from hyperloom.space import SearchSpace
 from hyperloom.tuners._base import Tuner
 from hyperloom.tuners._common import Seen, seed_entropy
+from hyperloom.tuners._scheduler_options import (
+    SchedulerOptions,
+    build_options,
+    options_signature,
+)
 from hyperloom.types import Decision, Suggestion, TrialResult, TrialStatus, Verdict
 
 __all__ = ["HyperbandScheduler"]
 
 log = logging.getLogger(__name__)
 
-_TYPES = ("stopping", "promotion")
 _KEEP = (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED)
-
-
-def _number(who: str, name: str, value: object, *, minimum: float) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < minimum
-    ):
-        raise PluginError(
-            f"{who}: {name} must be a number >= {minimum:g}, got {value!r}; fix classArgs.{name}"
-        )
-    return float(value)
-
-
-def _integer(who: str, name: str, value: object, *, minimum: int, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise PluginError(
-            f"{who}: {name} must be an integer in [{minimum}, {maximum}], got {value!r}; "
-            f"fix classArgs.{name}"
-        )
-    return value
 
 
 @dataclass
@@ -96,17 +77,21 @@ class HyperbandScheduler(Tuner):
         space: The search space.
         mode: "maximize" or "minimize" the metric.
         seed: Seed of every random choice.
-        min_resource: Resource at the lowest rung (``r_min``).
-        max_resource: Resource of a full trial (``r_max``); no rung is placed at or beyond it.
-        reduction_factor: ``eta``: keep the top ``1 / eta`` at each rung (>= 2).
-        brackets: Number of Hyperband brackets (1: ASHA; None: every bracket that fits,
-            ``floor(log_eta(r_max / r_min)) + 1``).
-        type: "stopping" (stop at a rung) or "promotion" (pause at a rung, resume later).
-        resource: None (the report step) or the name of a reported metric.
+        **options: The scheduling options, with their defaults and checks in
+            :class:`~hyperloom.tuners._scheduler_options.SchedulerOptions`: ``min_resource``
+            (1), ``max_resource`` (81), ``reduction_factor`` (3), ``brackets`` (None: every
+            bracket that fits; 1 is ASHA), ``type`` ("stopping" or "promotion"), ``resource``
+            (None: the report step, or a metric name).
     """
 
     #: the name used in error messages and reasons
     name = "hyperband"
+    #: the dataclass holding this scheduler's options (their defaults live there only)
+    options_type: ClassVar[type[SchedulerOptions]] = SchedulerOptions
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__signature__ = options_signature(cls.options_type)  # type: ignore[attr-defined]
 
     def __init__(
         self,
@@ -114,41 +99,19 @@ class HyperbandScheduler(Tuner):
         *,
         mode: str = "maximize",
         seed: int | None = None,
-        min_resource: float = 1,
-        max_resource: float = 81,
-        reduction_factor: int = 3,
-        brackets: int | None = None,
-        type: str = "stopping",
-        resource: str | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(space, mode=mode, seed=seed)
-        who = self.name
-        self.min_resource = _number(who, "min_resource", min_resource, minimum=1e-12)
-        self.max_resource = _number(who, "max_resource", max_resource, minimum=1e-12)
-        if self.min_resource > self.max_resource:
-            raise PluginError(
-                f"{who}: min_resource ({min_resource!r}) must not exceed max_resource "
-                f"({max_resource!r}); fix classArgs"
-            )
-        self.reduction_factor = _integer(
-            who, "reduction_factor", reduction_factor, minimum=2, maximum=1000
-        )
-        eta = self.reduction_factor
-        s_max = math.floor(math.log(self.max_resource / self.min_resource) / math.log(eta) + 1e-9)
-        if brackets is None:
-            brackets = s_max + 1
-        self.brackets = _integer(who, "brackets", brackets, minimum=1, maximum=s_max + 1)
-        if type not in _TYPES:
-            raise PluginError(
-                f"{who}: type must be 'stopping' or 'promotion', got {type!r}; fix classArgs.type"
-            )
-        self.type = type
-        if resource is not None and (not isinstance(resource, str) or not resource):
-            raise PluginError(
-                f"{who}: resource must be null (the report step) or a metric name, "
-                f"got {resource!r}; fix classArgs.resource"
-            )
-        self.resource = None if resource == "step" else resource
+        opts = build_options(self.options_type, self.name, options)
+        self.options: SchedulerOptions = opts
+        self.min_resource = float(opts.min_resource)
+        self.max_resource = float(opts.max_resource)
+        self.reduction_factor = eta = opts.reduction_factor
+        assert opts.brackets is not None
+        self.brackets: int = opts.brackets
+        self.type = opts.type
+        self.resource = opts.resource
+        s_max = SchedulerOptions.max_bracket(self.min_resource, self.max_resource, eta)
         self._entropy = seed_entropy(seed)
         self._seen = Seen(space)  # finite spaces: no point is suggested twice
         self._last_new: str | None = None
@@ -409,3 +372,8 @@ class HyperbandScheduler(Tuner):
 
 def _finite_or_none(losses: Sequence[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in losses]
+
+
+HyperbandScheduler.__signature__ = options_signature(  # type: ignore[attr-defined]
+    HyperbandScheduler.options_type
+)

@@ -253,11 +253,24 @@ def test_bohb_model_sees_every_level_and_beats_random() -> None:
         random_gap, _ = far(HyperbandScheduler, seed)
         gaps.append(random_gap - model_gap)
     assert np.median(gaps) > 0  # later BOHB configurations are nearer the optimum than random
-    assert s.model_level() is not None and s.model_level() >= 9  # fitted high up the ladder
+    # the default trusts a level once its 15% "good" share holds d + 1 = 3 points: 20 values
+    assert s.min_points == 20
+    level = s.model_level()
+    assert level is not None and len(s._at_level[level]) >= 20
+    higher = [lvl for lvl in s.levels if lvl > level]
+    assert all(len(s._at_level.get(lvl, {})) < 20 for lvl in higher)  # the highest such level
+
+
+def test_bohb_with_the_papers_min_points_fits_high_up_the_ladder() -> None:
+    s = BOHBScheduler(SPACE, seed=0, max_resource=EPOCHS, brackets=1, min_points=3)
+    drive(s, 50)
+    assert s.model_level() is not None and s.model_level() >= 9
 
 
 def test_bohb_shows_pending_trials_to_its_model() -> None:
-    s = BOHBScheduler(SPACE, seed=0, max_resource=EPOCHS, brackets=1, random_fraction=0.0)
+    s = BOHBScheduler(
+        SPACE, seed=0, max_resource=EPOCHS, brackets=1, random_fraction=0.0, min_points=3
+    )
     for i in range(6):
         t = f"a{i}"
         s.suggest(t)
@@ -279,7 +292,13 @@ def test_bohb_shows_pending_trials_to_its_model() -> None:
 
 def test_asha_gp_uses_the_gp_once_a_level_has_enough_points() -> None:
     s = ASHAGPScheduler(
-        SPACE, seed=0, max_resource=EPOCHS, random_fraction=0.0, n_candidates=16, n_restarts=1
+        SPACE,
+        seed=0,
+        max_resource=EPOCHS,
+        random_fraction=0.0,
+        n_candidates=16,
+        n_restarts=1,
+        min_points=3,
     )
     used: list[float | None] = []
     orig = s._new_params
@@ -380,3 +399,32 @@ def test_a_paused_trial_that_exits_0_is_not_taken_as_finished() -> None:
     s.observe(TrialResult("b", p, TrialStatus.SUCCEEDED, 0.1, (0.1,), reports=(Report(0, 0.1),)))
     assert "b" not in s._at_level.get(float(EPOCHS), {}) and "b" not in s.paused()
     assert s._at_level[1]["b"] == -0.1  # its rung value stays
+
+
+def test_options_are_defined_once_and_checked_by_the_registry() -> None:
+    import dataclasses
+    import inspect
+
+    from hyperloom.registry import check_class_args
+    from hyperloom.tuners._scheduler_options import ASHAGPOptions, BOHBOptions, SchedulerOptions
+
+    for cls, opts in (
+        (HyperbandScheduler, SchedulerOptions),
+        (BOHBScheduler, BOHBOptions),
+        (ASHAGPScheduler, ASHAGPOptions),
+    ):
+        params = inspect.signature(cls).parameters
+        for f in dataclasses.fields(opts):
+            assert params[f.name].default == f.default  # the signature is the dataclass's
+        with pytest.raises(PluginError, match="Did you mean 'min_resource'"):
+            check_class_args(cls, {"min_resourse": 1}, "t", reserved=("space",))
+        with pytest.raises(PluginError, match="Did you mean 'reduction_factor'"):
+            cls(SPACE, reduction_fator=3)
+    assert ASHAGPScheduler(SPACE, max_resource=27).brackets == 1  # its own default
+    assert BOHBScheduler(SPACE, max_resource=27).brackets == 4
+    assert "gamma" in inspect.signature(BOHBScheduler).parameters
+    assert "gamma" not in inspect.signature(ASHAGPScheduler).parameters
+    with pytest.raises(PluginError, match="gamma"):
+        BOHBScheduler(SPACE, gamma=1.5)
+    with pytest.raises(PluginError, match="max_points"):
+        ASHAGPScheduler(SPACE, max_points=2)
