@@ -1,6 +1,6 @@
 """The exception hierarchy. Every error hyperloom raises on purpose derives from HyperloomError.
 
-The CLI maps these to exit codes in one place (``hyperloom.cli._errors``): usage and config errors
+The CLI maps these to exit codes in one place (:func:`hyperloom.cli.main`): usage and config errors
 exit 2, runtime errors exit 1.
 """
 
@@ -36,7 +36,23 @@ class ConfigError(UsageError):
 
 
 class SearchSpaceError(UsageError):
-    """A search space is invalid. The message names the parameter path and the bad value."""
+    """A search space is invalid. The message names the parameter path and the bad value.
+
+    ``errors`` holds one message per problem found (a space is checked whole, so that every bad
+    parameter is reported at once); the message is the single one, or all of them in a list.
+    """
+
+    def __init__(self, message: str, errors: tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.errors: tuple[str, ...] = errors if errors else (message,)
+
+    @classmethod
+    def of(cls, errors: list[str]) -> SearchSpaceError:
+        """One error for several problems: ``"2 errors: ..."`` with one line per problem."""
+        if len(errors) == 1:
+            return cls(errors[0])
+        lines = "\n".join(f"  - {e}" for e in errors)
+        return cls(f"{len(errors)} errors:\n{lines}", tuple(errors))
 
 
 class PluginError(UsageError):

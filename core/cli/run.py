@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -358,6 +359,14 @@ def _trial_option(args: list[str], error: Any) -> bool:
     return "~" in name or not getattr(error, "possibilities", None)
 
 
+def _is_config(path: Path, command: list[str] | None) -> bool:
+    """Whether ``hyperloom run PATH ...`` names a config: a YAML/JSON file name, or a file with
+    nothing after it that is not a program (``-- /usr/bin/python3 train.py`` is a command)."""
+    if path.suffix.lower() in (".yml", ".yaml", ".json"):
+        return True
+    return not command and path.is_file() and not os.access(path, os.X_OK)
+
+
 def _refuse_experiment(target: str) -> None:
     """Refuses ``hyperloom run X`` when X is an experiment (its directory or its id)."""
     from hyperloom.errors import HyperloomError
@@ -413,7 +422,7 @@ def run(
         "scripts that do not use hyperloom.trials or nni).",
         show_default=False,
     ),
-    max_duration: str = typer.Option(
+    max_duration: str | None = typer.Option(
         None,
         "--max-duration",
         help="No-config mode: stop starting trials after this long (90s, 30m, 2h, 1d).",
@@ -438,7 +447,7 @@ def run(
     """
     from hyperloom.experiment import Experiment
 
-    if config is not None and (config.suffix in (".yml", ".yaml", ".json") or config.is_file()):
+    if config is not None and _is_config(config, command):
         if command:
             raise UsageError(f"unexpected arguments after the config file: {' '.join(command)}")
         exp = Experiment.from_config(config)
@@ -512,7 +521,7 @@ def _done_without_budget(experiment: str) -> int | None:
 @app.command(epilog=_EXIT_CODES)
 def resume(
     experiment: str = typer.Argument(..., help="Experiment id or directory.", metavar="ID"),
-    max_trials: int = typer.Option(
+    max_trials: int | None = typer.Option(
         None,
         "--max-trials",
         "-n",
@@ -520,14 +529,14 @@ def resume(
         show_default=False,
         metavar="N",
     ),
-    more: int = typer.Option(
+    more: int | None = typer.Option(
         None,
         "--more",
         help="Run N trials more than have already used the budget.",
         show_default=False,
         metavar="N",
     ),
-    max_duration: str = typer.Option(
+    max_duration: str | None = typer.Option(
         None,
         "--max-duration",
         help="A new time limit (maxExperimentDuration), the total over every run: 90s, 30m, 2h.",

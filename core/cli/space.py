@@ -84,7 +84,9 @@ def check(
             }
         )
         return
-    table = Table(title=f"{source}: {plural(len(space.parameters), 'parameter')}", title_justify="left")
+    table = Table(
+        title=f"{source}: {plural(len(space.parameters), 'parameter')}", title_justify="left"
+    )
     table.add_column("parameter")
     table.add_column("type")
     table.add_column("domain", overflow="fold")

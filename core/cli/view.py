@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import webbrowser
 from pathlib import Path
 
@@ -22,14 +23,31 @@ def _dirs(ids: list[str]) -> list[Path] | None:
     return [find_experiment_dir(i) for i in ids]
 
 
-async def _serve(dirs: list[Path] | None, host: str, port: int, open_browser: bool) -> None:
+DEFAULT_PORT = 8080
+
+
+async def _serve(dirs: list[Path] | None, host: str, port: int | None, open_browser: bool) -> None:
+    """Serves until cancelled. ``port`` None: 8080, or a free port when 8080 is taken."""
     from hyperloom.dashboard import DashboardServer
     from hyperloom.paths import all_experiment_dirs
 
-    server = DashboardServer(
-        dirs if dirs is not None else all_experiment_dirs, host=host, port=port
-    )
-    url = await server.start()
+    def make(p: int) -> DashboardServer:
+        return DashboardServer(dirs if dirs is not None else all_experiment_dirs, host=host, port=p)
+
+    server = make(DEFAULT_PORT if port is None else port)
+    try:
+        url = await server.start()
+    except OSError as e:
+        await server.close()
+        if port is not None or e.errno != errno.EADDRINUSE:
+            raise
+        server = make(0)
+        url = await server.start()
+        err_console.print(
+            f"port {DEFAULT_PORT} is in use; serving on port {server.port} instead "
+            f"(--port N picks one)",
+            highlight=False,
+        )
     console.print(f"hyperloom dashboard (read-only): [bold]{url}[/]  (Ctrl-C to quit)")
     if open_browser:
         await asyncio.to_thread(webbrowser.open, url)
@@ -42,17 +60,25 @@ async def _serve(dirs: list[Path] | None, host: str, port: int, open_browser: bo
 @app.command("view")
 def view(
     ids: list[str] = typer.Argument(
-        None, help="Experiment ids or directories (default: every experiment in HYPERLOOM_HOME)."
+        None,
+        help="Experiment ids or directories (default: every experiment in HYPERLOOM_HOME).",
+        metavar="ID",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
-    port: int = typer.Option(8080, "--port", help="Port to listen on (0 picks a free one)."),
+    port: int = typer.Option(
+        None,
+        "--port",
+        help=f"Port to listen on (0 picks a free one). Default: {DEFAULT_PORT}, or a free port "
+        f"when {DEFAULT_PORT} is in use.",
+        show_default=False,
+    ),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a web browser."),
 ) -> None:
     """Open the web dashboard on past and running experiments (read-only)."""
     from hyperloom.dashboard.server import is_loopback
     from hyperloom.errors import UsageError
 
-    if not 0 <= port <= 65535:
+    if port is not None and not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {port}")
     dirs = _dirs(list(ids or []))
     if not is_loopback(host):
@@ -63,6 +89,7 @@ def view(
     try:
         asyncio.run(_serve(dirs, host, port, not no_browser))
     except OSError as e:
+        shown = DEFAULT_PORT if port is None else port
         raise UsageError(
-            f"cannot listen on {host}:{port}: {e.strerror or e}; try --port 0"
+            f"cannot listen on {host}:{shown}: {e.strerror or e}; try --port 0"
         ) from None
