@@ -38,8 +38,9 @@ class ConfigError(UsageError):
 class SearchSpaceError(UsageError):
     """A search space is invalid. The message names the parameter path and the bad value.
 
-    ``errors`` holds one message per problem found (a space is checked whole, so that every bad
-    parameter is reported at once); the message is the single one, or all of them in a list.
+    A space is checked whole: ``errors`` holds one message per bad parameter. The message itself
+    stays one line (the first error, and how many more there are); ``hyperloom space check``
+    lists them all.
     """
 
     def __init__(self, message: str, errors: tuple[str, ...] | None = None) -> None:
@@ -47,12 +48,17 @@ class SearchSpaceError(UsageError):
         self.errors: tuple[str, ...] = errors if errors else (message,)
 
     @classmethod
-    def of(cls, errors: list[str]) -> SearchSpaceError:
-        """One error for several problems: ``"2 errors: ..."`` with one line per problem."""
-        if len(errors) == 1:
-            return cls(errors[0])
-        lines = "\n".join(f"  - {e}" for e in errors)
-        return cls(f"{len(errors)} errors:\n{lines}", tuple(errors))
+    def of(cls, errors: list[str] | tuple[str, ...], prefix: str = "") -> SearchSpaceError:
+        """One error for several problems, each message given ``prefix`` (a file name...)."""
+        errs = tuple(prefix + e for e in errors)
+        if len(errs) == 1:
+            return cls(errs[0])
+        more = len(errs) - 1
+        return cls(
+            f"{errs[0]} (and {more} more error{'s' if more > 1 else ''}: "
+            f"`hyperloom space check` lists them all)",
+            errs,
+        )
 
 
 class PluginError(UsageError):

@@ -762,7 +762,7 @@ class SearchSpace:
         try:
             return cls.from_nni(raw)
         except SearchSpaceError as e:
-            raise SearchSpaceError(f"{p}: {e}") from None
+            raise SearchSpaceError.of(e.errors, prefix=f"{p}: ") from None
 
     def check_duplicate_options(self) -> None:
         """Raises :class:`SearchSpaceError` naming the first choice that lists one value twice

@@ -8,8 +8,9 @@ from typing import Any
 
 import typer
 from hyperloom.cli import app
-from hyperloom.cli._common import console, new_app, plural, print_json
+from hyperloom.cli._common import console, err_console, new_app, plural, print_json
 from hyperloom.errors import UsageError
+from rich.markup import escape
 from rich.table import Table
 
 space_app = new_app(help="Inspect search spaces.", no_args_is_help=True)
@@ -47,7 +48,6 @@ def check(
 
     Errors name the parameter path and the bad value, and exit with code 2.
     """
-    from hyperloom.space import SearchSpace
 
     if plugin:
         from hyperloom import registry
@@ -56,12 +56,7 @@ def check(
         space = registry.load_search_space(plugin, opts)
         source = f"plugin {plugin}"
     elif file is not None:
-        if file.suffix in (".yml", ".yaml") and _looks_like_config(file):
-            from hyperloom.config import Config
-
-            space = Config.load(file).search_space
-        else:
-            space = SearchSpace.load(file)
+        space = _load(file)
         source = str(file)
     else:
         raise UsageError("give a search-space file or --plugin NAME")
@@ -104,18 +99,54 @@ def check(
     console.print("[green]valid[/]")
 
 
-def _cond(p: Any) -> str | None:
-    if p.condition is None:
+def _load(file: Path) -> Any:
+    """The space in ``file`` (a space, or a config that holds one). Every error in it is listed,
+    one per line, exit 2."""
+    from hyperloom.errors import SearchSpaceError
+    from hyperloom.space import SearchSpace
+
+    raw = _config_mapping(file)
+    try:
+        if raw is None:
+            return SearchSpace.load(file)
+        inline = raw.get("searchSpace")
+        if isinstance(inline, dict) and "plugin" not in inline:
+            try:
+                return SearchSpace.from_nni(inline)
+            except SearchSpaceError as e:
+                raise SearchSpaceError.of(e.errors, prefix=f"{file}: searchSpace: ") from None
+        named = raw.get("searchSpaceFile")
+        if isinstance(named, str) and "searchSpace" not in raw and (file.parent / named).is_file():
+            return SearchSpace.load(file.parent / named)
+    except SearchSpaceError as e:
+        if len(e.errors) == 1:
+            raise
+        err_console.print(f"[bold red]error:[/] {len(e.errors)} errors:", highlight=False)
+        for line in e.errors:
+            err_console.print(f"  - {escape(line)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    from hyperloom.config import Config
+
+    return Config.load(file).search_space  # a plugin space, or a config error to report
+
+
+def _config_mapping(file: Path) -> dict[str, Any] | None:
+    """The config in ``file`` when it is a YAML config (not a bare space), else None."""
+    if file.suffix not in (".yml", ".yaml"):
         return None
-    path, idx = p.condition
-    return f"{'/'.join(map(str, path))} = option {idx}"
-
-
-def _looks_like_config(file: Path) -> bool:
     try:
         import yaml
 
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
     except Exception:
-        return False
-    return isinstance(raw, dict) and ("trialCommand" in raw or "searchSpaceFile" in raw)
+        return None
+    if isinstance(raw, dict) and ("trialCommand" in raw or "searchSpaceFile" in raw):
+        return raw
+    return None
+
+
+def _cond(p: Any) -> str | None:
+    if p.condition is None:
+        return None
+    path, idx = p.condition
+    return f"{'/'.join(map(str, path))} = option {idx}"

@@ -93,14 +93,20 @@ def test_space_check_reports_every_error_at_once(
     assert "parameter 'lr': unknown _type 'logunifrom'; did you mean 'loguniform'?" in err
     assert "parameter 'drop' (uniform): low must be < high" in err
     assert "parameter 'net/0/w' (normal): sigma must be > 0" in err
-    # the same in a config, with the file and key named
+    # in a config: `run` says the first in one line and how many more; `space check` lists all
     cfg = tmp_path / "cfg.yml"
     cfg.write_text(
         "trialCommand: python t.py\ntuner: {name: tpe}\nsearchSpace: " + json.dumps(space) + "\n"
     )
     code, out, err = call(capsys, "run", str(cfg))
-    assert code == 2 and f"{cfg}: searchSpace: 3 errors" in err
+    msg = one_line_error(code, err)
+    assert err.count("error:") == 1
+    assert f"{cfg}: searchSpace: parameter 'lr': unknown _type 'logunifrom'" in msg
+    assert "(and 2 more errors: `hyperloom space check` lists them all)" in msg
     assert "experiment " not in out, "no experiment id for an experiment that is never created"
+    code, _, err = call(capsys, "space", "check", str(cfg))
+    assert code == 2 and "3 errors" in err
+    assert f"{cfg}: searchSpace: parameter 'net/0/w' (normal): sigma must be > 0" in err
 
 
 def test_singular_counts_read_as_singular(
