@@ -185,7 +185,7 @@ def list_cmd(
 
 @app.command("status")
 def status(
-    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    experiment: str = typer.Argument(..., help="Experiment id or directory.", metavar="ID"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Show an experiment's status, trial counts, budget use and best trial."""
@@ -260,7 +260,7 @@ def status(
 
 @app.command("trials")
 def trials(
-    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    experiment: str = typer.Argument(..., help="Experiment id or directory.", metavar="ID"),
     as_json: bool = typer.Option(
         False,
         "--json",
@@ -344,7 +344,7 @@ def trials(
 
 @app.command("export")
 def export(
-    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    experiment: str = typer.Argument(..., help="Experiment id or directory.", metavar="ID"),
     fmt: str = typer.Option(
         "csv", "--format", "-f", help="csv (a column per parameter and metric) or json."
     ),

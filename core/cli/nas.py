@@ -17,7 +17,9 @@ app.add_typer(nas_app, name="nas")
 
 @nas_app.command("retrain")
 def retrain(
-    experiment: str = typer.Argument(..., help="The one-shot experiment (id or directory)."),
+    experiment: str = typer.Argument(
+        ..., help="The one-shot experiment (id or directory).", metavar="ID"
+    ),
     command: str = typer.Option(
         "python3 retrain.py", "--command", help="The retraining trial command."
     ),
@@ -34,7 +36,7 @@ def retrain(
     as_json: bool = typer.Option(False, "--json", help="Print the config as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Less output while it runs."),
 ) -> None:
-    """Retrain the architectures of EXPERIMENT's trials (their architecture.json) from scratch:
+    """Retrain the architectures of experiment ID's trials (their architecture.json) from scratch:
     writes a config (one trial per architecture and seed, grid tuner) and runs it."""
     import yaml
     from hyperloom.plugins.nas._retrain import found_architectures, retrain_config

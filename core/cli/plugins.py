@@ -122,7 +122,9 @@ def _resolve(name: str, group: str | None) -> tuple[str, Any]:
 
 @plugins_app.command("check")
 def check(
-    name: str = typer.Argument(..., help="A tuner or assessor entry-point name, or module:Class."),
+    name: str = typer.Argument(
+        ..., help="A tuner or assessor entry-point name, or module:Class.", metavar="NAME"
+    ),
     group: str = typer.Option(None, "--group", help="tuner or assessor (needed when ambiguous)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:

@@ -573,7 +573,7 @@ def resume(
 
 @app.command()
 def stop(
-    experiment: str = typer.Argument(..., help="Experiment id or directory."),
+    experiment: str = typer.Argument(..., help="Experiment id or directory.", metavar="ID"),
     timeout: float = typer.Option(60.0, help="Seconds to wait for the manager to finish stopping."),
     force: bool = typer.Option(
         False,

@@ -30,7 +30,9 @@ def _parse_option(text: str) -> tuple[str, Any]:
 @space_app.command("check")
 def check(
     file: Path = typer.Argument(
-        None, help="A search space in NNI's JSON format (or YAML), or a config that holds one."
+        None,
+        help="A search space in NNI's JSON format (or YAML), or a config that holds one.",
+        metavar="FILE",
     ),
     plugin: str = typer.Option(
         None, "--plugin", help="Show the space a search-space plugin produces instead."
@@ -46,7 +48,7 @@ def check(
 ) -> None:
     """Validate a search space, list its parameters and print a few samples.
 
-    Errors name the parameter path and the bad value, and exit with code 2.
+    Every error is listed, each naming the parameter path and the bad value; exit code 2.
     """
 
     if plugin:
