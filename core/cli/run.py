@@ -185,12 +185,15 @@ def print_outcome(
             console.print(f"[bold]fix:[/] {escape(failures.fix)}", soft_wrap=True)
         if failures.stderr is not None:
             console.print(f"its stderr: {failures.stderr}", soft_wrap=True, highlight=False)
-    why = f" ({escape(message)})" if message else ""
+    short = message is not None and len(message) <= 80
+    why = f" ({escape(message)})" if message and short else ""
     console.print(
         f"status: [bold]{status}[/]{why}   details: hyperloom trials {exp_id}",
         soft_wrap=True,
         highlight=False,
     )
+    if message and not short:
+        console.print(f"why: {escape(message)}", soft_wrap=True, highlight=False)
     if status == "STOPPED":
         console.print(f"continue it with: [bold]hyperloom resume {exp_id}[/]", highlight=False)
     elif status == "DONE" and message and "maxExperimentDuration" in message:
