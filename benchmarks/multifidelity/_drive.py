@@ -7,8 +7,8 @@ resumption of a paused trial, which continues from its next epoch). The run ends
 ``budget`` epochs were spent. Trials still paused or running then count as stopped.
 
 Methods are small adapters (:class:`Scheduler` for hyperloom's schedulers, :class:`TunerAssessor`
-for a tuner plus an assessor, :class:`OptunaMethod` for Optuna's samplers and pruners), so every
-method sees exactly the same curves, clock and budget.
+for a tuner plus an assessor, :class:`OptunaMethod` for Optuna's samplers and pruners,
+:class:`DEHBMethod` for DEHB), so every method sees exactly the same curves, clock and budget.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import heapq
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from _problems import Problem
@@ -138,6 +139,90 @@ class OptunaMethod(Method):
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             self.study.tell(trial, history[-1])
+
+
+DEHB_PATH = Path(__file__).resolve().parent / ".venv-dehb"
+
+
+class DEHBMethod(Method):
+    """DEHB 0.1.2 (Awad et al., IJCAI 2021) through its ask/tell interface.
+
+    DEHB is installed for the benchmark only, into ``.venv-dehb`` next to this file
+    (``pip install --target benchmarks/multifidelity/.venv-dehb dehb==0.1.2``); that folder is
+    put at the *end* of ``sys.path`` so the venv's numpy/scipy stay in charge. DEHB asks for
+    (configuration, fidelity) jobs; a fidelity ``f`` trains the configuration to ``ceil(f)``
+    epochs. When DEHB asks again for a configuration it ran at a lower fidelity (a promotion),
+    that trial is resumed from where it paused (as if checkpointed), so DEHB pays only the extra
+    epochs, like the schedulers' promotions; asked four jobs at a time (4 workers), DEHB starts
+    new brackets while others wait, its "immediate" asynchronous mode.
+    """
+
+    def __init__(self, problem: Problem, seed: int, out_dir: str) -> None:
+        import sys as _sys
+
+        if str(DEHB_PATH) not in _sys.path:
+            _sys.path.append(str(DEHB_PATH))
+        import ConfigSpace as CS
+        from dehb import DEHB
+
+        space: dict[str, Any] = {}
+        for d in problem.dims:
+            if d.kind == "float":
+                space[d.name] = (float(d.low), float(d.high))
+            elif d.kind == "int":
+                space[d.name] = (int(d.low), int(d.high))
+            else:
+                space[d.name] = list(d.choices)
+        cs = CS.ConfigurationSpace(space=space, seed=seed)
+        self.n = problem.n_epochs
+        self.dehb = DEHB(
+            cs=cs,
+            min_fidelity=1,
+            max_fidelity=self.n,
+            eta=3,
+            n_workers=1,
+            seed=seed,
+            output_path=out_dir,
+            log_level="ERROR",
+            save_freq="end",
+        )
+        self.jobs: dict[str, tuple[dict[str, Any], int]] = {}  # running trial -> (job, target)
+        self.by_key: dict[tuple[Any, ...], str] = {}  # configuration -> its trial
+        self.done: dict[str, int] = {}  # trial -> epochs trained so far
+        self.paused: set[str] = set()
+
+    def ask(self, tid: str) -> tuple[str, Any] | None:
+        job = self.dehb.ask()
+        params = dict(job["config"])
+        key = tuple(sorted(params.items()))
+        target = min(self.n, max(1, math.ceil(float(job["fidelity"]) - 1e-9)))
+        old = self.by_key.get(key)
+        if old is not None and old in self.paused and self.done[old] < target:
+            self.paused.discard(old)
+            self.jobs[old] = (job, target)
+            return ("resume", old)
+        self.by_key[key] = tid
+        self.done[tid] = 0
+        self.jobs[tid] = (job, target)
+        return ("new", params)
+
+    def _tell(self, tid: str, history: list[float]) -> None:
+        job, _ = self.jobs.pop(tid)
+        prev = self.done[tid]
+        self.done[tid] = len(history)
+        self.dehb.tell(job, {"fitness": -history[-1], "cost": float(len(history) - prev)})
+
+    def report(self, tid: str, step: int, history: list[float], steps: list[int]) -> str:
+        if len(history) < self.jobs[tid][1]:
+            return CONTINUE
+        self._tell(tid, history)
+        self.paused.add(tid)
+        return PAUSE
+
+    def end(self, tid: str, stopped: bool, history: list[float], steps: list[int]) -> None:
+        if tid in self.jobs and history and not stopped:
+            self._tell(tid, history)
+        self.paused.discard(tid)
 
 
 @dataclass
