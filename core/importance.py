@@ -6,18 +6,20 @@ Hyperparameter Importance", ICML 2014), written here with numpy only:
 1. Every trial with a final value becomes a row. Each parameter is encoded on ``[0, 1]``:
    numbers linearly between their bounds (log types in log space, integers with half a step of
    room on each side, so every integer gets the same width), choices as their option index.
-   A conditional parameter (under a nested choice) that was not active in a trial gets an
-   extra "inactive" cell (a numeric parameter is encoded below its range, a choice gets one
-   more category).
+   A conditional parameter (under a nested choice) that was not active in a trial is encoded
+   as "inactive" (below its range, or one more category for a choice).
 2. A forest of regression trees (bootstrap samples, every parameter tried at each split,
    numeric splits at midpoints, categorical splits by ordering the categories by their mean,
-   as CART does) predicts the value from the parameters.
+   as CART does) predicts the value from the parameters. A conditional parameter is split on
+   only in nodes where it is active in every row, so the "active or not" information stays
+   with its parent choice.
 3. A tree is constant on boxes, so its mean over the whole space and the mean over all the
    other parameters with one parameter held fixed (its *marginal*) are exact sums over leaves.
    The importance of a parameter is the variance of its marginal divided by the tree's total
    variance, averaged over the trees. The measure is uniform on each parameter's range (on
-   log scale for log types; each option of a choice weighs the same; an inactive cell weighs
-   the share of trials in which the parameter was inactive).
+   log scale for log types; each option of a choice weighs the same). A conditional parameter
+   is averaged over its own range wherever it is inactive, so it is credited only with what it
+   changes where it is active.
 
 Importances are fractions of the variance explained by one parameter alone; they need not sum
 to one (the rest is interactions). ``oob_r2`` says how well the forest predicts trials it did
@@ -407,8 +409,10 @@ def _grow(X: np.ndarray, y: np.ndarray, dims: list[_Dim], min_leaf: int, max_dep
     inactive_code = np.array([len(dims[j].options) if dims[j].conditional else -1 for j in cat])
 
     def new(value: float) -> int:
-        for lst, v in ((t.feature, -1), (t.threshold, 0.0), (t.left, -1), (t.right, -1)):
-            lst.append(v)  # type: ignore[attr-defined]
+        t.feature.append(-1)
+        t.threshold.append(0.0)
+        t.left.append(-1)
+        t.right.append(-1)
         t.cats.append(None)
         t.value.append(value)
         return len(t.value) - 1
@@ -431,11 +435,11 @@ def _grow(X: np.ndarray, y: np.ndarray, dims: list[_Dim], min_leaf: int, max_dep
         # choice says "active or not", and the child gets only what it adds when it is active
         cols = [j for j in num if not (cond_num[j] and bool((X[idx, j] < 0).any()))]
         if cols:
-            g, j, thr = _best_numeric(X[np.ix_(idx, cols)], yy, min_leaf)
+            g, j, thr = _best_numeric(X[np.ix_(idx, np.asarray(cols, int))], yy, min_leaf)
             if g > best[0]:
                 best = (g, cols[j], thr, None)
         if splitter is not None:
-            Xc = X[np.ix_(idx, cat)]
+            Xc = X[np.ix_(idx, np.asarray(cat, int))]
             allowed = ~((Xc == inactive_code[None, :]).any(axis=0))
             g, c, left = splitter.best(Xc, yy, min_leaf, allowed)
             if g > best[0]:
@@ -516,8 +520,12 @@ class Forest:
     n_rows: int = 0
 
     def _atoms(self, t: _Tree, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """Representative points and weights of the cells tree ``t`` cuts dimension ``j`` into."""
-        dm, p = self.dims[j], float(self.inactive_share[j])
+        """Representative points and weights of the cells tree ``t`` cuts dimension ``j`` into.
+
+        The inactive cell of a conditional parameter weighs nothing: trees never split a node
+        on it unless it is active in every row there, so where it is inactive it is averaged
+        over its own range, and its parent choice keeps the "active or not" share."""
+        dm, p = self.dims[j], 0.0
         if dm.kind == _CAT:
             k = len(dm.options)
             reps = np.arange(dm.n_cats, dtype=float)
@@ -531,13 +539,6 @@ class Forest:
         if dm.conditional:
             reps, w = np.append(reps, _INACTIVE), np.append(w, p)
         return reps, w
-
-    def _active(self, j: int, reps: np.ndarray) -> np.ndarray:
-        """Which of dimension ``j``'s cells are active values (not the inactive cell)."""
-        dm = self.dims[j]
-        if dm.kind == _CAT:
-            return reps < len(dm.options)
-        return reps >= 0
 
     def _member(self, t: _Tree, j: int, pts: np.ndarray) -> np.ndarray:
         """(leaves, points): whether each leaf's box holds each point along dimension ``j``."""
@@ -569,20 +570,10 @@ class Forest:
             if var <= 0:
                 continue
             row = np.empty(len(self.dims))
-            for j, (reps, w, m) in enumerate(parts):
+            for j, (_reps, w, m) in enumerate(parts):
                 others = np.prod(np.delete(vol, j, axis=1), axis=1)
                 marg = m.T @ (t.leaf_value * others)
-                if self.dims[j].conditional:
-                    # what it explains where it is active, times how often it is
-                    act = self._active(j, reps)
-                    share = float(w[act].sum())
-                    if share <= 0:
-                        row[j] = 0.0
-                        continue
-                    wa, ma = w[act] / share, marg[act]
-                    row[j] = share * float(wa @ (ma - wa @ ma) ** 2) / var
-                else:
-                    row[j] = float(w @ (marg - mean) ** 2) / var
+                row[j] = float(w @ (marg - mean) ** 2) / var
             shares.append(row)
         if not shares:
             z = np.zeros(len(self.dims))
