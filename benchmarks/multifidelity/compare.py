@@ -1,0 +1,89 @@
+"""Reads the issue's two anytime targets off an ``anytime.py`` results file.
+
+For each dataset and each candidate (``bohb``, ``asha_gp``, ... whatever the file holds):
+
+* **compute to match**: the fraction of Optuna-TPE+HyperbandPruner's budget the candidate's
+  median regret (over seeds) needs to reach Optuna-HB's final median regret (target: <= 0.5);
+* **against random + ASHA**: at 10/25/50/75/100% of the budget, the difference of median
+  regrets (candidate minus random+asha) with a 90% bootstrap interval over seeds (2,000
+  resamples of each method's seeds, independently). "Loses by more than noise" is read as: the
+  whole interval is above zero.
+
+Usage::
+
+    .venv/bin/python benchmarks/multifidelity/compare.py [anytime_results.json] [--candidate bohb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _problems import Problem
+from anytime import FRACTIONS, match_fraction
+
+
+def _regrets(rows: list[dict[str, Any]], i: int) -> np.ndarray:
+    v = np.array([r["regret_epochs"][i] for r in rows], dtype=float)
+    return np.where(np.isnan(v), np.inf, v)  # nothing finished yet: worst
+
+
+def interval(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+    """median(a) - median(b) and its 90% bootstrap interval (NaN where neither had finished a
+    trial in most seeds)."""
+    with np.errstate(invalid="ignore"):
+        d = float(np.median(a) - np.median(b))
+        ra = rng.choice(a, size=(2000, a.size)).astype(float)
+        rb = rng.choice(b, size=(2000, b.size)).astype(float)
+        diffs = np.median(ra, axis=1) - np.median(rb, axis=1)
+        diffs = np.where(np.isnan(diffs), 0.0, diffs)  # both unfinished: no difference
+        lo, hi = np.quantile(diffs, [0.05, 0.95], method="nearest")
+    return d, float(lo), float(hi)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", nargs="?", type=Path, default=Path(__file__).with_name(
+        "anytime_results.json"))  # fmt: skip
+    parser.add_argument("--candidate", action="append")
+    parser.add_argument("--baseline", default="random+asha")
+    args = parser.parse_args(argv)
+    rows = json.loads(args.json.read_text())["rows"]
+    rng = np.random.default_rng(0)
+    methods = sorted({r["method"] for r in rows})
+    cands = args.candidate or [m for m in methods if m in ("bohb", "asha_gp", "bohb-asha")]
+    for data in sorted({r["data"] for r in rows}):
+        problem = Problem(data)
+        here = [r for r in rows if r["data"] == data]
+        base = [r for r in here if r["method"] == args.baseline]
+        n = len(base)
+        print(f"{data} ({n} seeds of {args.baseline})")
+        for m in methods:
+            mf = match_fraction(here, m, "optuna-tpe+hyperband", problem)
+            line = f"  {m:22s} compute to match Optuna-HB: {mf:5.2f}"
+            if m in cands and base:
+                mine = [r for r in here if r["method"] == m]
+                parts = []
+                worst = False
+                for i, f in enumerate(FRACTIONS):
+                    d, lo, hi = interval(_regrets(mine, i), _regrets(base, i), rng)
+                    worst |= lo > 0 and math.isfinite(lo)
+                    parts.append(f"{f:.0%}: {d:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+                line += f"\n    vs {args.baseline} (median diff, 90% CI): " + "; ".join(parts)
+                line += "\n    " + (
+                    "LOSES beyond noise somewhere" if worst else "within noise or better"
+                )
+            print(line)
+        print()
+
+
+if __name__ == "__main__":
+    main()
