@@ -35,6 +35,7 @@ from hyperloom.types import Constraint, Objective, Suggestion, TrialResult
 __all__ = [
     "GP_MAX_CATEGORICAL_SHARE",
     "GP_MAX_FEATURES",
+    "SMALL_GRID",
     "SWITCH_AFTER",
     "SWITCH_AFTER_CATEGORICAL",
     "AutoTuner",
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 GP_MAX_FEATURES = 32
 #: Above this share of categorical parameters, the gp phase is shorter.
 GP_MAX_CATEGORICAL_SHARE = 0.5
+#: Finite spaces with at most this many points go to ``tpe``.
+SMALL_GRID = 1000
 #: Observations after which a ``gp`` phase hands over to ``tpe``.
 SWITCH_AFTER = 300
 #: The same for categorical-heavy spaces.
@@ -62,23 +65,57 @@ def default_switch_after(space: SearchSpace) -> int:
     return SWITCH_AFTER_CATEGORICAL if heavy else SWITCH_AFTER
 
 
+def _profile(space: SearchSpace) -> dict[str, Any]:
+    params = list(space.parameters)
+    n_cat = sum(1 for p in params if p.is_categorical)
+    return {
+        "n": len(params),
+        "n_cat": n_cat,
+        "n_num": len(params) - n_cat,
+        "n_feat": sum(int(p.n_choices) if p.is_categorical else 1 for p in params),
+        "conditional": any(p.condition is not None for p in params),
+        "size": space.size(),
+    }
+
+
 def choose(
     space: SearchSpace, *, budget: int | None = None, switch_after: int | None = None
 ) -> tuple[str, str]:
-    """The method ``auto`` starts with for ``space``, and why (one sentence)."""
+    """The method ``auto`` starts with for ``space``, and why (one sentence).
+
+    The rules, in order (each measured on a family of problems; see ``docs/notes/gp.md``):
+
+    1. nested choices -> ``tpe`` (TPE models conditional parameters natively);
+    2. no numeric parameter (every parameter a ``choice``) -> ``tpe``: the one-hot GP has no
+       smooth structure to exploit there, and TPE's per-option densities did better (NAS-style
+       cells, tables of choices);
+    3. more than :data:`GP_MAX_FEATURES` model features -> ``tpe``;
+    4. a finite space of at most :data:`SMALL_GRID` points -> ``tpe`` (a small grid: the GP's
+       continuous relaxation gains little there);
+    5. a known budget above ``4 * switch_after`` trials -> ``tpe`` (a long run);
+    6. otherwise ``gp`` (numeric or mixed spaces, small budgets), handing over to ``tpe`` after
+       ``switch_after`` observations.
+    """
     if switch_after is None:
         switch_after = default_switch_after(space)
-    params = list(space.parameters)
-    n = len(params)
-    n_cat = sum(1 for p in params if p.is_categorical)
-    n_feat = sum(int(p.n_choices) if p.is_categorical else 1 for p in params)
-    conditional = any(p.condition is not None for p in params)
-    if conditional:
+    f = _profile(space)
+    n, n_cat, n_feat = f["n"], f["n_cat"], f["n_feat"]
+    if f["conditional"]:
         return "tpe", "the space has nested choices (TPE models conditional parameters natively)"
+    if n and f["n_num"] == 0:
+        return "tpe", (
+            f"all {n} parameters are categorical ({n_feat} options): TPE's per-option densities "
+            "beat the one-hot GP on such spaces"
+        )
     if n_feat > GP_MAX_FEATURES:
         return "tpe", (
             f"{n_feat} model features (numeric parameters + categorical options) > "
             f"{GP_MAX_FEATURES}: too many for a GP on a small budget"
+        )
+    if f["size"] <= SMALL_GRID:
+        return "tpe", (
+            f"a finite space of {int(f['size'])} points (<= {SMALL_GRID}): on a small grid the "
+            "GP's continuous relaxation gains little"
         )
     if budget is not None and budget > 4 * switch_after:
         return "tpe", f"budget {budget} trials: a long run, where TPE's cost stays flat"

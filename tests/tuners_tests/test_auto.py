@@ -16,6 +16,18 @@ from hyperloom.types import Objective, TrialResult, TrialStatus
 
 CONT = {f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(4)}
 CATS = {f"c{i}": {"_type": "choice", "_value": list("abcde")} for i in range(6)}
+#: mostly categorical, with numeric parameters: gp (cat_mixed-like)
+MIXED = {
+    **{f"c{i}": {"_type": "choice", "_value": list("abcdef")} for i in range(4)},
+    "u": {"_type": "uniform", "_value": [0, 1]},
+    "v": {"_type": "loguniform", "_value": [1e-4, 1]},
+}
+SMALL = {  # 2 x 13 x 11 = 286 points
+    "k": {"_type": "choice", "_value": ["rbf", "sigmoid"]},
+    "c": {"_type": "quniform", "_value": [-2, 4, 0.5]},
+    "g": {"_type": "quniform", "_value": [-5, 0, 0.5]},
+}
+INTS = {f"n{i}": {"_type": "randint", "_value": [0, 20]} for i in range(5)}
 NESTED = {
     "m": {
         "_type": "choice",
@@ -28,9 +40,17 @@ FAST_GP = {"n_candidates": 64, "n_restarts": 2, "max_iter": 10}
 
 def test_choice_rule() -> None:
     assert choose(SearchSpace.from_nni(CONT))[0] == "gp"
-    assert choose(SearchSpace.from_nni(CATS))[0] == "gp"  # 30 one-hot features
-    many_cats = {f"c{i}": {"_type": "choice", "_value": list("abcde")} for i in range(8)}
-    assert choose(SearchSpace.from_nni(many_cats))[0] == "tpe"  # 40 features
+    name, why = choose(SearchSpace.from_nni(CATS))
+    assert name == "tpe" and "categorical" in why  # no numeric parameter
+    assert choose(SearchSpace.from_nni(MIXED))[0] == "gp"  # 26 features, 2 numeric
+    name, why = choose(SearchSpace.from_nni(SMALL))
+    assert name == "tpe" and "286 points" in why
+    assert choose(SearchSpace.from_nni(INTS))[0] == "gp"  # 3.2M points
+    wide_mixed = {
+        **MIXED,
+        **{f"d{i}": {"_type": "choice", "_value": list("abcd")} for i in range(2)},
+    }
+    assert choose(SearchSpace.from_nni(wide_mixed))[0] == "tpe"  # 34 features
     assert choose(SearchSpace.from_nni(NESTED))[0] == "tpe"
     assert choose(SearchSpace.from_nni(WIDE))[0] == "tpe"
     assert choose(SearchSpace.from_nni(CONT), budget=5000)[0] == "tpe"
@@ -43,8 +63,9 @@ def test_delegates_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
         t.suggest("b")
     assert isinstance(t.delegate, GPTuner) and t.choice == "gp"
     assert sum("auto tuner: using gp" in r.getMessage() for r in caplog.records) == 1
-    cats = AutoTuner(SearchSpace.from_nni(CATS), seed=0)
+    cats = AutoTuner(SearchSpace.from_nni(MIXED), seed=0)
     assert isinstance(cats.delegate, GPTuner) and cats.switch_after == 150
+    assert isinstance(AutoTuner(SearchSpace.from_nni(CATS), seed=0).delegate, TPETuner)
     assert isinstance(AutoTuner(SearchSpace.from_nni(NESTED), seed=0).delegate, TPETuner)
     with pytest.raises(PluginError):
         AutoTuner(SearchSpace.from_nni(CONT), method="cmaes")

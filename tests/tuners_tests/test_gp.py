@@ -224,3 +224,24 @@ def test_log_ei_and_posterior_gradients_match_finite_differences() -> None:
     for z in (-1.0, -1000.0):
         a = log_ei(np.array([-z + 1e-9, -z - 1e-9]), np.ones(2), 0.0)
         assert abs(a[0] - a[1]) < 1e-6 * max(1.0, abs(a[0]))
+
+
+def test_output_warping_keeps_the_order_and_compresses_the_tail() -> None:
+    import pytest
+    from hyperloom.errors import PluginError
+    from hyperloom.tuners.gp._tuner import warp_output
+
+    y = np.array([0.5, 1.0, 2.0, 10.0, 100.0, 3000.0])
+    w = warp_output(y, "yj")
+    assert list(np.argsort(w)) == list(np.argsort(y))  # order-preserving
+    # the heavy tail is compressed relative to the spread of the good points
+    assert (w[-1] - w[-2]) / (w[2] - w[0]) < (y[-1] - y[-2]) / (y[2] - y[0]) / 5
+    assert warp_output(y, "none") is y
+    space = SearchSpace.from_nni(BRANIN)
+    t = GPTuner(space, mode="minimize", seed=0, n_startup=4, warp="yj", **FAST)
+    for i in range(8):
+        p = t.suggest(str(i))
+        assert p is not None and space.contains(p)
+        t.observe(_res(i, p, _branin(p)))
+    with pytest.raises(PluginError):
+        GPTuner(space, warp="box-cox")

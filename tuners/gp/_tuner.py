@@ -78,6 +78,32 @@ def _constraints(value: object) -> tuple[Constraint, ...]:
     return tuple(out)
 
 
+#: Output warpings (``warp=``): none, or Yeo-Johnson with its MLE exponent.
+WARPS = ("none", "yj")
+
+
+def warp_output(y: np.ndarray, how: str) -> np.ndarray:
+    """An order-preserving transform of the targets before the GP sees them.
+
+    ``"yj"``: the targets are standardised, then Yeo-Johnson transformed with the exponent that
+    makes them most Gaussian (maximum likelihood, clipped to [-2, 2]); a heavy upper tail (the
+    usual shape of losses far from the optimum) is compressed, so the model spends less of its
+    variance on the bad region. The incumbent and the order of the trials are unchanged.
+    """
+    if how == "none" or y.size < 3:
+        return y
+    sd = float(np.std(y))
+    if not math.isfinite(sd) or sd < 1e-12:
+        return y
+    z = (y - float(np.mean(y))) / sd
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lam = float(scipy.stats.yeojohnson_normmax(z, brack=(-2.0, 2.0)))
+    lam = min(max(lam, -2.0), 2.0) if math.isfinite(lam) else 1.0
+    out: np.ndarray = scipy.stats.yeojohnson(z, lmbda=lam)
+    return out
+
+
 def _relative_violation(metrics: Mapping[str, Any], constraints: Sequence[Constraint]) -> float:
     """The summed violation of each bound, each divided by the bound's size (at least 1e-9)."""
     total = 0.0
@@ -132,6 +158,8 @@ class GPTuner(BaseTuner):
         n_restarts: L-BFGS-B starts for the acquisition (plus the incumbent).
         max_iter: L-BFGS-B iterations of the acquisition optimiser.
         max_points: Largest number of observations the GP is fitted to.
+        warp: Output warping, ``"none"`` (default) or ``"yj"`` (Yeo-Johnson, see
+            :func:`warp_output`; measured on Rosenbrock-4 only, where it was not clearly better).
     """
 
     multi_objective: ClassVar[bool] = True
@@ -149,6 +177,7 @@ class GPTuner(BaseTuner):
         n_restarts: int = 10,
         max_iter: int = 100,
         max_points: int = 300,
+        warp: str = "none",
     ) -> None:
         objs = tuple(objectives or ())
         super().__init__(space, mode=objs[0].mode if objs else mode, seed=seed)
@@ -165,6 +194,9 @@ class GPTuner(BaseTuner):
         self.max_iter = _count("max_iter", max_iter, 1)
         self.n_top = 5
         self.max_points = _count("max_points", max_points, 10)
+        if warp not in WARPS:
+            raise PluginError(f"gp: warp must be one of {', '.join(WARPS)}; got {warp!r}")
+        self.warp = warp
         lo = enc.low.copy()
         hi = enc.high.copy()
         unb = ~enc.bounded & ~enc.is_cat
@@ -299,6 +331,7 @@ class GPTuner(BaseTuner):
             # a pure function of the observed history (own rng), so replayed tuners agree
             rng = np.random.default_rng([self._entropy, n, 7])
             y, incumbent = self._targets(weights)
+            y = warp_output(y, self.warp)
             fx, fy, idx = self._training_set(rng, y)
             gp = fit_gp(fx, fy)
             best_raw = float(np.min(y[incumbent]))
