@@ -5,7 +5,9 @@ default (Syne Tune's comparison found single-bracket asynchronous methods best),
 Gaussian process per resource level: the ``gp`` tuner (ARD Matérn-5/2, log expected
 improvement), composed through its public ``suggest``/``observe`` API and taught the loss of every
 trial that reached the level, finished, paused or stopped. A new configuration comes from the GP
-of the highest level with at least ``min_points`` values (``d + 1`` by default); trials running
+of the highest level with at least ``min_points`` values (the default is bohb's:
+``max(2 (d + 1), ceil((d + 1) / 0.15))``, see :class:`~hyperloom.tuners.bohb.LevelModelScheduler`);
+trials running
 or paused below that level are its pending points (the GP's constant liar).
 """
 

@@ -8,8 +8,8 @@ paused and stopped trials alike); a trial stopped below a level is shown to that
 TPE as worse than every trial that reached it (stopped trials ranked by the deepest level they
 reached, then their value there, as Optuna ranks pruned trials), so a high level is not made only
 of survivors. A new configuration comes from the TPE of the highest level
-that holds at least ``min_points`` values (``d + 1`` by default, ``d`` the number of
-parameters, as in the paper); trials that are running or paused below that level are shown to it
+that holds at least ``min_points`` values (by default enough for its 15% "good" share to hold
+``d + 1`` points, ``d`` the number of parameters: see :class:`LevelModelScheduler`); trials that are running or paused below that level are shown to it
 as pending (its constant liar), so concurrent suggestions spread out. A ``random_fraction`` of
 new configurations is drawn at random (the paper's rho = 1/3), which keeps the search honest
 when the low levels mislead.
