@@ -98,17 +98,23 @@ def _reason(record: Any, exp_dir: Path | None) -> tuple[str, Path | None]:
     return reason, stderr
 
 
-def fix_for(reason: str) -> str | None:
-    """What to do about a failure reason, or None when it is not one we recognise."""
+def fix_for(reason: str, *, config_file: bool = True) -> str | None:
+    """What to do about a failure reason, or None when it is not one we recognise.
+
+    Args:
+        reason: The failure reason.
+        config_file: Whether the experiment was run from a config file (a no-config run has
+            none to add a key to).
+    """
     found = _MODULE.search(reason)
     if found:
         module = found.group(1).split(".")[0]
         if module == "nni":
-            return (
-                "the trial imports nni, which is not installed where the trials run: add "
-                "`nniCompat: shim` to the config (hyperloom's light stand-in for nni's trial "
-                "API), or `pip install nni`"
-            )
+            head = "the trial imports nni, which is not installed where the trials run: "
+            shim = "`nniCompat: shim` (hyperloom's light stand-in for nni's trial API)"
+            if config_file:
+                return f"{head}add {shim} to the config, or `pip install nni`"
+            return f"{head}`pip install nni`, or run it from a config file with {shim}"
         if module == "hyperloom":
             return (
                 "the trials' Python does not have hyperloom: run them with the interpreter "
@@ -142,12 +148,15 @@ def fix_for(reason: str) -> str | None:
     return None
 
 
-def summarize_failures(records: Iterable[Any], exp_dir: Path | None) -> FailureSummary | None:
+def summarize_failures(
+    records: Iterable[Any], exp_dir: Path | None, *, config_file: bool = True
+) -> FailureSummary | None:
     """The failures among ``records`` (trial records), or None when no trial failed.
 
     Args:
         records: The experiment's trial records (``TrialRecord``).
         exp_dir: The experiment directory (for the trials' ``stderr.log``), or None.
+        config_file: Whether the experiment was run from a config file (see :func:`fix_for`).
     """
     counts: Counter[str] = Counter()
     logs: dict[str, Path] = {}
@@ -165,5 +174,9 @@ def summarize_failures(records: Iterable[Any], exp_dir: Path | None) -> FailureS
         return None
     reason, count = counts.most_common(1)[0]
     return FailureSummary(
-        failed=failed, reason=reason, count=count, fix=fix_for(reason), stderr=logs.get(reason)
+        failed=failed,
+        reason=reason,
+        count=count,
+        fix=fix_for(reason, config_file=config_file),
+        stderr=logs.get(reason),
     )

@@ -159,6 +159,7 @@ def print_outcome(
     records: list[Any],
     mode: str,
     interrupted: bool = False,
+    config_file: bool = True,
 ) -> int:
     """Prints the end-of-run summary (best trials, status and why, hints) and returns the exit
     code: 130 interrupted, 1 FAILED or no trial succeeded, else 0."""
@@ -172,7 +173,7 @@ def print_outcome(
             f"[bold red]No trial succeeded[/] ({plural(len(records), 'trial')}: "
             f"{_ended_counts(records)})."
         )
-    failures = summarize_failures(records, exp_dir)
+    failures = summarize_failures(records, exp_dir, config_file=config_file)
     if failures is not None and (not ok or failures.failed * 2 >= len(records)):
         share = "all" if failures.count == len(records) else f"{failures.count}"
         console.print(
@@ -322,6 +323,7 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
         records=records,
         mode=exp.config.mode,
         interrupted=interrupted,
+        config_file=exp.config.source is not None,
     )
     if code:
         raise typer.Exit(code)
@@ -500,6 +502,9 @@ def _done_without_budget(experiment: str) -> int | None:
         records = view.trials()
         message = view.reader.experiment().get("message") or None
         used = _budget_text(view)
+        trials = view.budget()["trials"]
+        timed_out = bool(message) and "maxExperimentDuration" in str(message)
+        exhausted = trials is not None and trials[0] < trials[1] and not timed_out
         exp_id, exp_dir, mode = view.id, view.dir, view.mode
     code = print_outcome(
         exp_id=exp_id,
@@ -509,6 +514,13 @@ def _done_without_budget(experiment: str) -> int | None:
         records=records,
         mode=mode,
     )
+    if exhausted:
+        console.print(
+            f"experiment {exp_id} ended before its trial budget was used: its tuner had nothing "
+            "more to suggest (e.g. a grid it has covered), so more trials may start none.",
+            soft_wrap=True,
+            highlight=False,
+        )
     console.print(
         f"experiment {exp_id} is DONE{f' ({used})' if used else ''}: there is nothing to resume. "
         "Give it more budget to run on:\n"

@@ -112,3 +112,32 @@ def test_a_time_budget_end_is_shown_with_its_reason_and_can_be_extended(tmp_path
     assert longer.returncode == 0, longer.stdout + longer.stderr
     assert "maxExperimentDuration (30s) reached" in longer.stdout
     assert len(trial_ids(str(tmp_path / "exps" / exp))) > before
+
+
+def test_done_with_budget_left_says_the_tuner_had_nothing_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hyperloom import Experiment
+    from hyperloom.cli import main
+
+    monkeypatch.syspath_prepend(str(SUPPORT.parent))
+    monkeypatch.setenv("COLUMNS", "300")
+    exp = Experiment.from_config(
+        {
+            "searchSpace": {"x": {"_type": "choice", "_value": [0, 1]}},
+            "maxTrialNumber": 5,
+            "tuner": {"name": "grid"},
+            "trainingService": {
+                "platform": "simulate",
+                "function": "lineage_support.curves:linear",
+                "steps": 2,
+            },
+            "experimentWorkingDirectory": str(tmp_path / "exps"),
+            "dashboard": False,
+        }
+    )
+    assert len(exp.run(dashboard=False)) == 2 and exp.status == "DONE"
+    assert main(["resume", str(exp.dir)]) == 0
+    out = capsys.readouterr().out
+    assert "DONE (2/5 trials used)" in out
+    assert "its tuner had nothing more to suggest" in out
