@@ -21,7 +21,7 @@ app = new_app(
 )
 
 # Each module registers its commands on `app` when imported.
-_COMMAND_MODULES = ("run", "inspect", "space", "plugins", "devices", "view", "nas")
+_COMMAND_MODULES = ("run", "inspect", "space", "plugins", "devices", "view", "nas", "importance")
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"hyperloom.cli.{_name}")
 
