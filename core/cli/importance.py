@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 from hyperloom.cli import app
-from hyperloom.cli._common import console, print_json
+from hyperloom.cli._common import console, plural, print_json
 
 __all__ = ["importance", "register"]
 
@@ -36,7 +36,9 @@ def importance(
         if isinstance(obj, str) and obj in names:
             obj = names.index(obj)
         if isinstance(obj, int) and not 0 <= obj < len(names):
-            raise UsageError(f"--objective {obj}: the experiment has {len(names)} objective(s)")
+            raise UsageError(
+                f"--objective {obj}: the experiment has {plural(len(names), 'objective')}"
+            )
         if isinstance(obj, str) and obj not in names:
             raise UsageError(f"--objective {obj!r}: not one of {names}")
         result = experiment_importance(
