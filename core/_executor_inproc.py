@@ -259,7 +259,8 @@ class InProcessExecutor(Executor):
         elif kind == "killed":
             code, reason = -9, "stopped: the function unwound (TrialKilled)"
         else:
-            code, reason = 1, f"{got} (traceback in {Path(job.spec.trial_dir) / 'stderr.log'})"
+            # no trial-specific path: identical failures read alike (maxLaunchFailures)
+            code, reason = 1, f"{got} (traceback in the trial's stderr.log)"
         self._end(job, code, reason)
 
     def _end(self, job: _Job, code: int, reason: str | None) -> None:

@@ -415,10 +415,13 @@ def _run(exp: Experiment, *, dashboard: bool, say: Callable[[str], None]) -> Non
         return
     loops: list[asyncio.AbstractEventLoop] = []
     errors: list[BaseException] = []
+    interrupts = 0
 
     def on_start(e: Experiment) -> None:
         loops.append(asyncio.get_running_loop())
         _show_dashboard(say)(e)
+        if interrupts and e.manager is not None:  # interrupted before the loop was known
+            e.manager.request_stop("KeyboardInterrupt")
 
     def target() -> None:
         try:
@@ -428,7 +431,6 @@ def _run(exp: Experiment, *, dashboard: bool, say: Callable[[str], None]) -> Non
 
     worker = threading.Thread(target=target, name=f"hyperloom-{exp.id}", daemon=True)
     worker.start()
-    interrupts = 0
     while worker.is_alive():
         try:
             worker.join(0.1)

@@ -1,5 +1,5 @@
 """hyperloom.optimize in process: a Python function as trials, recorded in the real SQLite store
-through the real manager, read back by the CLI."""
+through the real manager, read back by the CLI (`trials --json`, `resume`)."""
 
 from __future__ import annotations
 
@@ -65,8 +65,6 @@ def test_a_function_runs_as_trials_in_the_store_and_the_cli_reads_them() -> None
     out = cli("trials", result.id, "--json")
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)) == 12
-    status = cli("status", result.id)
-    assert status.returncode == 0 and result.id in status.stdout
 
 
 def test_intermediate_reports_reach_the_store_and_an_assessor_stops_trials() -> None:
@@ -259,3 +257,37 @@ def test_the_documented_ask_tell_snippet_runs_and_finds_the_minimum(
         exec(compile(block, str(path), "exec"), scope)
         assert scope["best_value"] < 0.5 and abs(scope["best_params"]["x"] - 1) < 0.7
         assert "best " in capsys.readouterr().out
+
+
+def test_pbt_warm_starts_in_process_trials_from_committed_checkpoints() -> None:
+    restored: dict[str, tuple[int, float]] = {}
+    lock = threading.Lock()
+
+    def train(params: dict[str, Any], trial: Trial) -> float:
+        value, src = 0.0, trial.restore_dir()
+        if src is not None:  # a warm start: continue the donor's run
+            value = float((src / "state.txt").read_text())
+            with lock:
+                restored[trial.trial_id] = (trial.start_step, value)
+        for step in range(trial.start_step, 9):
+            value += params["lr"]
+            (trial.checkpoint_dir() / "state.txt").write_text(repr(value))
+            trial.report(value, step, checkpoint=True)
+            threading.Event().wait(0.01)
+            if trial.should_stop():
+                break
+        return value
+
+    result = optimize(
+        train, {"lr": {"_type": "uniform", "_value": [0.0, 1.0]}}, n_trials=10, concurrency=4,
+        mode="maximize", tuner="pbt", seed=4,
+        tuner_args={"population_size": 4, "perturbation_interval": 3},
+        config={"stopGracePeriod": 5}, quiet=True,
+    )  # fmt: skip
+    assert result.status == "DONE"
+    warm = [t for t in result.trials() if t.parent is not None]
+    assert warm, "PBT never exploited a trial"
+    assert {t.trial_id for t in warm} == set(restored)
+    for t in warm:
+        start, value = restored[t.trial_id]
+        assert start > 0 and value > 0.0  # it continued from the donor's checkpoint, not step 0
