@@ -105,8 +105,9 @@ class CurveFittingAssessor(Assessor):
         n_startup_trials: int = 1,
         value_range: Sequence[float] | None = None,
         top_k: int | None = 5,
-        guard_start_step: int | None = None,
-        guard_percentile: float = 50.0,
+        guard_start_step: int | None = 1,
+        guard_percentile: float = 30.0,
+        guard_percentile_growth: float = 0.5,
     ) -> None:
         super().__init__(mode=mode)
         self.top_k = None if top_k is None else _int_option("top_k", top_k, 1)
@@ -121,12 +122,16 @@ class CurveFittingAssessor(Assessor):
             else MedianStopAssessor(
                 mode=mode,
                 start_step=self.guard_start_step,
-                n_startup_trials=_int_option("n_startup_trials", n_startup_trials, 1),
+                n_startup_trials=max(5, _int_option("n_startup_trials", n_startup_trials, 1)),
                 percentile=guard_percentile,
+                percentile_growth=guard_percentile_growth,
             )
         )
         self.epoch_num = None if epoch_num is None else _int_option("epoch_num", epoch_num, 2)
-        self.start_step = _int_option("start_step", start_step, 1)
+        #: the first step the curve fit judges (classArgs.start_step, NNI's name)
+        self.fit_start_step = _int_option("start_step", start_step, 1)
+        #: the first step at which any stop can happen (the guard's start or the fit's)
+        self.start_step = min(self.fit_start_step, self.guard_start_step or self.fit_start_step)
         self.threshold = _float_option("threshold", threshold, 1e-9, 1.0)
         self.optimism = _float_option("optimism", optimism, 0.0, 10.0)
         self.gap = _int_option("gap", gap, 1)
@@ -239,7 +244,7 @@ class CurveFittingAssessor(Assessor):
         if self._guard is not None and self._guard.assess(trial_id, history) is Verdict.STOP:
             self.last_reason = f"guard: {self._guard.last_reason}"
             return Verdict.STOP
-        if step < self.start_step or (step - self.start_step) % self.gap:
+        if step < self.fit_start_step or (step - self.fit_start_step) % self.gap:
             return Verdict.CONTINUE
         if len(self._completed) + len(self._finals) < self.n_startup_trials:
             return Verdict.CONTINUE

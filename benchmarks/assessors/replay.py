@@ -50,8 +50,8 @@ DATASETS = [
     for d in (
         DATA_DIR / "mnist1d_curves.npz",
         DATA_DIR / "digits_mlp_curves.npz",
-        DATA_DIR / "fashion_mlp_curves.npz",
         DATA_DIR / "fashion_sgd_curves.npz",
+        DATA_DIR / "fashion_mlp_curves.json",
     )
     if d.exists()
 ]
@@ -124,10 +124,46 @@ class Optuna(Rule):
             self.study.tell(trial, history[-1])
 
 
+class Nni(Rule):
+    """NNI 3.0's own ``Medianstop`` assessor (its defaults: ``start_step`` 0), driven as NNI's
+    dispatcher does: ``assess_trial`` after each report, ``trial_end(success)`` at the end. Runs
+    only in an interpreter that has nni (``run_one`` hands it to ``$HYPERLOOM_NNI_PYTHON`` or
+    ``.venv-nni``)."""
+
+    def __init__(self, name: str, mode: str, **kwargs: Any) -> None:
+        from nni.algorithms.hpo.medianstop_assessor import MedianstopAssessor
+
+        if name != "Medianstop":
+            raise ValueError(f"only nni:Medianstop is wired, got nni:{name}")
+        self.assessor = MedianstopAssessor(optimize_mode=mode, **kwargs)
+
+    def report(self, tid: int, history: list[float]) -> bool:
+        from nni.assessor import AssessResult
+
+        return self.assessor.assess_trial(str(tid), list(history)) is AssessResult.Bad
+
+    def end(self, tid: int, history: list[float], stopped: bool) -> None:
+        self.assessor.trial_end(str(tid), not stopped)
+
+
+def nni_python() -> str | None:
+    """The interpreter with nni: ``$HYPERLOOM_NNI_PYTHON`` or ``<repo>/.venv-nni/bin/python``."""
+    import os
+
+    cand = os.environ.get("HYPERLOOM_NNI_PYTHON") or str(
+        Path(__file__).resolve().parents[2] / ".venv-nni" / "bin" / "python"
+    )
+    return cand if Path(cand).exists() else None
+
+
 def make_rule(spec: str, mode: str) -> Rule:
-    """``spec`` is ``none``, ``optuna:<Pruner>`` or ``<assessor>[:json classArgs]``."""
+    """``spec`` is ``none``, ``optuna:<Pruner>``, ``nni:Medianstop[:json classArgs]`` or
+    ``<assessor>[:json classArgs]``."""
     if spec == "none":
         return NoStop()
+    if spec.startswith("nni:"):
+        name, _, args = spec[4:].partition(":")
+        return Nni(name, mode, **(json.loads(args) if args else {}))
     if spec.startswith("optuna:"):
         return Optuna(spec.split(":", 1)[1], mode)
     name, _, args = spec.partition(":")
@@ -178,10 +214,24 @@ def score(curves: np.ndarray, completed: set[int], epochs: int, mode: str) -> di
     }
 
 
+def load_curves(path: str | Path, metric: str = "accuracy") -> np.ndarray:
+    """A dataset's (configurations x epochs) curves of ``metric``: an ``.npz`` with one array
+    per metric, or a ``.json`` object with one list of lists per metric (``record_*.py``)."""
+    path = Path(path)
+    if path.suffix == ".json":
+        return np.asarray(json.loads(path.read_text())[metric], dtype=float)
+    with np.load(path) as z:
+        return np.asarray(z[metric], dtype=float)
+
+
 def run_one(job: tuple[str, str, int, str, str]) -> dict[str, Any]:
     spec, label, seed, metric, data = job
-    with np.load(data) as z:
-        curves = np.asarray(z[metric], dtype=float)
+    if spec.startswith("nni:"):
+        try:
+            import nni  # noqa: F401
+        except ImportError:
+            return _run_in_nni(job)
+    curves = load_curves(data, metric)
     mode = "maximize" if metric == "accuracy" else "minimize"
     order = np.random.default_rng(seed).permutation(len(curves))
     t0 = time.perf_counter()
@@ -194,6 +244,24 @@ def run_one(job: tuple[str, str, int, str, str]) -> dict[str, Any]:
         median_assess_ms=1e3 * statistics.median(times),
     )
     return out
+
+
+def _run_in_nni(job: tuple[str, str, int, str, str]) -> dict[str, Any]:
+    """Runs one NNI order in the nni interpreter (this file, ``--job``)."""
+    import subprocess
+
+    python = nni_python()
+    if python is None:
+        raise SystemExit(
+            "nni rules need an interpreter with nni 3.0: set HYPERLOOM_NNI_PYTHON or make .venv-nni"
+        )
+    out = subprocess.run(
+        [python, __file__, "--job", json.dumps(job)], capture_output=True, text=True, check=False
+    )
+    if out.returncode:
+        raise RuntimeError(f"{python} failed on {job}: {out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def default_rules(metric: str) -> list[tuple[str, str]]:
@@ -243,7 +311,11 @@ def main(argv: list[str] | None = None) -> None:
         help="only these rules (repeatable): none, optuna:<Pruner>, <assessor>[:json classArgs]",
     )
     parser.add_argument("--json", type=Path, help="also write every order's figures here")
+    parser.add_argument("--job", help=argparse.SUPPRESS)  # one order, as JSON (nni interpreter)
     args = parser.parse_args(argv)
+    if args.job:
+        print(json.dumps(run_one(tuple(json.loads(args.job)))))
+        return
     rules = [(r, r) for r in args.rule] if args.rule else default_rules(args.metric)
     seeds = range(args.first_seed, args.first_seed + args.orders)
     datasets = args.data or DATASETS
@@ -276,8 +348,7 @@ def print_table(
     data: Path, rows: list[dict[str, Any]], rules: list[tuple[str, str]], args: Any
 ) -> None:
     """One dataset's side-by-side table."""
-    with np.load(data) as z:
-        shape = z[args.metric].shape
+    shape = load_curves(data, args.metric).shape
     print(
         f"\n{data.name}: {shape[0]} configs x {shape[1]} epochs, metric {args.metric}, "
         f"{args.orders} orders, {CONCURRENCY} at a time\n"

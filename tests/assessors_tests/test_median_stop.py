@@ -1,4 +1,6 @@
-"""The median stopping rule, on hand-checked cases (NNI has no unit test for it)."""
+"""The median stopping rule, on hand-checked cases (NNI has no unit test for it): Vizier's rule
+(``reference="completed"``, a fixed median) and the default step-dependent percentile over every
+ended trial."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ from hyperloom.assessors.median_stop import MedianStopAssessor
 from hyperloom.errors import PluginError
 from hyperloom.registry import load_assessor
 from hyperloom.types import TrialResult, TrialStatus, Verdict
+
+#: NNI's and Vizier's rule: completed trials' running averages, a fixed median
+VIZIER: dict[str, object] = {"reference": "completed", "percentile": 50, "percentile_growth": 0}
 
 
 def _done(tid: str, curve: list[float], status: TrialStatus = TrialStatus.SUCCEEDED) -> TrialResult:
@@ -21,7 +26,7 @@ def _verdicts(a: MedianStopAssessor, tid: str, curve: list[float]) -> list[str]:
 
 def test_nni_harness_case() -> None:
     # NNI 3.0's Medianstop gives Good, Bad, Bad and Good x3 on this case (reference notes, 8.1).
-    a = MedianStopAssessor(start_step=2, n_startup_trials=1)
+    a = MedianStopAssessor(start_step=2, n_startup_trials=1, **VIZIER)
     a.observe(_done("a", [0.5, 0.6, 0.7, 0.8]))
     a.observe(_done("b", [0.4, 0.5, 0.6, 0.7]))
     assert _verdicts(a, "low", [0.1, 0.2, 0.3]) == ["CONTINUE", "STOP", "STOP"]
@@ -30,7 +35,7 @@ def test_nni_harness_case() -> None:
 
 
 def test_minimize_mirrors_maximize() -> None:
-    a = MedianStopAssessor(mode="minimize", start_step=2, n_startup_trials=1)
+    a = MedianStopAssessor(mode="minimize", start_step=2, n_startup_trials=1, **VIZIER)
     a.observe(_done("a", [-0.5, -0.6, -0.7, -0.8]))
     a.observe(_done("b", [-0.4, -0.5, -0.6, -0.7]))
     assert _verdicts(a, "low", [-0.1, -0.2, -0.3]) == ["CONTINUE", "STOP", "STOP"]
@@ -39,12 +44,12 @@ def test_minimize_mirrors_maximize() -> None:
 
 def test_lenient_median_for_even_counts() -> None:
     # running averages at step 1: 0.2, 0.4, 0.6, 0.8 -> lower median 0.4 when maximizing
-    a = MedianStopAssessor(start_step=1, n_startup_trials=1)
+    a = MedianStopAssessor(start_step=1, n_startup_trials=1, **VIZIER)
     for i, v in enumerate((0.2, 0.4, 0.6, 0.8)):
         a.observe(_done(f"t{i}", [v]))
     assert a.assess("x", [0.41]) is Verdict.CONTINUE
     assert a.assess("x", [0.39]) is Verdict.STOP
-    m = MedianStopAssessor(mode="minimize", start_step=1, n_startup_trials=1)
+    m = MedianStopAssessor(mode="minimize", start_step=1, n_startup_trials=1, **VIZIER)
     for i, v in enumerate((0.2, 0.4, 0.6, 0.8)):
         m.observe(_done(f"t{i}", [v]))
     assert m.assess("x", [0.59]) is Verdict.CONTINUE  # upper median 0.6
@@ -52,7 +57,7 @@ def test_lenient_median_for_even_counts() -> None:
 
 
 def test_only_succeeded_trials_teach() -> None:
-    a = MedianStopAssessor(start_step=1, n_startup_trials=1)
+    a = MedianStopAssessor(start_step=1, n_startup_trials=1, **VIZIER)
     for status in (
         TrialStatus.FAILED,
         TrialStatus.EARLY_STOPPED,
@@ -67,7 +72,7 @@ def test_only_succeeded_trials_teach() -> None:
 
 
 def test_waits_for_startup_trials_and_start_step() -> None:
-    a = MedianStopAssessor(start_step=3, n_startup_trials=2)
+    a = MedianStopAssessor(start_step=3, n_startup_trials=2, **VIZIER)
     a.observe(_done("a", [1.0] * 5))
     assert a.assess("x", [0.0] * 4) is Verdict.CONTINUE
     a.observe(_done("b", [1.0] * 5))
@@ -76,13 +81,13 @@ def test_waits_for_startup_trials_and_start_step() -> None:
 
 
 def test_trial_longer_than_every_reference_continues() -> None:
-    a = MedianStopAssessor(start_step=1, n_startup_trials=1)
+    a = MedianStopAssessor(start_step=1, n_startup_trials=1, **VIZIER)
     a.observe(_done("a", [1.0, 1.0]))
     assert a.assess("x", [0.0, 0.0, 0.0]) is Verdict.CONTINUE
 
 
 def test_nan_in_references_and_history() -> None:
-    a = MedianStopAssessor(start_step=1, n_startup_trials=1)
+    a = MedianStopAssessor(start_step=1, n_startup_trials=1, **VIZIER)
     a.observe(_done("a", [math.nan, 1.0, 1.0]))
     # step 1: the reference has no finite value yet -> no reference -> continue
     assert a.assess("x", [0.0]) is Verdict.CONTINUE
@@ -93,7 +98,15 @@ def test_nan_in_references_and_history() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"start_step": -1}, {"start_step": 1.5}, {"n_startup_trials": 0}, {"start_step": True}],
+    [
+        {"start_step": -1},
+        {"start_step": 1.5},
+        {"n_startup_trials": 0},
+        {"start_step": True},
+        {"percentile_growth": -0.1},
+        {"percentile_growth": "fast"},
+        {"reference": "all"},
+    ],
 )
 def test_bad_options_name_the_argument(kwargs: dict[str, object]) -> None:
     with pytest.raises(PluginError, match=next(iter(kwargs))):
@@ -109,7 +122,7 @@ def test_loads_by_entry_point_with_class_args() -> None:
 
 
 def test_nni_start_step_zero_means_from_the_first_report() -> None:
-    a = MedianStopAssessor(start_step=0, n_startup_trials=1)
+    a = MedianStopAssessor(start_step=0, n_startup_trials=1, **VIZIER)
     assert a.start_step == 1
     a.observe(_done("a", [1.0, 1.0]))
     assert a.assess("x", [0.0]) is Verdict.STOP
@@ -117,8 +130,10 @@ def test_nni_start_step_zero_means_from_the_first_report() -> None:
 
 def test_percentile_raises_the_bar_in_both_modes() -> None:
     # running averages at step 1: 0.2, 0.4, 0.6, 0.8; the 70th percentile (lenient index) is 0.6
-    up = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=70)
-    down = MedianStopAssessor(mode="minimize", start_step=1, n_startup_trials=1, percentile=70)
+    up = MedianStopAssessor(start_step=1, n_startup_trials=1, **{**VIZIER, "percentile": 70})
+    down = MedianStopAssessor(
+        mode="minimize", start_step=1, n_startup_trials=1, **{**VIZIER, "percentile": 70}
+    )
     for i, v in enumerate((0.2, 0.4, 0.6, 0.8)):
         up.observe(_done(f"t{i}", [v]))
         down.observe(_done(f"t{i}", [-v]))
@@ -129,3 +144,80 @@ def test_percentile_raises_the_bar_in_both_modes() -> None:
     )
     with pytest.raises(PluginError, match="percentile"):
         MedianStopAssessor(percentile=101)
+
+
+def test_defaults_are_the_issue_18_rule() -> None:
+    a = MedianStopAssessor()
+    assert (a.reference, a.percentile, a.percentile_growth) == ("ended", 30.0, 0.5)
+    assert (a.start_step, a.n_startup_trials) == (1, 5)
+
+
+def test_ended_reference_counts_stopped_trials_as_worse() -> None:
+    # percentile 50, fixed: the median of the references at the judged step
+    a = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=50, percentile_growth=0)
+    a.observe(_done("a", [0.5, 0.6, 0.7, 0.8]))
+    a.observe(_done("b", [0.4, 0.5, 0.6, 0.7]))
+    # step 2: references 0.6 (a), 0.5 (b): lower median 0.5
+    assert a.assess("x", [0.45, 0.49]) is Verdict.STOP
+    assert a.assess("x", [0.45, 0.51]) is Verdict.CONTINUE
+    # two trials stopped after 1 report (values 0.9: they count at step 1, and as worse after)
+    a.observe(_done("s1", [0.9], TrialStatus.EARLY_STOPPED))
+    a.observe(_done("s2", [0.9], TrialStatus.EARLY_STOPPED))
+    # step 1: references 0.9, 0.9, 0.5, 0.4 -> lower median 0.5
+    assert a.assess("y", [0.45]) is Verdict.STOP
+    # step 2: references 0.6, 0.5, -inf, -inf -> lower median -inf: nobody stops
+    assert a.assess("x", [0.45, 0.0]) is Verdict.CONTINUE
+    assert "behind" in (a.assess("y", [0.45]) and a.last_reason)
+
+
+def test_ended_reference_uses_best_so_far_and_ignores_final_values() -> None:
+    a = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=50, percentile_growth=0)
+    # a stopped trial's spectacular final value is never a reference; its reports are
+    a.observe(TrialResult("s", {}, TrialStatus.EARLY_STOPPED, 1e9, (0.2, 0.1)))
+    a.observe(_done("a", [0.3, 0.2, 0.1]))  # best so far: 0.3 at every step
+    assert a.assess("x", [0.25]) is Verdict.CONTINUE  # step 1: [0.2, 0.3] -> 0.2
+    assert a.assess("x", [0.15]) is Verdict.STOP
+    assert a.assess("x", [0.0, 0.0, 0.0]) is Verdict.CONTINUE  # step 3: [-inf, 0.3] -> -inf
+    b = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=100, percentile_growth=0)
+    b.observe(_done("a", [0.3, 0.2, 0.1]))
+    assert b.assess("x", [0.25, 0.25, 0.25]) is Verdict.STOP  # 0.3 is a's best, not its 0.1
+    assert b.assess("x", [0.31]) is Verdict.CONTINUE
+    for status in (TrialStatus.FAILED, TrialStatus.CANCELED, TrialStatus.TIMEOUT):
+        b.observe(_done(status.value, [5.0, 5.0], status))
+    assert b.assess("x", [0.31]) is Verdict.CONTINUE
+
+
+def test_percentile_rises_with_the_step() -> None:
+    # percentile 0 at step 1, growth 1: the bar is the 100 - 100/s percentile at step s
+    a = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=0, percentile_growth=1)
+    for i in range(5):
+        a.observe(_done(f"t{i}", [0.1 * (i + 1)] * 4))  # 0.1 .. 0.5 at every step
+    # step 1: percentile 0, the lowest reference 0.1
+    assert a.assess("x", [0.05]) is Verdict.STOP and a.assess("y", [0.11]) is Verdict.CONTINUE
+    # step 2: percentile 50, index floor(4 * 0.5) = 2 of the sorted references: 0.3
+    assert (
+        a.assess("x", [0.29] * 2) is Verdict.STOP and a.assess("y", [0.31] * 2) is Verdict.CONTINUE
+    )
+    # step 4: percentile 75, index 3: 0.4
+    assert (
+        a.assess("x", [0.35] * 4) is Verdict.STOP and a.assess("y", [0.41] * 4) is Verdict.CONTINUE
+    )
+    m = MedianStopAssessor(
+        mode="minimize", start_step=1, n_startup_trials=1, percentile=0, percentile_growth=1
+    )
+    for i in range(5):
+        m.observe(_done(f"t{i}", [-0.1 * (i + 1)] * 4))
+    assert (
+        m.assess("x", [-0.35] * 4) is Verdict.STOP
+        and m.assess("y", [-0.41] * 4) is Verdict.CONTINUE
+    )
+
+
+def test_ended_reference_waits_for_enough_references_at_the_step() -> None:
+    a = MedianStopAssessor(n_startup_trials=3)
+    a.observe(_done("a", [0.9] * 6))
+    a.observe(_done("b", [0.9] * 6))
+    assert a.assess("x", [0.0]) is Verdict.CONTINUE  # 2 ended trials < 3
+    a.observe(_done("c", [0.9] * 6))
+    assert a.assess("x", [0.0]) is Verdict.STOP
+    assert a.assess("x", [0.0] * 7) is Verdict.CONTINUE  # nobody reached step 7
