@@ -291,3 +291,45 @@ def test_pbt_warm_starts_in_process_trials_from_committed_checkpoints() -> None:
     for t in warm:
         start, value = restored[t.trial_id]
         assert start > 0 and value > 0.0  # it continued from the donor's checkpoint, not step 0
+
+
+def test_the_dashboard_serves_an_optimize_experiment() -> None:
+    import asyncio
+    import http.client
+
+    from hyperloom.dashboard import DashboardServer
+
+    result = optimize(fns().with_pid, SPACE, n_trials=3, mode="maximize", quiet=True)
+
+    def get(port: int, path: str) -> Any:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            assert r.status == 200, r.status
+            return json.loads(r.read())
+        finally:
+            conn.close()
+
+    async def serve() -> Any:
+        server = DashboardServer([result.dir], host="127.0.0.1", port=0)
+        url = await server.start()
+        port = int(url.split(":")[2].split("/")[0])
+        try:
+            return await asyncio.to_thread(get, port, f"/api/experiments/{result.id}/trials")
+        finally:
+            await server.close()
+
+    data = asyncio.run(serve())
+    rows = data["trials"] if isinstance(data, dict) else data
+    assert sorted(t["trial_id"] for t in rows) == ["T0001", "T0002", "T0003"]
+
+
+def test_optimize_called_inside_a_running_event_loop_runs_in_a_helper_thread() -> None:
+    import asyncio
+
+    async def notebook_cell() -> OptimizeResult:
+        return optimize(fns().quadratic, SPACE, n_trials=3, mode="minimize", quiet=True)
+
+    result = asyncio.run(notebook_cell())
+    assert result.status == "DONE" and len(result.trials("SUCCEEDED")) == 3
