@@ -333,3 +333,35 @@ def test_optimize_called_inside_a_running_event_loop_runs_in_a_helper_thread() -
 
     result = asyncio.run(notebook_cell())
     assert result.status == "DONE" and len(result.trials("SUCCEEDED")) == 3
+
+
+def test_what_a_returned_value_means() -> None:
+    import numpy as np
+    from hyperloom._optimize_common import final_report
+
+    assert final_report(None, []) is None
+    assert final_report(np.float32(0.5), []) == (0.5, {})
+    assert final_report(3, ["acc"]) == (3.0, {})
+    # a dict: the first objective's entry counts, whatever the key order; all entries are kept
+    value, metrics = final_report({"lat": 12, "acc": np.float64(0.9), "tag": "a"}, ["acc", "lat"])
+    assert value == 0.9 and list(metrics) == ["acc", "lat", "tag"] and metrics["lat"] == 12.0
+    assert final_report({"loss": 0.25, "aux": 1}, []) == (0.25, {"loss": 0.25, "aux": 1})
+    assert final_report((1, 2), ["a", "b"]) == (1.0, {"a": 1.0, "b": 2.0})
+    with pytest.raises(ValueError, match="2 values for 1 objective"):
+        final_report((1, 2), [])
+    with pytest.raises(ValueError, match="not finite"):
+        final_report(float("nan"), [])
+    with pytest.raises(ValueError, match="must be a number"):
+        final_report(True, [])
+
+
+def test_timeout_ends_the_experiment_done_within_its_budget() -> None:
+    def slowish(params: dict[str, Any]) -> float:
+        threading.Event().wait(0.1)
+        return params["x"]
+
+    result = optimize(slowish, SPACE, timeout=1.0, mode="maximize", tuner="random", quiet=True)
+    assert result.status == "DONE"
+    n = len(result.trials())
+    assert 1 <= n <= 11  # at most ~1 s of 0.1 s trials, one at a time
+    assert all(t.status is TrialStatus.SUCCEEDED for t in result.trials())
