@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from hyperloom.cli import app
 from hyperloom.cli._common import HelpfulCommand, console, err_console, plural
-from hyperloom.errors import UsageError
+from hyperloom.errors import ConfigError, UsageError
 from hyperloom.paths import DB_NAME
 from rich.console import Group
 from rich.live import Live
@@ -227,7 +227,6 @@ def _short_params(params: dict[str, Any]) -> str:
 def _check_command(exp: Any) -> None:
     """Refuses, before anything is written, a trialCommand whose placeholders a second shell would
     parse (``sh -c '... {lr}'``, ``$(...)``): see :func:`hyperloom.launch.check_trial_command`."""
-    from hyperloom.errors import ConfigError
     from hyperloom.launch import check_trial_command
 
     cfg = exp.config
@@ -475,8 +474,30 @@ def run(
             max_duration=max_duration,
             metric_capture={"objective": objective} if objective else None,
         )
-        exp = Experiment.from_config(raw)
+        try:
+            exp = Experiment.from_config(raw)
+        except ConfigError as e:
+            raise ConfigError(_flag_words(str(e))) from None
     _run_experiment(exp, quiet=quiet, dashboard=False if no_dashboard else None)
+
+
+#: In a no-config run, the config keys the user set through flags.
+_FLAG_OF_KEY = (
+    ("config: maxTrialNumber", "-n/--max-trials: maxTrialNumber"),
+    ("config: maxExperimentDuration", "--max-duration: maxExperimentDuration"),
+    ("config: trialConcurrency", "-c/--concurrency: trialConcurrency"),
+    ("config: tuner.classArgs.mode: ", "--mode: "),
+    ("config: searchSpace: ", "the priors on the command line: "),
+    ("config: ", ""),
+)
+
+
+def _flag_words(message: str) -> str:
+    """A config error of a no-config run, in terms of the flags that set the key."""
+    for key, flag in _FLAG_OF_KEY:
+        if message.startswith(key):
+            return flag + message[len(key) :]
+    return message
 
 
 def _budget_text(view: Any) -> str:

@@ -73,6 +73,21 @@ def test_a_mistyped_prior_gets_a_did_you_mean(
     assert "write uniform(..., q=STEP)" in one_line_error(code, err)
 
 
+def test_no_config_errors_name_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    prior = ["--", "python", "t.py", "--x~uniform(0, 1)"]
+    for flags, expected in (
+        (["-n", "0"], "-n/--max-trials: maxTrialNumber must be a positive integer, got 0"),
+        (["-c", "0"], "-c/--concurrency: trialConcurrency must be a positive integer, got 0"),
+        (["--mode", "up"], "--mode: mode must be 'maximize' or 'minimize', got 'up'"),
+        (["--max-duration", "5x"], "--max-duration: maxExperimentDuration must be a duration"),
+    ):
+        code, _, err = call(capsys, "run", *flags, *prior)
+        assert expected in one_line_error(code, err), err
+    code, _, err = call(capsys, "run", "--", "python", "t.py", "--x~uniform(1, 0)")
+    msg = one_line_error(code, err)
+    assert "the priors on the command line: parameter 'x' (uniform): low must be < high" in msg
+
+
 def test_space_check_reports_every_error_at_once(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
