@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2029)
     parser.add_argument("--max-minutes", type=float, default=35.0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the configurations already in --out"
+    )
     args = parser.parse_args()
     import torch
 
@@ -83,10 +86,20 @@ def main() -> None:
         "epochs": args.epochs,
     }
     done: dict[int, tuple[Any, ...]] = {}
-    t0 = time.perf_counter()
-    deadline = t0 + 60 * args.max_minutes
+    spent = 0.0
+    if args.resume and args.out.exists():
+        old = json.loads(args.out.read_text())
+        if old["meta"]["seed"] != args.seed or old["meta"]["epochs"] != args.epochs:
+            raise SystemExit(f"{args.out} was made with another --seed or --epochs")
+        for k, i in enumerate(old["index"]):
+            done[i] = (old["accuracy"][k], old["logloss"][k], old["seconds"][k])
+        spent = float(old["meta"].get("wall_s", 0.0))
+    t0 = time.perf_counter() - spent
+    deadline = time.perf_counter() + 60 * args.max_minutes
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        pending = {pool.submit(train_one, (i, c, args.epochs)) for i, c in enumerate(cfgs)}
+        pending = {
+            pool.submit(train_one, (i, c, args.epochs)) for i, c in enumerate(cfgs) if i not in done
+        }
         while pending:
             finished, pending = wait(pending, timeout=30, return_when=FIRST_COMPLETED)
             for f in finished:
@@ -97,11 +110,12 @@ def main() -> None:
                 meta["configs"] = len(done)
                 write(args.out, meta, done, cfgs)
                 print(f"{len(done)}/{args.configs} configs, {meta['wall_s']:.0f} s", flush=True)
-            if time.perf_counter() > deadline:
-                print("time cap reached; cancelling the rest", flush=True)
+            if deadline and time.perf_counter() > deadline:
+                print("time cap reached; cancelling what has not started", flush=True)
                 for f in pending:
                     f.cancel()
-                break
+                pending = {f for f in pending if not f.cancelled()}  # running: still recorded
+                deadline = 0.0
     finals = [done[i][0][-1] for i in sorted(done)]
     print(
         f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB), {len(done)} configs; "

@@ -52,6 +52,27 @@ def test_dataset_is_real_training_of_enough_configs(path: Path) -> None:
     assert len({json.dumps(p, sort_keys=True) for p in params}) == len(params)
 
 
+FASHION_MLP = ROOT / "benchmarks" / "data" / "fashion_mlp_curves.json"
+
+
+def test_fashion_mlp_json_dataset_is_real_training() -> None:
+    # torch MLPs on Fashion-MNIST (record_fashion_mlp.py), recorded on a crowded machine under a
+    # time cap: fewer configurations than the others, with real seconds per epoch
+    data = json.loads(FASHION_MLP.read_text())
+    replay = _replay_module()
+    acc = replay.load_curves(FASHION_MLP, "accuracy")
+    loss = replay.load_curves(FASHION_MLP, "logloss")
+    secs = np.asarray(data["seconds"], dtype=float)
+    assert acc.shape == loss.shape == secs.shape and acc.shape[0] >= 40 and acc.shape[1] >= 20
+    assert len(data["params"]) == len(data["index"]) == acc.shape[0] == data["meta"]["configs"]
+    assert len(set(data["index"])) == len(data["index"])
+    assert np.isfinite(acc).all() and ((acc >= 0) & (acc <= 1)).all()
+    assert np.isfinite(loss).all() and (loss >= 0).all() and (secs > 0).all()
+    final = acc[:, -1]
+    assert final.max() > 0.8 and np.median(final) < final.max() - 0.02
+    assert len({json.dumps(p, sort_keys=True) for p in data["params"]}) == acc.shape[0]
+
+
 def test_replay_scores_rules_on_every_dataset(tmp_path: Path) -> None:
     replay = _replay_module()
     out = tmp_path / "rows.json"
