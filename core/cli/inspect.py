@@ -254,8 +254,24 @@ def status(
             )
         else:
             lines.append("[bold]best[/]     - (no trial has a final value yet)")
+            lines += _failure_lines(view)
         lines.append(f"[bold]dir[/]      {view.dir}")
         console.print(Panel("\n".join(lines), title=f"{view.name} ({view.id})", expand=False))
+
+
+def _failure_lines(view: Any) -> list[str]:
+    """The most common failure and its fix, for an experiment where no trial succeeded."""
+    from hyperloom.cli._diagnose import summarize_failures
+    from rich.markup import escape
+
+    failed = view.trials(status=["FAILED", "TIMEOUT"])
+    got = summarize_failures(failed, view.dir)
+    if got is None:
+        return []
+    out = [f"[bold]failed[/]   {got.count} of {got.failed}: {escape(got.reason)}"]
+    if got.fix:
+        out.append(f"[bold]fix[/]      {escape(got.fix)}")
+    return out
 
 
 @app.command("trials")

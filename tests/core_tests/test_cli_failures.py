@@ -46,6 +46,13 @@ def test_trials_that_all_fail_on_a_missing_nni_exit_1_with_the_fix(tmp_path: Pat
     assert "nniCompat: shim" in text and "pip install nni" in text
     assert "/trials/T0001/stderr.log" in text
     assert "status: DONE" in text
+    # `hyperloom status` says the same afterwards
+    exp = text.splitlines()[0].split()[1]
+    status = cli("status", exp, cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    panel = " ".join(status.stdout.replace("│", " ").split())
+    assert "failed 3 of 3: ModuleNotFoundError: No module named 'nni'" in panel
+    assert "nniCompat: shim" in panel
 
 
 def record(tid: str, status: TrialStatus, reason: str | None = None, value: Any = None) -> Any:
