@@ -150,6 +150,7 @@ def bench_api(s: Served, repeat: int) -> None:
         "trials last page (offset 9950)": f"{e}/trials?limit=50&offset=9950",
         "trial detail": f"{e}/trials/t004321",
         "charts data (40 curves)": f"{e}/charts?curves=40",
+        "importance (cached forest, new pair)": f"{e}/importance?x=dropout&y=layers",
         "version probe": f"{e}/version",
     }
     print(f"{'API request':40s} {'median ms':>10s} {'max ms':>8s} {'bytes':>9s}")
@@ -172,9 +173,13 @@ def bench_browser(s: Served, repeat: int) -> None:
             "/#/e/bench001/trials",
             ["#trials-table tbody tr >> nth=49"],
         ),
-        "charts page (parallel + curves + scatter)": (
+        "charts page (parallel + curves)": (
             "/#/e/bench001/charts",
-            ["#parallel canvas", "#curves canvas", "#sc-3 canvas"],
+            ["#parallel canvas", "#curves canvas"],
+        ),
+        "importance page (fit + contour + slices)": (
+            "/#/e/bench001/importance",
+            ["#imp-chart canvas", "#contour-chart canvas", "#slice-3 canvas"],
         ),
     }
     with sync_playwright() as p:

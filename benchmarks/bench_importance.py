@@ -4,7 +4,10 @@ Synthetic problems with six parameters of mixed types (uniform, log-uniform, int
 choices, a wide uniform), of which two matter and four do not. For each seed, WHICH two
 matter is drawn at random, and so are the problem's constants; the value is one of several
 functional forms of the two (additive bowls, a product, steps, waves, a V-shaped valley with a
-cubic), plus noise of 5% of the function's spread. Trials are drawn at random (``--trials``).
+cubic), plus noise of 5% of the function's spread. The constants are drawn again until each
+of the two explains at least 10% of the clean value's variance between its own groups (a step
+whose threshold leaves every option of a choice on one side does not make that choice matter).
+Trials are drawn at random (``--trials``).
 
 For each form and seed it asks: are the two that matter ranked first and second? It compares,
 side by side on the same trials:
@@ -69,6 +72,10 @@ def unit(name: str, v: Any, cat_effects: dict[str, dict[Any, float]]) -> float:
     return (v - lo) / (hi - lo)
 
 
+#: each of the two must explain at least this share of the clean value's variance between its
+#: groups (options, or 8 quantile bins): else the constants are drawn again
+MIN_SHARE = 0.10
+
 Form = Callable[[float, float, np.ndarray], float]
 FORMS: dict[str, Form] = {
     # c: constants drawn per seed in [0, 1]
@@ -92,27 +99,51 @@ def problem(seed: int, form: str, n: int) -> tuple[list[dict[str, Any]], list[fl
     space = SearchSpace.from_nni(SPACE)
     i, j = rng.choice(len(NAMES), 2, replace=False)
     which = (NAMES[int(i)], NAMES[int(j)])
-    consts = rng.uniform(size=4)
-    cat_effects = {
-        k: {o: float(rng.uniform()) for o in s["_value"]}
-        for k, s in SPACE.items()
-        if s["_type"] == "choice"
-    }
     params = [space.sample(rng) for _ in range(n)]
     f = FORMS[form]
-    clean = np.array(
-        [
-            f(
-                unit(which[0], p[which[0]], cat_effects),
-                unit(which[1], p[which[1]], cat_effects),
-                consts,
-            )
-            for p in params
-        ]
-    )
+    # redraw the constants until both parameters really change the value (a step whose
+    # threshold leaves every option of a choice on one side would make the "truth" wrong)
+    for _attempt in range(50):
+        consts = rng.uniform(size=4)
+        cat_effects = {
+            k: {o: float(rng.uniform()) for o in s["_value"]}
+            for k, s in SPACE.items()
+            if s["_type"] == "choice"
+        }
+        clean = np.array(
+            [
+                f(
+                    unit(which[0], p[which[0]], cat_effects),
+                    unit(which[1], p[which[1]], cat_effects),
+                    consts,
+                )
+                for p in params
+            ]
+        )
+        if all(_share(params, clean, name) >= MIN_SHARE for name in which):
+            break
     noise = 0.05 * (float(clean.std()) or 1.0)
     values = list(clean + rng.normal(0.0, noise, n))
     return params, values, set(which)
+
+
+def _share(params: list[dict[str, Any]], clean: np.ndarray, name: str) -> float:
+    """The share of the clean value's variance between groups of one parameter (its options,
+    or eight quantile bins of a number): 0 when the value does not depend on it."""
+    total = float(clean.var())
+    if total <= 0:
+        return 0.0
+    x = [p[name] for p in params]
+    if SPACE[name]["_type"] == "choice":
+        keys = np.array([str(v) for v in x])
+    else:
+        xs = np.array(x, float)
+        keys = np.digitize(xs, np.quantile(xs, np.linspace(0, 1, 9)[1:-1])).astype(str)
+    between = sum(
+        float((keys == k).mean()) * (float(clean[keys == k].mean()) - float(clean.mean())) ** 2
+        for k in set(keys.tolist())
+    )
+    return between / total
 
 
 def rank_hyperloom(params: list[dict[str, Any]], values: list[float], seed: int) -> list[str]:

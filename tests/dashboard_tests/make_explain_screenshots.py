@@ -58,11 +58,17 @@ def main() -> int:
             page.goto(f"{base}/#/e/{frag}")
             page.wait_for_selector(sel, timeout=60_000)
             time.sleep(0.8)
-            if name == "curves":  # hover a curve: the tooltip names the trial, step and value
+            if name == "curves":  # hover a point: the tooltip names the trial, step and value
+                xy = page.evaluate(
+                    "() => { const c = echarts.getInstanceByDom(document.querySelector('#curves'));"
+                    " const o = c.getOption(); const name = o.legend[0].data[0];"
+                    " const i = o.series.findIndex((s) => s.name === name);"
+                    " return c.convertToPixel({seriesIndex: i}, o.series[i].data[6]); }"
+                )
                 box = page.locator("#curves").bounding_box()
                 assert box is not None
-                page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.3)
-                time.sleep(0.4)
+                page.mouse.move(box["x"] + xy[0], box["y"] + xy[1])
+                time.sleep(0.5)
             target = args.out / f"dashboard-{name}.png"
             if clip:
                 page.locator(clip).screenshot(path=str(target))

@@ -8,7 +8,7 @@ const LABELS = {
   trial_retry: "retry", gpu_sample: "GPU", run_start: "run", run_end: "run",
 };
 
-const STATUS_WORDS = { EARLY_STOPPED: "stop it early", CANCELED: "cancel it", TIMEOUT: "stop it: time limit", FAILED: "stop it as failed", PAUSED: "pause it" };
+const STATUS_WORDS = { EARLY_STOPPED: "stop early", CANCELED: "stop (canceled)", TIMEOUT: "stop (past its time limit)", FAILED: "stop (failed)", PAUSED: "pause" };
 
 /** The badge text of an event kind. */
 export function eventLabel(kind) { return LABELS[kind] || String(kind || "event").replace(/_/g, " "); }
@@ -36,7 +36,7 @@ export function eventText(e, stopCause) {
       return `${who} ${act}${step}${why(reason)}`;
     }
     case "stop_request": {
-      const what = STATUS_WORDS[p.status] || (p.status ? `stop it (${esc(String(p.status).toLowerCase())})` : "stop it");
+      const what = STATUS_WORDS[p.status] || (p.status ? `stop (${esc(String(p.status).toLowerCase().replace("_", " "))})` : "stop");
       return `The manager asked the trial to ${what}${why(reason)}`;
     }
     case "warm_start": return `Warm-started from <span class="mono">${esc(p.parent)}</span>, continuing after its checkpoint at step <b>${esc(p.step)}</b>`;

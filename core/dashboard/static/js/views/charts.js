@@ -114,7 +114,7 @@ export function mount(root, route) {
         const label = (c) => `${c.trial_id}  ${c.value === null ? c.status.toLowerCase().replace("_", " ") : fmtNum(c.value)}`;
         const c = chart(cv, {
           grid: { ...grid, right: 190 },
-          legend: { type: "scroll", orient: "vertical", right: 0, top: 8, bottom: 8, width: 170, data: ranked.map((c) => c.trial_id),
+          legend: { type: "scroll", orient: "vertical", right: 0, top: 24, bottom: 16, width: 170, data: ranked.map((c) => c.trial_id),
             formatter: (name) => label(byId.get(name)), textStyle: { color: "#475467", fontFamily: "ui-monospace, monospace", fontSize: 11 },
             itemWidth: 18, itemHeight: 8, pageIconSize: 10, pageTextStyle: { color: "#667085" } },
           tooltip: byPoint

@@ -2,14 +2,24 @@
 import { axis, chart, grid, ready, showEmpty, tooltip } from "../charts.js";
 import { api, badge, esc, fmtDur, fmtNum, getJSON, link, paramsInline, STATUS_COLORS, STATUSES } from "../util.js";
 
-/** y bounds around the best-so-far values, with room on the side the trials come from,
- * rounded to a step that suits the range (so the labels stay short). */
-export function fitted(best, mode) {
-  if (best.length < 2) return null;
-  const lo = Math.min(...best), hi = Math.max(...best);
+/** y bounds for the best-so-far line: from the worse of (where the line stands after the first
+ * tenth of the trials, the median trial) to the best value, with a margin, rounded to a step
+ * that suits the range (so the labels stay short). What lies beyond is clipped. */
+export function fitted(series, mode, values) {
+  if (series.length < 2) return null;
+  const max = mode === "maximize";
+  const best = series[series.length - 1][1];
+  const last = series[series.length - 1][0], first = series[0][0];
+  const at = first + (last - first) * 0.1;
+  let early = series[0][1];
+  for (const p of series) if (p[0] <= at) early = p[1];
+  const vs = values.map((v) => v[1]).sort((a, b) => a - b);
+  const median = vs.length ? vs[Math.floor(vs.length / 2)] : early;
+  const worse = max ? Math.min(early, median) : Math.max(early, median);
+  const lo = Math.min(worse, best), hi = Math.max(worse, best);
   const span = hi - lo || Math.abs(hi) * 0.02 || 1;
   const step = 10 ** Math.floor(Math.log10(span)) / 2;
-  const below = mode === "maximize" ? 0.4 : 0.12, above = mode === "maximize" ? 0.12 : 0.4;
+  const below = max ? 0.15 : 0.08, above = max ? 0.08 : 0.15;
   return { min: Math.floor((lo - span * below) / step) * step, max: Math.ceil((hi + span * above) / step) * step };
 }
 
@@ -61,10 +71,10 @@ export function mount(root, route, setHeader) {
     const series = byTime ? data.best_by_time : data.best_by_sequence;
     const el = root.querySelector("#best-chart");
     if (!series.length) { showEmpty(el, "No finished trial has reported a final value yet."); return; }
-    const yr = fitY ? fitted(series.map((p) => p[1]), data.mode) : null;
+    const yr = fitY ? fitted(series, data.mode, data.values) : null;
     const hint = root.querySelector("#best-hint");
     const outside = yr && !byTime ? data.values.filter((p) => p[1] < yr.min || p[1] > yr.max).length : 0;
-    hint.textContent = yr ? `y axis fitted to the best-so-far line${outside ? `: ${outside.toLocaleString()} trial value${outside === 1 ? " lies" : "s lie"} outside it ("all values" shows them)` : ""}` : "";
+    hint.textContent = yr ? `y axis fitted to the best-so-far line and the better half of the trials${outside ? `: ${outside.toLocaleString()} trial value${outside === 1 ? " lies" : "s lie"} outside it ("all values" shows them)` : ""}` : "";
     const s = [{ name: "best so far", type: "line", step: "end", data: series, symbol: "circle", symbolSize: 6, lineStyle: { width: 2.5 }, z: 3 }];
     if (!byTime) s.unshift({ name: "trial value", type: "scatter", data: data.values, large: true, largeThreshold: 500, symbolSize: 5, itemStyle: { color: "#94a3b8", opacity: .55 } });
     const c = chart(el, {
