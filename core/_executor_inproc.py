@@ -210,7 +210,7 @@ class InProcessExecutor(Executor):
             outcome: tuple[str, Any] = ("ok", await self._call(trial))
         except (TrialKilled, asyncio.CancelledError):
             outcome = ("killed", None)
-        except Exception as e:
+        except BaseException as e:  # as in a thread: the trial FAILED, not the loop
             outcome = ("error", self._failure(job, e))
         assert self._loop is not None  # after the reports it queued (call_soon keeps the order)
         self._loop.call_soon(self._finish, job, outcome)

@@ -214,6 +214,14 @@ def test_an_async_function_runs_on_the_loop() -> None:
         assert t.status is TrialStatus.SUCCEEDED and t.value == pytest.approx(2 * t.params["x"])
         assert t.intermediate == pytest.approx((t.params["x"],))
 
+    async def broken(params: dict[str, Any]) -> float:
+        raise SystemExit(3)  # a BaseException ends the trial, never the manager's loop
+
+    bad = optimize(broken, SPACE, n_trials=2, mode="maximize", tuner="random", quiet=True)
+    assert bad.status == "DONE"
+    assert [t.status for t in bad.trials()] == [TrialStatus.FAILED] * 2
+    assert all((t.reason or "").startswith("SystemExit: 3") for t in bad.trials())
+
 
 def test_bad_calls_are_refused_before_anything_runs(hl_home: Path) -> None:
     with pytest.raises(UsageError, match="mode='minimize' or mode='maximize'"):
