@@ -65,17 +65,6 @@ def retrain(
         )
     if dry_run:
         return
-    from hyperloom.cli.run import run as run_command
+    from hyperloom.cli.run import run_config_file
 
-    run_command(
-        config=path,
-        command=[],
-        tuner="grid",
-        max_trials=cfg["maxTrialNumber"],
-        concurrency=concurrency,
-        mode="maximize",
-        objective="",
-        max_duration=None,
-        quiet=quiet or as_json,
-        no_dashboard=True,
-    )
+    run_config_file(path, quiet=quiet or as_json, no_dashboard=True)

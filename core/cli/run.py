@@ -20,7 +20,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["print_outcome", "progress_line", "render_progress", "render_summary"]
+__all__ = [
+    "print_outcome",
+    "progress_line",
+    "render_progress",
+    "render_summary",
+    "run_config_file",
+]
 
 
 def _fmt_secs(s: float | None) -> str:
@@ -454,30 +460,46 @@ def run(
     if config is not None and _is_config(config, command):
         if command:
             raise UsageError(f"unexpected arguments after the config file: {' '.join(command)}")
-        exp = Experiment.from_config(config)
-    else:
-        argv = ([str(config)] if config is not None else []) + list(command or [])
-        if not argv:
-            raise UsageError(
-                f"give a config file (hyperloom run config.yml) or a command: {_DASH_HINT}"
-            )
-        if len(argv) == 1:
-            _refuse_experiment(argv[0])
-        from hyperloom.priors import config_from_argv
-
-        raw = config_from_argv(
-            argv,
-            tuner=tuner,
-            max_trials=max_trials,
-            concurrency=concurrency,
-            mode=mode,
-            max_duration=max_duration,
-            metric_capture={"objective": objective} if objective else None,
+        given = {
+            "--tuner": (tuner != "tpe", "tuner.name"),
+            "-n/--max-trials": (max_trials != 20, "maxTrialNumber"),
+            "-c/--concurrency": (concurrency != 1, "trialConcurrency"),
+            "--mode": (mode != "maximize", "tuner.classArgs.mode"),
+            "--objective": (bool(objective), "metricCapture.objective"),
+            "--max-duration": (max_duration is not None, "maxExperimentDuration"),
+        }
+        for flag, (set_, key) in given.items():
+            if set_:
+                err_console.print(
+                    f"[yellow]warning:[/] {flag} is for runs without a config and is ignored "
+                    f"here; set {key} in {config}",
+                    soft_wrap=True,
+                    highlight=False,
+                )
+        run_config_file(config, quiet=quiet, no_dashboard=no_dashboard)
+        return
+    argv = ([str(config)] if config is not None else []) + list(command or [])
+    if not argv:
+        raise UsageError(
+            f"give a config file (hyperloom run config.yml) or a command: {_DASH_HINT}"
         )
-        try:
-            exp = Experiment.from_config(raw)
-        except ConfigError as e:
-            raise ConfigError(_flag_words(str(e))) from None
+    if len(argv) == 1:
+        _refuse_experiment(argv[0])
+    from hyperloom.priors import config_from_argv
+
+    raw = config_from_argv(
+        argv,
+        tuner=tuner,
+        max_trials=max_trials,
+        concurrency=concurrency,
+        mode=mode,
+        max_duration=max_duration,
+        metric_capture={"objective": objective} if objective else None,
+    )
+    try:
+        exp = Experiment.from_config(raw)
+    except ConfigError as e:
+        raise ConfigError(_flag_words(str(e))) from None
     _run_experiment(exp, quiet=quiet, dashboard=False if no_dashboard else None)
 
 
@@ -498,6 +520,14 @@ def _flag_words(message: str) -> str:
         if message.startswith(key):
             return flag + message[len(key) :]
     return message
+
+
+def run_config_file(config: Path, *, quiet: bool = False, no_dashboard: bool = False) -> None:
+    """``hyperloom run CONFIG``: runs the experiment a config file describes, to its end."""
+    from hyperloom.experiment import Experiment
+
+    exp = Experiment.from_config(config)
+    _run_experiment(exp, quiet=quiet, dashboard=False if no_dashboard else None)
 
 
 def _budget_text(view: Any) -> str:

@@ -88,6 +88,24 @@ def test_no_config_errors_name_the_flags(capsys: pytest.CaptureFixture[str]) -> 
     assert "the priors on the command line: parameter 'x' (uniform): low must be < high" in msg
 
 
+def test_no_config_flags_with_a_config_are_said_to_be_ignored(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cfg = tmp_path / "cfg.yml"
+    cfg.write_text(
+        "trialCommand: python t.py\nsearchSpace: {x: {_type: uniform, _value: [1, 0]}}\n"
+    )
+    code, _, err = call(capsys, "run", str(cfg), "-n", "5", "--tuner", "random")
+    assert code == 2
+    text = " ".join(err.split())
+    assert (
+        f"-n/--max-trials is for runs without a config and is ignored here; set maxTrialNumber in {cfg}"
+        in text
+    )
+    assert "--tuner is for runs without a config" in text
+    assert "-c/--concurrency" not in text
+
+
 def test_space_check_reports_every_error_at_once(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
