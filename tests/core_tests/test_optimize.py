@@ -37,7 +37,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*HYPERLOOM, *args], capture_output=True, text=True, timeout=120)
 
 
-def test_a_function_runs_as_trials_in_the_store_and_the_cli_reads_them() -> None:
+def test_a_function_runs_as_trials_in_the_store_and_the_cli_reads_them(tmp_path: Path) -> None:
     seen: list[float] = []
     lock = threading.Lock()
 
@@ -48,9 +48,10 @@ def test_a_function_runs_as_trials_in_the_store_and_the_cli_reads_them() -> None
 
     result = optimize(
         objective, SPACE, n_trials=12, mode="minimize", tuner="random", seed=3, concurrency=3,
-        quiet=True,
+        quiet=True, directory=tmp_path / "exps",
     )  # fmt: skip
     assert isinstance(result, OptimizeResult) and result.status == "DONE"
+    assert result.dir.parent == (tmp_path / "exps").resolve()  # found by id through the index
     trials = result.trials()
     assert len(trials) == 12 and all(t.status is TrialStatus.SUCCEEDED for t in trials)
     assert sorted(seen) == sorted(t.params["x"] for t in trials)

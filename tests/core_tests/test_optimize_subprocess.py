@@ -50,6 +50,8 @@ def test_each_trial_runs_in_its_own_process_and_reports_through_the_channel() ->
     assert os.getpid() not in pids and len(pids) == 4
     cmd = result.config["trialCommand"]
     assert "hyperloom._optimize_runner" in cmd and "optimize_fns:with_pid" in cmd
+    again = optimize(fns().with_pid, resume=result.id, n_trials=1, quiet=True)
+    assert [t.status for t in again.trials()] == [TrialStatus.SUCCEEDED] * 5
 
 
 def test_an_exception_in_a_trial_process_is_a_failed_trial_with_its_traceback() -> None:
