@@ -374,3 +374,17 @@ def test_timeout_ends_the_experiment_done_within_its_budget() -> None:
     n = len(result.trials())
     assert 1 <= n <= 11  # at most ~1 s of 0.1 s trials, one at a time
     assert all(t.status is TrialStatus.SUCCEEDED for t in result.trials())
+
+
+def test_the_readme_quickstart_snippet_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import hyperloom.optimize  # noqa: F401 - until hyperloom exports it, bind the callable module
+
+    text = (Path(__file__).resolve().parents[2] / "docs/notes/readme-optimize.md").read_text()
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "hyperloom.optimize(" in block
+    scope: dict[str, Any] = {}
+    exec(compile(block, "readme-optimize.md", "exec"), scope)
+    result = scope["result"]
+    assert result.status == "DONE" and len(result.trials("SUCCEEDED")) == 100
+    assert result.best_value < 1.0  # (x - 2)^2 + y, y in {0, 1}
+    assert result.id in capsys.readouterr().out
