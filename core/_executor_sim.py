@@ -211,6 +211,11 @@ class SimulateExecutor(Executor):
 
     simulated_checkpoints = True  # checkpoints are steps; there are no files
 
+    def prepare(self, spec: LaunchSpec) -> None:
+        """Nothing on disk: a simulated trial has no process to read ``params.json`` (the store
+        holds its parameters), and 10,000 trial directories would cost more than the run."""
+        del spec
+
     async def start(self, spec: LaunchSpec) -> dict[str, Any]:
         """Plays the curve from ``spec.start_step`` (a resumed or warm-started trial goes on
         from its checkpoint: the steps before it are neither replayed nor charged)."""

@@ -11,6 +11,7 @@ before that trial's `TrialExited`.
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import os
 import shlex
@@ -188,6 +189,15 @@ class Executor(abc.ABC):
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepares the executor (servers, connections). Default: nothing."""
 
+    def prepare(self, spec: LaunchSpec) -> None:
+        """Lays out a trial before `start`: its directory on the manager's side, with
+        ``params.json`` (the parameter binding: on disk before the trial runs). The manager calls
+        it once per trial; a remote executor ships what is there (Ray copies the directory's small
+        files to the node). An executor that keeps no files (the simulator) overrides it."""
+        trial_dir = Path(spec.trial_dir)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        (trial_dir / "params.json").write_text(json.dumps(spec.params), encoding="utf-8")
+
     @abc.abstractmethod
     async def start(self, spec: LaunchSpec) -> dict[str, Any]:
         """Starts a trial; returns a JSON-able handle that `reattach` accepts later."""
@@ -197,9 +207,25 @@ class Executor(abc.ABC):
         """Takes over a trial started by a previous manager, reading its channel from ``offset``.
 
         Returns:
-            False when the trial is gone; nothing is emitted for it then (the caller reads what
-            it wrote after ``offset`` itself, e.g. with `FileTail`), and no `TrialExited` follows.
+            False when the trial is gone; nothing is emitted for it then, and no `TrialExited`
+            follows: the manager then asks `leftovers` for what it wrote after ``offset``.
         """
+
+    def leftovers(self, spec: LaunchSpec, offset: int) -> list[tuple[Message, int]]:
+        """What a trial that could not be re-attached wrote after ``offset`` while no manager
+        listened, as ``(message, offset after it)`` in order; bad lines are left out. Default:
+        its ``metrics.jsonl`` in the trial directory (socket trials journal there too)."""
+        from hyperloom.channel import ChannelError, FileTail
+
+        path = Path(spec.trial_dir) / METRICS_FILE
+        if not path.exists():
+            return []
+        tail = FileTail(path, offset)
+        try:
+            items = tail.read_with_offsets()
+        finally:
+            tail.close()
+        return [(item, end) for item, end in items if not isinstance(item, ChannelError)]
 
     @abc.abstractmethod
     async def request_stop(self, trial_id: str) -> None:

@@ -1,6 +1,7 @@
 """How a trial is launched: its final command line and extra environment.
 
-The manager calls :func:`prepare_launch` once per trial, after writing ``params.json``. It:
+The manager calls :func:`prepare_launch` once per trial to build its `LaunchSpec`; the executor then
+lays out the trial directory and ``params.json`` (`Executor.prepare`) and starts it. It:
 
 * fills the ``trialCommand`` template: ``{name}`` for each top-level parameter, ``{params_json}``,
   ``{params_file}``, ``{trial_id}``, ``{trial_dir}``, ``{experiment_id}``, ``{sequence}``. Each

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import signal
 from collections.abc import Callable, Iterator
@@ -407,10 +406,6 @@ class Manager(LineageMixin):
         sequence = self.store.allocate_sequence()
         if trial_id_for(sequence) != trial_id:  # the store moved on under us: never reuse an id
             trial_id = trial_id_for(sequence)
-        trial_dir = self.exp_dir / "trials" / trial_id
-        trial_dir.mkdir(parents=True, exist_ok=True)
-        # Parameter binding: the trial's parameters are on disk before it starts.
-        (trial_dir / "params.json").write_text(json.dumps(params), encoding="utf-8")
         parent, start, restore = await self._warm_start(trial_id, sugg)
         perturbation = None
         if sugg is not None and sugg.perturbation:
@@ -425,6 +420,7 @@ class Manager(LineageMixin):
         now, mono = self.clock.now(), self.clock.monotonic()
         self.used_budget += 1
         try:
+            self.executor.prepare(spec)  # its directory and params.json, before it runs
             handle = await self.executor.start(spec)
         except Exception as e:
             log.warning("trial %s could not start: %s", trial_id, e)
@@ -927,7 +923,7 @@ class Manager(LineageMixin):
             self._say(f"re-attached running trial {r.trial_id} (#{r.sequence})")
             return
         # The process is gone; read what it wrote while nobody listened, then record it as lost.
-        self._drain_file(rt, trial_dir, int(r.channel_offset or 0))
+        self._drain_leftovers(rt, spec, int(r.channel_offset or 0))
         if rt.final_seen:
             await self._finish(
                 rt,
@@ -943,20 +939,12 @@ class Manager(LineageMixin):
                 reason="process gone while the manager was down",
             )
 
-    def _drain_file(self, rt: RunningTrial, trial_dir: Path, offset: int) -> None:
-        from hyperloom.channel import ChannelError, FileTail
-
-        path = trial_dir / "metrics.jsonl"
-        if not path.exists():
-            return
-        tail = FileTail(path, offset)
-        try:
-            items = tail.read_with_offsets()
-        finally:
-            tail.close()
-        for item, end in items:
-            if isinstance(item, ChannelError) or rt.final_seen:
-                continue
+    def _drain_leftovers(self, rt: RunningTrial, spec: Any, offset: int) -> None:
+        """Records what a trial that could not be re-attached reported while the manager was
+        down (the executor reads it: `Executor.leftovers`)."""
+        for item, end in self.executor.leftovers(spec, offset):
+            if rt.final_seen:
+                break
             if item.type == "final":
                 rt.final_seen, rt.final = True, item.value
                 self.store.set_final(rt.trial_id, item.value, dict(item.metrics or {}), item.t, end)
