@@ -10,7 +10,7 @@ from hyperloom.cli._common import console, plural, print_json
 
 __all__ = ["importance", "register"]
 
-_BAR = 24
+_BAR = 12
 
 
 def importance(
@@ -71,7 +71,7 @@ def importance(
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for p in result.params:
         bar = "█" * round(_BAR * max(0.0, min(1.0, p.importance)))
-        kind = p.kind + (f", active in {p.n_active}" if p.conditional else "")
+        kind = p.kind + (f" (in {p.n_active})" if p.conditional else "")
         t.add_row(p.name, f"{100 * p.importance:.1f}%", bar, f"{100 * p.std:.1f}", kind)
     console.print(t)
     r2 = result.oob_r2

@@ -128,7 +128,15 @@ def importance_json(
     except Exception:  # a store's space that no longer parses: infer from the values
         space = None
     forest, ids, X, ys = _forest(s, version, k, objs[k]["name"], space)
+    left_out = {
+        str(st): int(n)
+        for st, n in s.conn.execute(
+            "SELECT status, count(*) FROM trials WHERE status NOT IN ('SUCCEEDED', 'RUNNING', "
+            "'WAITING', 'PAUSED') GROUP BY status"
+        )
+    }
     out: dict[str, Any] = {
+        "left_out": left_out,
         "objective": objs[k]["name"],
         "objectives": [o["name"] for o in objs],
         "mode": objs[k]["mode"],

@@ -199,6 +199,10 @@ def test_api_endpoint(tmp_path: Path, live_server: Any) -> None:
     top = [p["name"] for p in d["params"][:2]]
     assert set(top) == {"lr", "batch_size"}
     assert d["method"] == "fanova" and d["objective"] == "value" and d["mode"] == "maximize"
+    early = [i for i in range(70) if i % 9 == 4]
+    failed = [i for i in range(70) if i % 17 == 11 and i not in early]
+    assert d["left_out"] == {"EARLY_STOPPED": len(early), "FAILED": len(failed)}
+    assert d["n_trials"] == 70 - len(early) - len(failed)
     ct = d["contour"]
     assert [ct["x"], ct["y"]] == top  # the two most important by default
     ct = srv.get("/api/experiments/exp3/importance?x=lr&y=batch_size")["contour"]

@@ -97,7 +97,8 @@ export function mount(root, route) {
     const warn = r2 === null || r2 < 0.2
       ? ` <span class="warn" id="imp-warn">The forest predicts unseen trials ${r2 === null ? "(too few to tell)" : `poorly (out-of-bag R² ${fmtNum(r2, 2)})`}: the value may be mostly noise to it, and so are these shares.</span>`
       : ` Out-of-bag R² <b>${fmtNum(r2, 2)}</b>.`;
-    note.innerHTML = `fANOVA on ${d.n_trials.toLocaleString()} finished trials${d.n_trials >= d.max_trials ? " (the newest)" : ""}, ${d.n_trees} trees, objective <b>${esc(d.objective)}</b>.${warn} Click a bar to put it in the contour.`;
+    const out = Object.entries(d.left_out || {}).map(([st, n]) => `${n} ${st.toLowerCase().replace("_", " ")}`).join(", ");
+    note.innerHTML = `fANOVA on ${d.n_trials.toLocaleString()} finished trials${d.n_trials >= d.max_trials ? " (the newest)" : ""}${out ? ` (left out, their values not final: ${esc(out)})` : ""}, ${d.n_trees} trees, objective <b>${esc(d.objective)}</b>.${warn} Click a bar to put it in the contour.`;
   }
 
   function drawPicker() {
