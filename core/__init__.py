@@ -25,6 +25,7 @@ _EXPORTS = {
     "Config": "hyperloom.config",
     "Experiment": "hyperloom.experiment",
     "open_experiment": "hyperloom.experiment",
+    "optimize": "hyperloom.optimize",
     "stop_experiment": "hyperloom._stop",
     "Tuner": "hyperloom.tuners",
     "Assessor": "hyperloom.assessors",
@@ -48,6 +49,7 @@ __all__ = [
     "load_assessor",
     "load_tuner",
     "open_experiment",
+    "optimize",
     "register_parameter_type",
     "stop_experiment",
 ]
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from hyperloom.config import Config
     from hyperloom.errors import ConfigError, HyperloomError, PluginError, SearchSpaceError
     from hyperloom.experiment import Experiment, open_experiment
+    from hyperloom.optimize import optimize
     from hyperloom.registry import load_assessor, load_tuner
     from hyperloom.space import Parameter, SearchSpace, register_parameter_type
     from hyperloom.tuners import Tuner

@@ -180,8 +180,13 @@ class Experiment:
             probe.write_text("")
             probe.unlink()
         except OSError as e:
+            where = (
+                f"the experiment directory {str(self.dir)!r}"
+                if self.resuming
+                else f"an experiment directory under {str(self.dir.parent)!r}"
+            )  # a new experiment's id is not printed: it is never created
             raise StoreError(
-                f"cannot write the experiment directory {str(self.dir)!r}: {e.strerror}. "
+                f"cannot write {where}: {e.strerror}. "
                 f"Set HYPERLOOM_HOME or experimentWorkingDirectory to a writable place."
             ) from None
         lock = FileLock(str(self.dir / LOCK_NAME))

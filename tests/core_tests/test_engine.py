@@ -285,7 +285,8 @@ def test_unwritable_experiment_dir(tmp_path: Path) -> None:
         [*HYPERLOOM, "run", str(path), "--no-dashboard"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 1, out.stderr
-    assert "cannot write the experiment directory" in " ".join(out.stderr.split())
+    text = " ".join(out.stderr.split())
+    assert f"cannot write an experiment directory under '{locked}'" in text, text
     assert "Traceback" not in out.stderr
 
 

@@ -132,7 +132,8 @@ def test_safe_forms_deliver_hostile_values_intact_through_a_real_run(
     res = subprocess.run(
         [*HYPERLOOM, "run", str(cfg), "--no-dashboard"], capture_output=True, text=True, timeout=300
     )
-    assert res.returncode == 0, (res.stdout, res.stderr)
+    # the trials report nothing (they only print), so none succeeds: exit 1, and they all ran
+    assert res.returncode == 1, (res.stdout, res.stderr)
     assert not (tmp_path / "pwned").exists()
     seen = out_file.read_text().splitlines()
     assert sorted(seen) == sorted(payloads * 2)

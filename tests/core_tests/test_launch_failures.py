@@ -46,6 +46,8 @@ def test_identical_launch_failures_stop_the_experiment(tmp_path: Path) -> None:
 
 def test_the_check_can_be_turned_off(tmp_path: Path) -> None:
     out, exp_dir = run(tmp_path, maxLaunchFailures=0, maxTrialNumber=6)
-    assert out.returncode == 0, out.stdout + out.stderr
+    # all six ran (and failed): the run goes on, and exits 1 because no trial succeeded
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "No trial succeeded (6 trials: 6 failed)" in out.stdout
     with open_experiment(exp_dir) as view:
         assert len(view.trials(status=TrialStatus.FAILED)) == 6
