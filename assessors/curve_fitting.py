@@ -4,9 +4,9 @@ An ensemble of parametric curve families (pow3, pow4, MMF/log-power/Hill, Weibul
 vapor pressure, ilog2, linear, log-linear) is fitted to a running trial's curve; the families and
 their parameters are weighted by their posterior on a grid (see ``_curves._ensemble``). The trial
 is stopped when even the optimistic end of the predicted value at ``epoch_num`` cannot come within
-``threshold`` of the best completed trial, nor reach the ``top_k``-th best completed value; before
-a curve can be fitted, a median-stopping guard (``guard_percentile``) stops trials that are
-already behind the completed ones.
+``threshold`` of the best completed trial, nor reach the ``top_k``-th best completed value; a
+guard (hyperloom's ``median_stop`` rule, from the first report) stops trials that are already far
+behind the other trials at the same step, before a curve can be fitted.
 """
 
 from __future__ import annotations
@@ -57,13 +57,15 @@ class CurveFittingAssessor(Assessor):
     The trial stops when its optimistic value is worse than the bar and its best value so far is
     too. Works the same for minimize (the curve is mirrored, and must decrease).
 
-    Defaults (issue 18, re-derived on three curve datasets: digits MLPs, MNIST-1D MLPs/CNNs and
-    Fashion-MNIST SGD linear models, see docs/notes/multifidelity.md): the bar is the 5th best
-    completed value (``threshold=1.0, top_k=5``), judged from the 4th report with one
-    predictive standard deviation of optimism. Averaged over the datasets it used 40.6% of the
-    epochs, kept the best run in every order and 4.53 of the top 5 (median_stop's defaults:
-    43.0%, every order, 4.67). ``top_k=3, guard_start_step=3`` is the cheap setting (24.8%,
-    every order, 3.93 of the top 5).
+    Defaults (issue 18, re-derived on four curve datasets of different kinds with
+    ``benchmarks/assessors/sweep_defaults.py``, see docs/notes/assessors.md): the bar is the 5th
+    best completed value (``threshold=1.0, top_k=5``), judged from the 4th report with two
+    predictive standard deviations of optimism, and the guard is ``median_stop``'s default rule
+    (from step 1, the step-dependent percentile 30 / growth 0.5 over every ended trial). The
+    guard makes the early stops; the fit adds stops for trials the guard keeps but whose curve
+    cannot reach the top 5, so it spends fewer epochs than ``median_stop`` alone at the same
+    safety (3 datasets x 3 orders: 26.3% vs 29.6% of the epochs, both keeping the best run in
+    every order and 4.78 of the top 5).
 
     "Best completed" is taken over SUCCEEDED trials only, from their reported curve at
     ``epoch_num`` (their last finite report up to it; their final value when they reported
@@ -74,8 +76,10 @@ class CurveFittingAssessor(Assessor):
         mode: "maximize" or "minimize" the metric.
         epoch_num: The step to predict (a trial's full length). None: the longest curve among
             completed trials.
-        start_step: Number of reports a trial makes before it can be stopped (a fit needs at
-            least 4 finite values in any case).
+        start_step: Number of reports a trial makes before the curve fit can stop it (a fit
+            needs at least 4 finite values in any case; the guard may stop it earlier). The
+            ``start_step`` attribute is the earliest step any stop can happen, and
+            ``fit_start_step`` this option.
         threshold: Fraction of the best completed value a trial must be predicted to reach.
         optimism: Predictive standard deviations added in the trial's favour (0: use the mean).
         gap: Judge only every ``gap`` steps from ``start_step`` on (NNI's option).
@@ -85,12 +89,14 @@ class CurveFittingAssessor(Assessor):
             weight, as in Domhan et al.'s prior. None: unbounded.
         top_k: The bar is also never above the ``top_k``-th best completed value (a trial that
             cannot even reach it cannot be among the ``top_k`` best). None: the threshold only.
-        guard_start_step: From this many reports on, the guard (median stopping at
-            ``guard_percentile``, see :class:`~hyperloom.assessors.median_stop.MedianStopAssessor`,
-            with the same ``n_startup_trials``) stops a trial whose best so far is behind the
-            completed trials' running averages; None turns the guard off. It covers the first
-            steps, before the ensemble has enough points to be trusted.
-        guard_percentile: The guard's percentile (50: the median).
+        guard_start_step: From this many reports on, the guard (a
+            :class:`~hyperloom.assessors.median_stop.MedianStopAssessor` with its default
+            ``reference="ended"``, ``guard_percentile`` and ``guard_percentile_growth``, waiting
+            for at least 5 ended trials) stops a trial whose best so far is behind the other
+            trials at the same step; None turns the guard off. It covers the first steps, before
+            the ensemble has enough points to be trusted.
+        guard_percentile: The guard's percentile at step 1 (see ``median_stop``).
+        guard_percentile_growth: How fast the guard's percentile rises with the step.
     """
 
     def __init__(
@@ -100,7 +106,7 @@ class CurveFittingAssessor(Assessor):
         epoch_num: int | None = None,
         start_step: int = 4,
         threshold: float = 1.0,
-        optimism: float = 1.0,
+        optimism: float = 2.0,
         gap: int = 1,
         n_startup_trials: int = 1,
         value_range: Sequence[float] | None = None,
