@@ -23,7 +23,7 @@ __all__ = ["SCHEMA_VERSION", "StoreReader", "TrialRecord"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 10.0
 EXPERIMENT_STATUSES = ("CREATED", "RUNNING", "DONE", "STOPPED", "FAILED")
 
@@ -41,7 +41,7 @@ CREATE TABLE trials (
     devices_json TEXT, channel_offset INTEGER NOT NULL DEFAULT 0,
     final_seen INTEGER NOT NULL DEFAULT 0, intermediate_blob BLOB,
     intermediate_json TEXT, values_json TEXT, parent TEXT, checkpoint_json TEXT,
-    perturbation_json TEXT
+    perturbation_json TEXT, steps_blob BLOB
 );
 CREATE INDEX trials_status ON trials (status);
 CREATE TABLE metrics (
@@ -73,6 +73,9 @@ V2_COLUMNS = ("values_json", "parent", "checkpoint_json", "perturbation_json")
 _VALUE_AS_LIST = "CASE WHEN t.value IS NULL THEN NULL ELSE '[' || printf('%!.17g', t.value) || ']' END"
 _V2_SQL = f"coalesce(t.values_json, {_VALUE_AS_LIST}), t.parent, t.checkpoint_json, t.perturbation_json"
 _V1_SQL = f"{_VALUE_AS_LIST}, NULL, NULL, NULL"
+# Schema v3: an ended trial's steps, packed like its values, when they are not 0, 1, 2, ... (a
+# trial resumed from a checkpoint or warm-started, or one that reports sparse steps); NULL else.
+_V3_SQL = f"{_V2_SQL}, t.steps_blob"
 _AGGREGATE_SQL = (
     "(SELECT '[' || coalesce(group_concat(v, ','), '') || ']' FROM (SELECT printf('%!.17g', "
     "m.value) AS v FROM metrics m WHERE m.trial_id = t.trial_id ORDER BY m.step))"
@@ -114,8 +117,9 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> int:
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> int:
-    """Brings a writable store up to :data:`SCHEMA_VERSION` in one transaction (v1 -> v2 adds
-    the objective and lineage columns; nothing is rewritten). Returns the new version."""
+    """Brings a writable store up to :data:`SCHEMA_VERSION` in one transaction (v2 adds the
+    objective and lineage columns, v3 ``steps_blob``; nothing is rewritten). Returns the new
+    version."""
     if version >= SCHEMA_VERSION:
         return version
     conn.execute("BEGIN IMMEDIATE")
@@ -124,6 +128,8 @@ def migrate(conn: sqlite3.Connection, version: int) -> int:
         for col in V2_COLUMNS:
             if col not in have:
                 conn.execute(f"ALTER TABLE trials ADD COLUMN {col} TEXT")
+        if "steps_blob" not in have:
+            conn.execute("ALTER TABLE trials ADD COLUMN steps_blob BLOB")
         conn.execute(
             "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
         )
@@ -188,7 +194,9 @@ class _Queries:
 
     @property
     def _v2(self) -> str:
-        return _V2_SQL if self._version >= 2 else _V1_SQL
+        if self._version >= 3:
+            return _V3_SQL
+        return (_V2_SQL if self._version >= 2 else _V1_SQL) + ", NULL"
 
     def experiment(self) -> dict[str, Any]:
         """The experiment row: ``id, name, status, created, updated, config, space,

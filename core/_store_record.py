@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hyperloom.types import TrialResult, TrialStatus
+from hyperloom.types import Report, TrialResult, TrialStatus
 
 __all__ = [
     "TrialRecord",
@@ -21,6 +21,7 @@ __all__ = [
     "json_text",
     "loads",
     "pack_floats",
+    "pack_ints",
     "record",
     "result",
 ]
@@ -45,6 +46,32 @@ def pack_floats(values: Iterable[float]) -> bytes:
     if sys.byteorder == "big":
         arr.byteswap()
     return arr.tobytes()
+
+
+def pack_ints(values: Iterable[int]) -> bytes:
+    """Packs steps as little-endian int64 (the ``steps_blob`` format)."""
+    arr = array.array("q", values)
+    if sys.byteorder == "big":
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def _unpack_steps(data: bytes | None) -> tuple[int, ...] | None:
+    if data is None:
+        return None
+    arr = array.array("q", data)
+    if sys.byteorder == "big":
+        arr.byteswap()
+    return tuple(arr)
+
+
+def _reports(
+    intermediate: tuple[float, ...], steps: tuple[int, ...] | None
+) -> tuple[Report, ...] | tuple[()]:
+    """A trial's reports when its steps are not 0, 1, 2, ... (else () and TrialResult makes them)."""
+    if steps is None or len(steps) != len(intermediate):
+        return ()
+    return tuple(map(Report, steps, intermediate))
 
 
 def floats_json(values: Iterable[float]) -> str:
@@ -99,6 +126,8 @@ class TrialRecord:
         parent: The trial it was warm-started from (PBT exploit), or None.
         checkpoint: Its last committed checkpoint, ``{"step": int, "dir": str}``, or None.
         perturbation: What the tuner changed from the parent's parameters, or None.
+        steps: The steps of ``intermediate`` when they are not 0, 1, 2, ... (a trial resumed
+            from a checkpoint or warm-started, or sparse reports), else None.
     """
 
     trial_id: str
@@ -122,6 +151,7 @@ class TrialRecord:
     parent: str | None = None
     checkpoint: dict[str, Any] | None = None
     perturbation: dict[str, Any] | None = None
+    steps: tuple[int, ...] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -168,6 +198,7 @@ class TrialRecord:
             sequence=self.sequence,
             metrics=self.metrics,
             values=self.values,
+            reports=_reports(self.intermediate, self.steps),
             parent=self.parent,
         )
 
@@ -201,15 +232,17 @@ def result(row: tuple[Any, ...]) -> TrialResult:
     """``record(row).to_result()`` without the record: what a resume replays into the tuner and
     assessor, built straight from the row (the columns only a record needs are never parsed)."""
     values = loads(row[17]) if len(row) > 17 else None
+    intermediate = _unpack_intermediate(row[16])
     return TrialResult(
         trial_id=row[0],
         params=json.loads(row[3]),
         status=TrialStatus[row[2]],
         value=row[4],
-        intermediate=_unpack_intermediate(row[16]),
+        intermediate=intermediate,
         sequence=row[1],
         metrics=loads(row[5], {}),
         values=None if values is None else tuple(float(v) for v in values),
+        reports=_reports(intermediate, _unpack_steps(row[21]) if len(row) > 21 else None),
         parent=row[18] if len(row) > 18 else None,
     )
 
@@ -223,6 +256,7 @@ def _v2_fields(row: tuple[Any, ...]) -> dict[str, Any]:
         "parent": row[18],
         "checkpoint": loads(row[19]),
         "perturbation": loads(row[20]),
+        "steps": _unpack_steps(row[21]) if len(row) > 21 else None,
     }
 
 

@@ -31,7 +31,7 @@ from hyperloom._store_read import (
     db_path,
     migrate,
 )
-from hyperloom._store_record import TrialRecord, dumps, floats_json, pack_floats
+from hyperloom._store_record import TrialRecord, dumps, floats_json, pack_floats, pack_ints
 from hyperloom.errors import StoreError
 from hyperloom.paths import private_file, tighten
 from hyperloom.types import TrialStatus
@@ -417,7 +417,7 @@ class Store(_Queries):
             )
             cur = c.execute(
                 "UPDATE trials SET intermediate_blob = NULL, intermediate_json = NULL, "
-                "channel_offset = coalesce(?, channel_offset) WHERE trial_id = ?",
+                "steps_blob = NULL, channel_offset = coalesce(?, channel_offset) WHERE trial_id = ?",
                 (offset, trial_id),
             )
             if cur.rowcount != 1:
@@ -457,8 +457,8 @@ class Store(_Queries):
             c.execute("DELETE FROM metrics WHERE trial_id = ?", (trial_id,))
             cur = c.execute(
                 "UPDATE trials SET value = NULL, metrics_json = NULL, final_seen = 0, "
-                "channel_offset = 0, intermediate_blob = NULL, intermediate_json = NULL "
-                "WHERE trial_id = ?",
+                "channel_offset = 0, intermediate_blob = NULL, intermediate_json = NULL, "
+                "steps_blob = NULL WHERE trial_id = ?",
                 (trial_id,),
             )
             if cur.rowcount != 1:
@@ -472,8 +472,9 @@ class Store(_Queries):
                 "DELETE FROM metrics WHERE trial_id = ? AND step >= ?", (trial_id, int(from_step))
             )
             c.execute(
-                "UPDATE trials SET intermediate_blob = NULL, intermediate_json = NULL, value = "
-                "NULL, final_seen = 0, channel_offset = 0 WHERE trial_id = ?",
+                "UPDATE trials SET intermediate_blob = NULL, intermediate_json = NULL, "
+                "steps_blob = NULL, value = NULL, final_seen = 0, channel_offset = 0 "
+                "WHERE trial_id = ?",
                 (trial_id,),
             )
 
@@ -519,15 +520,14 @@ class Store(_Queries):
         ended trials (``trials --json``, resume) does not go through their metric rows.
         """
         with self._tx() as c:
-            inter = [
-                v
-                for (v,) in c.execute(
-                    "SELECT value FROM metrics WHERE trial_id = ? ORDER BY step", (trial_id,)
-                )
-            ]
+            rows = c.execute(
+                "SELECT step, value FROM metrics WHERE trial_id = ? ORDER BY step", (trial_id,)
+            ).fetchall()
+            inter = [v for _s, v in rows]
+            steps = [s for s, _v in rows]
             cur = c.execute(
                 "UPDATE trials SET status = ?, ended = ?, exit_code = ?, reason = ?, "
-                "intermediate_blob = ?, intermediate_json = ? WHERE trial_id = ?",
+                "intermediate_blob = ?, intermediate_json = ?, steps_blob = ? WHERE trial_id = ?",
                 (
                     _status_name(status),
                     ended,
@@ -535,6 +535,7 @@ class Store(_Queries):
                     reason,
                     pack_floats(inter),
                     floats_json(inter),
+                    None if steps == list(range(len(steps))) else pack_ints(steps),
                     trial_id,
                 ),
             )

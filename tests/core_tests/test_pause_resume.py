@@ -188,7 +188,7 @@ def test_a_v1_store_is_read_and_migrated(tmp_path: Path) -> None:
     exp.run(dashboard=False)
     db = exp.dir / "experiment.db"
     conn = sqlite3.connect(db)
-    for col in ("values_json", "parent", "checkpoint_json", "perturbation_json"):
+    for col in ("values_json", "parent", "checkpoint_json", "perturbation_json", "steps_blob"):
         conn.execute(f"ALTER TABLE trials DROP COLUMN {col}")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.commit()
@@ -200,7 +200,7 @@ def test_a_v1_store_is_read_and_migrated(tmp_path: Path) -> None:
         assert json.loads(next(r.iter_trials_json()))["values"] == [recs[0].value]
     Store.open(exp.dir).close()  # a writer migrates
     with StoreReader(exp.dir) as r:
-        assert r._version == 2
+        assert r._version == 3
         assert [x.value for x in r.trials()] == [x.value for x in recs]
 
 

@@ -332,3 +332,41 @@ def test_create_with_unserializable_config_writes_nothing(tmp_path: Path) -> Non
     with pytest.raises(StoreError, match="as JSON"):
         Store.create(tmp_path, experiment_id="x", name=None, config={"f": object()}, space={})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sparse_steps_survive_the_end_of_a_trial_and_a_v2_store_is_migrated(
+    tmp_path: Path,
+) -> None:
+    """A trial resumed from a checkpoint reports steps 3, 4, 5: the ended record and the replay
+    give those steps, not 0, 1, 2 (what a live tuner saw is what a resumed one sees)."""
+    import sqlite3
+
+    from hyperloom.manager import replay_results
+    from hyperloom.types import Report
+
+    s = Store.create(tmp_path, experiment_id="sp", name=None, config={}, space={})
+    for tid, steps in (("a", [3, 4, 5]), ("b", [0, 1, 2])):
+        s.add_trial(tid, s.allocate_sequence(), {"x": 1}, t=1.0)
+        s.start_trial(tid, started=1.0, pid=None, pgid=None, handle={}, devices=[])
+        for st in steps:
+            s.add_metric(tid, st, st / 10, {}, 1.0, 0)
+        s.finish_trial(tid, TrialStatus.SUCCEEDED, ended=2.0, value=0.5, values=[0.5])
+    rec = s.trial("a")
+    assert rec is not None and rec.steps == (3, 4, 5)
+    assert tuple(rec.to_result().reports) == (Report(3, 0.3), Report(4, 0.4), Report(5, 0.5))
+    other = s.trial("b")
+    assert other is not None and other.steps is None, "dense steps are not stored twice"
+    assert [r.step for r in other.to_result().reports] == [0, 1, 2]
+    assert list(replay_results(s)) == [s.trial("a").to_result(), s.trial("b").to_result()]  # type: ignore[union-attr]
+    s.close()
+    conn = sqlite3.connect(tmp_path / "experiment.db")
+    conn.execute("ALTER TABLE trials DROP COLUMN steps_blob")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with StoreReader(tmp_path) as r:  # read-only v2: the steps read as absent
+        old = r.trial("a")
+        assert old is not None and old.steps is None and old.value == 0.5
+    Store.open(tmp_path).close()  # a writer migrates to v3
+    with StoreReader(tmp_path) as r:
+        assert r._version == SCHEMA_VERSION == 3
