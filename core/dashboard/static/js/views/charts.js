@@ -116,7 +116,7 @@ export function mount(root, route) {
           grid: { ...grid, right: 190 },
           legend: { type: "scroll", orient: "vertical", right: 0, top: 24, bottom: 16, width: 170, data: ranked.map((c) => c.trial_id),
             formatter: (name) => label(byId.get(name)), textStyle: { color: "#475467", fontFamily: "ui-monospace, monospace", fontSize: 11 },
-            itemWidth: 18, itemHeight: 8, pageIconSize: 10, pageTextStyle: { color: "#667085" } },
+            itemWidth: 18, itemHeight: 12, itemGap: 6, pageIconSize: 10, pageTextStyle: { color: "#667085" } },
           tooltip: byPoint
             ? { ...tooltip, trigger: "item", formatter: (p) => { const t = byId.get(p.seriesName); return `trial <b>${esc(p.seriesName)}</b> · ${esc(t.status.toLowerCase().replace("_", " "))}<br>step <b>${p.data[0]}</b>: ${fmtNum(p.data[1])}<br>final value ${t.value === null ? "–" : `<b>${fmtNum(t.value)}</b>`}`; } }
             : { ...tooltip, trigger: "axis", formatter: (ps) => { const top = ps.filter((p) => p.data).sort((a, b) => sign * (a.data[1] - b.data[1])).slice(0, 8); return `step <b>${ps[0]?.data?.[0] ?? ""}</b><br>` + top.map((p) => `${p.marker}${esc(p.seriesName)}: <b>${fmtNum(p.data[1])}</b>`).join("<br>") + (ps.length > 8 ? `<br>… ${ps.length - 8} more` : ""); } },

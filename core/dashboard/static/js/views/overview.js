@@ -81,7 +81,7 @@ export function mount(root, route, setHeader) {
       grid, legend: { top: 0, right: 0, textStyle: { color: "#667085" } },
       tooltip: { ...tooltip, formatter: (p) => `${esc(p.seriesName)}<br>trial <b>${esc(p.data[2])}</b><br>${byTime ? "after " + fmtDur(p.data[0]) : "#" + p.data[0]}: <b>${fmtNum(p.data[1])}</b>` },
       xAxis: axis({ type: "value", name: byTime ? "seconds since start" : "trial #", nameLocation: "middle", nameGap: 28, scale: true }),
-      yAxis: axis({ type: "value", scale: true, name: "value", axisLabel: { color: "#667085", formatter: (v) => fmtNum(v, 4) }, ...(yr || {}) }),
+      yAxis: axis({ type: "value", scale: true, name: "value", axisLabel: { color: "#667085", formatter: (v) => fmtNum(v, 4), showMinLabel: !yr, showMaxLabel: !yr }, ...(yr || {}) }),
       series: s,
     });
     if (c) {
