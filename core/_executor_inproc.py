@@ -12,7 +12,8 @@ under ``key``: a resume from the CLI), ``path`` (where ``function`` is imported 
 ``objectives`` (the objective names, to map a returned tuple). Threads cannot be killed: a kill
 first waits ``grace`` seconds for the function to return (it sees ``trial.should_stop()``), then
 abandons it: the trial ends at once, what the thread does later is dropped, and its next
-``trial.report`` raises `TrialKilled` to unwind it.
+``trial.report`` raises `TrialKilled` to unwind it. What a trial prints goes where it went
+before and to the trial's ``stdout.log`` / ``stderr.log`` (``hyperloom._inproc_streams``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hyperloom._inproc_streams import tee_installed, trial_output
 from hyperloom._optimize_common import Trial, TrialKilled, final_report, load_ref, takes_trial
 from hyperloom.channel import Message
 from hyperloom.errors import ConfigError, HyperloomError
@@ -101,6 +103,7 @@ class InProcessExecutor(Executor):
         self._idle = 0
         self._idle_lock = threading.Lock()
         self._workers = 0
+        self._tee: contextlib.ExitStack | None = None  # prints of trials reach their logs too
 
     def _import(self, ref: Any) -> Callable[..., Any]:
         if not isinstance(ref, str) or not ref or ref.startswith("__main__:"):
@@ -127,6 +130,9 @@ class InProcessExecutor(Executor):
     # ------------------------------------------------------------------------------------------
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._tee is None:
+            self._tee = contextlib.ExitStack()
+            self._tee.enter_context(tee_installed())
 
     async def start(self, spec: LaunchSpec) -> dict[str, Any]:
         if self._loop is None:
@@ -189,7 +195,15 @@ class InProcessExecutor(Executor):
 
     def _call(self, trial: Trial) -> Any:
         params = dict(trial.params)
-        return self.fn(params, trial) if self._with_trial else self.fn(params)
+        with trial_output(trial.trial_dir):
+            return self.fn(params, trial) if self._with_trial else self.fn(params)
+
+    async def _call_async(self, trial: Trial) -> Any:
+        params = dict(trial.params)
+        with trial_output(trial.trial_dir):
+            if self._with_trial:
+                return await self.fn(params, trial)
+            return await self.fn(params)
 
     def _run(self, job: _Job, trial: Trial) -> tuple[str, Any]:
         try:
@@ -207,7 +221,7 @@ class InProcessExecutor(Executor):
 
     async def _run_task(self, job: _Job, trial: Trial) -> None:
         try:
-            outcome: tuple[str, Any] = ("ok", await self._call(trial))
+            outcome: tuple[str, Any] = ("ok", await self._call_async(trial))
         except (TrialKilled, asyncio.CancelledError):
             outcome = ("killed", None)
         except BaseException as e:  # as in a thread: the trial FAILED, not the loop
@@ -298,3 +312,6 @@ class InProcessExecutor(Executor):
         await asyncio.gather(*(self.kill(t, grace=grace) for t in list(self._jobs)))
         for _ in range(self._workers):  # idle workers end; abandoned ones end when they return
             self._work.put(None)
+        if self._tee is not None:
+            self._tee.close()
+            self._tee = None

@@ -278,17 +278,17 @@ def test_pbt_warm_starts_in_process_trials_from_committed_checkpoints() -> None:
             value = float((src / "state.txt").read_text())
             with lock:
                 restored[trial.trial_id] = (trial.start_step, value)
-        for step in range(trial.start_step, 9):
+        for step in range(trial.start_step, 12):
             value += params["lr"]
             (trial.checkpoint_dir() / "state.txt").write_text(repr(value))
             trial.report(value, step, checkpoint=True)
-            threading.Event().wait(0.01)
+            threading.Event().wait(0.03)  # the population trains side by side
             if trial.should_stop():
                 break
         return value
 
     result = optimize(
-        train, {"lr": {"_type": "uniform", "_value": [0.0, 1.0]}}, n_trials=10, concurrency=4,
+        train, {"lr": {"_type": "uniform", "_value": [0.0, 1.0]}}, n_trials=12, concurrency=4,
         mode="maximize", tuner="pbt", seed=4,
         tuner_args={"population_size": 4, "perturbation_interval": 3},
         config={"stopGracePeriod": 5}, quiet=True,
@@ -388,3 +388,29 @@ def test_the_readme_quickstart_snippet_runs(capsys: pytest.CaptureFixture[str]) 
     assert result.status == "DONE" and len(result.trials("SUCCEEDED")) == 100
     assert result.best_value < 1.0  # (x - 2)^2 + y, y in {0, 1}
     assert result.id in capsys.readouterr().out
+
+
+def test_what_a_trial_prints_reaches_the_console_and_its_own_logs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = (sys.stdout, sys.stderr)
+
+    def chatty(params: dict[str, Any], trial: Trial) -> float:
+        for i in range(3):
+            print(f"out {trial.trial_id} {i}")
+            threading.Event().wait(0.01)  # interleave with the other trials
+        print(f"err {trial.trial_id}", file=sys.stderr)
+        return params["x"]
+
+    result = optimize(
+        chatty, SPACE, n_trials=6, concurrency=3, mode="maximize", tuner="random", quiet=True
+    )
+    assert (sys.stdout, sys.stderr) == before  # the tee is gone
+    console = capsys.readouterr()
+    for t in result.trials():
+        d = result.dir / "trials" / t.trial_id
+        assert (d / "stdout.log").read_text() == "".join(
+            f"out {t.trial_id} {i}\n" for i in range(3)
+        )
+        assert (d / "stderr.log").read_text() == f"err {t.trial_id}\n"
+        assert f"out {t.trial_id} 2" in console.out and f"err {t.trial_id}" in console.err
