@@ -85,9 +85,15 @@ def standalone(seeds: list[int]) -> None:
             STANDALONE.write_text(json.dumps({"retrain_epochs": RETRAIN_EPOCHS, "rows": rows}))
 
 
+def common_seeds(rows: list[dict[str, Any]]) -> list[str]:
+    """The retraining seeds every architecture has."""
+    return sorted(set.intersection(*(set(r["runs"]) for r in rows)))
+
+
 def target(rows: list[dict[str, Any]]) -> list[float]:
-    """Standalone accuracy: test accuracy averaged over the retraining seeds."""
-    return [statistics.mean(r["runs"][s]["test_acc"] for s in sorted(r["runs"])) for r in rows]
+    """Standalone accuracy: test accuracy averaged over the retraining seeds all rows have."""
+    seeds = common_seeds(rows)
+    return [statistics.mean(r["runs"][s]["test_acc"] for s in seeds) for r in rows]
 
 
 def run_variant(name: str, seed: int = 0) -> dict[str, Any]:
@@ -135,7 +141,7 @@ def run_variant(name: str, seed: int = 0) -> dict[str, Any]:
 def table() -> None:
     data = json.loads(STANDALONE.read_text())
     rows = data["rows"]
-    seeds = sorted(rows[0]["runs"])
+    seeds = common_seeds(rows)
     print(
         f"{len(rows)} architectures, standalone = {data['retrain_epochs']}-epoch retraining, "
         f"test acc averaged over seeds {seeds}"

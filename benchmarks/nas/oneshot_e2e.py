@@ -33,10 +33,13 @@ from hyperloom.plugins.nas import (
     one_shot_search,
     train_standalone,
 )
+from hyperloom.plugins.nas._oneshot import SearchResult
+from hyperloom.plugins.nas._spos import tuner_search, within_free_cap
 
 torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
-METHODS = ("spos", "enas", "darts")  # cheapest first: partial results land early
+METHODS = ("spos", "spos_cap", "enas", "enas_cap", "darts")
+MAX_FREE = 2  # DARTS's default collapse cap (max_skip), applied to the *_cap searches
 N_RANDOM = 5
 
 
@@ -57,7 +60,8 @@ def fidelity(net: Supernet, data: Any) -> dict[str, Any]:
     rows = json.loads(path.read_text())["rows"]
     rows = [r for r in rows if r["runs"]]
     inherited = [evaluate_inherited(net, r["arch"], data) for r in rows]
-    final = [statistics.mean(v["test_acc"] for v in r["runs"].values()) for r in rows]
+    seeds = sorted(set.intersection(*(set(r["runs"]) for r in rows)))
+    final = [statistics.mean(r["runs"][s]["test_acc"] for s in seeds) for r in rows]
     return {"tau": kendall_tau(inherited, final), "tau_archs": len(rows)}
 
 
@@ -72,24 +76,52 @@ def run_seed(
         arch = probe.sample(rng)
         out["random"].append({"arch": arch, **retrain(arch, data, seed, epochs)})
         print("random", out["random"][-1]["test_acc"], flush=True)
-    for method in methods:
+    if "random_cap" in methods:
+        # the control for the capped searches: random cells under the same cap
+        out["random_cap"] = []
+        rng_c = np.random.default_rng(2000 + seed)
+        while len(out["random_cap"]) < N_RANDOM:
+            arch = probe.sample(rng_c)
+            if within_free_cap(probe, arch, MAX_FREE):
+                out["random_cap"].append({"arch": arch, **retrain(arch, data, seed, epochs)})
+                print("random_cap", out["random_cap"][-1]["test_acc"], flush=True)
+        save(out)
+    for method in (m for m in methods if m != "random_cap"):
         torch.manual_seed(seed)
         net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
+        opts = {**common.DEFAULTS[method], "max_free": MAX_FREE if method == "enas" else None}
+        if method == "darts":
+            opts.pop("max_free")
         w0, c0 = time.perf_counter(), time.process_time()
-        res = one_shot_search(
-            method, net, data, epochs=common.EPOCHS[method], seed=seed, **common.DEFAULTS[method]
-        )
+        res = one_shot_search(method, net, data, epochs=common.EPOCHS[method], seed=seed, **opts)
         search = {"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}
-        scores = retrain(res.arch, data, seed, epochs)
-        out["methods"][method] = {
-            "arch": res.arch, "inherited_acc": res.val_acc, "notes": res.notes,
-            "search_wall": search["wall"], "search_cpu": search["cpu"], **scores,
-            "options": {"epochs": common.EPOCHS[method], **common.DEFAULTS[method]},
-            "supernet_acc": [h["supernet_acc"] for h in res.history],
-        }  # fmt: skip
-        if method != "darts":
-            out["methods"][method].update(fidelity(net, data))
-        print(method, out["methods"][method]["test_acc"], search, flush=True)
+        found = {method: (res.arch, res.val_acc, res.notes)}
+        if method == "enas":  # the uncapped pick: the best of the first n_candidates samples
+            n = int(opts["n_candidates"])
+            acc, arch = max(((a, x) for x, a in res.evaluations[:n]), key=lambda t: t[0])
+            found = {"enas": (arch, acc, res.notes), "enas_cap": found["enas"]}
+        if method == "spos":  # the same supernet searched again under the cap
+            capped = SearchResult("spos", res.arch, 0.0)
+            c1 = time.process_time()
+            tuner_search(
+                net, data, n_evals=int(opts["n_evals"]), seed=seed, result=capped,
+                tuner_args={"population_size": 10, "sample_size": 3},
+                feasible=lambda a, net=net: within_free_cap(net, a, MAX_FREE),
+            )  # fmt: skip
+            found["spos_cap"] = (capped.arch, capped.val_acc, capped.notes)
+            extra_cpu = time.process_time() - c1
+        tau = fidelity(net, data) if method != "darts" else {}
+        for name, (arch, acc, notes) in found.items():
+            scores = retrain(arch, data, seed, epochs)
+            cpu = search["cpu"] - (extra_cpu if method == "spos" and name == "spos" else 0.0)
+            out["methods"][name] = {
+                "arch": arch, "inherited_acc": acc, "notes": notes,
+                "search_wall": search["wall"], "search_cpu": cpu, **scores,
+                "options": {"epochs": common.EPOCHS[method], **opts,
+                            "max_free": MAX_FREE if name.endswith("_cap") else None},
+                "supernet_acc": [h["supernet_acc"] for h in res.history], **tau,
+            }  # fmt: skip
+            print(name, out["methods"][name]["test_acc"], search, flush=True)
         save(out)
     return out
 
@@ -117,6 +149,7 @@ def summarize(exclude: list[str], out_name: str) -> None:
         run = merged.setdefault(part["seed"], {**part, "methods": {}, "random": []})
         run["methods"].update(part["methods"])
         run["random"] = run["random"] or part["random"]
+        run["random_cap"] = run.get("random_cap") or part.get("random_cap", [])
     runs = [r for r in merged.values() if r["random"]]
     pool, pool_cpu = [], 0.0
     pool_path = HERE / "fidelity_standalone.json"
@@ -131,9 +164,10 @@ def summarize(exclude: list[str], out_name: str) -> None:
     print(
         "| method | retrained test acc (median) | mean of 5 random (median) | beats random (seeds) "
         "| multi-trial random at equal wall time (median) | search wall s | search CPU s "
-        "| retrain wall s | tau (median) | random search, equal CPU, 50-pool (median) |"
+        "| retrain wall s | tau (median) | random search, equal CPU, 50-pool (median) "
+        "| mean of 5 capped random (median) | beats capped random |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     table = {}
     for method in METHODS:
         rows = [r for r in runs if method in r["methods"]]
@@ -142,6 +176,8 @@ def summarize(exclude: list[str], out_name: str) -> None:
         accs, rand, beats, multi, sw, sc, rw, capped = [], [], 0, [], [], [], [], 0
         taus = [r["methods"][method]["tau"] for r in rows if "tau" in r["methods"][method]]
         pool_best: list[float] = []
+        rand_cap: list[float] = []
+        beats_cap = 0
         for r in rows:
             m = r["methods"][method]
             mean5 = statistics.mean(x["test_acc"] for x in r["random"][:5])
@@ -153,6 +189,10 @@ def summarize(exclude: list[str], out_name: str) -> None:
             capped += want > N_RANDOM
             n = max(1, min(N_RANDOM, want))
             best = max(r["random"][:n], key=lambda x: x["val_acc"])
+            if r.get("random_cap"):
+                mean_cap = statistics.mean(x["test_acc"] for x in r["random_cap"])
+                rand_cap.append(mean_cap)
+                beats_cap += m["test_acc"] > mean_cap
             accs.append(m["test_acc"])
             rand.append(mean5)
             beats += m["test_acc"] > mean5
@@ -165,13 +205,16 @@ def summarize(exclude: list[str], out_name: str) -> None:
             "test_acc": accs, "random_mean5": rand, "beats": beats, "seeds": len(rows),
             "multi_trial_equal_time": multi, "search_wall": sw, "search_cpu": sc,
             "multi_trial_capped_seeds": capped, "tau": taus,
-            "pool_random_equal_cpu": pool_best,
+            "pool_random_equal_cpu": pool_best, "random_cap_mean5": rand_cap,
+            "beats_cap": beats_cap,
         }  # fmt: skip
         print(
             f"| {method} | {med(accs):.3f} | {med(rand):.3f} | {beats}/{len(rows)} | "
             f"{med(multi):.3f}{' (capped at 5)' if capped else ''} | {med(sw):.0f} | {med(sc):.0f} | {med(rw):.0f} "
             f"| {f'{med(taus):.3f} ({len(taus)})' if taus else '-'} "
-            f"| {f'{med(pool_best):.3f}' if pool_best else '-'} |"
+            f"| {f'{med(pool_best):.3f}' if pool_best else '-'} "
+            f"| {f'{med(rand_cap):.3f}' if rand_cap else '-'} "
+            f"| {f'{beats_cap}/{len(rand_cap)}' if rand_cap else '-'} |"
         )
     for method in METHODS:
         rows = [r for r in runs if method in r["methods"]]
@@ -196,7 +239,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--retrain-epochs", type=int, default=4)
-    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument(
+        "--methods", nargs="+", default=["spos", "random_cap", "enas", "darts"],
+        help="spos also gives spos_cap, enas also enas_cap; random_cap: the capped control.",
+    )  # fmt: skip
     ap.add_argument("--summarize", action="store_true")
     ap.add_argument(
         "--exclude", nargs="*", default=[], help="--summarize: skip files whose name has these."

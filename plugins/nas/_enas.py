@@ -27,7 +27,7 @@ from hyperloom.plugins.nas._oneshot import (
     tensors,
     tuner_loop_result,
 )
-from hyperloom.plugins.nas._spos import train_single_path
+from hyperloom.plugins.nas._spos import train_single_path, within_free_cap
 from hyperloom.plugins.nas._supernet import Supernet
 
 __all__ = ["enas_search"]
@@ -46,6 +46,7 @@ def enas_search(
     reward_batch: int = 128,
     n_candidates: int = 20,
     warmup_paths: int = 0,
+    max_free: int | None = None,
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -63,6 +64,10 @@ def enas_search(
         warmup_paths: Epochs of fair (FairNAS) path sampling before the controller takes over:
             a controller that starts on untrained shared weights learns to prefer the paths
             that train fastest (parameter-free ones), then keeps training only those.
+        max_free: Derive only cells within DARTS's collapse cap (see
+            :func:`~hyperloom.plugins.nas._spos.within_free_cap`): after the ``n_candidates``
+            policy samples, up to ``n_candidates`` more that obey the cap are validated (from at
+            most ``50 * n_candidates`` draws) and the best of those is kept.
         seed: Seeds everything.
         max_seconds: Stop training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)``; True stops training.
@@ -109,6 +114,25 @@ def enas_search(
         result.evaluations.append((arch, acc))
         if best is None or acc > best[0]:
             best = (acc, arch)
+    if max_free is not None:
+        capped: tuple[float, dict[str, Any]] | None = None
+        found = 0
+        for _ in range(50 * n_candidates):
+            if found >= n_candidates:
+                break
+            arch = sampler()
+            if not within_free_cap(supernet, arch, max_free):
+                continue
+            found += 1
+            acc = evaluate_inherited(supernet, arch, data, n_val=500)
+            result.evaluations.append((arch, acc))
+            if capped is None or acc > capped[0]:
+                capped = (acc, arch)
+        result.notes.append(f"cap {max_free}: {found} policy samples within it")
+        if capped is not None:
+            best = capped
+        else:
+            result.notes.append("no policy sample within the cap: kept the uncapped best")
     if best is not None:
         result.arch, result.val_acc = best[1], best[0]
     result.seconds = time.perf_counter() - start

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,25 @@ from hyperloom.plugins.nas._oneshot import (
 )
 from hyperloom.plugins.nas._supernet import Supernet
 
-__all__ = ["FairSampler", "spos_search", "train_single_path", "tuner_search"]
+__all__ = [
+    "FairSampler",
+    "spos_search",
+    "train_single_path",
+    "tuner_search",
+    "within_free_cap",
+]
+
+
+def within_free_cap(supernet: Supernet, arch: Mapping[str, Any], max_free: int) -> bool:
+    """Whether ``arch`` obeys DARTS's collapse cap: no "zero" op and at most ``max_free``
+    guarded parameter-free ops (``GUARD_OPS``, normal cell) - the cells a capped DARTS
+    derivation can produce, so the single-path methods can be held to the same rule."""
+    from hyperloom.plugins.nas._darts import skip_count
+
+    a = dict(arch)
+    if any(v == "zero" for k, v in a.items() if k in supernet.decisions and "_op" in k):
+        return False
+    return skip_count(supernet, a) <= max_free
 
 
 def _lr_factor(step: int, warm: int, total: int) -> float:
@@ -160,21 +178,32 @@ def tuner_search(
     n_val: int | None = 500,
     bn_batches: int = 2,
     tuner_args: Mapping[str, Any] | None = None,
+    feasible: Callable[[dict[str, Any]], bool] | None = None,
     result: SearchResult,
 ) -> None:
     """Searches the trained supernet with a registered tuner whose evaluations are inherited-
-    weight validations; the best evaluated architecture goes into ``result``."""
+    weight validations; the best evaluated architecture goes into ``result``.
+
+    With ``feasible``, suggestions it refuses are observed with accuracy 0 without being
+    evaluated and do not count towards ``n_evals`` (at most ``50 * n_evals`` suggestions)."""
     from hyperloom.registry import load_tuner
 
     space = arch_space(supernet)
     t = load_tuner(tuner, space, mode="maximize", seed=seed, **dict(tuner_args or {}))
     best: tuple[float, dict[str, Any]] | None = None
     t0 = time.perf_counter()
-    for i in range(n_evals):
+    refused = 0
+    for i in range(50 * n_evals):
+        if len(result.evaluations) >= n_evals:
+            break
         params = t.suggest(f"e{i}")
         if not isinstance(params, dict):
             break  # exhausted (FINISHED) or "not now" with nothing running
         arch = {**params, **supernet.fixed}
+        if feasible is not None and not feasible(arch):
+            t.observe(tuner_loop_result(f"e{i}", params, 0.0))
+            refused += 1
+            continue
         acc = evaluate_inherited(supernet, arch, data, n_val=n_val, bn_batches=bn_batches)
         t.observe(tuner_loop_result(f"e{i}", params, acc))
         result.evaluations.append((arch, acc))
@@ -185,6 +214,7 @@ def tuner_search(
     result.notes.append(
         f"{tuner}: {len(result.evaluations)} inherited-weight evaluations in "
         f"{time.perf_counter() - t0:.2f}s"
+        + (f", {refused} infeasible suggestions" if refused else "")
     )
 
 
@@ -204,6 +234,7 @@ def spos_search(
     warmup_epochs: int = 0,
     bn_batches: int = 2,
     n_val: int | None = 500,
+    max_free: int | None = None,
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -222,6 +253,9 @@ def spos_search(
         warmup_epochs: Linear learning-rate warmup before the cosine decay.
         bn_batches: Training batches of 128 that recalibrate batch norm per evaluated path.
         n_val: Validation rows per evaluation (None: all).
+        max_free: Search only cells that DARTS's derivation with ``max_skip=max_free`` could
+            give (:func:`within_free_cap`: no "zero", at most this many parameter-free ops);
+            None searches everything.
         seed: Seeds everything.
         max_seconds: Stop supernet training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)`` during training; True stops training.
@@ -240,6 +274,7 @@ def spos_search(
     tuner_search(
         supernet, data, tuner=tuner, n_evals=n_evals, seed=seed, n_val=n_val,
         bn_batches=bn_batches, tuner_args=args, result=result,
+        feasible=None if max_free is None else lambda a: within_free_cap(supernet, a, max_free),
     )  # fmt: skip
     result.seconds = time.perf_counter() - start
     return result

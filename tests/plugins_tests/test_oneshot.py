@@ -227,6 +227,26 @@ def test_spos_fair_sampling_and_enas_warmup_run_and_say_so() -> None:
     assert calls == [0, 1] and any("fair path sampling" in n for n in res.notes)
 
 
+def test_capped_single_path_searches_only_derive_cells_within_the_darts_cap() -> None:
+    from hyperloom.plugins.nas._spos import within_free_cap
+
+    net = _cell(reduction=False)
+    arch = {k: v[0] for k, v in net.decisions.items()}  # inputs 0, sep_conv everywhere
+    assert within_free_cap(net, arch, 0)
+    ops = [k for k in arch if "_op" in k]
+    two_pools = {**arch, ops[0]: "max_pool_3x3", ops[1]: "identity"}
+    assert within_free_cap(net, two_pools, 2) and not within_free_cap(net, two_pools, 1)
+    assert not within_free_cap(net, {**arch, ops[0]: "zero"}, 4)  # DARTS never derives zero
+    res = spos_search(net, _data(), epochs=1, batch_size=32, n_evals=5, population_size=3,
+                      max_free=1)  # fmt: skip
+    assert len(res.evaluations) == 5
+    assert all(within_free_cap(net, a, 1) for a, _ in res.evaluations)
+    assert within_free_cap(net, res.arch, 1)
+    res = enas_search(_cell(reduction=False), _data(), epochs=1, batch_size=32, n_candidates=3,
+                      max_free=1, controller_args={"batch_size": 2})  # fmt: skip
+    assert within_free_cap(net, res.arch, 1) and any("cap 1" in n for n in res.notes)
+
+
 def test_enas_controller_is_the_rl_tuner_and_learns_from_rewards() -> None:
     net = _cell()
     res = one_shot_search("enas", net, _data(), epochs=1, batch_size=16, n_candidates=5)
