@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OptimizeResult", "Trial", "TrialKilled", "optimize"]
 
-INPROC_PLATFORM = "hyperloom._executor_inproc:InProcessExecutor"
+INPROC_PLATFORM = "inprocess"  # the executor's entry point (hyperloom.executors)
+_INPROC_NAMES = (INPROC_PLATFORM, "hyperloom._executor_inproc:InProcessExecutor")
 RUNNER = "hyperloom._optimize_runner"
 _RUNNER_ENV = "HYPERLOOM_OPTIMIZE_RUNNER"  # set by the runner while it imports the function
 _ISOLATIONS = ("inprocess", "subprocess")
@@ -176,7 +177,7 @@ def optimize(
     _run(exp, dashboard=dashboard, say=say)
     if exp.status == "STOPPED":
         platform = exp.config.training_service.platform
-        cli = exp.config.training_service.options.get("function") or platform != INPROC_PLATFORM
+        cli = exp.config.training_service.options.get("function") or platform not in _INPROC_NAMES
         how = f"hyperloom.optimize({getattr(fn, '__name__', 'fn')}, resume={exp.id!r})"
         say(f"experiment {exp.id} stopped; continue it with {how}"
             + (f" or `hyperloom resume {exp.id}`" if cli else ""))  # fmt: skip
@@ -285,7 +286,7 @@ def _resumed(
     with ExperimentView(exp_dir) as view:
         exp_id, ts = view.id, dict(view.config.get("trainingService") or {})
         elapsed = view.elapsed() if timeout is not None else 0.0
-    inproc = ts.get("platform") == INPROC_PLATFORM
+    inproc = ts.get("platform") in _INPROC_NAMES
     if isolation is not None and isolation != ("inprocess" if inproc else "subprocess"):
         say(f"note: experiment {exp_id} runs {'in process' if inproc else 'in subprocesses'}; "
             f"isolation={isolation!r} is ignored on resume")  # fmt: skip
