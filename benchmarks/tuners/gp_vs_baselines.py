@@ -173,8 +173,49 @@ def table(methods: tuple[str, ...], probs: tuple[str, ...]) -> dict[str, Any]:
             f"{out[pn][m]['seconds_per_run']:.1f}" if m in out.get(pn, {}) else "-" for m in methods
         ]
         print(f"{pn:<12}" + "".join(f"{x:>20}" for x in cells))
+    _targets(out, probs)
+    _markdown(out, methods, probs)
     SUMMARY.write_text(json.dumps(out, indent=1, sort_keys=True))
     return out
+
+
+def _cell(out: dict[str, Any], pn: str, m: str, c: int) -> float | None:
+    v = out.get(pn, {}).get(m, {}).get(str(c))
+    return None if v is None else float(v)
+
+
+def _targets(out: dict[str, Any], probs: tuple[str, ...]) -> None:
+    """Issue 17's targets: gp <= GPSampler (continuous), auto <= 1.5 x min(gp, tpe) (all)."""
+    print("\ntargets (median regret; '-' where a method has no runs)")
+    for pn in probs:
+        parts = []
+        for c in CHECKPOINTS:
+            gp, ogp = _cell(out, pn, "gp", c), _cell(out, pn, "optuna_gp", c)
+            auto, tpe = _cell(out, pn, "auto", c), _cell(out, pn, "tpe", c)
+            s = f"@{c}:"
+            if gp is not None and ogp is not None:
+                s += f" gp<=GPSampler {'yes' if gp <= ogp else 'NO'}"
+            if auto is not None and gp is not None and tpe is not None:
+                ok = auto <= 1.5 * min(gp, tpe) or auto == min(gp, tpe)
+                s += f" auto<=1.5xbest {'yes' if ok else 'NO'}"
+            parts.append(s)
+        print(f"{pn:<20}" + "  ".join(parts))
+
+
+def _markdown(out: dict[str, Any], methods: tuple[str, ...], probs: tuple[str, ...]) -> None:
+    """The same figures as markdown tables (for docs/notes/gp.md)."""
+    for c in CHECKPOINTS:
+        print(f"\n**Median regret at {c} trials** (seeds in brackets; * = held out)\n")
+        print("| problem | " + " | ".join(methods) + " |")
+        print("|---" * (len(methods) + 1) + "|")
+        for pn in probs:
+            cells = []
+            for m in methods:
+                d = out.get(pn, {}).get(m, {})
+                v = d.get(str(c))
+                cells.append("-" if v is None else f"{v:.3g} ({d['seeds']})")
+            star = "*" if pn in HELD_OUT else ""
+            print(f"| {pn}{star} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
@@ -205,7 +246,7 @@ def main() -> None:
                         f"({rec['seconds']:.1f}s)",
                         flush=True,
                     )
-    table(tuple(METHODS), tuple(PROBLEMS) if args.table else probs)
+    table(tuple(METHODS), tuple(PROBLEMS) + HELD_OUT if args.table else probs)
 
 
 if __name__ == "__main__":
