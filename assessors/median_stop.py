@@ -135,6 +135,7 @@ class MedianStopAssessor(Assessor):
         self._stopped: dict[str, bool] = {}
         self._matrix: np.ndarray | None = None  # references x steps, NaN-padded (lazy)
         self._short: np.ndarray = np.zeros(0)  # stopped references' lengths
+        self._full_length = 0  # the longest completed reference ("ended")
 
     def observe(self, result: TrialResult) -> None:
         """Adds an ended trial to the reference set (SUCCEEDED; also EARLY_STOPPED with
@@ -157,6 +158,8 @@ class MedianStopAssessor(Assessor):
             return
         self._averages[result.trial_id] = np.fmax.accumulate(values)
         self._stopped[result.trial_id] = stopped
+        if not stopped:
+            self._full_length = max(self._full_length, values.size)
         self._matrix = None
 
     def _references(self, step: int) -> list[float]:
@@ -187,6 +190,8 @@ class MedianStopAssessor(Assessor):
             return Verdict.CONTINUE
         q = 1.0 - (1.0 - self.percentile / 100.0) * step ** (-self.percentile_growth)
         if self.reference == "ended":
+            if step >= self._full_length:
+                return Verdict.CONTINUE  # as long as the longest completed trial: nothing to save
             mine = max(self._sign * v for v in values)
             refs = self._references(step)
             if len(refs) < self.n_startup_trials:

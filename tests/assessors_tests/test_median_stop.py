@@ -174,12 +174,12 @@ def test_ended_reference_uses_best_so_far_and_ignores_final_values() -> None:
     a = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=50, percentile_growth=0)
     # a stopped trial's spectacular final value is never a reference; its reports are
     a.observe(TrialResult("s", {}, TrialStatus.EARLY_STOPPED, 1e9, (0.2, 0.1)))
-    a.observe(_done("a", [0.3, 0.2, 0.1]))  # best so far: 0.3 at every step
+    a.observe(_done("a", [0.3, 0.2, 0.1, 0.1]))  # best so far: 0.3 at every step
     assert a.assess("x", [0.25]) is Verdict.CONTINUE  # step 1: [0.2, 0.3] -> 0.2
     assert a.assess("x", [0.15]) is Verdict.STOP
     assert a.assess("x", [0.0, 0.0, 0.0]) is Verdict.CONTINUE  # step 3: [-inf, 0.3] -> -inf
     b = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=100, percentile_growth=0)
-    b.observe(_done("a", [0.3, 0.2, 0.1]))
+    b.observe(_done("a", [0.3, 0.2, 0.1, 0.1]))
     assert b.assess("x", [0.25, 0.25, 0.25]) is Verdict.STOP  # 0.3 is a's best, not its 0.1
     assert b.assess("x", [0.31]) is Verdict.CONTINUE
     for status in (TrialStatus.FAILED, TrialStatus.CANCELED, TrialStatus.TIMEOUT):
@@ -191,7 +191,7 @@ def test_percentile_rises_with_the_step() -> None:
     # percentile 0 at step 1, growth 1: the bar is the 100 - 100/s percentile at step s
     a = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=0, percentile_growth=1)
     for i in range(5):
-        a.observe(_done(f"t{i}", [0.1 * (i + 1)] * 4))  # 0.1 .. 0.5 at every step
+        a.observe(_done(f"t{i}", [0.1 * (i + 1)] * 5))  # 0.1 .. 0.5 at every step
     # step 1: percentile 0, the lowest reference 0.1
     assert a.assess("x", [0.05]) is Verdict.STOP and a.assess("y", [0.11]) is Verdict.CONTINUE
     # step 2: percentile 50, index floor(4 * 0.5) = 2 of the sorted references: 0.3
@@ -206,7 +206,7 @@ def test_percentile_rises_with_the_step() -> None:
         mode="minimize", start_step=1, n_startup_trials=1, percentile=0, percentile_growth=1
     )
     for i in range(5):
-        m.observe(_done(f"t{i}", [-0.1 * (i + 1)] * 4))
+        m.observe(_done(f"t{i}", [-0.1 * (i + 1)] * 5))
     assert (
         m.assess("x", [-0.35] * 4) is Verdict.STOP
         and m.assess("y", [-0.41] * 4) is Verdict.CONTINUE
@@ -221,3 +221,10 @@ def test_ended_reference_waits_for_enough_references_at_the_step() -> None:
     a.observe(_done("c", [0.9] * 6))
     assert a.assess("x", [0.0]) is Verdict.STOP
     assert a.assess("x", [0.0] * 7) is Verdict.CONTINUE  # nobody reached step 7
+
+
+def test_ended_reference_never_stops_a_trial_at_its_full_length() -> None:
+    a = MedianStopAssessor(start_step=1, n_startup_trials=1, percentile=50, percentile_growth=0)
+    a.observe(_done("a", [0.9] * 4))
+    assert a.assess("x", [0.1] * 3) is Verdict.STOP
+    assert a.assess("x", [0.1] * 4) is Verdict.CONTINUE  # nothing left to save
