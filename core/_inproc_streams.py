@@ -19,12 +19,45 @@ from typing import IO, Any
 
 __all__ = ["tee_installed", "trial_output"]
 
-_TARGET: contextvars.ContextVar[tuple[IO[str], IO[str]] | None] = contextvars.ContextVar(
+_TARGET: contextvars.ContextVar[_Sink | None] = contextvars.ContextVar(
     "hyperloom_trial_output", default=None
 )
 _LOCK = threading.Lock()
 _USERS = 0
 _SAVED: tuple[Any, Any] | None = None
+
+
+class _Sink:
+    """One trial's two log files, opened on the first write (most functions print nothing)."""
+
+    def __init__(self, trial_dir: Path) -> None:
+        self._dir = trial_dir
+        self._files: list[IO[str] | None] = [None, None]
+        self._broken = False
+
+    def write(self, which: int, text: str) -> None:
+        f = self._files[which]
+        if f is None:
+            if self._broken:
+                return
+            try:
+                name = "stdout.log" if which == 0 else "stderr.log"
+                f = self._files[which] = open(self._dir / name, "a", encoding="utf-8")  # noqa: SIM115
+            except OSError:
+                self._broken = True  # no logs then; the console still gets everything
+                return
+        f.write(text)
+
+    def flush(self) -> None:
+        for f in self._files:
+            if f is not None:
+                f.flush()
+
+    def close(self) -> None:
+        for f in self._files:
+            if f is not None:
+                with contextlib.suppress(OSError):
+                    f.close()
 
 
 class _Tee:
@@ -36,18 +69,18 @@ class _Tee:
 
     def write(self, text: str) -> int:
         n: int = self._base.write(text)
-        target = _TARGET.get()
-        if target is not None:
+        sink = _TARGET.get()
+        if sink is not None:
             with contextlib.suppress(OSError, ValueError):
-                target[self._which].write(text)
+                sink.write(self._which, text)
         return n
 
     def flush(self) -> None:
         self._base.flush()
-        target = _TARGET.get()
-        if target is not None:
+        sink = _TARGET.get()
+        if sink is not None:
             with contextlib.suppress(OSError, ValueError):
-                target[self._which].flush()
+                sink.flush()
 
     def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno, buffer...
         return getattr(self._base, name)
@@ -79,18 +112,10 @@ def tee_installed() -> Iterator[None]:
 @contextlib.contextmanager
 def trial_output(trial_dir: Path) -> Iterator[None]:
     """Sends what this thread (or task) prints to the trial's logs too, while inside."""
-    files: list[IO[str]] = []
-    try:
-        for name in ("stdout.log", "stderr.log"):
-            files.append(open(trial_dir / name, "a", encoding="utf-8"))  # noqa: SIM115
-    except OSError:
-        pass  # no logs then; the console still gets everything
-    token = _TARGET.set((files[0], files[1])) if len(files) == 2 else None
+    sink = _Sink(trial_dir)
+    token = _TARGET.set(sink)
     try:
         yield
     finally:
-        if token is not None:
-            _TARGET.reset(token)
-        for f in files:
-            with contextlib.suppress(OSError):
-                f.close()
+        _TARGET.reset(token)
+        sink.close()
