@@ -107,10 +107,10 @@ class InProcessExecutor(Executor):
 
     def _import(self, ref: Any) -> Callable[..., Any]:
         if not isinstance(ref, str) or not ref or ref.startswith("__main__:"):
-            what = f"{ref.partition(':')[2]!r} of a script" if isinstance(ref, str) and ref else (
-                "a function that no other process can import (a lambda, a closure, a function "
-                "typed in a notebook)"
-            )  # fmt: skip
+            what = (
+                "a function that another process cannot import (a lambda, a closure, a function "
+                "of the script that called optimize, or one typed in a notebook)"
+            )
             raise ConfigError(
                 f"this experiment runs {what} in process, and this process does not have it: "
                 f"resume it from Python with hyperloom.optimize(fn, resume=ID), giving the "
