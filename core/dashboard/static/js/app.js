@@ -1,5 +1,5 @@
 // The single-page app: hash router, experiment header, and the live-update loop.
-import { disposeAll } from "./charts.js";
+import { disposeAll, ready } from "./charts.js";
 import { api, badge, collectVersions, esc, fmtDur, getJSON, isLive, link, postJSON, setLive, takeToken, takeVersions, toast } from "./util.js";
 import * as experiments from "./views/experiments.js";
 import * as overview from "./views/overview.js";
@@ -196,3 +196,6 @@ takeToken();
 window.addEventListener("hashchange", render);
 setInterval(tick, POLL_MS);
 render();
+// every experiment page draws charts: load the library (preloaded by index.html) while the
+// first view fetches its data, not after it
+ready().catch(() => {});
