@@ -115,6 +115,10 @@ def test_multi_objective_goes_to_an_mo_tuner() -> None:
     p = t.suggest("0")
     assert p is not None
     t.observe(TrialResult("0", p, TrialStatus.SUCCEEDED, 1.0, (), 0, values=(1.0, 2.0)))
+    # an all-categorical space goes to tpe, which searches several objectives itself
+    c = AutoTuner(SearchSpace.from_nni(CATS), seed=0, objectives=objs)
+    assert isinstance(c.delegate, TPETuner) and len(c.delegate.objectives) == 2
+    assert c.choice == "tpe" and "categorical" in c.reason
 
 
 def test_conformance_suite() -> None:
