@@ -183,7 +183,13 @@ class SimulateExecutor(Executor):
         self._live: dict[str, int] = {}  # trial id -> generation (stale events are dropped)
         self._gen = 0
 
-    def _curve(self, spec: LaunchSpec) -> tuple[list[float], list[float], dict[str, Any]]:
+    def _curve(
+        self, spec: LaunchSpec
+    ) -> tuple[list[float], list[float], dict[str, Any], list[dict[str, Any]]]:
+        """(values, cumulative seconds, final metrics, each step's metrics). A table row's
+        metrics (a model's size, latency: properties of the configuration) go with every report
+        as well as the final one, so a trial stopped early has them too; a function's extras
+        are per step."""
         if self._table is not None:
             row = self._table.get(_key(spec.params))
             if row is None:
@@ -191,9 +197,11 @@ class SimulateExecutor(Executor):
                     f"trainingService.table: no row has the parameters {spec.params!r} "
                     f"(trial {spec.trial_id}); the search space must match the table's"
                 )
-            return row["curve"], row["seconds"], row["metrics"]
+            m = row["metrics"]
+            return row["curve"], row["seconds"], m, [m] * len(row["curve"]) if m else []
         assert self._fn is not None
         curve, secs, metrics, total = [], [], {}, 0.0
+        per_step: list[dict[str, Any]] = []
         for step in range(self._steps):
             got = self._fn(dict(spec.params), step)
             value, dt = float(got[0]), float(got[1])
@@ -204,10 +212,11 @@ class SimulateExecutor(Executor):
                 )
             if len(got) > 2:
                 metrics = dict(got[2] or {})
+            per_step.append(metrics)
             total += dt
             curve.append(value)
             secs.append(total)
-        return curve, secs, metrics
+        return curve, secs, metrics, per_step if any(per_step) else []
 
     simulated_checkpoints = True  # checkpoints are steps; there are no files
 
@@ -219,7 +228,7 @@ class SimulateExecutor(Executor):
     async def start(self, spec: LaunchSpec) -> dict[str, Any]:
         """Plays the curve from ``spec.start_step`` (a resumed or warm-started trial goes on
         from its checkpoint: the steps before it are neither replayed nor charged)."""
-        curve, secs, metrics = self._curve(spec)
+        curve, secs, metrics, per_step = self._curve(spec)
         self._gen += 1
         gen = self._live[spec.trial_id] = self._gen
         first = max(0, spec.start_step)
@@ -227,7 +236,8 @@ class SimulateExecutor(Executor):
         prev = 0.0
         for step in range(first, len(curve)):
             t = secs[step] - base
-            self.clock.at(t, self._metric(spec.trial_id, gen, step, curve[step]))
+            extra = per_step[step] if per_step else None
+            self.clock.at(t, self._metric(spec.trial_id, gen, step, curve[step], extra))
             prev = t
         self.clock.at(prev, self._final(spec.trial_id, gen, curve[-1], metrics))
         return {"pid": None, "simulated": True}
@@ -235,9 +245,13 @@ class SimulateExecutor(Executor):
     def _alive(self, trial_id: str, gen: int) -> bool:
         return self._live.get(trial_id) == gen
 
-    def _metric(self, trial_id: str, gen: int, step: int, value: float) -> Callable[[], None]:
+    def _metric(
+        self, trial_id: str, gen: int, step: int, value: float, metrics: dict[str, Any] | None
+    ) -> Callable[[], None]:
         every = self._checkpoint_every
-        extra = {CHECKPOINT_KEY: True} if every and (step + 1) % every == 0 else {}
+        extra = dict(metrics or {})
+        if every and (step + 1) % every == 0:
+            extra[CHECKPOINT_KEY] = True
 
         def fire() -> None:
             if self._alive(trial_id, gen):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,39 @@ def padded_metrics(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     """The last ``n`` reports' metrics, with empty ones in front for reports whose metrics are
     not in memory (a trial re-attached or reloaded after a restart)."""
     return [{}] * max(0, n - len(items)) + items[-n:] if n else []
+
+
+def named_series(
+    name: str, steps: list[int], metrics: list[dict[str, Any]]
+) -> tuple[list[int], list[float]]:
+    """The ``(steps, values)`` of one named objective over a trial's reports: the reports whose
+    metrics carry it as a finite number (an assessor that judges an objective other than the
+    first sees only those)."""
+    out_steps: list[int] = []
+    out_values: list[float] = []
+    for step, m in zip(steps[-len(metrics) :] if metrics else [], metrics, strict=False):
+        v = m.get(name)
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+            out_steps.append(step)
+            out_values.append(float(v))
+    return out_steps, out_values
+
+
+def judged_result(result: TrialResult, index: int, series: list[tuple[int, float]]) -> TrialResult:
+    """``result`` as an assessor that judges objective ``index`` sees it: that objective's value
+    and intermediate series."""
+    from dataclasses import replace
+
+    from hyperloom.types import Report
+
+    value = result.values[index] if result.values and len(result.values) > index else None
+    return replace(
+        result,
+        value=value,
+        values=None if value is None else (value,),
+        intermediate=tuple(v for _s, v in series),
+        reports=tuple(Report(s, v) for s, v in series),
+    )
 
 
 def trial_id_for(sequence: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -356,6 +357,21 @@ class _Queries:
         return self._conn.execute(
             "SELECT step, value, t FROM metrics WHERE trial_id = ? ORDER BY step", (trial_id,)
         ).fetchall()
+
+    def metric_series(self, trial_id: str, name: str) -> list[tuple[int, float]]:
+        """``(step, value)`` of one named metric over a trial's intermediate reports (the
+        reports that carry it, in step order): the series of an objective other than the first,
+        for an assessor that judges it."""
+        path = "$." + json.dumps(name)
+        return [
+            (int(step), float(v))
+            for step, v in self._conn.execute(
+                "SELECT step, json_extract(metrics_json, ?) FROM metrics WHERE trial_id = ? "
+                "ORDER BY step",
+                (path, trial_id),
+            )
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        ]
 
     def events(
         self,

@@ -144,11 +144,14 @@ class AlgorithmConfig:
     name: str
     class_args: dict[str, Any] = field(default_factory=dict)
     code_directory: Path | None = None
+    objective: str | None = None  # an assessor's: the objective it judges (default: the first)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "classArgs": dict(self.class_args)}
         if self.code_directory:
             d["codeDirectory"] = str(self.code_directory)
+        if self.objective:
+            d["objective"] = self.objective
         return d
 
 
@@ -203,6 +206,12 @@ class Config:
         if self.objectives:
             return self.objectives[0].mode
         return check_mode(self.tuner.class_args.get("mode", "maximize"))
+
+    @property
+    def assessed_objective(self) -> Objective:
+        """The objective the assessor judges: ``assessor.objective``, else the first."""
+        name = self.assessor.objective if self.assessor is not None else None
+        return next((o for o in self.objective_list if o.name == name), self.objective_list[0])
 
     @property
     def objective_list(self) -> tuple[Objective, ...]:
@@ -470,6 +479,7 @@ def _constraints(v: Any) -> tuple[Constraint, ...]:
     return tuple(out)
 _SPECIAL = {"searchSpace", "searchSpaceFile", "tuner", "assessor", "trainingService"}
 _ALGO_KEYS = {"name", "className", "codeDirectory", "classArgs"}
+_ASSESSOR_KEYS = _ALGO_KEYS | {"objective"}
 _TS_KEYS: dict[str, tuple[str, Check]] = {
     "platform": ("platform", _nonempty_str),
     "useActiveGpu": ("use_active_gpu", _bool),
@@ -576,9 +586,13 @@ def _algorithm(raw: Any, where: str, key: str, base: Path) -> AlgorithmConfig:
         raise ConfigError(
             f"{where}: {key} must be a mapping with a name and classArgs, got {raw!r}"
         )
+    keys = _ASSESSOR_KEYS if key == "assessor" else _ALGO_KEYS
     for k in raw:
-        if k not in _ALGO_KEYS:
-            raise _unknown(str(k), sorted(_ALGO_KEYS), where, f"{key}.")
+        if k not in keys:
+            raise _unknown(str(k), sorted(keys), where, f"{key}.")
+    objective = raw.get("objective")
+    if objective is not None and (not isinstance(objective, str) or not objective):
+        raise ConfigError(f"{where}: {key}.objective must be an objective's name, got {objective!r}")
     name = raw.get("name") or raw.get("className")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}: {key} needs a 'name' (or 'className'), got {dict(raw)!r}")
@@ -604,6 +618,7 @@ def _algorithm(raw: Any, where: str, key: str, base: Path) -> AlgorithmConfig:
         code_directory=_resolve(base, code_dir, where, f"{key}.codeDirectory")
         if code_dir
         else None,
+        objective=objective,
     )
 
 
@@ -722,5 +737,16 @@ def _build(
             f"{where}: tuner.classArgs.mode {cfg.tuner.class_args['mode']!r} disagrees with "
             f"objectives[0] ({cfg.objectives[0].name}: {cfg.objectives[0].mode}); drop "
             f"classArgs.mode, the objectives set it"
+        )
+    judged = cfg.assessor.objective if cfg.assessor is not None else None
+    names = [o.name for o in cfg.objectives]
+    if judged is not None and judged not in names:
+        import difflib
+
+        close = difflib.get_close_matches(judged, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{where}: assessor.objective {judged!r} is not one of the objectives "
+            f"({', '.join(names) if names else 'the config names none: add objectives'}){hint}"
         )
     return cfg

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,9 @@ from hyperloom._manager_types import (
     RunningTrial,
     TunerPart,
     _plain_params,
+    judged_result,
     launch_spec,
+    named_series,
     padded_metrics,
     trial_id_for,
 )
@@ -106,6 +109,10 @@ class Manager(LineageMixin):
         self.executor: Executor = cast("Executor", None)  # set by build_parts
         self._assess_takes_steps = False
         self._assess_takes_metrics = False  # assess(..., metrics=[...]): each report's metrics
+        # (index, name) of the objective the assessor judges when it is not the first
+        self._judged: tuple[int, str] | None = None
+        # a named first objective: a report's value is the metric of that name when it has one
+        self._first_name = config.objectives[0].name if config.objectives else None
         self.objectives: tuple[Objective, ...] = config.objective_list
         self.store_error: str | None = None  # the store write that failed the experiment
         self._launch_failures: tuple[str, int] = ("", 0)  # (signature, how many in a row)
@@ -146,7 +153,10 @@ class Manager(LineageMixin):
         )
         if cfg.assessor is not None:
             aargs = dict(cfg.assessor.class_args)
-            aargs.setdefault("mode", cfg.mode)
+            judged = cfg.assessed_objective  # assessor.objective, else the first
+            aargs.setdefault("mode", judged.mode)
+            index = self.objectives.index(judged)
+            self._judged = (index, judged.name) if index > 0 else None
             self.assessor = registry.load_assessor(
                 cfg.assessor.name, code_directory=cfg.assessor.code_directory, **aargs
             )
@@ -539,30 +549,36 @@ class Manager(LineageMixin):
             return
         step = msg.step if msg.step is not None else rt.next_step
         rt.next_step = step + 1
-        rt.intermediate.append(msg.value)
-        rt.steps.append(step)
-        rt.seen.add(step)
         metrics = dict(msg.metrics or {})
         committed = metrics.pop(CHECKPOINT_KEY, None) is True
+        value = _named_first(msg.value, metrics, self._first_name)
+        rt.intermediate.append(value)
+        rt.steps.append(step)
+        rt.seen.add(step)
         rt.report_metrics.append(metrics)
-        self.store.add_metric(rt.trial_id, step, msg.value, metrics, msg.t, ev.offset)
+        self.store.add_metric(rt.trial_id, step, value, metrics, msg.t, ev.offset)
         if committed:
             await self._commit_checkpoint(rt, step, msg.t)
         if self.tuner is not None:
             try:
-                self.tuner.report(rt.trial_id, step, msg.value)
+                self.tuner.report(rt.trial_id, step, value)
             except Exception:
                 self._algo_failed("tuner.report", rt.trial_id)
+        history, steps = list(rt.intermediate), list(rt.steps)
+        metrics_seen = padded_metrics(rt.report_metrics, len(rt.steps))
+        if self._judged is not None:  # the assessor judges another objective: its series
+            steps, history = named_series(self._judged[1], steps, metrics_seen)
+            metrics_seen = [m for m in metrics_seen if self._judged[1] in m][-len(steps) :]
+            if not steps or steps[-1] != step:
+                return  # this report does not carry the judged objective
         if self.assessor is not None and rt.stop_status is None:
             try:
-                args: tuple[Any, ...] = (rt.trial_id, list(rt.intermediate))
+                args: tuple[Any, ...] = (rt.trial_id, history)
                 if self._assess_takes_steps:
-                    args = (*args, list(rt.steps))
+                    args = (*args, steps)
                 call: Callable[..., Any] = self.assessor.assess
                 if self._assess_takes_metrics:
-                    call = functools.partial(
-                        call, metrics=padded_metrics(rt.report_metrics, len(rt.steps))
-                    )
+                    call = functools.partial(call, metrics=metrics_seen)
                 with self.clock.thinking():
                     got = await self.clock.call(call, *args)
             except Exception:  # a broken assessor must not take the experiment down
@@ -638,6 +654,7 @@ class Manager(LineageMixin):
             exit_reason=reason,
             objectives=self.objectives,
             reattached=reattached,
+            last_metrics=rt.report_metrics[-1] if rt.report_metrics else None,
         )
         if status == TrialStatus.FAILED:
             values = None  # a failed trial's numbers never count
@@ -671,13 +688,22 @@ class Manager(LineageMixin):
             reports=tuple(Report(s, v) for s, v in zip(rt.steps, rt.intermediate, strict=False)),
             parent=rt.parent,
         )
-        await self._observe(result)
+        judged = None
+        if self._judged is not None:
+            steps, vals = named_series(
+                self._judged[1], rt.steps, padded_metrics(rt.report_metrics, len(rt.steps))
+            )
+            judged = judged_result(result, self._judged[0], list(zip(steps, vals, strict=True)))
+        await self._observe(result, judged=judged)
         await self._collect_checkpoints()
         self._emit_progress(force=True)
 
-    async def _observe(self, result: TrialResult, *, inline: bool = False) -> None:
+    async def _observe(
+        self, result: TrialResult, *, inline: bool = False, judged: TrialResult | None = None
+    ) -> None:
         """Gives an ended trial to the tuner (off the loop, unless ``inline``: the resume replay,
-        when no trial runs and a thread hop per trial would only cost time) and the assessor."""
+        when no trial runs and a thread hop per trial would only cost time) and the assessor
+        (``judged``: the trial as an assessor of another objective than the first sees it)."""
         async with self._algo_lock:
             try:
                 if inline:
@@ -688,7 +714,7 @@ class Manager(LineageMixin):
                 log.exception("tuner.observe failed for trial %s", result.trial_id)
             if self.assessor is not None and self.assessor is not cast(Any, self.tuner):
                 try:
-                    self.assessor.observe(result)
+                    self.assessor.observe(judged if judged is not None else result)
                 except Exception:
                     log.exception("assessor.observe failed for trial %s", result.trial_id)
 
@@ -848,7 +874,11 @@ class Manager(LineageMixin):
             if r.status in BUDGET_STATUSES:
                 self.used_budget += 1
             self._note_best(r.status, r.value, r.trial_id)
-            await self._observe(r, inline=True)
+            judged = None
+            if self._judged is not None:
+                series = self.store.metric_series(r.trial_id, self._judged[1])
+                judged = judged_result(r, self._judged[0], series)
+            await self._observe(r, inline=True, judged=judged)
         self._say(f"resumed: {n_ended} ended trials replayed into the tuner")
         self._load_paused()
         self.used_budget += len(self.paused)
@@ -1109,3 +1139,15 @@ def _duration_text(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"
+
+
+def _named_first(value: float, metrics: dict[str, Any], name: str | None) -> float:
+    """A report's value: the named first objective's metric when the report carries it (a trial
+    that reports ``report({"latency": 3, "accuracy": 0.9})`` tracks accuracy when accuracy is
+    the first objective, whatever the dict's order), else the value sent."""
+    if name is None:
+        return value
+    v = metrics.get(name)
+    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return value

@@ -305,6 +305,7 @@ def outcome(
     exit_reason: str | None = None,
     objectives: Sequence[Objective] = (),
     reattached: bool = False,
+    last_metrics: Mapping[str, Any] | None = None,
 ) -> tuple[TrialStatus, tuple[float, ...] | None, str | None]:
     """THE rule that turns an ended trial into its record: ``(status, values, reason)``.
 
@@ -320,9 +321,15 @@ def outcome(
     * Exit 0 with only intermediates is SUCCEEDED with the last intermediate as the value.
     * Exit 0 with nothing reported is FAILED.
     * With several objectives, a trial whose final report lacks one of them (or gives a
-      non-finite value) is FAILED with a reason naming it.
+      non-finite value) is FAILED with a reason naming it. A trial with no final report (stopped
+      early, or ended on its intermediates) takes the other objectives from its last report's
+      metrics (``last_metrics``): a stopped trial keeps the values it reached.
     """
     fin = _finite(final) if final is not None else None
+    if objectives and final_metrics and objectives[0].name in final_metrics:
+        # report_final({...}) names every objective: the first is the one of that name,
+        # whatever the order of the dict the trial gave
+        fin = _finite(final_metrics[objectives[0].name])
     last = next((f for f in (_finite(v) for v in reversed(intermediate)) if f is not None), None)
     reached = fin if fin is not None else last
 
@@ -332,7 +339,7 @@ def outcome(
         if len(objectives) <= 1:
             return (first,), None
         out = [first]
-        metrics = dict(final_metrics or {})
+        metrics = dict(final_metrics or {}) if fin is not None else dict(last_metrics or {})
         for obj in objectives[1:]:
             v = _finite(metrics.get(obj.name))
             if v is None:

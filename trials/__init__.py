@@ -81,7 +81,10 @@ def report(
 
     Args:
         value: The metric: an int or float, or a numpy/torch scalar (anything with ``.item()``).
-            A NaN or infinite value is not sent (a notice goes to stderr).
+            A NaN or infinite value is not sent (a notice goes to stderr). With several
+            objectives, a dict of them (``report({"accuracy": 0.8, "latency_ms": 12})``): the
+            intermediate value is the first objective's, found by its name; an assessor with
+            ``objective: latency_ms`` judges that one.
         step: The step (epoch, iteration); when omitted, one more than the previous step (from
             `start_step`, 0 for a fresh trial).
         checkpoint: True when everything needed to continue from this step is saved in
@@ -92,6 +95,11 @@ def report(
     Raises:
         TrialError: For a value that is not a number (a string, a bool, None) or a bad step.
     """
+    if isinstance(value, dict):  # report({"accuracy": .8, "latency_ms": 12}, step)
+        if not value:
+            raise TrialError("report() got an empty dict; give at least one objective")
+        named = {str(k): v for k, v in value.items()}
+        value, metrics = next(iter(named.values())), {**named, **metrics}
     if checkpoint:
         metrics[CHECKPOINT_KEY] = True
     _rt().report("metric", value, step, metrics)
