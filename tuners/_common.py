@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -212,6 +213,7 @@ class Seen:
         self.space = space
         self.size = space.size()
         self.keys: set[str] = set()
+        self._points: list[dict[str, Any]] | None = None  # every point, once a fallback needs it
 
     @property
     def finite(self) -> bool:
@@ -238,10 +240,26 @@ class Seen:
                 return p
         if not self.finite:
             return self.space.sample(rng)
+        if self.size <= _INDEXED_MAX:
+            # a random unseen point: a random index into every point, then the next unseen one
+            # (a pure function of what was seen and the draw, so a replay suggests the same;
+            # near exhaustion it does not scan the space again for every suggestion)
+            if self._points is None:
+                self._points = list(_all_points(self.space))
+            n = len(self._points)
+            start = int(rng.integers(n))
+            for i in range(n):
+                q = self._points[(start + i) % n]
+                if q not in self:
+                    return copy.deepcopy(q)  # the caller may change it; the list stays whole
+            return None
         for p in _all_points(self.space):
             if p not in self:
                 return p
         return None
+
+
+_INDEXED_MAX = 200_000  # finite spaces up to this many points are listed for random picks
 
 
 def _all_points(space: SearchSpace) -> Iterator[dict[str, Any]]:
