@@ -31,6 +31,7 @@ __all__ = [
     "SchedulerOptions",
     "build_options",
     "options_signature",
+    "publish_signature",
 ]
 
 _TYPES = ("stopping", "promotion")
@@ -219,15 +220,30 @@ def build_options(cls: type[OptionsT], who: str, given: Mapping[str, Any]) -> Op
     return out
 
 
-def options_signature(cls: type[SchedulerOptions]) -> inspect.Signature:
+def options_signature(
+    cls: type[SchedulerOptions], *, self_first: bool = False
+) -> inspect.Signature:
     """The constructor signature ``(space, *, mode, seed, <every option with its default>)``
-    of a scheduler whose options are ``cls`` (for the registry's classArgs check and help)."""
+    of a scheduler whose options are ``cls`` (for the registry's classArgs check and help);
+    ``self_first``: with ``self`` in front, for the ``__init__`` function itself."""
     kw = inspect.Parameter.KEYWORD_ONLY
-    params = [
-        inspect.Parameter("space", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    pos = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("self", pos)] if self_first else []
+    params += [
+        inspect.Parameter("space", pos),
         inspect.Parameter("mode", kw, default="maximize", annotation="str"),
         inspect.Parameter("seed", kw, default=None, annotation="int | None"),
     ]
     for f in dataclasses.fields(cls):
         params.append(inspect.Parameter(f.name, kw, default=f.default, annotation=f.type))
     return inspect.Signature(params)
+
+
+def publish_signature(scheduler: type, options: type[SchedulerOptions]) -> None:
+    """Gives a scheduler class, and its own ``__init__`` (which takes ``**options``), the
+    explicit signature of its options, for ``inspect.signature(cls)`` (the registry) and
+    ``inspect.signature(cls.__init__)`` alike."""
+    scheduler.__signature__ = options_signature(options)  # type: ignore[attr-defined]
+    init = scheduler.__dict__.get("__init__")
+    if init is not None:
+        init.__signature__ = options_signature(options, self_first=True)

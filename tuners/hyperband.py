@@ -38,7 +38,7 @@ from hyperloom.tuners._common import Seen, seed_entropy
 from hyperloom.tuners._scheduler_options import (
     SchedulerOptions,
     build_options,
-    options_signature,
+    publish_signature,
 )
 from hyperloom.types import Decision, Suggestion, TrialResult, TrialStatus, Verdict
 
@@ -91,7 +91,7 @@ class HyperbandScheduler(Tuner):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.__signature__ = options_signature(cls.options_type)  # type: ignore[attr-defined]
+        publish_signature(cls, cls.options_type)
 
     def __init__(
         self,
@@ -374,6 +374,4 @@ def _finite_or_none(losses: Sequence[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in losses]
 
 
-HyperbandScheduler.__signature__ = options_signature(  # type: ignore[attr-defined]
-    HyperbandScheduler.options_type
-)
+publish_signature(HyperbandScheduler, HyperbandScheduler.options_type)

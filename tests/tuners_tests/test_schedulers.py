@@ -414,8 +414,10 @@ def test_options_are_defined_once_and_checked_by_the_registry() -> None:
         (ASHAGPScheduler, ASHAGPOptions),
     ):
         params = inspect.signature(cls).parameters
+        init = inspect.signature(cls.__init__).parameters
         for f in dataclasses.fields(opts):
             assert params[f.name].default == f.default  # the signature is the dataclass's
+            assert init[f.name].default == f.default  # and so is __init__'s
         with pytest.raises(PluginError, match="Did you mean 'min_resource'"):
             check_class_args(cls, {"min_resourse": 1}, "t", reserved=("space",))
         with pytest.raises(PluginError, match="Did you mean 'reduction_factor'"):
