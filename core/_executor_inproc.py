@@ -38,7 +38,7 @@ from hyperloom.channel import Message
 from hyperloom.errors import ConfigError, HyperloomError
 from hyperloom.executor import Executor, ExecutorEvent, LaunchSpec, TrialExited, TrialMessage
 
-__all__ = ["InProcessExecutor", "register_function", "registered_function"]
+__all__ = ["InProcessExecutor", "register_function", "registered_function", "unregister_function"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,12 @@ def register_function(fn: Callable[..., Any], key: str | None = None) -> str:
     with _FUNCTIONS_LOCK:
         _FUNCTIONS[key] = fn
     return key
+
+
+def unregister_function(key: str) -> None:
+    """Forgets the function registered under ``key`` (its experiment ended in this process)."""
+    with _FUNCTIONS_LOCK:
+        _FUNCTIONS.pop(key, None)
 
 
 def registered_function(key: str) -> Callable[..., Any] | None:

@@ -174,7 +174,14 @@ def optimize(
             objectives=objectives, isolation=isolation or "inprocess", seed=seed, name=name,
             directory=directory, dashboard=dashboard, config=config,
         )  # fmt: skip
-    _run(exp, dashboard=dashboard, say=say)
+    key = exp.config.training_service.options.get("key")
+    try:
+        _run(exp, dashboard=dashboard, say=say)
+    finally:
+        if key and exp.config.training_service.platform in _INPROC_NAMES:
+            from hyperloom._executor_inproc import unregister_function
+
+            unregister_function(str(key))  # the registry must not keep closures alive
     if exp.status == "STOPPED":
         platform = exp.config.training_service.platform
         cli = exp.config.training_service.options.get("function") or platform not in _INPROC_NAMES

@@ -157,6 +157,10 @@ def test_resume_in_python_needs_the_function_again_and_adds_trials() -> None:
 
     first = optimize(objective, SPACE, n_trials=4, mode="maximize", tuner="random", quiet=True)
     assert len(first.trials()) == 4
+    from hyperloom._executor_inproc import registered_function
+
+    key = first.config["trainingService"]["key"]
+    assert registered_function(key) is None  # the process keeps no closure once it ended
     again = optimize(objective, resume=first.id, n_trials=3, quiet=True)
     assert again.id == first.id and again.status == "DONE"
     assert len(again.trials()) == 7 and len(calls) == 7
@@ -280,9 +284,14 @@ def test_pbt_warm_starts_in_process_trials_from_committed_checkpoints() -> None:
                 restored[trial.trial_id] = (trial.start_step, value)
         for step in range(trial.start_step, 12):
             value += params["lr"]
-            (trial.checkpoint_dir() / "state.txt").write_text(repr(value))
-            trial.report(value, step, checkpoint=True)
-            threading.Event().wait(0.03)  # the population trains side by side
+            if step % 3 == 2:  # a checkpoint at each perturbation step
+                (trial.checkpoint_dir() / "state.txt").write_text(repr(value))
+                trial.report(value, step, checkpoint=True)
+                # the manager commits in the background; a write before it lands refuses it
+                threading.Event().wait(0.25)
+            else:
+                trial.report(value, step)
+                threading.Event().wait(0.02)
             if trial.should_stop():
                 break
         return value
