@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import importlib
 import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +66,11 @@ class VirtualClock(Clock):
         """Runs ``fn`` when the virtual time reaches now + ``delay``."""
         self._n += 1
         heapq.heappush(self._heap, (self._t + max(0.0, delay), self._n, fn))
+
+    def at_time(self, t: float, fn: Callable[[], None]) -> None:
+        """Runs ``fn`` when the virtual time reaches ``t`` (at once if it has passed)."""
+        self._n += 1
+        heapq.heappush(self._heap, (max(t, self._t), self._n, fn))
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
@@ -233,47 +240,41 @@ class SimulateExecutor(Executor):
         gen = self._live[spec.trial_id] = self._gen
         first = max(0, spec.start_step)
         base = secs[min(first, len(curve)) - 1] if first > 0 else 0.0
-        prev = 0.0
-        for step in range(first, len(curve)):
-            t = secs[step] - base
-            extra = per_step[step] if per_step else None
-            self.clock.at(t, self._metric(spec.trial_id, gen, step, curve[step], extra))
-            prev = t
-        self.clock.at(prev, self._final(spec.trial_id, gen, curve[-1], metrics))
+        play = _Play(
+            spec.trial_id, gen, curve, secs, per_step, metrics, self.clock.monotonic() - base
+        )
+        if first < len(curve):
+            self.clock.at_time(play.t0 + secs[first], functools.partial(self._step, play, first))
+        else:
+            self.clock.at(0.0, functools.partial(self._final, play))
         return {"pid": None, "simulated": True}
 
     def _alive(self, trial_id: str, gen: int) -> bool:
         return self._live.get(trial_id) == gen
 
-    def _metric(
-        self, trial_id: str, gen: int, step: int, value: float, metrics: dict[str, Any] | None
-    ) -> Callable[[], None]:
+    def _step(self, play: _Play, step: int) -> None:
+        """Reports one step and schedules the next one (only the steps a trial reaches are ever
+        scheduled: most trials of a run with an assessor stop long before their curve ends)."""
+        if not self._alive(play.trial_id, play.gen):
+            return
+        extra = dict(play.per_step[step]) if play.per_step else {}
         every = self._checkpoint_every
-        extra = dict(metrics or {})
         if every and (step + 1) % every == 0:
             extra[CHECKPOINT_KEY] = True
+        msg = Message("metric", play.curve[step], step, extra, self.clock.now())
+        self._emit(TrialMessage(play.trial_id, msg, 0))
+        if step + 1 < len(play.curve):
+            nxt = functools.partial(self._step, play, step + 1)
+            self.clock.at_time(play.t0 + play.secs[step + 1], nxt)
+        else:
+            self.clock.at(0.0, functools.partial(self._final, play))
 
-        def fire() -> None:
-            if self._alive(trial_id, gen):
-                msg = Message("metric", value, step, dict(extra), self.clock.now())
-                self._emit(TrialMessage(trial_id, msg, 0))
-
-        return fire
-
-    def _final(
-        self, trial_id: str, gen: int, value: float, metrics: dict[str, Any]
-    ) -> Callable[[], None]:
-        def fire() -> None:
-            if self._alive(trial_id, gen):
-                self._emit(
-                    TrialMessage(
-                        trial_id, Message("final", value, None, metrics, self.clock.now()), 0
-                    )
-                )
-                del self._live[trial_id]
-                self._emit(TrialExited(trial_id, 0, None))
-
-        return fire
+    def _final(self, play: _Play) -> None:
+        if self._alive(play.trial_id, play.gen):
+            msg = Message("final", play.curve[-1], None, play.metrics, self.clock.now())
+            self._emit(TrialMessage(play.trial_id, msg, 0))
+            del self._live[play.trial_id]
+            self._emit(TrialExited(play.trial_id, 0, None))
 
     def _end(self, trial_id: str) -> None:
         if self._live.pop(trial_id, None) is not None:
@@ -291,3 +292,17 @@ class SimulateExecutor(Executor):
     async def close(self, *, grace: float) -> None:
         for trial_id in list(self._live):
             self._end(trial_id)
+
+
+@dataclass(frozen=True)
+class _Play:
+    """One simulated run of a trial: its curve, the virtual time its step 0 began (``t0``), and
+    the generation that tells a live run from one that was stopped."""
+
+    trial_id: str
+    gen: int
+    curve: list[float]
+    secs: list[float]
+    per_step: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    t0: float
