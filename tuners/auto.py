@@ -1,21 +1,22 @@
 """The ``auto`` tuner: picks a search method for the experiment, then delegates to it.
 
-The rule (measured in ``docs/notes/gp.md`` and ``docs/notes/nb201.md``):
+The rule (measured in ``docs/notes/gp.md``; details in :func:`choose`):
 
-* **gp** (Gaussian-process BO) while the model is cheap and accurate: a space without nested
-  choices, with at most :data:`GP_MAX_FEATURES` model features (one per numeric parameter, one per
-  categorical option), for the first ``switch_after`` observations: :data:`SWITCH_AFTER` (where
-  the GP starts to subsample its history), or :data:`SWITCH_AFTER_CATEGORICAL` when more than
-  :data:`GP_MAX_CATEGORICAL_SHARE` of the parameters are categorical (the one-hot GP's
-  suggestion costs ~2 CPU-s at 200 observations there).
-* **tpe** otherwise: nested (conditional) spaces, many features, and long runs once
-  ``switch_after`` trials have been observed (the TPE is then given every trial seen so far, so
-  the switch loses nothing). A known ``budget`` at or below ``switch_after`` never switches.
-* Several objectives: the first of those two that can search several objectives (``gp`` by
-  ParEGO always can).
+* **gp** (Gaussian-process BO) while the model is cheap and accurate: a space with at least one
+  numeric parameter, at most :data:`GP_MAX_FEATURES` model features (one per numeric parameter,
+  one per categorical option) and more than :data:`SMALL_GRID` points (nested choices included),
+  for the first ``switch_after`` observations: :data:`SWITCH_AFTER` (where the GP starts to
+  subsample its history), or :data:`SWITCH_AFTER_CATEGORICAL` when more than
+  :data:`GP_MAX_CATEGORICAL_SHARE` of the parameters are categorical.
+* **tpe** otherwise: spaces of categorical parameters only, many features, small grids, and
+  long runs once ``switch_after`` trials have been observed (the TPE is then given every trial
+  seen so far, so the switch loses nothing). A known ``budget`` at or below ``switch_after``
+  never switches.
+* Several objectives: the same rule (``gp`` by ParEGO and ``tpe`` both search several
+  objectives); a method that could not would be replaced by ``gp``.
 
-The choice (at the first suggestion) and a switch are logged once (``manager.log``) and kept in :attr:`AutoTuner.choice`
-and :attr:`AutoTuner.reason`. Everything is a pure function of the space, the options and the
+The choice (at the first suggestion) and a switch are logged once (``manager.log``) and kept
+in :attr:`AutoTuner.choice` and :attr:`AutoTuner.reason`. Everything is a pure function of the space, the options and the
 observed history, so resume by replay reproduces the same choices and suggestions.
 """
 
@@ -85,23 +86,21 @@ def choose(
 
     The rules, in order (each measured on a family of problems; see ``docs/notes/gp.md``):
 
-    1. nested choices -> ``tpe`` (TPE models conditional parameters natively);
-    2. no numeric parameter (every parameter a ``choice``) -> ``tpe``: the one-hot GP has no
-       smooth structure to exploit there, and TPE's per-option densities did better (NAS-style
-       cells, tables of choices);
-    3. more than :data:`GP_MAX_FEATURES` model features -> ``tpe``;
-    4. a finite space of at most :data:`SMALL_GRID` points -> ``tpe`` (a small grid: the GP's
+    1. no numeric parameter (every parameter a ``choice``) -> ``tpe``: on tables of options
+       (NAS-Bench-201, HPOLib) TPE's per-option densities did as well or better than the
+       one-hot GP, at a twentieth of the cost;
+    2. more than :data:`GP_MAX_FEATURES` model features -> ``tpe``;
+    3. a finite space of at most :data:`SMALL_GRID` points -> ``tpe`` (a small grid: the GP's
        continuous relaxation gains little there);
-    5. a known budget above ``4 * switch_after`` trials -> ``tpe`` (a long run);
-    6. otherwise ``gp`` (numeric or mixed spaces, small budgets), handing over to ``tpe`` after
-       ``switch_after`` observations.
+    4. a known budget above ``4 * switch_after`` trials -> ``tpe`` (a long run);
+    5. otherwise ``gp``: numeric, mixed and small conditional spaces (inactive parameters are
+       encoded as 0; measured far ahead of TPE on a nested-choice problem), handing over to
+       ``tpe`` after ``switch_after`` observations.
     """
     if switch_after is None:
         switch_after = default_switch_after(space)
     f = _profile(space)
     n, n_cat, n_feat = f["n"], f["n_cat"], f["n_feat"]
-    if f["conditional"]:
-        return "tpe", "the space has nested choices (TPE models conditional parameters natively)"
     if n and f["n_num"] == 0:
         return "tpe", (
             f"all {n} parameters are categorical ({n_feat} options): TPE's per-option densities "
@@ -124,8 +123,9 @@ def choose(
         if budget is None or budget > switch_after
         else ""
     )
+    nested = ", nested choices" if f["conditional"] else ""
     return "gp", (
-        f"{n} parameters ({n_cat} categorical), {n_feat} model features, no nested choices: "
+        f"{n} parameters ({n_cat} categorical{nested}), {n_feat} model features: "
         f"GP-BO is the most sample-efficient here{tail}"
     )
 

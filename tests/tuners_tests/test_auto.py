@@ -51,7 +51,8 @@ def test_choice_rule() -> None:
         **{f"d{i}": {"_type": "choice", "_value": list("abcd")} for i in range(2)},
     }
     assert choose(SearchSpace.from_nni(wide_mixed))[0] == "tpe"  # 34 features
-    assert choose(SearchSpace.from_nni(NESTED))[0] == "tpe"
+    name, why = choose(SearchSpace.from_nni(NESTED))
+    assert name == "gp" and "nested" in why  # small conditional spaces: gp (measured)
     assert choose(SearchSpace.from_nni(WIDE))[0] == "tpe"
     assert choose(SearchSpace.from_nni(CONT), budget=5000)[0] == "tpe"
 
@@ -66,7 +67,8 @@ def test_delegates_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
     cats = AutoTuner(SearchSpace.from_nni(MIXED), seed=0)
     assert isinstance(cats.delegate, GPTuner) and cats.switch_after == 150
     assert isinstance(AutoTuner(SearchSpace.from_nni(CATS), seed=0).delegate, TPETuner)
-    assert isinstance(AutoTuner(SearchSpace.from_nni(NESTED), seed=0).delegate, TPETuner)
+    assert isinstance(AutoTuner(SearchSpace.from_nni(NESTED), seed=0).delegate, GPTuner)
+    assert isinstance(AutoTuner(SearchSpace.from_nni(SMALL), seed=0).delegate, TPETuner)
     with pytest.raises(PluginError):
         AutoTuner(SearchSpace.from_nni(CONT), method="cmaes")
 
