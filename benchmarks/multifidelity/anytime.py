@@ -174,6 +174,7 @@ def match_fraction(rows: list[dict[str, Any]], method: str, ref: str, problem: P
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seed-start", type=int, default=0, help="first seed (to add seeds)")
     parser.add_argument("--budget", type=float, default=30.0, help="full-training equivalents")
     parser.add_argument("--dataset", action="append", help="digits, mnist1d, fashion")
     parser.add_argument("--method", action="append", help=f"any of {METHODS}")
@@ -185,7 +186,12 @@ def main(argv: list[str] | None = None) -> None:
     if "dehb" in methods and not (Path(__file__).with_name(".venv-dehb") / "dehb").is_dir():
         print("dehb skipped: pip install --target benchmarks/multifidelity/.venv-dehb dehb==0.1.2")
         methods = [m for m in methods if m != "dehb"]
-    jobs = [(d, m, s, args.budget) for d in datasets for m in methods for s in range(args.seeds)]
+    jobs = [
+        (d, m, s, args.budget)
+        for d in datasets
+        for m in methods
+        for s in range(args.seed_start, args.seed_start + args.seeds)
+    ]
     t0 = time.perf_counter()
     if args.processes > 1:
         with ProcessPoolExecutor(args.processes) as pool:
