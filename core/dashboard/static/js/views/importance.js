@@ -30,7 +30,7 @@ function edges(xs, kind) {
 }
 
 /** An axis for a parameter: log, value, or a value axis with one tick per option. */
-function paramAxis(kind, name, options, extra = {}) {
+function paramAxis(kind, name, options, extra = {}, tidy = false) {
   if (kind === "categorical") {
     const at = options.map((_, i) => i);
     return axis({ type: "value", name, nameLocation: "middle", nameGap: 28, min: -0.5, max: options.length - 0.5,
@@ -38,7 +38,7 @@ function paramAxis(kind, name, options, extra = {}) {
       axisTick: { customValues: at }, splitLine: { show: false }, axisLine: { onZero: false, lineStyle: { color: "#c9ced9" } }, ...extra });
   }
   return axis({ type: kind === "log" ? "log" : "value", name, nameLocation: "middle", nameGap: 28, scale: true, axisLine: { onZero: false, lineStyle: { color: "#c9ced9" } },
-    axisLabel: { color: "#667085", hideOverlap: true, formatter: (v) => fmtNum(v, 3) }, ...extra });
+    axisLabel: { color: "#667085", hideOverlap: true, formatter: (v) => fmtNum(v, 3), ...(tidy ? { showMinLabel: false, showMaxLabel: false } : {}) }, ...extra });
 }
 
 /** An axis's bounds around grid cells (so a log axis does not round out to a decade). */
@@ -139,8 +139,9 @@ export function mount(root, route) {
       tooltip: { ...tooltip, formatter: (p) => (p.seriesIndex === 0
         ? `forest's mean at ${esc(ct.x)} = ${esc(fmtNum(ct.xs[p.data[0]]))}, ${esc(ct.y)} = ${esc(fmtNum(ct.ys[p.data[1]]))}: <b>${fmtNum(p.data[2])}</b>`
         : `trial <b>${esc(p.data[3])}</b><br>${esc(ct.x)} = ${esc(fmtNum(p.data[4]))}<br>${esc(ct.y)} = ${esc(fmtNum(p.data[5]))}<br>value <b>${fmtNum(p.data[2])}</b>`) },
-      xAxis: paramAxis(ct.x_kind, ct.x, ct.xs, { nameGap: 30, ...bounds(ex) }),
-      yAxis: paramAxis(ct.y_kind, ct.y, ct.ys, { nameLocation: "end", nameGap: 12, ...bounds(ey) }),
+      // the bounds are cell edges (half a step past the first and last integer): no labels there
+      xAxis: paramAxis(ct.x_kind, ct.x, ct.xs, { nameGap: 30, ...bounds(ex) }, ct.x_kind === "int"),
+      yAxis: paramAxis(ct.y_kind, ct.y, ct.ys, { nameLocation: "end", nameGap: 12, ...bounds(ey) }, ct.y_kind === "int"),
       visualMap: { type: "continuous", min: lo, max: hi, dimension: 2, seriesIndex: [0, 1], inRange: { color: better() }, right: 0, top: "middle",
         itemHeight: 160, text: [d.mode === "minimize" ? "worse" : "better", d.mode === "minimize" ? "better" : "worse"], calculable: false, formatter: (v) => fmtNum(v, 3), textStyle: { color: "#667085" } },
       series: [
