@@ -201,6 +201,8 @@ class Manager(LineageMixin):
         status = "FAILED"
         try:
             await self.executor.open()
+            if self.simulated and hasattr(self.store, "group_writes"):
+                self.store.group_writes()  # no process to survive a crash: commit in groups
             self.store.set_experiment_status("RUNNING")
             self.store.add_event("run_start", None, {"resume": resume}, self.clock.now())
             if resume:

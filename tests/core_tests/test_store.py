@@ -370,3 +370,24 @@ def test_sparse_steps_survive_the_end_of_a_trial_and_a_v2_store_is_migrated(
     Store.open(tmp_path).close()  # a writer migrates to v3
     with StoreReader(tmp_path) as r:
         assert r._version == SCHEMA_VERSION == 3
+
+
+def test_grouped_writes_commit_in_groups_and_each_write_stays_whole(tmp_path: Path) -> None:
+    """A simulated run commits its writes in groups: readers see them at each group's commit
+    (and at close), and a failed write inside a group undoes only itself."""
+    from hyperloom.errors import StoreError
+
+    s = Store.create(tmp_path, experiment_id="g", name=None, config={}, space={})
+    s.group_writes(every=3)
+    s.add_trial("a", s.allocate_sequence(), {"x": 1}, t=1.0)
+    with StoreReader(tmp_path) as r:
+        assert r.trials() == [], "not yet committed"
+    with pytest.raises(StoreError, match="already used"):
+        s.add_trial("a", 99, {"x": 2}, t=1.0)  # a reused id: only this write is undone
+    s.add_event("note", None, {}, 1.0)  # the third write commits the group
+    with StoreReader(tmp_path) as r:
+        assert [t.trial_id for t in r.trials()] == ["a"]
+    s.add_trial("b", s.allocate_sequence(), {"x": 3}, t=1.0)
+    s.close()  # commits what is pending
+    with StoreReader(tmp_path) as r:
+        assert [t.trial_id for t in r.trials()] == ["a", "b"]
