@@ -111,6 +111,7 @@ class Manager(LineageMixin):
         self._assess_takes_metrics = False  # assess(..., metrics=[...]): each report's metrics
         # (index, name) of the objective the assessor judges when it is not the first
         self._judged: tuple[int, str] | None = None
+        self._inline_tuner = False  # a cheap tuner (inline_calls): called on the loop
         # a named first objective: a report's value is the metric of that name when it has one
         self._first_name = config.objectives[0].name if config.objectives else None
         self.objectives: tuple[Objective, ...] = config.objective_list
@@ -151,6 +152,7 @@ class Manager(LineageMixin):
         self.tuner = registry.load_tuner(
             cfg.tuner.name, cfg.search_space, code_directory=cfg.tuner.code_directory, **targs
         )
+        self._inline_tuner = getattr(type(self.tuner), "inline_calls", False) is True
         if cfg.assessor is not None:
             aargs = dict(cfg.assessor.class_args)
             judged = cfg.assessed_objective  # assessor.objective, else the first
@@ -347,7 +349,10 @@ class Manager(LineageMixin):
             async with self._algo_lock:
                 try:
                     with self.clock.thinking():
-                        got_params = await self.clock.call(self.tuner.suggest, trial_id)
+                        if self._inline_tuner:
+                            got_params = self.tuner.suggest(trial_id)
+                        else:
+                            got_params = await self.clock.call(self.tuner.suggest, trial_id)
                     params = _suggested_params(got_params)
                 except Exception as e:
                     self._release(trial_id)
@@ -708,7 +713,7 @@ class Manager(LineageMixin):
         (``judged``: the trial as an assessor of another objective than the first sees it)."""
         async with self._algo_lock:
             try:
-                if inline:
+                if inline or self._inline_tuner:
                     self.tuner.observe(result)
                 else:
                     await self.clock.call(self.tuner.observe, result)

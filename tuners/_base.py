@@ -68,6 +68,10 @@ class Tuner(abc.ABC):
     The manager refuses a multi-objective experiment for any other tuner at config check, and
     passes ``objectives`` only to tuners that declare it.
 
+    Cheap tuners (``random``, ``grid``) set ``inline_calls = True``: the manager then calls their
+    ``suggest`` and ``observe`` on its loop instead of in a worker thread (a thread hop per call
+    costs more than they do). Leave it False for anything that may fit a model.
+
     Args:
         space: The search space.
         mode: "maximize" or "minimize" the final metric (the first objective's mode).
@@ -76,6 +80,7 @@ class Tuner(abc.ABC):
     """
 
     multi_objective: ClassVar[bool] = False
+    inline_calls: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -112,6 +112,8 @@ class GridTuner(Tuner):
             1,000,000).
     """
 
+    inline_calls = True  # the next grid point costs less than a thread hop
+
     def __init__(
         self,
         space: SearchSpace,

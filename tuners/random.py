@@ -26,6 +26,7 @@ class RandomTuner(Tuner):
     """
 
     multi_objective = True
+    inline_calls = True  # a draw costs less than a thread hop
 
     def __init__(
         self,
