@@ -8,6 +8,7 @@ machine the wall time includes waiting for a core; the CPU time is the work itse
 Usage::
 
     .venv/bin/python benchmarks/assessors/latency.py --calls 500
+    .venv/bin/python benchmarks/assessors/latency.py --completed 1000   # 1,000 ended trials
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--completed", type=int, default=20, help="ended trials observed first")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    completed = _curves(20, 60, rng)
+    completed = _curves(args.completed, 60, rng)
     probes = _curves(args.calls, 50, rng)
     print(
         f"{'assessor':15s} {'wall p50':>9s} {'wall p95':>9s} {'cpu p50':>8s} {'cpu p95':>8s}  stops"
