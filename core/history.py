@@ -37,6 +37,7 @@ from hyperloom.types import (
 
 if TYPE_CHECKING:
     import pandas
+    from hyperloom.importance import ImportanceResult
     from hyperloom.space import SearchSpace
 
 __all__ = [
@@ -237,6 +238,15 @@ class ExperimentView:
                 if len(out) == n:
                     break
         return out
+
+    def importance(self, objective: int | str = 0, **kw: Any) -> ImportanceResult:
+        """How much of the final value's variance each parameter explains (fANOVA on a random
+        forest of the finished trials; see :mod:`hyperloom.importance`). ``objective`` picks one
+        of several by index or name; ``kw`` goes to ``experiment_importance`` (max_trials,
+        n_trees, seed)."""
+        from hyperloom.importance import experiment_importance
+
+        return experiment_importance(self, objective=objective, **kw)
 
     def pareto_front(self) -> list[TrialRecord]:
         """The finished, feasible trials that no other one dominates on every objective, sorted

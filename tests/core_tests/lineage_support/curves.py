@@ -22,3 +22,8 @@ def tradeoff(params: dict[str, Any], step: int) -> tuple[float, float, dict[str,
     acc = {0: 0.5, 1: 0.6, 2: 0.7, 3: 0.8, 4: 0.75, 5: 0.9}[x] * (step + 1) / 3
     size = x * 10 + (50 if x == 4 else 0)
     return acc, 1.0, {"size": size}
+
+
+def x_matters(params: dict[str, Any], step: int) -> tuple[float, float]:
+    """The final value depends on x only; y is noise-free and irrelevant."""
+    return -((float(params["x"]) - 0.3) ** 2) * (step + 1), 1.0
