@@ -48,6 +48,8 @@ async def _serve(dirs: list[Path] | None, host: str, port: int | None, open_brow
             f"(--port N picks one)",
             highlight=False,
         )
+    if dirs is not None and len(dirs) == 1:
+        url = f"{url}#/e/{_experiment_id(dirs[0])}"  # straight to its overview
     console.print(f"hyperloom dashboard (read-only): [bold]{url}[/]  (Ctrl-C to quit)")
     if open_browser:
         await asyncio.to_thread(webbrowser.open, url)
@@ -93,3 +95,15 @@ def view(
         raise UsageError(
             f"cannot listen on {host}:{shown}: {e.strerror or e}; try --port 0"
         ) from None
+
+
+def _experiment_id(exp_dir: Path) -> str:
+    """The id recorded in an experiment's store (its directory's name if it cannot be read)."""
+    from hyperloom.errors import StoreError
+    from hyperloom.store import StoreReader
+
+    try:
+        with StoreReader(exp_dir) as r:
+            return str(r.experiment()["id"])
+    except StoreError:
+        return exp_dir.name

@@ -111,7 +111,9 @@ def test_view_warns_for_a_non_loopback_host(make_experiment: Any, hl_home: Path)
     )
     try:
         assert proc.stdout is not None
-        assert "http://127.0.0.1:" in proc.stdout.readline()
+        line = proc.stdout.readline()
+        assert "http://127.0.0.1:" in line
+        assert line.split()[3].endswith("#/e/exp00001"), "one experiment: straight to its page"
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
