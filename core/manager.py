@@ -112,6 +112,7 @@ class Manager(LineageMixin):
         # (index, name) of the objective the assessor judges when it is not the first
         self._judged: tuple[int, str] | None = None
         self._inline_tuner = False  # a cheap tuner (inline_calls): called on the loop
+        self._told_budget_spent = False  # tuner.budget_spent() called (no new trial can start)
         # a named first objective: a report's value is the metric of that name when it has one
         self._first_name = config.objectives[0].name if config.objectives else None
         self.objectives: tuple[Objective, ...] = config.objective_list
@@ -339,6 +340,15 @@ class Manager(LineageMixin):
             and not self.stopping
             and (not self._no_more_trials() or (self.paused and not self.exhausted))
         ):
+            if self._no_more_trials() and not self._told_budget_spent:
+                # only paused trials can run now: a scheduler may promote them more freely
+                self._told_budget_spent = True
+                hook = getattr(self.tuner, "budget_spent", None)
+                if callable(hook):
+                    try:
+                        hook()
+                    except Exception:
+                        self._algo_failed("tuner.budget_spent", trial_id_for(self.store.peek_sequence()))
             trial_id = trial_id_for(self.store.peek_sequence())
             devices: tuple[int, ...] = ()
             if self.pool is not None:

@@ -222,3 +222,14 @@ def test_paused_trials_survive_a_stop_and_are_resumed_after_resume(tmp_path: Pat
     for r in records:
         assert steps_of(exp.dir, r.trial_id) == list(range(6))
         assert r.value == pytest.approx((r.params["x"] + 1) * 6)
+
+
+def test_a_scheduler_is_told_once_when_only_paused_trials_can_run(tmp_path: Path) -> None:
+    log = tmp_path / "told.txt"
+    cfg = sim_config(tmp_path, "PauseOnceTold", maxTrialNumber=2)
+    cfg["tuner"]["classArgs"] = {"log": str(log)}
+    records = Experiment.from_config(cfg).run(dashboard=False)
+    assert [r.status for r in records] == [TrialStatus.SUCCEEDED] * 2
+    told = log.read_text().splitlines()
+    assert len(told) == 1 and told[0].startswith("budget spent with"), "told once"
+    assert told[0] != "budget spent with 0 paused", "told when a paused trial could run"

@@ -117,3 +117,15 @@ class PauseThenResumeLater(PauseOnce):
         self.started = self.n
         if result.trial_id not in self.paused:
             self.paused.append(result.trial_id)
+
+
+class PauseOnceTold(PauseOnce):
+    """PauseOnce that writes to ``log`` when the manager says no new trial can start."""
+
+    def __init__(self, space: Any, *, log: str, **kw: Any) -> None:
+        super().__init__(space, **kw)
+        self.log = log
+
+    def budget_spent(self) -> None:
+        with open(self.log, "a", encoding="utf-8") as f:
+            f.write(f"budget spent with {len(self.paused)} paused\n")
