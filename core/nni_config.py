@@ -102,13 +102,20 @@ for _name in (
 
 #: NNI built-in assessors, by lower-cased name.
 NNI_ASSESSORS: dict[str, _Algo] = {
-    # NNI's Medianstop judges from the first report (start_step 0) as soon as one trial has
-    # completed; hyperloom's median_stop waits for 4 reports and 5 completed trials by default
+    # NNI's Medianstop: the median of completed trials' running averages, judged from the first
+    # report (start_step 0) as soon as one trial has completed; hyperloom's median_stop defaults
+    # to a step-dependent percentile over every ended trial after 5 of them
     "medianstop": _Algo(
         "median_stop",
         "maximize",
         {**_COMMON, "start_step": "start_step"},
-        nni_defaults={"start_step": 1, "n_startup_trials": 1},
+        nni_defaults={
+            "start_step": 1,
+            "n_startup_trials": 1,
+            "reference": "completed",
+            "percentile": 50.0,
+            "percentile_growth": 0.0,
+        },
     ),
     "curvefitting": _Algo(
         "curve_fitting",
@@ -449,8 +456,9 @@ class _Translator:
             new = algo.rename.get(str(k), str(k))
             out[new] = v
             translated.add(new)
+        accepts = _accepted_args(kind, algo.target)
         for k, v in algo.nni_defaults.items():
-            if k not in out:
+            if k not in out and (accepts is None or k in accepts):
                 out[k] = v
                 log.info("%s: %s %s: %s=%r (NNI's default)", self.where, key, name, k, v)
         for k, v in list(out.items()):

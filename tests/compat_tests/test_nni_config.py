@@ -14,6 +14,8 @@ from hyperloom.nni_config import is_nni_config, translate
 
 REPO = Path(__file__).resolve().parents[2]
 SPACE = {"x": {"_type": "uniform", "_value": [0, 1]}}
+# what makes hyperloom's median_stop apply NNI's Medianstop rule
+NNI_MEDIAN = {"reference": "completed", "percentile": 50.0, "percentile_growth": 0.0}
 
 
 def _raw(**kw: Any) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def test_evolution_medianstop_and_unknown_class_args() -> None:
     }
     assert out["assessor"] == {
         "name": "median_stop",
-        "classArgs": {"start_step": 1, "n_startup_trials": 1, "mode": "maximize"},
+        "classArgs": {"start_step": 1, "n_startup_trials": 1, **NNI_MEDIAN, "mode": "maximize"},
     }
     assert any("start_step 0 read as 1" in w for w in warnings)
     assert any("although the tuner uses 'minimize'" in w for w in warnings)
@@ -133,13 +135,21 @@ def test_medianstop_without_class_args_behaves_as_nni_s() -> None:
     out, _ = translate(_raw(assessor={"name": "Medianstop"}), None)
     args = out["assessor"]["classArgs"]
     assert (args["start_step"], args["n_startup_trials"]) == (1, 1)
+    # NNI's rule: the median (not a growing percentile) of completed trials only
+    assert (args["reference"], args["percentile"], args["percentile_growth"]) == (
+        "completed",
+        50.0,
+        0.0,
+    )
     out, _ = translate(_raw(assessor={"name": "Medianstop", "classArgs": {"start_step": 5}}), None)
     assert out["assessor"]["classArgs"]["start_step"] == 5
-    # a hyperloom config keeps hyperloom's defaults
     from hyperloom.registry import load_assessor
 
-    mine = load_assessor("median_stop", mode="maximize")
-    assert (mine.start_step, mine.n_startup_trials) == (4, 5)
+    built = load_assessor("median_stop", **out["assessor"]["classArgs"])
+    assert (built.reference, built.percentile, built.percentile_growth) == ("completed", 50.0, 0.0)
+    # a hyperloom config keeps hyperloom's defaults: it is not translated
+    native = _raw(assessor={"name": "median_stop"})
+    assert translate(native, None) == (native, [])
 
 
 def test_hyperband_becomes_random_with_asha_and_a_budget() -> None:
@@ -238,7 +248,12 @@ def test_example_config_loads_as_nni_wrote_it() -> None:
     cfg = Config.load(path)
     assert cfg.tuner.name == "tpe" and cfg.tuner.class_args == {"mode": "maximize"}
     assert cfg.assessor is not None and cfg.assessor.name == "median_stop"
-    assert cfg.assessor.class_args == {"mode": "maximize", "start_step": 2, "n_startup_trials": 1}
+    assert cfg.assessor.class_args == {
+        "mode": "maximize",
+        "start_step": 2,
+        "n_startup_trials": 1,
+        **NNI_MEDIAN,
+    }
     assert (
         cfg.trial_concurrency == 2
         and cfg.max_trial_number == 12
