@@ -62,7 +62,7 @@ def sample_archs(data: Any, n: int = N_ARCHS, seed: int = 0) -> list[dict[str, A
     return [net.sample(rng) for _ in range(n)]
 
 
-def standalone(seeds: list[int]) -> None:
+def standalone(seeds: list[int], limit: int | None = None) -> None:
     data = common.data()
     archs = sample_archs(data)
     rows: list[dict[str, Any]] = (
@@ -70,7 +70,7 @@ def standalone(seeds: list[int]) -> None:
     )
     if not rows:
         rows = [{"arch": a, "runs": {}} for a in archs]
-    for i, row in enumerate(rows):
+    for i, row in enumerate(rows[:limit]):
         for seed in seeds:
             if str(seed) in row["runs"]:
                 continue
@@ -146,10 +146,15 @@ def table() -> None:
         f"{len(rows)} architectures, standalone = {data['retrain_epochs']}-epoch retraining, "
         f"test acc averaged over seeds {seeds}"
     )
-    if len(seeds) >= 2:
-        a = [r["runs"][seeds[0]]["test_acc"] for r in rows]
-        b = [r["runs"][seeds[1]]["test_acc"] for r in rows]
-        print(f"noise ceiling: tau(seed {seeds[0]}, seed {seeds[1]}) = {kendall_tau(a, b):.3f}")
+    both = [r for r in rows if {"0", "1"} <= set(r["runs"])]
+    if len(both) >= 3:
+        a = [r["runs"]["0"]["test_acc"] for r in both]
+        b = [r["runs"]["1"]["test_acc"] for r in both]
+        sd = statistics.pstdev(x - y for x, y in zip(a, b, strict=True)) / 2**0.5
+        print(
+            f"noise: on the {len(both)} architectures retrained with seeds 0 and 1, "
+            f"tau(seed 0, seed 1) = {kendall_tau(a, b):.3f}; retraining sd {sd:.3f}"
+        )
     final = target(rows)
     print(f"parameter count alone: tau = {kendall_tau([r['params'] for r in rows], final):.3f}")
     if not RESULTS.exists():
@@ -183,12 +188,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--standalone", action="store_true")
     ap.add_argument("--standalone-seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--limit", type=int, default=None, help="--standalone: the first N only.")
     ap.add_argument("--variant", nargs="+", default=[])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--table", action="store_true")
     args = ap.parse_args()
     if args.standalone:
-        standalone(args.standalone_seeds)
+        standalone(args.standalone_seeds, args.limit)
     for name in args.variant:
         for seed in args.seeds:
             out = run_variant(name, seed)
