@@ -65,15 +65,23 @@ class PluginError(UsageError):
     """A plugin is unknown, ambiguous, broken, or was given bad arguments."""
 
 
+_INSTALL = {
+    "torch": "pip install torch==2.13.0 (the CPU build; a plain `pip install torch` pulls a "
+    "multi-GB CUDA build)",
+    "nni": "pip install nni==3.0, best in its own venv (nni pins filelock<3.12)",
+}
+
+
 class MissingDependencyError(HyperloomError):
     """An optional dependency (an extra) is needed but not installed."""
 
     exit_code = 2
 
     def __init__(self, package: str, extra: str, feature: str) -> None:
+        hint = _INSTALL.get(package, f"pip install '.[{extra}]' in the hyperloom clone")
         super().__init__(
             f"{feature} needs the optional package {package!r}, which is not installed. "
-            f"Install it with: pip install 'hyperloom[{extra}]'"
+            f"Install it with: {hint}"
         )
         self.package = package
         self.extra = extra

@@ -150,8 +150,10 @@ class Manager(LineageMixin):
                 targs["constraints"] = cfg.constraints
             if cfg.max_trial_number and _names(cls, "budget") and "budget" not in targs:
                 targs["budget"] = cfg.max_trial_number  # e.g. auto picks its method by it
+        # the NNI adapter's older form named its code directory in classArgs
+        tuner_dir = targs.pop("code_directory", None) or cfg.tuner.code_directory
         self.tuner = registry.load_tuner(
-            cfg.tuner.name, cfg.search_space, code_directory=cfg.tuner.code_directory, **targs
+            cfg.tuner.name, cfg.search_space, code_directory=tuner_dir, **targs
         )
         self._inline_tuner = getattr(type(self.tuner), "inline_calls", False) is True
         if cfg.assessor is not None:
@@ -160,8 +162,9 @@ class Manager(LineageMixin):
             aargs.setdefault("mode", judged.mode)
             index = self.objectives.index(judged)
             self._judged = (index, judged.name) if index > 0 else None
+            assessor_dir = aargs.pop("code_directory", None) or cfg.assessor.code_directory
             self.assessor = registry.load_assessor(
-                cfg.assessor.name, code_directory=cfg.assessor.code_directory, **aargs
+                cfg.assessor.name, code_directory=assessor_dir, **aargs
             )
             self._assess_takes_steps = _accepts(self.assessor.assess, "steps")
             self._assess_takes_metrics = _accepts(self.assessor.assess, "metrics")

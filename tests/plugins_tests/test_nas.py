@@ -189,7 +189,7 @@ def test_bad_architectures_name_the_key(arch: dict[str, object], word: str) -> N
 
 def test_missing_torch_is_a_friendly_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(MissingDependencyError, match=r"hyperloom\[torch\]"):
+    with pytest.raises(MissingDependencyError, match=r"torch==2\.13\.0"):
         build_model({"depth": 1, "width": 4, "layer0_op": "identity"}, (1, 4, 4), 2)
 
 

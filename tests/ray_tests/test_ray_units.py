@@ -31,7 +31,7 @@ def test_importing_the_plugin_does_notimport_ray() -> None:
 
 def test_missing_ray_is_a_missing_dependency_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(MissingDependencyError, match=r"hyperloom\[ray\]"):
+    with pytest.raises(MissingDependencyError, match=r"\.\[ray\]"):
         import_ray()
 
 
