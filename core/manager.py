@@ -113,6 +113,7 @@ class Manager(LineageMixin):
         self._judged: tuple[int, str] | None = None
         self._inline_tuner = False  # a cheap tuner (inline_calls): called on the loop
         self._told_budget_spent = False  # tuner.budget_spent() called (no new trial can start)
+        self._tuner_choice: tuple[str, Any] | None = None  # the last recorded (choice, reason)
         # a named first objective: a report's value is the metric of that name when it has one
         self._first_name = config.objectives[0].name if config.objectives else None
         self.objectives: tuple[Objective, ...] = config.objective_list
@@ -367,6 +368,7 @@ class Manager(LineageMixin):
                         else:
                             got_params = await self.clock.call(self.tuner.suggest, trial_id)
                     params = _suggested_params(got_params)
+                    self._note_tuner_choice()
                 except Exception as e:
                     self._release(trial_id)
                     log.exception("tuner.suggest failed")
@@ -769,6 +771,18 @@ class Manager(LineageMixin):
                 f"trial by hand (its stderr: {self.exp_dir / 'trials' / rt.trial_id / 'stderr.log'}); "
                 f"maxLaunchFailures: 0 turns this check off"
             )
+
+    def _note_tuner_choice(self) -> None:
+        """Records a tuner's explained choice (``auto``: ``choice``, ``reason``) as a
+        ``tuner_choice`` event when it changes, for ``status`` and the dashboard."""
+        choice = getattr(self.tuner, "choice", None)
+        reason = getattr(self.tuner, "reason", None)
+        if not isinstance(choice, str) or (choice, reason) == self._tuner_choice:
+            return
+        self._tuner_choice = (choice, reason)
+        self.store.add_event(
+            "tuner_choice", None, {"choice": choice, "reason": reason}, self.clock.now()
+        )
 
     def _algo_failed(self, what: str, trial_id: str) -> None:
         """Logs a tuner/assessor hook that raised: the traceback once per hook, then at debug."""

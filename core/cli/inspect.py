@@ -227,6 +227,13 @@ def status(
         msg = view.reader.experiment().get("message")
         if msg:
             lines.append(f"[bold]message[/]  {msg}")
+        chosen = view.reader.events(kind="tuner_choice")
+        if chosen:  # a tuner that explains its choice (auto)
+            from rich.markup import escape
+
+            last = chosen[-1]["payload"]
+            why = f": {last['reason']}" if last.get("reason") else ""
+            lines.append(f"[bold]tuner[/]    {escape(str(last.get('choice')))}{escape(why)}")
         total = sum(counts.values())
         parts = [f"{_styled(k)} {v}" for k, v in counts.items() if v]
         lines.append(f"[bold]trials[/]   {total}" + (f"  ({', '.join(parts)})" if parts else ""))
