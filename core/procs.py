@@ -201,7 +201,10 @@ def _plan(pgid: int, pids: Iterable[ProcRef | int]) -> set[ProcRef]:
         ref = proc_ref(item) if isinstance(item, int) else item
         if ref is not None:
             refs.add(ref)
-    # what the members of the group have forked since the last snapshot, too
+    # what the members of the group, and the recorded processes (daemons), have forked since
+    # the last snapshot, too
+    for ref in list(refs):
+        refs |= snapshot_descendants(ref.pid, ref.create_time)
     for pid in group_members(pgid):
         refs |= snapshot_descendants(pid)
     return refs
@@ -211,6 +214,8 @@ def _sweep(pgid: int, refs: set[ProcRef], marker: Mapping[str, str] | None) -> s
     strays = {r for r in refs if r.process() is not None}
     if marker:
         strays |= find_marked(marker)
+    for ref in list(strays):
+        strays |= snapshot_descendants(ref.pid, ref.create_time)
     for pid in group_members(pgid):
         strays |= snapshot_descendants(pid)
     _signal_group(pgid, signal.SIGKILL)

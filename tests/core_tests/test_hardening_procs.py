@@ -253,9 +253,11 @@ def test_cli_stop_and_ctrl_c_leave_no_daemon_behind(tmp_path: Path, how: str) ->
 
 def test_a_daemon_adopted_before_the_manager_is_killed_is_ended_by_resume(tmp_path: Path) -> None:
     """kill -9 of the manager after it adopted a trial's daemon (empty environment, so no marker
-    finds it): the record it left lets the resumed manager end it."""
+    finds it): the record it left lets the resumed manager end it, and the daemon's own workers
+    (children of the daemon, not of the manager) with it. The trials hold 5 s, so they are still
+    running to be re-attached, and their daemons are not yet ended by their own trial's end."""
     proc = subprocess.Popen(
-        [*HYPERLOOM, "run", str(_config(tmp_path, 0.5, 3))],
+        [*HYPERLOOM, "run", str(_config(tmp_path, 5.0, 3))],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
