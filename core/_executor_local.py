@@ -101,6 +101,7 @@ class _Trial:
     killed: bool = False
     kill_grace: float = float("inf")  # the grace of the last kill (0: escalated)
     next_check: float = 0.0
+    stage: str = ""  # where `_finish` is, for the log when a kill's wait runs out
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -507,6 +508,7 @@ class LocalExecutor(Executor):
         try:
             # what the trial left running in its group (or recorded outside it) goes too
             leftovers = False
+            trial.stage = f"exited ({code}); looking for what it left running"
             if _group_exists(trial.pgid) or trial.known:  # one syscall in the common case
                 leftovers = await asyncio.to_thread(
                     lambda: (
@@ -517,9 +519,12 @@ class LocalExecutor(Executor):
             # a trial killed without grace (an escalated stop) leaves nothing to wait for either
             wait = min(self._exit_grace, trial.kill_grace)
             if leftovers:
+                trial.stage = "exited; ending the processes it left in its group"
                 logger.info("trial %s exited leaving processes behind; ending them", tid)
                 await aterminate_tree(trial.pgid, pids=trial.known, grace=wait)
+            trial.stage = "exited; ending the daemons it left"
             await self._end_orphans(trial, grace=wait)  # daemons that left the group
+            trial.stage = "exited; draining its channel"
             if self._server is not None:
                 await self._server.drain(tid, self._drain)
                 self._server.unregister(tid)
@@ -613,10 +618,21 @@ class LocalExecutor(Executor):
             )
             if trial.popen is None or trial.pidfd is None:
                 self._on_exit(trial)  # not our child, or no pidfd: look now
-        try:
-            await asyncio.wait_for(trial.done.wait(), timeout=self._exit_grace + self._drain + 5)
-        except TimeoutError:
-            logger.warning("trial %s: no exit seen after kill; recording it as lost", trial_id)
+        # The pidfd wakes `_on_exit`; polling here as well makes a missed or early wake-up (an
+        # exit that `Popen.poll` did not yet report) cost one slice, not the whole wait.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._exit_grace + self._drain + 5
+        while not trial.done.is_set() and loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(trial.done.wait(), timeout=0.25)
+            if not trial.finishing:
+                self._on_exit(trial)
+        if not trial.done.is_set():
+            logger.warning(
+                "trial %s: no exit seen after kill (%s); recording it as lost",
+                trial_id,
+                trial.stage or "the process did not end",
+            )
             self._unwatch(trial)
             if not trial.finishing:
                 trial.finishing = True
