@@ -38,7 +38,12 @@ from hyperloom.plugins.nas._spos import tuner_search, within_free_cap
 
 torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
-METHODS = ("spos", "spos_cap", "enas", "enas_cap", "darts")
+METHODS = (
+    "spos", "spos_cap", "enas", "enas_cap", "darts",
+    "spos_sc", "spos_sc_size", "enas_sc", "enas_sc_cap",
+)  # fmt: skip
+#: Size-calibrated variants (``*_sc``): random cells retrained inside the search budget
+N_CALIB = 8
 MAX_FREE = 2  # DARTS's default collapse cap (max_skip), applied to the *_cap searches
 N_RANDOM = 5
 
@@ -51,9 +56,10 @@ def retrain(arch: dict[str, Any], data: Any, seed: int, epochs: int) -> dict[str
     return {**scores, "wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}
 
 
-def fidelity(net: Supernet, data: Any) -> dict[str, Any]:
+def fidelity(net: Supernet, data: Any, calib: dict[str, Any] | None = None) -> dict[str, Any]:
     """Kendall's tau between this supernet's inherited accuracies and the standalone ones of
-    fidelity.py's 50 architectures (when fidelity_standalone.json exists)."""
+    fidelity.py's 50 architectures (when fidelity_standalone.json exists); with the search's
+    size calibration, also the tau of its calibrated score (``tau_score``)."""
     path = HERE / "fidelity_standalone.json"
     if not path.exists():
         return {}
@@ -62,7 +68,15 @@ def fidelity(net: Supernet, data: Any) -> dict[str, Any]:
     inherited = [evaluate_inherited(net, r["arch"], data) for r in rows]
     seeds = sorted(set.intersection(*(set(r["runs"]) for r in rows)))
     final = [statistics.mean(r["runs"][s]["test_acc"] for s in seeds) for r in rows]
-    return {"tau": kendall_tau(inherited, final), "tau_archs": len(rows)}
+    out = {"tau": kendall_tau(inherited, final), "tau_archs": len(rows)}
+    if calib is not None:
+        size = [r["params"] for r in rows]  # the calibrations here use the parameter count
+        score = [
+            calib["w_acc"] * a + calib["w_size"] * float(np.log(p))
+            for a, p in zip(inherited, size, strict=True)
+        ]
+        out["tau_score"] = kendall_tau(score, final)
+    return out
 
 
 def run_seed(
@@ -89,17 +103,26 @@ def run_seed(
     for method in (m for m in methods if m != "random_cap"):
         torch.manual_seed(seed)
         net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
-        opts = {**common.DEFAULTS[method], "max_free": MAX_FREE if method == "enas" else None}
-        if method == "darts":
+        base = method.removesuffix("_sc")
+        opts = {**common.DEFAULTS[base], "max_free": MAX_FREE if base == "enas" else None}
+        if base == "darts":
             opts.pop("max_free")
+        if method.endswith("_sc"):
+            opts.update(size_calibration=N_CALIB, calibration_epochs=epochs)
         w0, c0 = time.perf_counter(), time.process_time()
-        res = one_shot_search(method, net, data, epochs=common.EPOCHS[method], seed=seed, **opts)
+        res = one_shot_search(base, net, data, epochs=common.EPOCHS[base], seed=seed, **opts)
         search = {"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}
         found = {method: (res.arch, res.val_acc, res.notes)}
-        if method == "enas":  # the uncapped pick: the best of the first n_candidates samples
+        if base == "enas":  # the uncapped pick: the best of the first n_candidates samples
             n = int(opts["n_candidates"])
-            acc, arch = max(((a, x) for x, a in res.evaluations[:n]), key=lambda t: t[0])
-            found = {"enas": (arch, acc, res.notes), "enas_cap": found["enas"]}
+            ranks = res.scores[:n] if res.scores else [a for _, a in res.evaluations[:n]]
+            i_best = int(np.argmax(ranks))
+            arch, acc = res.evaluations[i_best]
+            found = {method: (arch, acc, res.notes), f"{method}_cap": found[method]}
+        if method == "spos_sc":  # the control: the largest of the cells the search evaluated
+            sizes = [net.extract(a, inherit=False).num_parameters() for a, _ in res.evaluations]
+            arch, acc = res.evaluations[int(np.argmax(sizes))]
+            found["spos_sc_size"] = (arch, acc, ["largest evaluated cell by parameter count"])
         if method == "spos":  # the same supernet searched again under the cap
             capped = SearchResult("spos", res.arch, 0.0)
             c1 = time.process_time()
@@ -110,16 +133,17 @@ def run_seed(
             )  # fmt: skip
             found["spos_cap"] = (capped.arch, capped.val_acc, capped.notes)
             extra_cpu = time.process_time() - c1
-        tau = fidelity(net, data) if method != "darts" else {}
+        tau = fidelity(net, data, res.calibration) if method != "darts" else {}
         for name, (arch, acc, notes) in found.items():
             scores = retrain(arch, data, seed, epochs)
             cpu = search["cpu"] - (extra_cpu if method == "spos" and name == "spos" else 0.0)
             out["methods"][name] = {
                 "arch": arch, "inherited_acc": acc, "notes": notes,
                 "search_wall": search["wall"], "search_cpu": cpu, **scores,
-                "options": {"epochs": common.EPOCHS[method], **opts,
+                "options": {"epochs": common.EPOCHS[base], **opts,
                             "max_free": MAX_FREE if name.endswith("_cap") else None},
                 "supernet_acc": [h["supernet_acc"] for h in res.history], **tau,
+                "calibration": res.calibration,
             }  # fmt: skip
             print(name, out["methods"][name]["test_acc"], search, flush=True)
         save(out)
@@ -174,7 +198,11 @@ def summarize(exclude: list[str], out_name: str) -> None:
         if not rows:
             continue
         accs, rand, beats, multi, sw, sc, rw, capped = [], [], 0, [], [], [], [], 0
-        taus = [r["methods"][method]["tau"] for r in rows if "tau" in r["methods"][method]]
+        taus = [
+            r["methods"][method].get("tau_score", r["methods"][method].get("tau"))
+            for r in rows
+            if "tau" in r["methods"][method]
+        ]  # the calibrated variants: the tau of the score they rank by
         pool_best: list[float] = []
         rand_cap: list[float] = []
         beats_cap = 0
@@ -241,7 +269,9 @@ def main() -> None:
     ap.add_argument("--retrain-epochs", type=int, default=4)
     ap.add_argument(
         "--methods", nargs="+", default=["spos", "random_cap", "enas", "darts"],
-        help="spos also gives spos_cap, enas also enas_cap; random_cap: the capped control.",
+        help="spos also gives spos_cap, enas also enas_cap; random_cap: the capped control; "
+        "spos_sc / enas_sc: size-calibrated (spos_sc also gives spos_sc_size, enas_sc "
+        "enas_sc_cap).",
     )  # fmt: skip
     ap.add_argument("--summarize", action="store_true")
     ap.add_argument(

@@ -47,6 +47,9 @@ def enas_search(
     n_candidates: int = 20,
     warmup_paths: int = 0,
     max_free: int | None = None,
+    size_calibration: int = 0,
+    calibration_epochs: int = 4,
+    size_metric: str = "params",
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -68,6 +71,13 @@ def enas_search(
             :func:`~hyperloom.plugins.nas._spos.within_free_cap`): after the ``n_candidates``
             policy samples, up to ``n_candidates`` more that obey the cap are validated (from at
             most ``50 * n_candidates`` draws) and the best of those is kept.
+        size_calibration: When > 0, this many random cells are retrained from scratch for
+            ``calibration_epochs`` before the search (which pays for them); at the end of the
+            warm-up a score ``w_acc * acc + w_size * log(size)`` is fitted on them
+            (:class:`~hyperloom.plugins.nas._calibrate.SizeCalibration`) and the controller's
+            reward is that score of its batch accuracy; at the end it is refitted on the trained
+            supernet and the candidates are ranked by it. ``size_metric``: ``"params"`` or
+            ``"flops"``.
         seed: Seeds everything.
         max_seconds: Stop training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)``; True stops training.
@@ -85,6 +95,25 @@ def enas_search(
     warm = max(0, min(int(warmup_paths), epochs))
     if warm:
         result.notes.append(f"{warm} epochs of fair path sampling before the controller")
+    calib = None
+    if size_calibration > 0:
+        from hyperloom.plugins.nas._calibrate import SizeCalibration
+
+        calib = SizeCalibration(
+            supernet, data, n_cells=size_calibration, epochs=calibration_epochs,
+            metric=size_metric, seed=seed, lr=lr, batch_size=batch_size,
+        )  # fmt: skip
+        if warm == 0:
+            calib.fit(data)
+
+    def epoch_done(epoch: int, metrics: dict[str, float]) -> bool | None:
+        if calib is not None and warm and epoch == warm - 1:
+            calib.fit(data)  # the controller's reward from here on
+            result.notes.append("warm-up " + calib.describe())
+        return on_epoch(epoch, metrics) if on_epoch is not None else None
+
+    def value(arch: dict[str, Any], acc: float) -> float:
+        return acc if calib is None else calib.score(arch, acc)
 
     def sampler() -> dict[str, Any]:
         state["i"] = int(state["i"]) + 1
@@ -100,22 +129,29 @@ def enas_search(
         )
         with torch.no_grad():
             acc = float((supernet(x_va[idx], arch).argmax(1) == y_va[idx]).float().mean())
-        ctl.observe(tuner_loop_result(f"s{state['i']}", dict(state["params"]), acc))
+        reward = value(arch, acc)
+        ctl.observe(tuner_loop_result(f"s{state['i']}", dict(state["params"]), reward))
 
     train_single_path(
         supernet, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         seed=seed, sampler=sampler, sampler_from=warm, sampling="fair", after_step=after_step,
-        on_epoch=on_epoch, max_seconds=max_seconds, result=result,
+        on_epoch=epoch_done, max_seconds=max_seconds, result=result,
     )  # fmt: skip
-    best: tuple[float, dict[str, Any]] | None = None
+    if calib is not None:
+        calib.fit(data)
+        result.notes.append(calib.describe())
+    best: tuple[float, dict[str, Any], float] | None = None
     for _ in range(n_candidates):
         arch = sampler()
         acc = evaluate_inherited(supernet, arch, data, n_val=500)
         result.evaluations.append((arch, acc))
-        if best is None or acc > best[0]:
-            best = (acc, arch)
+        v = value(arch, acc)
+        if calib is not None:
+            result.scores.append(v)
+        if best is None or v > best[0]:
+            best = (v, arch, acc)
     if max_free is not None:
-        capped: tuple[float, dict[str, Any]] | None = None
+        capped: tuple[float, dict[str, Any], float] | None = None
         found = 0
         for _ in range(50 * n_candidates):
             if found >= n_candidates:
@@ -126,14 +162,19 @@ def enas_search(
             found += 1
             acc = evaluate_inherited(supernet, arch, data, n_val=500)
             result.evaluations.append((arch, acc))
-            if capped is None or acc > capped[0]:
-                capped = (acc, arch)
+            v = value(arch, acc)
+            if calib is not None:
+                result.scores.append(v)
+            if capped is None or v > capped[0]:
+                capped = (v, arch, acc)
         result.notes.append(f"cap {max_free}: {found} policy samples within it")
         if capped is not None:
             best = capped
         else:
             result.notes.append("no policy sample within the cap: kept the uncapped best")
     if best is not None:
-        result.arch, result.val_acc = best[1], best[0]
+        result.arch, result.val_acc = best[1], best[2]
+    if calib is not None:
+        result.calibration = calib.as_dict()
     result.seconds = time.perf_counter() - start
     return result

@@ -45,6 +45,11 @@ class SearchResult:
         seconds: Wall time of the whole search.
         notes: Events worth knowing (the skip guard stopping DARTS, ...).
         evaluations: Architectures evaluated with inherited weights, with their accuracy.
+        scores: When the search ranked by a calibrated score rather than the raw accuracy
+            (``size_calibration``), that score per evaluation, in the same order.
+        calibration: The size calibration, when one was used: ``w_acc``, ``w_size``,
+            ``metric``, ``archs``, ``standalone`` (their retrained validation accuracy),
+            ``inherited``, ``sizes``, ``cpu_seconds``.
     """
 
     method: str
@@ -54,6 +59,8 @@ class SearchResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     evaluations: list[tuple[dict[str, Any], float]] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None
 
 
 def tensors(data: Dataset) -> tuple[torch.Tensor, ...]:

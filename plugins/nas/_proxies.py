@@ -22,7 +22,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["CurveExtrapolator", "fit_size_beta", "kendall_tau", "size_corrected"]
+__all__ = [
+    "CurveExtrapolator",
+    "fit_size_beta",
+    "fit_size_calibration",
+    "kendall_tau",
+    "size_corrected",
+]
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
@@ -62,6 +68,41 @@ def fit_size_beta(early: Sequence[float], final: Sequence[float], sizes: Sequenc
     if denom == 0.0:
         return 0.0
     return float(x @ ((f - e) - (f - e).mean()) / denom)
+
+
+def fit_size_calibration(
+    early: Sequence[float],
+    final: Sequence[float],
+    sizes: Sequence[float],
+    ridge: float = 0.1,
+) -> tuple[float, float]:
+    """Weights ``(w_early, w_size)`` of the score ``w_early * early + w_size * log(size)`` that
+    best predicts ``final`` (ridge least squares on standardised features, ``ridge`` times the
+    number of points as the penalty), for ranking: the constant is dropped.
+
+    Unlike :func:`fit_size_beta` the early reward's weight is fitted too, which matters when the
+    early reward (an inherited-weight accuracy) is on another scale than the final one and only
+    weakly related to it. When the fitted weight of the early reward is negative the fit is
+    redone on size alone (a few noisy points must not make the score punish accuracy); the
+    size weight keeps its sign.
+    """
+    e, f, s = (np.asarray(v, float) for v in (early, final, sizes))
+    if not (e.shape == f.shape == s.shape) or e.size < 2 or np.any(s <= 0):
+        raise ValueError("fit_size_calibration: at least 2 matching points, sizes positive")
+    ls = np.log(s)
+    sd_e, sd_s = float(e.std()), float(ls.std())
+    z = np.column_stack([
+        (e - e.mean()) / sd_e if sd_e > 0 else np.zeros_like(e),
+        (ls - ls.mean()) / sd_s if sd_s > 0 else np.zeros_like(ls),
+    ])  # fmt: skip
+    y = f - f.mean()
+    lam = ridge * e.size
+    w = np.linalg.solve(z.T @ z + lam * np.eye(2), z.T @ y)
+    if w[0] < 0:  # refit on size alone rather than keep a size weight fitted next to it
+        w = np.array([0.0, float(z[:, 1] @ y) / (float(z[:, 1] @ z[:, 1]) + lam)])
+    w_e = float(w[0]) / sd_e if sd_e > 0 else 0.0
+    w_s = float(w[1]) / sd_s if sd_s > 0 else 0.0
+    return w_e, w_s
 
 
 class CurveExtrapolator:

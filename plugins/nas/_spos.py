@@ -179,18 +179,21 @@ def tuner_search(
     bn_batches: int = 2,
     tuner_args: Mapping[str, Any] | None = None,
     feasible: Callable[[dict[str, Any]], bool] | None = None,
+    score: Callable[[dict[str, Any], float], float] | None = None,
     result: SearchResult,
 ) -> None:
     """Searches the trained supernet with a registered tuner whose evaluations are inherited-
     weight validations; the best evaluated architecture goes into ``result``.
 
     With ``feasible``, suggestions it refuses are observed with accuracy 0 without being
-    evaluated and do not count towards ``n_evals`` (at most ``50 * n_evals`` suggestions)."""
+    evaluated and do not count towards ``n_evals`` (at most ``50 * n_evals`` suggestions).
+    With ``score(arch, acc)``, the tuner observes (and the best is chosen by) that score instead
+    of the raw accuracy (a refused suggestion then gets the lowest score seen so far)."""
     from hyperloom.registry import load_tuner
 
     space = arch_space(supernet)
     t = load_tuner(tuner, space, mode="maximize", seed=seed, **dict(tuner_args or {}))
-    best: tuple[float, dict[str, Any]] | None = None
+    best: tuple[float, dict[str, Any], float] | None = None
     t0 = time.perf_counter()
     refused = 0
     for i in range(50 * n_evals):
@@ -201,16 +204,20 @@ def tuner_search(
             break  # exhausted (FINISHED) or "not now" with nothing running
         arch = {**params, **supernet.fixed}
         if feasible is not None and not feasible(arch):
-            t.observe(tuner_loop_result(f"e{i}", params, 0.0))
+            worst = min(result.scores) if score is not None and result.scores else 0.0
+            t.observe(tuner_loop_result(f"e{i}", params, worst))
             refused += 1
             continue
         acc = evaluate_inherited(supernet, arch, data, n_val=n_val, bn_batches=bn_batches)
-        t.observe(tuner_loop_result(f"e{i}", params, acc))
+        value = acc if score is None else score(arch, acc)
+        t.observe(tuner_loop_result(f"e{i}", params, value))
         result.evaluations.append((arch, acc))
-        if best is None or acc > best[0]:
-            best = (acc, arch)
+        if score is not None:
+            result.scores.append(value)
+        if best is None or value > best[0]:
+            best = (value, arch, acc)
     if best is not None:
-        result.arch, result.val_acc = best[1], best[0]
+        result.arch, result.val_acc = best[1], best[2]
     result.notes.append(
         f"{tuner}: {len(result.evaluations)} inherited-weight evaluations in "
         f"{time.perf_counter() - t0:.2f}s"
@@ -235,6 +242,9 @@ def spos_search(
     bn_batches: int = 2,
     n_val: int | None = 500,
     max_free: int | None = None,
+    size_calibration: int = 0,
+    calibration_epochs: int = 4,
+    size_metric: str = "params",
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -256,17 +266,33 @@ def spos_search(
         max_free: Search only cells that DARTS's derivation with ``max_skip=max_free`` could
             give (:func:`within_free_cap`: no "zero", at most this many parameter-free ops);
             None searches everything.
+        size_calibration: When > 0, this many random cells are retrained from scratch for
+            ``calibration_epochs`` (inside the search, which pays for them) and the evolution
+            ranks by ``w_acc * inherited_acc + w_size * log(size)`` fitted on them
+            (:class:`~hyperloom.plugins.nas._calibrate.SizeCalibration`) instead of the raw
+            inherited accuracy; ``size_metric`` is ``"params"`` or ``"flops"``.
         seed: Seeds everything.
         max_seconds: Stop supernet training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)`` during training; True stops training.
     """
     start = time.perf_counter()
     result = SearchResult("spos", supernet.sample(np.random.default_rng(seed)), 0.0)
+    calib = None
+    if size_calibration > 0:
+        from hyperloom.plugins.nas._calibrate import SizeCalibration
+
+        calib = SizeCalibration(
+            supernet, data, n_cells=size_calibration, epochs=calibration_epochs,
+            metric=size_metric, seed=seed, lr=lr, batch_size=batch_size,
+        )  # fmt: skip
     train_single_path(
         supernet, data, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         seed=seed, sampling=sampling, warmup_epochs=warmup_epochs, on_epoch=on_epoch,
         max_seconds=max_seconds, result=result,
     )  # fmt: skip
+    if calib is not None:
+        calib.fit(data, n_val=n_val, bn_batches=bn_batches)
+        result.notes.append(calib.describe())
     args: dict[str, Any] = {}
     if tuner == "evolution":
         pop = max(2, min(population_size, n_evals))
@@ -275,6 +301,9 @@ def spos_search(
         supernet, data, tuner=tuner, n_evals=n_evals, seed=seed, n_val=n_val,
         bn_batches=bn_batches, tuner_args=args, result=result,
         feasible=None if max_free is None else lambda a: within_free_cap(supernet, a, max_free),
+        score=None if calib is None else calib.score,
     )  # fmt: skip
+    if calib is not None:
+        result.calibration = calib.as_dict()
     result.seconds = time.perf_counter() - start
     return result
