@@ -143,10 +143,17 @@ class ModelOptions(SchedulerOptions):
             "good" share to hold ``d + 1`` points (``ceil((d + 1) / good_share)``, ``d`` the
             number of parameters; see the scheduler's docstring), and at least ``2 (d + 1)``.
         random_fraction: Share of new configurations drawn at random anyway.
+        novelty: How far from every configuration tried so far a model's suggestion must be,
+            as a share of the median nearest-neighbour distance among the random draws (0: no
+            check). A suggestion closer than that is asked again (up to 3 times, the rejected
+            points shown to the model as pending), then replaced by a random draw: a level's
+            model that has collapsed onto one good configuration cannot fill the budget with
+            its near-copies.
     """
 
     min_points: int | None = None
     random_fraction: float = 1 / 3
+    novelty: float = 0.5
 
     def checked(self, who: str) -> ModelOptions:
         out = super().checked(who)
@@ -157,18 +164,21 @@ class ModelOptions(SchedulerOptions):
                 f"{who}: min_points must be an integer >= 2, got {mp!r}; fix classArgs.min_points"
             )
         rf = _fraction(who, "random_fraction", self.random_fraction, closed=True)
-        return dataclasses.replace(out, random_fraction=rf)
+        nov = _number(who, "novelty", self.novelty, minimum=0.0)
+        return dataclasses.replace(out, random_fraction=rf, novelty=nov)
 
 
 @dataclass(frozen=True, kw_only=True)
 class BOHBOptions(ModelOptions):
-    """``bohb``'s options.
+    """``bohb``'s options (one bracket, i.e. asynchronous successive halving, by default; ``brackets:
+    null`` for every Hyperband bracket).
 
     Attributes:
         gamma: Share of a level's trials its TPE calls good (BOHB's 15%).
         n_candidates: Candidates the TPE scores per suggestion.
     """
 
+    brackets: int | None = 1
     gamma: float = 0.15
     n_candidates: int = 64
 

@@ -37,6 +37,7 @@ from hyperloom.types import Report, TrialResult, TrialStatus
 __all__ = ["BOHBScheduler", "LevelModelScheduler"]
 
 _KEPT = (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED)
+_NOVELTY_TRIES = 3  # model suggestions asked before a near-copy is replaced by a random draw
 
 
 class LevelModelScheduler(HyperbandScheduler):
@@ -83,6 +84,9 @@ class LevelModelScheduler(HyperbandScheduler):
         else:
             self.min_points = opts.min_points
         self.random_fraction = opts.random_fraction
+        self.novelty = opts.novelty
+        self._rows: dict[str, np.ndarray] = {}  # unit-scaled rows of the tried configurations
+        self._spacing: dict[int, float] = {}  # n -> median NN distance of n random draws
         self._models: dict[float, BaseTuner] = {}
         self._at_level: dict[float, dict[str, float]] = {}
         levels = {lvl for lad in self._ladders for lvl in lad.levels} | {self.max_resource}
@@ -138,6 +142,60 @@ class LevelModelScheduler(HyperbandScheduler):
         ready = [lvl for lvl, v in self._at_level.items() if len(v) >= self.min_points]
         return max(ready) if ready else None
 
+    # -- novelty: a model suggestion must not be a near-copy of a tried configuration ----------
+
+    def _unit(self, params: dict[str, Any]) -> np.ndarray:
+        """``params`` as a row with numeric dimensions scaled to [0, 1] (by the prior width
+        where unbounded); categorical dimensions keep their option index."""
+        enc = self._encoder
+        row = enc.encode(params)
+        num = ~enc.is_cat
+        row[num] = (row[num] - np.where(enc.bounded[num], enc.low[num], 0.0)) / enc.prior_sigma[num]
+        return row
+
+    def _distances(self, row: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Distance from ``row`` to each of ``rows``: Euclidean over numeric dimensions plus 1
+        per differing option (and per dimension active in only one of the two)."""
+        cat = self._encoder.is_cat
+        a_nan, b_nan = np.isnan(row), np.isnan(rows)
+        one = a_nan ^ b_nan
+        both = a_nan & b_nan
+        diff = np.where(both | one, 0.0, rows - row)
+        sq = np.where(cat, (diff != 0).astype(float), diff**2) + one
+        return np.asarray(np.sqrt(sq.sum(axis=1)), dtype=float)
+
+    def _tried_rows(self) -> np.ndarray:
+        for tid, st in self._trials.items():
+            if st.params and tid not in self._rows:
+                self._rows[tid] = self._unit(st.params)
+        return np.array(list(self._rows.values())) if self._rows else np.empty((0, 0))
+
+    def _random_spacing(self, n: int) -> float:
+        """The median nearest-neighbour distance among ``n`` random draws of the space (a fixed
+        sample per ``n``, so it is a pure function of the seed and ``n``)."""
+        key = 1 << max(1, (n - 1).bit_length())  # one sample per power of two
+        got = self._spacing.get(key)
+        if got is None:
+            rng = np.random.default_rng([self._entropy, 4243, key])
+            rows = np.array([self._unit(self.space.sample(rng)) for _ in range(key)])
+            nn = []
+            for i in range(key):
+                d = self._distances(rows[i], np.delete(rows, i, axis=0))
+                nn.append(float(d.min()))
+            got = self._spacing[key] = float(np.median(nn))
+        return got
+
+    def _too_close(self, params: dict[str, Any]) -> bool:
+        """Whether ``params`` lies nearer a tried configuration than ``novelty`` times the
+        spacing random search would have at this many points."""
+        if self.novelty <= 0:
+            return False
+        rows = self._tried_rows()
+        if len(rows) < 2:
+            return False
+        nearest = float(self._distances(self._unit(params), rows).min())
+        return nearest < self.novelty * self._random_spacing(len(rows))
+
     def _new_params(self, trial_id: str, rng: np.random.Generator) -> dict[str, Any] | None:
         self.last_level = None
         level = self.model_level()
@@ -151,14 +209,22 @@ class LevelModelScheduler(HyperbandScheduler):
             if t not in done and t != trial_id and self._trials[t].params
         }
         model.history.pending = pending  # pending at this level: its constant liar
+        got: dict[str, Any] | None = None
         try:
-            got = model.suggest(trial_id)
+            for attempt in range(_NOVELTY_TRIES):
+                ask = trial_id if attempt == 0 else f"{trial_id}~{attempt}"
+                cand = model.suggest(ask)  # a rejected one stays pending: the next moves away
+                if cand is None or (self._seen.finite and dict(cand) in self._seen):
+                    break  # the model ran out of points nobody tried
+                if not self._too_close(dict(cand)):
+                    got = dict(cand)
+                    break
         finally:
             model.history.pending.clear()
-        if got is None or (self._seen.finite and dict(got) in self._seen):
-            return self._random_params(rng)  # the model ran out of points nobody tried
+        if got is None:
+            return self._random_params(rng)
         self.last_level = level
-        return dict(got)
+        return got
 
 
 class BOHBScheduler(LevelModelScheduler):

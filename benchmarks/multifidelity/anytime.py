@@ -24,6 +24,12 @@ Usage::
 
     .venv/bin/python benchmarks/multifidelity/anytime.py --seeds 20 --processes 2
     .venv/bin/python benchmarks/multifidelity/anytime.py --seeds 3 --dataset digits --method bohb
+
+Caching: the ``--json`` file is a cache. A run (dataset, method, seed, budget) already in it is
+not run again; new runs are added to it one by one as they end (so an interrupted run resumes
+where it stopped), and the table is printed over every cached run of the selected datasets and
+methods. ``--fresh`` drops the cached runs of the selected methods on the selected datasets
+first (after a change of a method's defaults).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import math
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +72,10 @@ def make(name: str, problem: Problem, seed: int) -> Method:
         from hyperloom.tuners.bohb import BOHBScheduler
 
         return Scheduler(BOHBScheduler(space, **common))
+    if name == "bohb-hb":  # every Hyperband bracket (bohb's default before session 5)
+        from hyperloom.tuners.bohb import BOHBScheduler
+
+        return Scheduler(BOHBScheduler(space, brackets=None, **common))
     if name in ("bohb-asha", "bohb-asha-promotion"):
         from hyperloom.tuners.bohb import BOHBScheduler
 
@@ -106,6 +116,7 @@ METHODS = [
     "hyperband",
     "asha-promotion",
     "bohb",
+    "bohb-hb",
     "bohb-asha",
     "bohb-asha-promotion",
     "asha_gp",
@@ -129,6 +140,7 @@ def run_one(job: tuple[str, str, int, float]) -> dict[str, Any]:
         "data": data,
         "method": method,
         "seed": seed,
+        "budget": budget,
         "regret_epochs": regret_at(problem, trace, [f * epochs for f in FRACTIONS]),
         "regret_time": regret_at(problem, trace, [f * horizon for f in FRACTIONS], by="seconds"),
         "trials": trace.n_trials,
@@ -179,38 +191,70 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", action="append", help="digits, mnist1d, fashion")
     parser.add_argument("--method", action="append", help=f"any of {METHODS}")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--json", type=Path, default=OUT)
+    parser.add_argument("--json", type=Path, default=OUT, help="the cache and the results")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop the cached runs of the selected methods"
+    )
     args = parser.parse_args(argv)
     datasets = args.dataset or available()
     methods = args.method or METHODS
     if "dehb" in methods and not (Path(__file__).with_name(".venv-dehb") / "dehb").is_dir():
         print("dehb skipped: pip install --target benchmarks/multifidelity/.venv-dehb dehb==0.1.2")
         methods = [m for m in methods if m != "dehb"]
+    cached: list[dict[str, Any]] = []
+    if args.json.exists():
+        old = json.loads(args.json.read_text())
+        file_budget = float(old.get("args", {}).get("budget", args.budget))
+        for r in old["rows"]:
+            r.setdefault("budget", file_budget)
+        cached = old["rows"]
+    if args.fresh:
+        cached = [r for r in cached if not (r["data"] in datasets and r["method"] in methods)]
+    have = {(r["data"], r["method"], r["seed"], float(r["budget"])) for r in cached}
     jobs = [
         (d, m, s, args.budget)
         for d in datasets
         for m in methods
         for s in range(args.seed_start, args.seed_start + args.seeds)
+        if (d, m, s, float(args.budget)) not in have
     ]
+    meta = {"args": vars(args) | {"json": str(args.json)}}
+
+    def save() -> None:
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta | {"rows": cached}))
+        tmp.replace(args.json)
+
+    print(f"{len(have)} runs cached in {args.json.name}, {len(jobs)} to run", flush=True)
     t0 = time.perf_counter()
-    if args.processes > 1:
+    if args.processes > 1 and jobs:
         with ProcessPoolExecutor(args.processes) as pool:
-            rows = list(pool.map(run_one, jobs, chunksize=1))
+            futures = [pool.submit(run_one, j) for j in jobs]
+            for fut in as_completed(futures):
+                cached.append(fut.result())
+                save()
     else:
-        rows = [run_one(j) for j in jobs]
+        for j in jobs:
+            cached.append(run_one(j))
+            save()
     print(f"{len(jobs)} runs in {time.perf_counter() - t0:.0f} s\n")
+    rows = [r for r in cached if float(r["budget"]) == float(args.budget)]
     for d in datasets:
         problem = Problem(d)
         print(
             f"{d}: {len(problem.rows)} recorded configs x {problem.n_epochs} epochs, best final "
             f"{problem.best:.4f}; budget {args.budget:g} x {problem.n_epochs} epochs, "
-            f"{WORKERS} workers, median regret over {args.seeds} seeds"
+            f"{WORKERS} workers, median regret over the cached seeds"
         )
         fr = " ".join(f"{f:>6.0%}" for f in FRACTIONS)
-        head = f"{'method':22s} | epochs: {fr} | wall time: {fr} | match HB | trials | assess"
+        head = (
+            f"{'method  (seeds)':25s} | epochs: {fr} | wall time: {fr} | match HB | trials | assess"
+        )
         print(head + "\n" + "-" * len(head))
         for m in methods:
             mine = [r for r in rows if r["data"] == d and r["method"] == m]
+            if not mine:
+                continue
             re = [_median([r["regret_epochs"][i] for r in mine]) for i in range(len(FRACTIONS))]
             rt = [_median([r["regret_time"][i] for r in mine]) for i in range(len(FRACTIONS))]
             mf = match_fraction(
@@ -218,13 +262,13 @@ def main(argv: list[str] | None = None) -> None:
             )
             ms = [r["assess_ms"] for r in mine if r["assess_ms"] is not None]
             print(
-                f"{m:22s} | epochs: {' '.join(_fmt(v) for v in re)} | wall time: "
+                f"{m:22s} {len(mine):2d} | epochs: {' '.join(_fmt(v) for v in re)} | wall time: "
                 f"{' '.join(_fmt(v) for v in rt)} | {mf:8.2f} | "
                 f"{statistics.median(r['trials'] for r in mine):6.0f} | "
                 + (f"{statistics.median(ms):.3f} ms" if ms else "   -")
             )
         print()
-    args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "rows": rows}))
+    save()
     print(f"wrote {args.json}")
 
 

@@ -290,6 +290,49 @@ def test_bohb_shows_pending_trials_to_its_model() -> None:
     assert seen == [1] and s.last_level == 1
 
 
+def _warm(s: BOHBScheduler) -> None:
+    for i in range(6):
+        t = f"a{i}"
+        s.suggest(t)
+        s.assess(t, [0.1 * i], [0])
+    assert s.model_level() == 1
+
+
+def test_model_suggestions_keep_their_distance_from_tried_configurations() -> None:
+    """A level's model that collapsed onto one configuration (here: one that always proposes a
+    configuration already tried) cannot fill the budget with its copies: it is asked 3 times,
+    then a random draw is used; a distant proposal is taken; ``novelty: 0`` takes the copy."""
+    s = BOHBScheduler(SPACE, seed=0, max_resource=EPOCHS, random_fraction=0.0, min_points=3)
+    _warm(s)
+    tried = dict(s._trials["a0"].params)
+    model = s._model(1)
+    asked: list[str] = []
+
+    def copycat(tid: str) -> dict[str, Any]:
+        asked.append(tid)
+        return {k: v + 1e-4 * len(asked) for k, v in tried.items()}
+
+    model.suggest = copycat  # type: ignore[method-assign]
+    got = s.suggest("p1")
+    assert len(asked) == 3 and s.last_level is None  # three near-copies, then random
+    assert isinstance(got, dict) and abs(got["x"] - tried["x"]) + abs(got["y"] - tried["y"]) > 1e-3
+
+    pts = [dict(st.params) for st in s._trials.values() if st.params]
+    grid = [{"x": x, "y": y} for x in np.linspace(0, 1, 21) for y in np.linspace(0, 1, 21)]
+    far = max(grid, key=lambda g: min(math.dist((g["x"], g["y"]), (p["x"], p["y"])) for p in pts))
+    model.suggest = lambda tid: dict(far)  # type: ignore[method-assign]
+    assert s.suggest("p2") == far and s.last_level == 1
+
+    lax = BOHBScheduler(
+        SPACE, seed=0, max_resource=EPOCHS, random_fraction=0.0, min_points=3, novelty=0.0
+    )
+    _warm(lax)
+    lax._model(1).suggest = lambda tid: dict(tried)  # type: ignore[method-assign]
+    assert lax.suggest("p1") == tried and lax.last_level == 1
+    with pytest.raises(PluginError, match="novelty"):
+        BOHBScheduler(SPACE, novelty=-1)
+
+
 def test_asha_gp_uses_the_gp_once_a_level_has_enough_points() -> None:
     s = ASHAGPScheduler(
         SPACE,
@@ -423,7 +466,8 @@ def test_options_are_defined_once_and_checked_by_the_registry() -> None:
         with pytest.raises(PluginError, match="Did you mean 'reduction_factor'"):
             cls(SPACE, reduction_fator=3)
     assert ASHAGPScheduler(SPACE, max_resource=27).brackets == 1  # its own default
-    assert BOHBScheduler(SPACE, max_resource=27).brackets == 4
+    assert BOHBScheduler(SPACE, max_resource=27).brackets == 1  # ASHA by default too
+    assert BOHBScheduler(SPACE, max_resource=27, brackets=None).brackets == 4
     assert "gamma" in inspect.signature(BOHBScheduler).parameters
     assert "gamma" not in inspect.signature(ASHAGPScheduler).parameters
     with pytest.raises(PluginError, match="gamma"):
