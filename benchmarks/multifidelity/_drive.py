@@ -245,8 +245,17 @@ class Trace:
     wall_s: float = 0.0
 
 
-def replay(problem: Problem, method: Method, budget: int, workers: int = 4) -> Trace:
-    """Runs ``method`` on ``problem`` until ``budget`` epochs are spent."""
+def replay(
+    problem: Problem,
+    method: Method,
+    budget: int,
+    workers: int = 4,
+    id_format: str = "T{:05d}",
+    horizon: float | None = None,
+) -> Trace:
+    """Runs ``method`` on ``problem`` until ``budget`` epochs are spent (or, with ``horizon``,
+    until the virtual clock passes it). ``id_format`` names the trials (the manager's is
+    ``T{:04d}``; a scheduler's random draws depend on the ids)."""
     t0 = time.perf_counter()
     now = 0.0
     heap: list[tuple[float, int, str]] = []
@@ -268,7 +277,7 @@ def replay(problem: Problem, method: Method, budget: int, workers: int = 4) -> T
     idle = False
     while spent < budget:
         while running < workers and not idle:
-            tid = f"T{trace.n_trials + 1:05d}"
+            tid = id_format.format(trace.n_trials + 1)
             got = method.ask(tid)
             if got is None:
                 idle = True
@@ -284,6 +293,8 @@ def replay(problem: Problem, method: Method, budget: int, workers: int = 4) -> T
             running += 1
             schedule(tid)
         if not heap:
+            break
+        if horizon is not None and heap[0][0] > horizon:
             break
         now, _, tid = heapq.heappop(heap)
         r = runs[tid]
