@@ -3,6 +3,7 @@ hypervolume over trials (``GET /api/experiments/{id}/pareto``)."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from typing import Any
@@ -30,6 +31,7 @@ HV_POINTS_3D = 80
 _BLOCK = 64
 #: flags of a point
 ON_FRONT, INFEASIBLE = 1, 2
+_NUMERIC = {int, float, type(None)}
 
 
 def objectives_of(config: Any) -> list[dict[str, str]]:
@@ -77,10 +79,15 @@ def _json_path(key: str) -> str:
 
 def _floats(col: list[Any]) -> Any:
     """A float array (NaN for missing, non-numeric or non-finite cells)."""
-    out = np.array(
-        [v if isinstance(v, int | float) and not isinstance(v, bool) else np.nan for v in col],
-        dtype=float,
-    )
+    if set(map(type, col)) <= _NUMERIC:
+        # what SQLite's json_extract gives for JSON numbers (and booleans, as 0/1) and nulls:
+        # numpy converts it in one call, None to NaN
+        out = np.array(col, dtype=float)
+    else:  # text or blobs somewhere: cell by cell
+        out = np.array(
+            [v if isinstance(v, int | float) and not isinstance(v, bool) else np.nan for v in col],
+            dtype=float,
+        )
     out[~np.isfinite(out)] = np.nan
     return out
 
@@ -142,8 +149,9 @@ def pareto_data(s: Session) -> dict[str, Any]:
 
     Returns:
         ``objectives``, ``constraints``, ``total`` (trials with every value), ``front_size``,
-        ``infeasible`` (count), ``shown``, ``points`` (``[trial_id, sequence, status, values,
-        flags]``, flags: 1 on the front, 2 infeasible; the whole front and at most
+        ``infeasible`` (count), ``shown``, ``points`` (columns, one entry per point shown, in
+        sequence order: ``trial_id``, ``sequence``, ``values`` (one list per
+        objective) and ``flags`` (1 on the front, 2 infeasible); the whole front and at most
         MAX_DOMINATED others, evenly sampled), ``reference`` (the hypervolume reference point in
         the objectives' own units) and ``hypervolume`` (``[sequence, hv]`` after each trial
         where it was evaluated, or null above 3 objectives).
@@ -178,7 +186,12 @@ def pareto_data(s: Session) -> dict[str, Any]:
             "front_size": 0,
             "infeasible": 0,
             "shown": 0,
-            "points": [],
+            "points": {
+                "trial_id": [],
+                "sequence": [],
+                "values": [[] for _ in names],
+                "flags": [],
+            },
             "reference": None,
             "hypervolume": [],
         }
@@ -203,15 +216,20 @@ def pareto_data(s: Session) -> dict[str, Any]:
         )
         others = np.concatenate([keep_bad, keep_good])
     shown = np.sort(np.concatenate([np.flatnonzero(on_front), others]))
-    vals = values.tolist()
     flags = (on_front * ON_FRONT) | (~ok * INFEASIBLE)
-    points = [[*rows[i], vals[i], int(flags[i])] for i in shown.tolist()]
+    picked = [rows[i] for i in shown.tolist()]
+    points = {
+        "trial_id": [r[0] for r in picked],
+        "sequence": [r[1] for r in picked],
+        "values": values[shown].T.tolist(),
+        "flags": flags[shown].tolist(),
+    }
     ref = _front.reference_point(losses[ok]) if ok.any() else None
     return {
         **base,
         "front_size": int(on_front.sum()),
         "infeasible": int((~ok).sum()),
-        "shown": len(points),
+        "shown": len(shown),
         "points": points,
         "reference": None if ref is None else [float(x) for x in ref * signs],
         "hypervolume": _hv_series([r[1] for r in rows], losses, ok, ref),
@@ -229,7 +247,9 @@ def _hv_series(seqs: list[int], losses: Any, ok: Any, ref: Any) -> list[list[flo
         return None
     n = len(seqs)
     stride = max(1, math.ceil(n / (HV_POINTS if m == 2 else HV_POINTS_3D)))
-    front: _front.Front2 | _front.Front = _front.Front2() if m == 2 else _front.Front(m)
+    if m == 2:
+        return _hv_series_2d(seqs, losses, ok, ref, stride)
+    front = _front.Front(m)
     out: list[list[float]] = []
     hv = 0.0
     dirty = False
@@ -253,6 +273,59 @@ def _hv_series(seqs: list[int], losses: Any, ok: Any, ref: Any) -> list[list[flo
                     hv = got
                     dirty = False
                 out.append([seqs[i], hv])
+    return out
+
+
+class _Staircase:
+    """The two-objective front inside a reference point, sorted by the first loss (the second
+    decreasing), with its hypervolume kept up to date as points are added: each addition costs a
+    binary search plus a walk over the points it dominates, which leave."""
+
+    def __init__(self, ref: Any) -> None:
+        self.rx, self.ry = float(ref[0]), float(ref[1])
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+        self.hv = 0.0
+
+    def add(self, x: float, y: float) -> bool:
+        """Adds the point; returns whether the hypervolume grew."""
+        if not (x < self.rx and y < self.ry):
+            return False  # adds nothing, and dominates nothing inside the reference point
+        xs, ys = self.xs, self.ys
+        r = bisect.bisect_right(xs, x)
+        cap = ys[r - 1] if r else self.ry  # the front's height over [x, next x)
+        if cap <= y:
+            return False  # weakly dominated
+        i = bisect.bisect_left(xs, x)
+        # the area that (x, y) adds: under the old front's staircase, above y, right of x
+        gain, cur, j = 0.0, x, i
+        while j < len(xs) and ys[j] > y:
+            gain += (xs[j] - cur) * (cap - y)
+            cur, cap = xs[j], ys[j]
+            j += 1
+        end = xs[j] if j < len(xs) else self.rx
+        gain += (end - cur) * (cap - y)
+        if j < len(xs) and ys[j] == y:
+            j += 1  # weakly dominated by the new point: leaves too
+        xs[i:j] = [x]
+        ys[i:j] = [y]
+        self.hv += gain
+        return gain > 0
+
+
+def _hv_series_2d(
+    seqs: list[int], losses: Any, ok: Any, ref: Any, stride: int
+) -> list[list[float]]:
+    """The two-objective hypervolume series, exact after every trial (incremental)."""
+    stair = _Staircase(ref)
+    out: list[list[float]] = []
+    n = len(seqs)
+    xs, ys, fine = losses[:, 0].tolist(), losses[:, 1].tolist(), ok.tolist()
+    for i in range(n):
+        if fine[i]:
+            stair.add(xs[i], ys[i])
+        if i % stride == 0 or i == n - 1:
+            out.append([seqs[i], stair.hv])
     return out
 
 

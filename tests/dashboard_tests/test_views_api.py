@@ -54,7 +54,14 @@ def test_pareto_front_and_hypervolume(tmp_path: Path, live_server: Any, n_obj: i
     assert infeasible, "the fixture should have constraint violations"
     losses = _losses(feasible, modes)
     want_front = {feasible[i]["trial_id"] for i in _brute_front(losses)}
-    flags = {p[0]: p[4] for p in d["points"]}
+    flags = dict(zip(d["points"]["trial_id"], d["points"]["flags"], strict=True))
+    # the columns: one entry per point, the values one list per objective, in sequence order
+    pts = d["points"]
+    assert len(pts["values"]) == n_obj and all(len(v) == len(trials) for v in pts["values"])
+    assert pts["sequence"] == sorted(pts["sequence"])
+    by_id = {t["trial_id"]: t for t in trials}
+    for k, tid in enumerate(pts["trial_id"]):
+        assert [col[k] for col in pts["values"]] == pytest.approx(by_id[tid]["values"])
     assert {t for t, f in flags.items() if f & _pareto.ON_FRONT} == want_front
     assert {t for t, f in flags.items() if f & _pareto.INFEASIBLE} == infeasible
     assert d["front_size"] == len(want_front) and d["infeasible"] == len(infeasible)
@@ -84,9 +91,9 @@ def test_pareto_samples_dominated_points_never_the_front(
     monkeypatch.setattr(_pareto, "MAX_DOMINATED", 10)
     srv = live_server([tmp_path / "mo000001"])
     d = srv.get("/api/experiments/mo000001/pareto")
-    front = [p for p in d["points"] if p[4] & _pareto.ON_FRONT]
+    front = [f for f in d["points"]["flags"] if f & _pareto.ON_FRONT]
     assert len(front) == d["front_size"] > 0
-    assert d["shown"] == len(d["points"]) == d["front_size"] + 10
+    assert d["shown"] == len(d["points"]["flags"]) == d["front_size"] + 10
     assert d["total"] == 60
     store.close()
 
@@ -114,7 +121,10 @@ def test_pareto_values_from_metrics_without_stored_values(tmp_path: Path, live_s
     srv = live_server([d])
     data = srv.get("/api/experiments/mo000002/pareto")
     assert data["total"] == 4
-    on = sorted(p[0] for p in data["points"] if p[4] & _pareto.ON_FRONT)
+    pts = data["points"]
+    on = sorted(
+        t for t, f in zip(pts["trial_id"], pts["flags"], strict=True) if f & _pareto.ON_FRONT
+    )
     assert on == ["x0", "x1", "x3"]  # (0.7, 3.0) is dominated by (0.8, 2.0)
     assert data["reference"] == pytest.approx([0.7 - 0.025, 9.0 + 0.7])
     # a new trial that beats every other one: the (cached) answer follows the store
@@ -124,7 +134,10 @@ def test_pareto_values_from_metrics_without_stored_values(tmp_path: Path, live_s
     store.finish_trial("x10", TrialStatus.SUCCEEDED, ended=2.0, exit_code=0)
     again = srv.get("/api/experiments/mo000002/pareto")
     assert again["total"] == 5
-    assert [p[0] for p in again["points"] if p[4] & _pareto.ON_FRONT] == ["x10"]
+    pts = again["points"]
+    assert [
+        t for t, f in zip(pts["trial_id"], pts["flags"], strict=True) if f & _pareto.ON_FRONT
+    ] == ["x10"]
     ov = srv.get("/api/experiments/mo000002?summary=1&best=0")
     assert ov["features"]["pareto"] is True
     assert ov["features"]["objectives"] == ["accuracy", "latency_ms"]

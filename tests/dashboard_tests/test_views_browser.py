@@ -32,6 +32,21 @@ def _series_len(page: Any, sel: str, name: str) -> int:
     )
 
 
+def _painted_pixels(page: Any) -> int:
+    """How many pixels of the points canvas are not transparent."""
+    return int(
+        page.evaluate(
+            """() => {
+              const c = document.querySelector('#pareto-dots');
+              const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+              let n = 0;
+              for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+              return n;
+            }"""
+        )
+    )
+
+
 def test_pareto_page(tmp_path: Path, live_server: Any, tab: Page) -> None:  # noqa: F811
     store, _ = make_mo(tmp_path / "mo000001", n=50)
     srv = live_server([tmp_path / "mo000001"])
@@ -45,22 +60,56 @@ def test_pareto_page(tmp_path: Path, live_server: Any, tab: Page) -> None:  # no
     assert page.inner_text("#infeasible") == str(api["infeasible"]) != "0"
     n_front = api["front_size"]
     assert page.locator("#front-table tbody tr").count() == n_front
-    # every point drawn once: the front highlighted, violations marked, the rest faded
+    # every point drawn once: the front highlighted (an ECharts series), violations marked and
+    # the rest faded (painted on the canvas under the chart)
     assert _series_len(page, "#pareto-chart", "front") == n_front
-    assert _series_len(page, "#pareto-chart", "infeasible") == api["infeasible"]
-    assert _series_len(page, "#pareto-chart", "dominated") == 50 - n_front - api["infeasible"]
+    dots = page.locator("#pareto-dots")
+    assert dots.get_attribute("data-infeasible") == str(api["infeasible"])
+    assert dots.get_attribute("data-dominated") == str(50 - n_front - api["infeasible"])
+    assert _painted_pixels(page) > 0
     assert page.locator("#axes select").count() == 0  # two objectives: no axis chooser
     ref = page.inner_text("#hv-refpoint")
     assert "accuracy = " in ref and "latency_ms = " in ref
-    # clicking a front point opens its trial
-    best = max((p for p in api["points"] if p[4] & _pareto.ON_FRONT), key=lambda p: p[3][0])
-    xy = page.evaluate(
-        """([x, y]) => echarts.getInstanceByDom(document.querySelector('#pareto-chart'))
-             .convertToPixel({seriesName: 'front'}, [x, y])""",
-        best[3],
-    )
+    pts = api["points"]
+    cols = list(zip(pts["trial_id"], *pts["values"], pts["flags"], strict=True))
     box = page.locator("#pareto-chart").bounding_box()
-    page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+
+    def pixel(x: float, y: float) -> tuple[float, float]:
+        xy = page.evaluate(
+            """([x, y]) => echarts.getInstanceByDom(document.querySelector('#pareto-chart'))
+                 .convertToPixel({gridIndex: 0}, [x, y])""",
+            [x, y],
+        )
+        return box["x"] + xy[0], box["y"] + xy[1]
+
+    # hovering a painted (dominated) point shows its trial; clicking it opens the trial
+    dominated = [c for c in cols if not c[3] & (_pareto.ON_FRONT | _pareto.INFEASIBLE)]
+    # one with no other painted point within 8 px, so the nearest is unambiguous
+    far = None
+    for c in dominated:
+        cx, cy = pixel(c[1], c[2])
+        if all(
+            (cx - ox) ** 2 + (cy - oy) ** 2 > 64
+            for o in cols
+            if o is not c and not o[3] & _pareto.ON_FRONT
+            for ox, oy in [pixel(o[1], o[2])]
+        ):
+            far = (c, cx, cy)
+            break
+    assert far is not None
+    page.mouse.move(far[1] + 1, far[2] + 1)
+    page.wait_for_selector("#pareto-tip:not([hidden])")
+    assert f"trial {far[0][0]}" in page.inner_text("#pareto-tip")
+    assert "dominated" in page.inner_text("#pareto-tip")
+    page.mouse.click(far[1] + 1, far[2] + 1)
+    page.wait_for_selector("#trial-value")
+    assert page.url.endswith(f"/trials/{far[0][0]}")
+    page.go_back()
+    page.wait_for_selector("#pareto-chart canvas")
+    page.wait_for_function("() => document.body.dataset.view === 'pareto'")
+    # clicking a front point opens its trial
+    best = max((c for c in cols if c[3] & _pareto.ON_FRONT), key=lambda c: c[1])
+    page.mouse.click(*pixel(best[1], best[2]))
     page.wait_for_selector("#trial-value")
     assert page.url.endswith(f"/trials/{best[0]}")
     values = page.inner_text("#trial-values")  # every objective's value on the trial page

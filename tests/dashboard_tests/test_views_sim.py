@@ -126,7 +126,7 @@ def test_pareto_of_a_real_run(tmp_path: Path, live_server: Any) -> None:
     with StoreReader(exp.dir) as r:
         for t in r.trials():
             by_x[t.params["x"]] = t.trial_id
-    flags = {p[0]: p[4] for p in data["points"]}
+    flags = dict(zip(data["points"]["trial_id"], data["points"]["flags"], strict=True))
     # size = 10 x (+50 for x = 4): x = 5 (size 50) violates size <= 45; x = 4 (size 90) too
     assert {t for t, f in flags.items() if f & _pareto.INFEASIBLE} == {by_x[4], by_x[5]}
     # acc grows with x and size too: every feasible trial is on the front

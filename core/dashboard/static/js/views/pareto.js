@@ -4,7 +4,13 @@ import { axis, chart, grid, ready, showEmpty, tooltip } from "../charts.js";
 import { api, esc, fmtNum, getJSON, link, throttle } from "../util.js";
 
 const FRONT = 1, INFEASIBLE = 2;
-const LARGE = 300; // dominated or infeasible points above this are drawn in ECharts' large mode (one path)
+// Dominated and infeasible points (up to thousands) are painted on a canvas under the chart, not
+// given to ECharts: its scatter costs ~20 µs a point (data store, layout, a path per symbol),
+// a plain canvas path well under 1 µs. ECharts draws the axes (a hidden two-point series spans
+// every point, so the axes are those it would choose), the front, its line and the reference
+// point; the painted points get their tooltip and click by a nearest-point search here.
+const DOT = { dominated: { color: "rgba(148,163,184,.45)", r: 2.2 }, infeasible: { color: "rgba(220,38,38,.6)", r: 3.2 } };
+const HIT_PX = 6; // a painted point answers the mouse within this many pixels
 
 function objLabel(o) { return `${o.name} (${o.mode === "maximize" ? "max" : "min"})`; }
 
@@ -16,7 +22,9 @@ export function mount(root, route) {
     <div class="grid cards four" id="pareto-cards"></div>
     <div class="panel" style="margin-bottom:16px"><div class="panel-head"><h2>Pareto front</h2>
       <span class="hint" id="pareto-hint"></span><span id="axes"></span></div>
-      <div class="chart tall" id="pareto-chart"></div>
+      <div style="position:relative"><canvas id="pareto-dots" style="position:absolute;left:0;top:0;pointer-events:none;z-index:0"></canvas>
+        <div class="chart tall" id="pareto-chart" style="position:relative;z-index:1"></div>
+        <div class="dot-tip" id="pareto-tip" hidden style="position:absolute;z-index:6;pointer-events:none;background:rgba(22,26,43,.92);color:#fff;padding:6px 9px;border-radius:4px;font-size:12px;line-height:1.5;white-space:nowrap"></div></div>
       <div class="hint legend-row"><span class="dot front"></span> on the front (feasible, no trial better in every objective)
         <span class="dot dom"></span> dominated <span class="dot bad"></span> violates a constraint · click a point to open its trial</div></div>
     <div class="grid two">
@@ -53,12 +61,19 @@ export function mount(root, route) {
     drawAxes();
     const el = root.querySelector("#pareto-chart");
     if (objs.length < 2) { showEmpty(el, "This experiment has one objective: the Pareto page needs two or more (<code>objectives:</code> in the config)."); return; }
-    if (!d.points.length) { showEmpty(el, "No trial has reported every objective yet."); return; }
-    const front = [], dom = [], bad = [];
-    d.points.forEach((p, i) => {
-      const row = [p[3][x], p[3][y], i];
-      if (p[4] & FRONT) front.push(row); else if (p[4] & INFEASIBLE) bad.push(row); else dom.push(row);
-    });
+    if (!d.points.flags.length) { showEmpty(el, "No trial has reported every objective yet."); return; }
+    // the API sends columns (points.values: one list per objective)
+    const P = d.points, X = P.values[x], Y = P.values[y], F = P.flags;
+    const front = [], painted = [];
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, nBad = 0;
+    for (let i = 0; i < F.length; i++) {
+      const a = X[i], b = Y[i];
+      if (a < x0) x0 = a; if (a > x1) x1 = a; if (b < y0) y0 = b; if (b > y1) y1 = b;
+      if (F[i] & FRONT) front.push([a, b, i]);
+      else { painted.push(i); if (F[i] & INFEASIBLE) nBad++; }
+    }
+    // infeasible ones last, so they stay visible over the dominated ones
+    painted.sort((i, j) => (F[i] & INFEASIBLE) - (F[j] & INFEASIBLE) || i - j);
     const dominatedTotal = d.total - d.front_size - d.infeasible;
     const sampled = d.shown < d.total;
     root.querySelector("#pareto-hint").textContent = `${d.total.toLocaleString()} trials · ${d.front_size} on the front` +
@@ -71,22 +86,17 @@ export function mount(root, route) {
     for (const r of front.slice().sort((a, b) => sx * (a[0] - b[0]) || sy * (a[1] - b[1]))) {
       if (sy * r[1] < bestY) { line.push(r); bestY = sy * r[1]; }
     }
-    const tip = (p) => {
-      const t = d.points[p.data[2]];
-      if (!t) return "";
-      const flags = t[4] & FRONT ? "on the front" : t[4] & INFEASIBLE ? "<span style='color:#fca5a5'>violates a constraint</span>" : "dominated";
-      return `trial <b>${esc(t[0])}</b> #${t[1]} · ${flags}<br>` + objs.map((o, i) => `${esc(o.name)}: <b>${esc(fmtNum(t[3][i]))}</b>`).join("<br>");
+    const tipOf = (i) => {
+      const flags = F[i] & FRONT ? "on the front" : F[i] & INFEASIBLE ? "<span style='color:#fca5a5'>violates a constraint</span>" : "dominated";
+      return `trial <b>${esc(P.trial_id[i])}</b> #${P.sequence[i]} · ${flags}<br>` + objs.map((o, k) => `${esc(o.name)}: <b>${esc(fmtNum(P.values[k][i]))}</b>`).join("<br>");
     };
     const c = chart(el, {
       grid: { ...grid, left: 64, bottom: 50 },
-      tooltip: { ...tooltip, formatter: tip },
+      tooltip: { ...tooltip, formatter: (p) => (p.seriesName === "front" ? tipOf(p.data[2]) : "") },
       xAxis: axis({ type: "value", scale: true, name: objLabel(objs[x]), nameLocation: "middle", nameGap: 30, inverse: false }),
       yAxis: axis({ type: "value", scale: true, name: objLabel(objs[y]), nameLocation: "end" }),
       series: [
-        { name: "dominated", type: "scatter", data: dom, symbolSize: dom.length > LARGE ? 4 : 6, large: dom.length > LARGE, largeThreshold: LARGE,
-          itemStyle: { color: "#94a3b8", opacity: 0.35 }, progressive: 0, z: 1 },
-        { name: "infeasible", type: "scatter", data: bad, symbol: "triangle", symbolSize: bad.length > LARGE ? 4 : 7, large: bad.length > LARGE, largeThreshold: LARGE,
-          itemStyle: { color: "#dc2626", opacity: 0.55 }, progressive: 0, z: 2 },
+        { name: "extent", type: "scatter", data: [[x0, y0], [x1, y1]], symbolSize: 0, silent: true, tooltip: { show: false }, z: 0 },
         { name: "front line", type: "line", data: line.map((r) => [r[0], r[1], r[2]]), showSymbol: false, silent: true,
           lineStyle: { color: "#4f46e5", width: 1.5, type: "dashed", opacity: 0.8 }, z: 3 },
         { name: "reference point", type: "scatter", data: d.reference ? [[d.reference[x], d.reference[y], -1]] : [], symbol: "rect", symbolSize: 8, silent: true,
@@ -95,7 +105,66 @@ export function mount(root, route) {
           itemStyle: { color: "#4f46e5", borderColor: "#fff", borderWidth: 1.5 }, z: 4 },
       ],
     });
-    if (c) c.on("click", (p) => { const t = d.points[p.data?.[2]]; if (t) go(t[0]); });
+    const canvas = root.querySelector("#pareto-dots");
+    const tipBox = root.querySelector("#pareto-tip");
+    canvas.dataset.dominated = String(painted.length - nBad);
+    canvas.dataset.infeasible = String(nBad);
+    if (!c) return;
+    // pixel positions of the painted points, for the hit search (value axes: linear maps)
+    let px = new Float32Array(0), py = new Float32Array(0);
+    const paint = () => {
+      const w = el.clientWidth, h = el.clientHeight, dpr = window.devicePixelRatio || 1;
+      canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
+      canvas.style.width = `${w}px`; canvas.style.height = `${h}px`;
+      const ctx = canvas.getContext("2d");
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.clearRect(0, 0, w, h);
+      const a = c.convertToPixel({ gridIndex: 0 }, [x0, y0]), b = c.convertToPixel({ gridIndex: 0 }, [x1, y1]);
+      const kx = x1 > x0 ? (b[0] - a[0]) / (x1 - x0) : 0, ky = y1 > y0 ? (b[1] - a[1]) / (y1 - y0) : 0;
+      px = new Float32Array(painted.length); py = new Float32Array(painted.length);
+      for (const kind of ["dominated", "infeasible"]) {
+        const { color, r } = DOT[kind];
+        const bad = kind === "infeasible";
+        ctx.beginPath();
+        painted.forEach((i, k) => {
+          if (((F[i] & INFEASIBLE) !== 0) !== bad) return;
+          const u = a[0] + kx * (X[i] - x0), v = a[1] + ky * (Y[i] - y0);
+          px[k] = u; py[k] = v;
+          if (bad) { ctx.moveTo(u, v - r); ctx.lineTo(u + r, v + r * 0.8); ctx.lineTo(u - r, v + r * 0.8); ctx.closePath(); }
+          else { ctx.moveTo(u + r, v); ctx.arc(u, v, r, 0, 2 * Math.PI); }
+        });
+        ctx.fillStyle = color;
+        ctx.fill();
+      }
+    };
+    // the painted point nearest to the mouse, if within HIT_PX (infeasible ones win ties: drawn on top)
+    const nearest = (ev) => {
+      let best = -1, bestD = HIT_PX * HIT_PX;
+      for (let k = 0; k < painted.length; k++) {
+        const dx = px[k] - ev.offsetX, dy = py[k] - ev.offsetY, dd = dx * dx + dy * dy;
+        if (dd <= bestD) { best = k; bestD = dd; }
+      }
+      return best < 0 ? undefined : painted[best];
+    };
+    paint();
+    c.on("finished", paint); // after a resize, too
+    const zr = c.getZr();
+    zr.on("mousemove", (ev) => {
+      const i = ev.target ? undefined : nearest(ev);
+      if (i === undefined) { tipBox.hidden = true; zr.setCursorStyle("default"); return; }
+      tipBox.innerHTML = tipOf(i);
+      tipBox.style.left = `${Math.min(ev.offsetX + 12, el.clientWidth - tipBox.offsetWidth - 4)}px`;
+      tipBox.style.top = `${ev.offsetY + 12}px`;
+      tipBox.hidden = false;
+      zr.setCursorStyle("pointer");
+    });
+    zr.on("globalout", () => { tipBox.hidden = true; });
+    zr.on("click", (ev) => {
+      if (ev.target) return; // a front point: the series' click below
+      const i = nearest(ev);
+      if (i !== undefined) go(P.trial_id[i]);
+    });
+    c.on("click", (p) => { if (p.seriesName === "front") go(P.trial_id[p.data[2]]); });
     drawHv();
     drawFrontTable();
   }
@@ -120,11 +189,14 @@ export function mount(root, route) {
 
   function drawFrontTable() {
     const d = data;
-    const rows = d.points.filter((p) => p[4] & FRONT).sort((a, b) => (d.objectives[0].mode === "maximize" ? b[3][0] - a[3][0] : a[3][0] - b[3][0]));
+    const P = d.points, sign = d.objectives[0].mode === "maximize" ? -1 : 1;
+    const rows = [];
+    for (let i = 0; i < P.flags.length; i++) if (P.flags[i] & FRONT) rows.push(i);
+    rows.sort((a, b) => sign * (P.values[0][a] - P.values[0][b]));
     const box = root.querySelector("#front-table");
     if (!rows.length) { box.innerHTML = `<div class="empty">No feasible trial yet.</div>`; return; }
     box.innerHTML = `<table><thead><tr><th>Trial</th><th class="num">#</th>${d.objectives.map((o) => `<th class="num">${esc(o.name)}</th>`).join("")}</tr></thead><tbody>` +
-      rows.slice(0, 500).map((p) => `<tr class="click" data-trial="${esc(p[0])}"><td class="mono">${esc(p[0])}</td><td class="num">${p[1]}</td>${p[3].map((v) => `<td class="num">${esc(fmtNum(v))}</td>`).join("")}</tr>`).join("") +
+      rows.slice(0, 500).map((i) => `<tr class="click" data-trial="${esc(P.trial_id[i])}"><td class="mono">${esc(P.trial_id[i])}</td><td class="num">${P.sequence[i]}</td>${P.values.map((col) => `<td class="num">${esc(fmtNum(col[i]))}</td>`).join("")}</tr>`).join("") +
       `</tbody></table>`;
   }
   root.addEventListener("click", (ev) => {
