@@ -138,6 +138,54 @@ def run_variant(name: str, seed: int = 0) -> dict[str, Any]:
     return out
 
 
+def eval_sweep(seed: int = 0, bn: tuple[int, ...] = (0, 2, 8, 15), k: int = 8) -> dict[str, Any]:
+    """One supernet with the current SPOS defaults (15 fair epochs), evaluated several ways:
+    batch-norm recalibration on 0 / 2 / 8 / 15 training batches of 128 (15 is the whole
+    training split), and, for each, the size-calibrated score of ``SizeCalibration`` simulated
+    with ``k`` of the 50 cells as the calibration cells (their seed-0 standalone *test*
+    accuracy stands in for the validation accuracy a search would use; tau on the other 50-k,
+    median over 200 draws of the k)."""
+    from hyperloom.plugins.nas._proxies import fit_size_calibration
+
+    data = common.data()
+    rows = json.loads(STANDALONE.read_text())["rows"]
+    torch.manual_seed(seed)
+    net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
+    res = SearchResult("spos", rows[0]["arch"], 0.0)
+    c0 = time.process_time()
+    opts = {"batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "epochs": 15, "sampling": "fair"}
+    train_single_path(net, data, seed=seed, result=res, **opts)
+    train_cpu = time.process_time() - c0
+    final = np.array(target(rows))
+    params = np.array([r["params"] for r in rows], float)
+    rng = np.random.default_rng(seed)
+    draws = [rng.choice(len(rows), k, replace=False) for _ in range(200)]
+    out: dict[str, Any] = {"variant": "eval_sweep", "seed": seed, "train_cpu_s": train_cpu,
+                           "k": k, "by_bn": {}}  # fmt: skip
+    for b in bn:
+        c1 = time.process_time()
+        inh = np.array([evaluate_inherited(net, r["arch"], data, bn_batches=b) for r in rows])
+        ms = 1000 * (time.process_time() - c1) / len(rows)
+        taus = []
+        for idx in draws:
+            w_a, w_s = fit_size_calibration(inh[idx], final[idx], params[idx])
+            rest = np.setdiff1d(np.arange(len(rows)), idx)
+            taus.append(kendall_tau(w_a * inh[rest] + w_s * np.log(params[rest]), final[rest]))
+        out["by_bn"][str(b)] = {
+            "tau": kendall_tau(list(inh), list(final)),
+            "tau_calibrated_median": float(np.median(taus)),
+            "tau_calibrated_q25": float(np.quantile(taus, 0.25)),
+            "eval_cpu_ms": ms,
+            "inherited": inh.tolist(),
+        }
+        print(
+            f"bn_batches={b}: tau {out['by_bn'][str(b)]['tau']:.3f}, size-calibrated (k={k}) "
+            f"median {np.median(taus):.3f} (q25 {np.quantile(taus, 0.25):.3f}), {ms:.0f} CPU ms",
+            flush=True,
+        )
+    return out
+
+
 def table() -> None:
     data = json.loads(STANDALONE.read_text())
     rows = data["rows"]
@@ -168,6 +216,12 @@ def table() -> None:
     by: dict[str, list[dict[str, Any]]] = {}
     for r in res:
         by.setdefault(r["variant"], []).append(r)
+    for r in by.get("eval_sweep", []):
+        for b, v in r["by_bn"].items():
+            print(
+                f"eval sweep seed {r['seed']}, bn_batches={b}: tau {v['tau']:.3f}, "
+                f"size-calibrated (k={r['k']}) {v['tau_calibrated_median']:.3f}"
+            )
     for name in VARIANTS:
         if name not in by:
             continue
@@ -192,7 +246,18 @@ def main() -> None:
     ap.add_argument("--variant", nargs="+", default=[])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--table", action="store_true")
+    ap.add_argument(
+        "--eval-sweep", action="store_true",
+        help="One default supernet per --seeds, BN recalibration batches and size calibration.",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.eval_sweep:
+        for seed in args.seeds:
+            out = eval_sweep(seed)
+            prev = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+            prev = [p for p in prev if (p["variant"], p["seed"]) != ("eval_sweep", seed)]
+            RESULTS.write_text(json.dumps([*prev, out], indent=1))
+        return
     if args.standalone:
         standalone(args.standalone_seeds, args.limit)
     for name in args.variant:

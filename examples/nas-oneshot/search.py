@@ -3,7 +3,8 @@
 Parameters (all optional): ``method`` (darts, enas, spos), ``seed``, ``epochs``, ``lr``, ``weight_decay``,
 ``channels``, and the method's own settings (``arch_lr``, ``order``, ``warmup_epochs``,
 ``max_skip`` for DARTS; ``n_candidates``, ``warmup_paths`` for ENAS; ``n_evals``,
-``population_size``, ``sampling`` for SPOS);
+``population_size``, ``sampling`` for SPOS; ``size_calibration``, ``calibration_epochs`` for both
+single-path methods);
 ``retrain_epochs`` > 0 also retrains the derived architecture from scratch and reports that
 accuracy as the final value (the joint search does this).
 
@@ -33,8 +34,25 @@ torch.set_num_threads(1)
 
 KNOWN = {
     "darts": ("lr", "weight_decay", "arch_lr", "order", "warmup_epochs", "max_skip", "batch_size"),
-    "enas": ("lr", "weight_decay", "n_candidates", "batch_size", "warmup_paths"),
-    "spos": ("lr", "weight_decay", "n_evals", "population_size", "batch_size", "sampling"),
+    "enas": (
+        "lr",
+        "weight_decay",
+        "n_candidates",
+        "batch_size",
+        "warmup_paths",
+        "size_calibration",
+        "calibration_epochs",
+    ),
+    "spos": (
+        "lr",
+        "weight_decay",
+        "n_evals",
+        "population_size",
+        "batch_size",
+        "sampling",
+        "size_calibration",
+        "calibration_epochs",
+    ),
 }
 
 
@@ -51,8 +69,9 @@ def main() -> None:
     net = Supernet(common.SPACE, data.input_shape, common.NUM_CLASSES, **model)
     options = dict(common.DEFAULTS[method])
     options.update({k: params[k] for k in KNOWN[method] if k in params})
-    if "max_skip" in options:
-        options["max_skip"] = int(options["max_skip"])
+    for key in ("max_skip", "size_calibration", "calibration_epochs"):
+        if key in options:
+            options[key] = int(options[key])
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
         trials.report(metrics["supernet_acc"], step=epoch)

@@ -91,7 +91,9 @@ class SizeCalibration:
         key = tuple(sorted((k, v) for k, v in arch.items()))
         if key not in self._sizes:
             net = self.supernet.extract(arch, inherit=False)
-            self._sizes[key] = float(net.num_parameters() if self.metric == "params" else net.flops())
+            self._sizes[key] = float(
+                net.num_parameters() if self.metric == "params" else net.flops()
+            )
         return self._sizes[key]
 
     def fit(self, data: Dataset, *, n_val: int | None = 500, bn_batches: int = 2) -> None:
