@@ -38,6 +38,9 @@ class ASHAGPScheduler(LevelModelScheduler):
 
     name = "asha_gp"
     options_type: ClassVar[type[SchedulerOptions]] = ASHAGPOptions
+    #: one GP suggestion per new trial: a second costs another acquisition optimisation, and
+    #: the GP's own pending points already spread its suggestions
+    novelty_tries = 1
 
     def __init__(
         self,

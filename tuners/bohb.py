@@ -37,7 +37,6 @@ from hyperloom.types import Report, TrialResult, TrialStatus
 __all__ = ["BOHBScheduler", "LevelModelScheduler"]
 
 _KEPT = (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED)
-_NOVELTY_TRIES = 3  # model suggestions asked before a near-copy is replaced by a random draw
 
 
 class LevelModelScheduler(HyperbandScheduler):
@@ -65,6 +64,9 @@ class LevelModelScheduler(HyperbandScheduler):
     options_type: ClassVar[type[SchedulerOptions]] = ModelOptions
     #: the share of a level's points its model treats as good (sets the default min_points)
     good_share: float = 0.15
+    #: model suggestions asked before a near-copy of a tried configuration is replaced by a
+    #: random draw (see ``novelty``)
+    novelty_tries: int = 3
 
     def __init__(
         self,
@@ -211,7 +213,7 @@ class LevelModelScheduler(HyperbandScheduler):
         model.history.pending = pending  # pending at this level: its constant liar
         got: dict[str, Any] | None = None
         try:
-            for attempt in range(_NOVELTY_TRIES):
+            for attempt in range(self.novelty_tries):
                 ask = trial_id if attempt == 0 else f"{trial_id}~{attempt}"
                 cand = model.suggest(ask)  # a rejected one stays pending: the next moves away
                 if cand is None or (self._seen.finite and dict(cand) in self._seen):
