@@ -244,3 +244,35 @@ def test_pareto_page_follows_the_store(tmp_path: Path, live_server: Any, tab: Pa
     assert page.locator("#pareto-chart canvas").count() == 1  # redrawn in place
     assert tab.errors == []
     store.close()
+
+
+def test_pareto_fresh_tab_asks_once(tmp_path: Path, live_server: Any, tab: Page) -> None:  # noqa: F811
+    """A tab opened on the Pareto page asks for its data from the HTML's head (before the app's
+    modules run) and the page uses that answer: one request, the same numbers."""
+    store, _ = make_mo(tmp_path / "mo000001", n=30)
+    srv = live_server([tmp_path / "mo000001"])
+    api = srv.get("/api/experiments/mo000001/pareto")
+    page = tab.page
+    page.goto(f"{srv.base}/#/e/mo000001/pareto")
+    page.wait_for_selector("#pareto-chart canvas")
+    page.wait_for_selector("body[data-drawn-ms]", state="attached")
+    assert page.inner_text("#front-size") == str(api["front_size"])
+    sent = page.evaluate(
+        """() => performance.getEntriesByType('resource')
+             .filter((r) => r.name.endsWith('/api/experiments/mo000001/pareto')).length"""
+    )
+    assert sent == 1  # the head script's request, used by the page (no second one)
+    # set by the head script, taken (deleted) by the page
+    assert page.evaluate("() => !('__hlParetoPrefetch' in window)")
+    # another page, then back: a fresh request (the prefetched answer is not reused)
+    page.evaluate("() => { window.location.hash = '#/e/mo000001/trials'; }")
+    page.wait_for_function("() => document.body.dataset.view === 'trials'")
+    page.evaluate("() => { window.location.hash = '#/e/mo000001/pareto'; }")
+    page.wait_for_function("() => document.body.dataset.view === 'pareto'")
+    again = page.evaluate(
+        """() => performance.getEntriesByType('resource')
+             .filter((r) => r.name.endsWith('/api/experiments/mo000001/pareto')).length"""
+    )
+    assert again == 2
+    assert tab.errors == []
+    store.close()
