@@ -36,6 +36,8 @@ from hyperloom.types import Constraint, Objective, Suggestion, TrialResult
 __all__ = [
     "GP_MAX_CATEGORICAL_SHARE",
     "GP_MAX_FEATURES",
+    "LATE_GP_FROM",
+    "LATE_GP_MAX_FEATURES",
     "SMALL_GRID",
     "SWITCH_AFTER",
     "SWITCH_AFTER_CATEGORICAL",
@@ -56,6 +58,10 @@ SMALL_GRID = 1000
 SWITCH_AFTER = 300
 #: The same for categorical-heavy spaces.
 SWITCH_AFTER_CATEGORICAL = 150
+#: All-categorical spaces: observations after which the first tpe phase hands over to gp.
+LATE_GP_FROM = 0
+#: ... when the space has at most this many model features (one per option).
+LATE_GP_MAX_FEATURES = 48
 
 
 def default_switch_after(space: SearchSpace) -> int:
@@ -163,6 +169,9 @@ class AutoTuner(Tuner):
         budget: The experiment's trial budget, when known (``maxTrialNumber``).
         switch_after: Observations after which a gp phase hands over to tpe (0: never; default
             300, or 150 for categorical-heavy spaces).
+        late_gp: All-categorical spaces of at most :data:`LATE_GP_MAX_FEATURES` options: the
+            observations after which the tpe phase hands over to gp (until ``switch_after``);
+            0: never (default :data:`LATE_GP_FROM`).
         method: Force ``"gp"`` or ``"tpe"`` instead of choosing.
         gp: classArgs for the gp tuner.
         tpe: classArgs for the tpe tuner.
@@ -181,6 +190,7 @@ class AutoTuner(Tuner):
         budget: int | None = None,
         switch_after: int | None = None,
         method: str | None = None,
+        late_gp: int | None = None,
         gp: Mapping[str, Any] | None = None,
         tpe: Mapping[str, Any] | None = None,
     ) -> None:
@@ -195,6 +205,10 @@ class AutoTuner(Tuner):
             raise PluginError(f"auto: switch_after must be an integer >= 0, got {switch_after!r}")
         if method is not None and method not in ("gp", "tpe"):
             raise PluginError(f"auto: method must be 'gp' or 'tpe', got {method!r}")
+        if late_gp is None:
+            late_gp = LATE_GP_FROM
+        if isinstance(late_gp, bool) or not isinstance(late_gp, int) or late_gp < 0:
+            raise PluginError(f"auto: late_gp must be an integer >= 0, got {late_gp!r}")
         self.budget = budget
         self.switch_after = switch_after if switch_after else math.inf
         self._options = {"gp": dict(gp or {}), "tpe": dict(tpe or {})}
@@ -210,6 +224,33 @@ class AutoTuner(Tuner):
             name, why = "gp", f"{why}; but {len(self.objectives)} objectives: gp (ParEGO) instead"
         self.choice = name
         self.reason = why
+        # (from this many observations, method, why): the phases after the first
+        self._phases: list[tuple[float, str, str]] = []
+        f = _profile(space)
+        if (
+            name == "tpe"
+            and not self._forced
+            and late_gp
+            and f["n"]
+            and f["n_num"] == 0
+            and f["n_feat"] <= LATE_GP_MAX_FEATURES
+            and late_gp < self.switch_after
+            and (budget is None or budget > late_gp)
+        ):
+            self._phases.append(
+                (
+                    late_gp,
+                    "gp",
+                    f"all-categorical space, {late_gp} observations: gp exploits the option "
+                    "interactions better late in a run",
+                )
+            )
+            self.reason += f"; hands over to gp after {late_gp} observations"
+        if name == "gp" or self._phases:
+            self._phases.append(
+                (self.switch_after, "tpe", "hands over to tpe (a long run, TPE's cost stays flat)")
+            )
+        self._pending: dict[str, dict[str, Any]] = {}
         self.delegate: Tuner = self._build(name)
         self._logged = False  # the choice is logged at the first suggest(), when the
         # experiment's manager.log handler is attached (the tuner is built before that)
@@ -230,31 +271,52 @@ class AutoTuner(Tuner):
         return tuner
 
     def _maybe_switch(self) -> None:
-        if (
-            self.choice != "gp"
-            or self._forced
-            or len(self._results) < self.switch_after
-            or (self.budget is not None and self.budget <= self.switch_after)
-        ):
+        n = len(self._results)
+        due = [ph for ph in self._phases if n >= ph[0]]
+        if not due or self._forced:
             return
-        if len(self.objectives) > 1 and not getattr(_tuner_class("tpe"), "multi_objective", False):
+        at, name, why = due[-1]
+        self._phases = [ph for ph in self._phases if n < ph[0]]
+        if name == self.choice:
             return
-        new = self._build("tpe")
+        if self.budget is not None and self.budget <= at:
+            return
+        if len(self.objectives) > 1 and not getattr(_tuner_class(name), "multi_objective", False):
+            return
+        new = self._build(name)
         for r in self._results:
             new.observe(r)
+        self._carry_pending(new)
+        old = self.choice
         self.delegate = new
-        self.choice = "tpe"
-        self.reason = f"switched from gp to tpe after {len(self._results)} observations"
+        self.choice = name
+        self.reason = f"switched from {old} to {name} after {n} observations: {why}"
         log.info("auto tuner: %s", self.reason)
+
+    def _carry_pending(self, new: Tuner) -> None:
+        """Tells the new method about the trials still running (so it neither repeats them nor
+        forgets them as constant-liar points): both built-in methods keep them the same way."""
+        hist, seen, enc = (getattr(new, a, None) for a in ("history", "seen", "encoder"))
+        if hist is None or seen is None or enc is None:
+            return
+        for tid, params in self._pending.items():
+            seen.add(params)
+            hist.pending[tid] = enc.encode(params)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | Suggestion | object | None:
         if not self._logged:
             self._logged = True
             log.info("auto tuner: using %s: %s", self.choice, self.reason)
         self._maybe_switch()
-        return self.delegate.suggest(trial_id)
+        out = self.delegate.suggest(trial_id)
+        if isinstance(out, dict):
+            self._pending[trial_id] = out
+        elif isinstance(out, Suggestion):
+            self._pending[trial_id] = dict(out.params)
+        return out
 
     def observe(self, result: TrialResult) -> None:
+        self._pending.pop(result.trial_id, None)
         self._results.append(result)
         self.delegate.observe(result)
 
@@ -262,4 +324,5 @@ class AutoTuner(Tuner):
         self.delegate.report(trial_id, step, value)
 
     def forget(self, trial_id: str) -> None:
+        self._pending.pop(trial_id, None)
         self.delegate.forget(trial_id)

@@ -65,12 +65,31 @@ class OptunaTPE:
         self.study.tell(t, result.value)
 
 
+def parse_variant(name: str) -> tuple[str, dict[str, Any]]:
+    """``"tpe[n_candidates=24;bandwidth_rule=scott]"`` -> ``("tpe", {...})`` (values as JSON,
+    else strings): a tuner with classArgs, cached under its own method name."""
+    import json
+
+    if not name.endswith("]") or "[" not in name:
+        return name, {}
+    base, _, rest = name[:-1].partition("[")
+    kwargs: dict[str, Any] = {}
+    for part in filter(None, rest.split(";")):
+        key, _, raw = part.partition("=")
+        try:
+            kwargs[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            kwargs[key] = raw
+    return base, kwargs
+
+
 def make_tuner(name: str, spec: dict[str, Any], seed: int) -> Any:
     if name == "optuna":
         return OptunaTPE(spec, seed)
     from hyperloom.registry import load_tuner
 
-    return load_tuner(name, SearchSpace.from_nni(spec), mode="minimize", seed=seed)
+    base, kwargs = parse_variant(name)
+    return load_tuner(base, SearchSpace.from_nni(spec), mode="minimize", seed=seed, **kwargs)
 
 
 def run_once(

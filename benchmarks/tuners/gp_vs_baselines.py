@@ -115,11 +115,16 @@ def run(method: str, prob: Problem, seed: int, budget: int) -> dict[str, Any]:
     elif method == "optuna_tpe":
         curve = _optuna_tpe(prob.space, prob.objective, seed, budget)
     else:
-        name = "hyperloom.tuners.auto:AutoTuner" if method == "auto" else method
+        name = (
+            "hyperloom.tuners.auto:AutoTuner" + method[4:] if method.startswith("auto") else method
+        )
         curve = run_once(name, prob.space, prob.objective, seed, budget)
     secs = time.perf_counter() - t0
     reg = {str(c): max(curve[c - 1] - prob.optimum, 0.0) for c in CHECKPOINTS if c <= budget}
-    return {"problem": prob.name, "method": method, "seed": seed, "regret": reg, "seconds": secs}
+    rec = {"problem": prob.name, "method": method, "seed": seed, "regret": reg, "seconds": secs}
+    if method.startswith(("tpe", "auto")):
+        rec["tpe_version"] = 2  # session 5: n_candidates by dimension (older runs: tpe_v1)
+    return rec
 
 
 def _load() -> list[dict[str, Any]]:

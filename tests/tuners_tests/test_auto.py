@@ -131,3 +131,44 @@ def test_conformance_suite() -> None:
 
     failed = [r for r in check_tuner(factory, v2=True) if not r.ok]
     assert not failed, [(r.name, r.detail) for r in failed]
+
+
+def test_all_categorical_late_gp_phase_and_replay() -> None:
+    sp = SearchSpace.from_nni(CATS)
+    kw: dict[str, Any] = {"mode": "minimize", "seed": 2, "late_gp": 12, "switch_after": 20}
+    t = AutoTuner(sp, gp=FAST_GP, **kw)
+    assert t.choice == "tpe" and "hands over to gp after 12" in t.reason
+    log = _drive_cat(t, 12)
+    assert isinstance(t.delegate, TPETuner)
+    running = t.suggest("run")  # the switch happens here, before the suggestion
+    assert t.choice == "gp" and isinstance(t.delegate, GPTuner) and running is not None
+    nxt = t.suggest("next")
+    assert nxt is not None and nxt != running  # the pending trial is known to the gp phase
+    b = AutoTuner(sp, gp=FAST_GP, **kw)  # resume by replay
+    for r in log:
+        b.observe(r)
+    assert b.suggest("run") == running and b.suggest("next") == nxt
+    log += _drive_cat(t, 8, start=12, pending=("run", "next"))
+    t.suggest("late")
+    assert t.choice == "tpe" and "from gp to tpe" in t.reason
+    # no late gp: disabled, forced, or a budget within it
+    assert not AutoTuner(sp, late_gp=0)._phases
+    assert AutoTuner(sp, budget=12, late_gp=12)._phases == []
+    many = {f"c{i}": {"_type": "choice", "_value": list(range(10))} for i in range(6)}
+    assert "hands over" not in AutoTuner(SearchSpace.from_nni(many)).reason  # 60 options
+
+
+def _drive_cat(t: Any, n: int, start: int = 0, pending: tuple[str, ...] = ()) -> list[TrialResult]:
+    out = []
+    for tid in pending:  # end the running ones first
+        p = t._pending[tid]
+        r = TrialResult(tid, p, TrialStatus.SUCCEEDED, float(len(set(p.values()))), (), 0)
+        t.observe(r)
+        out.append(r)
+    for i in range(start, start + n - len(pending)):
+        p = t.suggest(f"t{i}")
+        assert p is not None
+        r = TrialResult(f"t{i}", p, TrialStatus.SUCCEEDED, float(len(set(p.values()))), (), i)
+        t.observe(r)
+        out.append(r)
+    return out

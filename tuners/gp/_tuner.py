@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.optimize
-import scipy.stats
 from hyperloom.errors import PluginError
 from hyperloom.space import SearchSpace
 from hyperloom.tuners._common import BaseTuner
@@ -96,6 +95,8 @@ def warp_output(y: np.ndarray, how: str) -> np.ndarray:
     if not math.isfinite(sd) or sd < 1e-12:
         return y
     z = (y - float(np.mean(y))) / sd
+    import scipy.stats  # lazily: importing it takes seconds on a loaded machine
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lam = float(scipy.stats.yeojohnson_normmax(z, brack=(-2.0, 2.0)))
@@ -382,6 +383,8 @@ class GPTuner(BaseTuner):
         for i in self._cat:
             base[:, i] = rng.integers(0, int(enc.n_choices[i]), size=m)
         if k:
+            import scipy.stats.qmc  # lazily: scipy.stats takes seconds to import
+
             with warnings.catch_warnings():  # "balance properties" when m is not a power of 2
                 warnings.simplefilter("ignore", UserWarning)
                 sob = scipy.stats.qmc.Sobol(k, scramble=True, seed=rng).random(m)

@@ -91,6 +91,9 @@ class ParzenEstimator:
         pad: Per-dimension widening of the bounds (half a quantum for quantized linear
             parameters, so that the end values get as much mass as inner ones).
         obs_weights: Weight of each observation's kernel (default 1 each).
+        joint: One kernel per observation over all dimensions (multivariate TPE, the default);
+            False: a product of one mixture per dimension (the original, univariate TPE), whose
+            samples recombine the values of different observations.
     """
 
     def __init__(
@@ -104,8 +107,10 @@ class ParzenEstimator:
         rule: str = "gap",
         pad: np.ndarray | None = None,
         obs_weights: np.ndarray | None = None,
+        joint: bool = True,
     ) -> None:
         self.enc = enc
+        self.joint = joint
         pad = np.zeros(enc.n_dims) if pad is None else pad
         self.lo = enc.low - pad
         self.hi = enc.high + pad
@@ -185,6 +190,8 @@ class ParzenEstimator:
         ``-(x - mu)^2 / (2 sigma^2) - log(sigma) - log(Z)`` in ``x`` (the cost of a suggestion
         with a long history is mostly here); quantized and categorical ones one at a time.
         """
+        if not self.joint:
+            return self._log_pdf_product(cands)
         m = cands.shape[0]
         act = np.isfinite(cands)
         total = np.zeros((m, self.n_kernels))
@@ -227,6 +234,38 @@ class ParzenEstimator:
         terms = np.exp((total - top[:, None]).astype(np.float32))
         return top + np.log(terms.sum(axis=1, dtype=np.float64))  # type: ignore[no-any-return]
 
+    def _log_kernels(self, j: int, col: np.ndarray) -> np.ndarray:
+        """``log K_k(col)`` for every kernel ``k`` in dimension ``j``: (m, n_kernels)."""
+        if self.enc.is_cat[j]:
+            return self.cat_logp[j][:, col.astype(np.int64)].T
+        mu, sig = self.mu[:, j], self.sigma[:, j]
+        if self.quantum[j] > 0:
+            left, right = self._cell(j, col)
+            return (
+                _log_mass(
+                    (left[:, None] - mu[None, :]) / sig[None, :],
+                    (right[:, None] - mu[None, :]) / sig[None, :],
+                )
+                - self.log_z[None, :, j]
+            )
+        z = (col[:, None] - mu[None, :]) / sig[None, :]
+        return -0.5 * z * z - np.log(sig)[None, :] - self.log_z[None, :, j] - _LOG_SQRT_2PI
+
+    def _log_pdf_product(self, cands: np.ndarray) -> np.ndarray:
+        """Univariate log density: the sum over active dimensions of each dimension's mixture."""
+        m = cands.shape[0]
+        out = np.zeros(m)
+        for j in range(cands.shape[1]):
+            on = np.isfinite(cands[:, j])
+            if not on.any():
+                continue
+            col = np.where(on, cands[:, j], self.mu[-1, j] if not self.enc.is_cat[j] else 0.0)
+            terms = self._log_kernels(j, col) + self.log_w[None, :]
+            top = terms.max(axis=1)
+            lse = top + np.log(np.exp(terms - top[:, None]).sum(axis=1))
+            out += np.where(on, lse, 0.0)
+        return out
+
     def _cell(self, j: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The internal interval of values that round to each (snapped) ``x`` in dimension ``j``."""
         half = 0.5 * self.quantum[j]
@@ -242,6 +281,8 @@ class ParzenEstimator:
         k = rng.choice(self.n_kernels, size=m, p=self.weights)
         out = np.empty((m, d))
         for j in range(d):
+            if not self.joint and j:  # a kernel per dimension
+                k = rng.choice(self.n_kernels, size=m, p=self.weights)
             if self.enc.is_cat[j]:
                 cdf = np.cumsum(self.cat_p[j][k], axis=1)
                 u = rng.random(m)[:, None]
