@@ -242,6 +242,11 @@ def test_pareto_page_follows_the_store(tmp_path: Path, live_server: Any, tab: Pa
     expect(page.locator("#front-size")).to_have_text("1", timeout=8000)
     expect(page.locator("#front-table tbody tr")).to_have_count(1)
     assert page.locator("#pareto-chart canvas").count() == 1  # redrawn in place
+    # the painted points follow: every other feasible trial is dominated now
+    bad = int(page.inner_text("#infeasible"))
+    dots = page.locator("#pareto-dots")
+    assert dots.get_attribute("data-dominated") == str(21 - 1 - bad)
+    assert dots.get_attribute("data-infeasible") == str(bad)
     assert tab.errors == []
     store.close()
 

@@ -11,6 +11,7 @@ const FRONT = 1, INFEASIBLE = 2;
 // point; the painted points get their tooltip and click by a nearest-point search here.
 const DOT = { dominated: { color: "rgba(148,163,184,.45)", r: 2.2 }, infeasible: { color: "rgba(220,38,38,.6)", r: 3.2 } };
 const HIT_PX = 6; // a painted point answers the mouse within this many pixels
+const handlers = new WeakMap(); // chart -> the handlers its last draw added
 
 function objLabel(o) { return `${o.name} (${o.mode === "maximize" ? "max" : "min"})`; }
 
@@ -147,9 +148,8 @@ export function mount(root, route) {
       return best < 0 ? undefined : painted[best];
     };
     paint();
-    c.on("finished", paint); // after a resize, too
     const zr = c.getZr();
-    zr.on("mousemove", (ev) => {
+    const onMove = (ev) => {
       const i = ev.target ? undefined : nearest(ev);
       if (i === undefined) { tipBox.hidden = true; zr.setCursorStyle("default"); return; }
       tipBox.innerHTML = tipOf(i);
@@ -157,14 +157,27 @@ export function mount(root, route) {
       tipBox.style.top = `${ev.offsetY + 12}px`;
       tipBox.hidden = false;
       zr.setCursorStyle("pointer");
-    });
-    zr.on("globalout", () => { tipBox.hidden = true; });
-    zr.on("click", (ev) => {
+    };
+    const onOut = () => { tipBox.hidden = true; };
+    const onZrClick = (ev) => {
       if (ev.target) return; // a front point: the series' click below
       const i = nearest(ev);
       if (i !== undefined) go(P.trial_id[i]);
-    });
-    c.on("click", (p) => { if (p.seriesName === "front") go(P.trial_id[p.data[2]]); });
+    };
+    const onClick = (p) => { if (p.seriesName === "front") go(P.trial_id[p.data[2]]); };
+    // the chart is reused across redraws (live updates, another axis pair): take off the last
+    // draw's handlers (only ours: ECharts has its own on the same zrender events)
+    const old = handlers.get(c);
+    if (old) {
+      c.off("finished", old.paint); c.off("click", old.onClick);
+      zr.off("mousemove", old.onMove); zr.off("globalout", old.onOut); zr.off("click", old.onZrClick);
+    }
+    handlers.set(c, { paint, onClick, onMove, onOut, onZrClick });
+    c.on("finished", paint); // after a resize, too
+    c.on("click", onClick);
+    zr.on("mousemove", onMove);
+    zr.on("globalout", onOut);
+    zr.on("click", onZrClick);
     drawHv();
     drawFrontTable();
   }
