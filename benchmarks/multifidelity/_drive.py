@@ -54,6 +54,7 @@ class Scheduler(Method):
         self.s = scheduler
         self.params: dict[str, dict[str, Any]] = {}
         self.assess_s: list[float] = []
+        self.model_picks = 0
 
     def ask(self, tid: str) -> tuple[str, Any] | None:
         from hyperloom.types import Suggestion
@@ -66,6 +67,8 @@ class Scheduler(Method):
                 return ("resume", got.resume)
             got = got.params
         self.params[tid] = got
+        if getattr(self.s, "last_level", None) is not None:
+            self.model_picks += 1  # a model-based scheduler's model chose this configuration
         return ("new", got)
 
     def report(self, tid: str, step: int, history: list[float], steps: list[int]) -> str:

@@ -64,6 +64,10 @@ def make(name: str, problem: Problem, seed: int) -> Method:
         from hyperloom.tuners.hyperband import HyperbandScheduler
 
         return Scheduler(HyperbandScheduler(space, **common))
+    if name == "asha-stopping":  # random ASHA inside the scheduler: an A/A check of random+asha
+        from hyperloom.tuners.hyperband import HyperbandScheduler
+
+        return Scheduler(HyperbandScheduler(space, brackets=1, **common))
     if name == "asha-promotion":
         from hyperloom.tuners.hyperband import HyperbandScheduler
 
@@ -114,6 +118,7 @@ def make(name: str, problem: Problem, seed: int) -> Method:
 
 METHODS = [
     "hyperband",
+    "asha-stopping",
     "asha-promotion",
     "bohb",
     "bohb-hb",
@@ -144,6 +149,7 @@ def run_one(job: tuple[str, str, int, float]) -> dict[str, Any]:
         "regret_epochs": regret_at(problem, trace, [f * epochs for f in FRACTIONS]),
         "regret_time": regret_at(problem, trace, [f * horizon for f in FRACTIONS], by="seconds"),
         "trials": trace.n_trials,
+        "model_picks": getattr(m, "model_picks", None),
         "resumed": trace.n_resumed,
         "wall_s": trace.wall_s,
         "assess_ms": 1e3 * statistics.median(assess) if assess else None,
