@@ -12,7 +12,10 @@ For each store (a 200-trial experiment, and 10,000 trials x 100 reports) and --r
    charting library, the API calls).
 
 Also the Pareto page of 10,000 trials (2 objectives, a constraint) opened directly in a fresh
-context, with the server's cache empty: **pareto drawn** (issue 19's figure).
+context, with the server's cache empty: **pareto drawn** (issue 19's figure), twice: with the
+server in this process (cache dropped before each visit; also an open tab switching to the page,
+and the CPU the server and the page's renderer spent), and with ``hyperloom view`` started as a
+new process for each visit, as a user opens it. ``--only pareto`` runs just these.
 
 Prints medians and writes bench_dashboard_paint.json next to this script, with the load average
 before and after (the wall times move with it; CPU times are in bench_dashboard.py --views).
@@ -208,6 +211,41 @@ def bench_pareto(exp_dir: Path, repeat: int, browser: Any) -> dict[str, Any]:
     return out
 
 
+def bench_pareto_view(exp_dir: Path, home: Path, repeat: int, browser: Any) -> dict[str, Any]:
+    """The Pareto page as a user opens it: ``hyperloom view DIR`` started as a new process (so
+    its cache is empty), its URL + ``#/e/ID/pareto`` opened in a fresh context."""
+    rows: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        proc, url, ready = start_view(exp_dir, home)
+        try:
+            ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = ctx.new_page()
+            t0 = time.perf_counter()
+            page.goto(f"{url}#/e/{exp_dir.name}/pareto")
+            page.wait_for_selector("#pareto-chart canvas", state="attached", timeout=60_000)
+            page.wait_for_selector("body[data-drawn-ms]", state="attached", timeout=60_000)
+            wall = (time.perf_counter() - t0) * 1000
+            t = page.evaluate(_TIMING_JS)
+            ctx.close()
+        finally:
+            stop_view(proc)
+        pr = [r for r in t["res"] if r[0].endswith("/pareto")]
+        vals = {
+            "view_ready_ms": ready * 1000,
+            "fresh_tab_drawn_ms": t["drawn"],
+            "fresh_tab_goto_to_drawn_wall_ms": wall,
+            "pareto_api_sent_ms": pr[0][1] if pr else None,
+            "pareto_api_server_ms": pr[0][3] - pr[0][1] if pr else None,
+            "after_data_to_drawn_ms": t["drawn"] - pr[0][2] if pr else None,
+        }
+        for k, v in vals.items():
+            if v is not None:
+                rows.setdefault(k, []).append(float(v))
+    out: dict[str, Any] = {k: statistics.median(v) for k, v in rows.items()}
+    out["runs"] = {k: [round(x, 1) for x in v] for k, v in rows.items() if "drawn" in k}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=5)
@@ -252,6 +290,8 @@ def main() -> int:
             print(name, json.dumps({k: round(v, 1) for k, v in out[f"view_{name}"].items()}))
         out["pareto_10k"] = bench_pareto(mo, args.repeat, b)
         print("pareto", json.dumps(out["pareto_10k"]))
+        out["pareto_10k_view"] = bench_pareto_view(mo, home, args.repeat, b)
+        print("pareto (hyperloom view)", json.dumps(out["pareto_10k_view"]))
         b.close()
     out["load_after"] = load_note()
     print(out["load_before"], "->", out["load_after"])
