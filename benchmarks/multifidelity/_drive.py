@@ -297,7 +297,7 @@ def replay(
             schedule(tid)
         if not heap:
             break
-        if horizon is not None and heap[0][0] > horizon:
+        if horizon is not None and heap[0][0] >= horizon:  # the manager: elapsed < duration
             break
         now, _, tid = heapq.heappop(heap)
         r = runs[tid]
