@@ -65,17 +65,37 @@ class OptunaPrunerAssessor(Assessor):
         }[pruner]()
         self.study = optuna.create_study(direction=mode, pruner=made)
         self.trials: dict[str, Any] = {}
+        self._next = 1  # the next manager trial id (T0001, ...) to ask a trial for
+        self._ended: set[str] = set()
+
+    def _trial(self, trial_id: str) -> Any:
+        """The Optuna trial of ``trial_id``. The manager's ids are ``T0001``, ``T0002``, ... in
+        start order; trials are asked in that order (every lower id first), so Optuna numbers
+        them as they started, as ``replay.py`` does (HyperbandPruner picks a trial's bracket
+        from its number), whatever order their first reports arrive in."""
+        trial = self.trials.get(trial_id)
+        if trial is not None:
+            return trial
+        seq = int(trial_id[1:]) if trial_id[:1] == "T" and trial_id[1:].isdigit() else None
+        if seq is None:
+            trial = self.trials[trial_id] = self.study.ask()
+            return trial
+        while self._next <= seq:
+            tid = f"T{self._next:04d}"
+            self._next += 1
+            if tid not in self.trials and tid not in self._ended:
+                self.trials[tid] = self.study.ask()
+        return self.trials[trial_id]
 
     def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
-        trial = self.trials.get(trial_id)
-        if trial is None:
-            trial = self.trials[trial_id] = self.study.ask()
+        trial = self._trial(trial_id)
         trial.report(float(history[-1]), step=len(history))
         return Verdict.STOP if trial.should_prune() else Verdict.CONTINUE
 
     def observe(self, result: TrialResult) -> None:
         import optuna
 
+        self._ended.add(result.trial_id)
         trial = self.trials.pop(result.trial_id, None)
         if trial is None:
             return
