@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -34,8 +35,10 @@ from hyperloom.tuners._base import Tuner
 from hyperloom.types import Constraint, Objective, Suggestion, TrialResult
 
 __all__ = [
+    "DURATION_SAMPLE",
     "GP_MAX_CATEGORICAL_SHARE",
     "GP_MAX_FEATURES",
+    "GP_MIN_TRIAL_SECONDS",
     "LATE_GP_FROM",
     "LATE_GP_MAX_FEATURES",
     "SMALL_GRID",
@@ -58,6 +61,12 @@ SMALL_GRID = 1000
 SWITCH_AFTER = 300
 #: The same for categorical-heavy spaces.
 SWITCH_AFTER_CATEGORICAL = 150
+#: gp only while the median trial lasts at least this many seconds: a gp suggestion costs up to
+#: ~0.25 CPU-s at 100-300 observations (docs/notes/gp.md), so the tuner stays under ~10% of a
+#: trial's time; quicker trials go to tpe (~5 ms per suggestion).
+GP_MIN_TRIAL_SECONDS = 2.5
+#: Ended trials with a known duration needed before that rule is applied.
+DURATION_SAMPLE = 5
 #: All-categorical spaces: observations after which the first tpe phase hands over to gp.
 LATE_GP_FROM = 0
 #: ... when the space has at most this many model features (one per option).
@@ -136,6 +145,13 @@ def choose(
     )
 
 
+def _duration(result: TrialResult) -> float | None:
+    d = getattr(result, "duration", None)
+    if isinstance(d, bool) or not isinstance(d, int | float) or not math.isfinite(d) or d < 0:
+        return None
+    return float(d)
+
+
 def _accepts(cls: Any, name: str) -> bool:
     try:
         params = inspect.signature(cls).parameters
@@ -172,6 +188,9 @@ class AutoTuner(Tuner):
         late_gp: All-categorical spaces of at most :data:`LATE_GP_MAX_FEATURES` options: the
             observations after which the tpe phase hands over to gp (until ``switch_after``);
             0: never (default :data:`LATE_GP_FROM`).
+        min_trial_seconds: A gp phase hands over to tpe once the median duration of at least
+            :data:`DURATION_SAMPLE` ended trials is below this (0: never). Needs trial results
+            that carry a ``duration`` (seconds); without one the rule is not applied.
         method: Force ``"gp"`` or ``"tpe"`` instead of choosing.
         gp: classArgs for the gp tuner.
         tpe: classArgs for the tpe tuner.
@@ -191,6 +210,7 @@ class AutoTuner(Tuner):
         switch_after: int | None = None,
         method: str | None = None,
         late_gp: int | None = None,
+        min_trial_seconds: float = GP_MIN_TRIAL_SECONDS,
         gp: Mapping[str, Any] | None = None,
         tpe: Mapping[str, Any] | None = None,
     ) -> None:
@@ -209,6 +229,15 @@ class AutoTuner(Tuner):
             late_gp = LATE_GP_FROM
         if isinstance(late_gp, bool) or not isinstance(late_gp, int) or late_gp < 0:
             raise PluginError(f"auto: late_gp must be an integer >= 0, got {late_gp!r}")
+        if (
+            isinstance(min_trial_seconds, bool)
+            or not isinstance(min_trial_seconds, int | float)
+            or not min_trial_seconds >= 0
+        ):
+            raise PluginError(
+                f"auto: min_trial_seconds must be a number >= 0, got {min_trial_seconds!r}"
+            )
+        self.min_trial_seconds = float(min_trial_seconds)
         self.budget = budget
         self.switch_after = switch_after if switch_after else math.inf
         self._options = {"gp": dict(gp or {}), "tpe": dict(tpe or {})}
@@ -270,7 +299,30 @@ class AutoTuner(Tuner):
             raise PluginError(f"auto: bad classArgs for {name}: {e}") from None
         return tuner
 
+    def _too_quick(self) -> str | None:
+        """Why gp is too slow for these trials (None: it is not, or no durations are known).
+
+        Uses ``result.duration`` (seconds from start to end) where the kernel provides it, so
+        that resume by replay sees the same durations and makes the same choice."""
+        if self.choice != "gp" or self._forced or self.min_trial_seconds <= 0:
+            return None
+        secs = [d for d in map(_duration, self._results) if d is not None]
+        if len(secs) < DURATION_SAMPLE:
+            return None
+        med = statistics.median(secs)
+        if med >= self.min_trial_seconds:
+            return None
+        return (
+            f"trials take {med:.3g} s (median of {len(secs)}) < {self.min_trial_seconds:g} s: "
+            "a gp suggestion would cost as much as a trial; tpe (~5 ms) instead"
+        )
+
     def _maybe_switch(self) -> None:
+        quick = self._too_quick()
+        if quick is not None:
+            self._phases = []
+            self._switch("tpe", quick)
+            return
         n = len(self._results)
         due = [ph for ph in self._phases if n >= ph[0]]
         if not due or self._forced:
@@ -283,6 +335,9 @@ class AutoTuner(Tuner):
             return
         if len(self.objectives) > 1 and not getattr(_tuner_class(name), "multi_objective", False):
             return
+        self._switch(name, why)
+
+    def _switch(self, name: str, why: str) -> None:
         new = self._build(name)
         for r in self._results:
             new.observe(r)
@@ -290,7 +345,9 @@ class AutoTuner(Tuner):
         old = self.choice
         self.delegate = new
         self.choice = name
-        self.reason = f"switched from {old} to {name} after {n} observations: {why}"
+        self.reason = (
+            f"switched from {old} to {name} after {len(self._results)} observations: {why}"
+        )
         log.info("auto tuner: %s", self.reason)
 
     def _carry_pending(self, new: Tuner) -> None:

@@ -5,6 +5,7 @@ auto's default options (what a config that names no tuner would get)."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -155,3 +156,46 @@ def test_constraints_and_objectives() -> None:
                     metrics={"mem": float(i % 2) * 2.0},
                 )
             )
+
+
+@dataclass(frozen=True)
+class _TimedResult(TrialResult):
+    """A result with the ``duration`` the kernel is asked to add (seconds, start to end)."""
+
+    duration: float | None = None
+
+
+def _timed_run(t: AutoTuner, n: int, secs: float) -> list[TrialResult]:
+    out: list[TrialResult] = []
+    for i in range(n):
+        p = t.suggest(f"t{i}")
+        assert p is not None
+        r = _TimedResult(f"t{i}", p, TrialStatus.SUCCEEDED, _loss(p), (), i, duration=secs)
+        t.observe(r)
+        out.append(r)
+    return out
+
+
+def test_quick_trials_hand_gp_over_to_tpe_and_replay_agrees() -> None:
+    sp = SearchSpace.from_nni(SPACES["all_types"])
+    t = AutoTuner(sp, mode="minimize", seed=1, gp=SMALL_GP)
+    assert t.choice == "gp"
+    results = _timed_run(t, 6, 0.05)  # the switch is checked at each suggestion
+    assert t.choice == "tpe" and "0.05 s" in t.reason
+    nxt = t.suggest("next")
+    b = AutoTuner(sp, mode="minimize", seed=1, gp=SMALL_GP)
+    for r in results:
+        b.observe(r)
+    assert b.suggest("next") == nxt and b.choice == "tpe"
+    slow = AutoTuner(sp, mode="minimize", seed=1, gp=SMALL_GP)
+    _timed_run(slow, 7, 30.0)
+    assert slow.choice == "gp"  # slow trials: gp stays
+    off = AutoTuner(sp, mode="minimize", seed=1, gp=SMALL_GP, min_trial_seconds=0)
+    _timed_run(off, 7, 0.01)
+    assert off.choice == "gp"
+    plain = AutoTuner(sp, mode="minimize", seed=1, gp=SMALL_GP)
+    for i in range(7):
+        p = plain.suggest(str(i))
+        assert p is not None
+        plain.observe(TrialResult(str(i), p, TrialStatus.SUCCEEDED, _loss(p), (), i))
+    assert plain.choice == "gp"
