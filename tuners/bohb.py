@@ -12,7 +12,11 @@ that holds at least ``min_points`` values (by default enough for its 15% "good" 
 ``d + 1`` points, ``d`` the number of parameters: see :class:`LevelModelScheduler`); trials that are running or paused below that level are shown to it
 as pending (its constant liar), so concurrent suggestions spread out. A ``random_fraction`` of
 new configurations is drawn at random (the paper's rho = 1/3), which keeps the search honest
-when the low levels mislead.
+when the low levels mislead. A model suggestion that is a near-copy of a configuration already
+tried (``novelty``) is asked again and then replaced by a random draw: a level's TPE can collapse
+onto one good configuration, and ASHA does not stop a copy of a configuration that passed a rung,
+so its copies would take the budget (docs/notes/multifidelity.md, session 5). One bracket (ASHA)
+by default; ``brackets: null`` runs every Hyperband bracket.
 
 :class:`LevelModelScheduler` is the part shared with ``asha_gp`` (the same with a GP).
 """
@@ -235,8 +239,9 @@ class BOHBScheduler(LevelModelScheduler):
     Args:
         space, mode, seed: As :class:`~hyperloom.tuners.hyperband.HyperbandScheduler`.
         **options: :class:`~hyperloom.tuners._scheduler_options.BOHBOptions`: the scheduling
-            options (every Hyperband bracket by default), ``min_points`` (None: see
-            :class:`LevelModelScheduler`), ``random_fraction`` (1/3, BOHB's rho), ``gamma``
+            options (one bracket by default; ``brackets: None`` for every Hyperband bracket),
+            ``min_points`` (None: see :class:`LevelModelScheduler`), ``random_fraction`` (1/3,
+            BOHB's rho), ``novelty`` (0.5: see ``ModelOptions``), ``gamma``
             (0.15, the share of a level's trials its TPE calls good), ``n_candidates`` (64).
     """
 
