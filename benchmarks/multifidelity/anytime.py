@@ -201,6 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="drop the cached runs of the selected methods"
     )
+    parser.add_argument(
+        "--table-only", action="store_true", help="run nothing: print the cached runs' table"
+    )
     args = parser.parse_args(argv)
     datasets = args.dataset or available()
     methods = args.method or METHODS
@@ -222,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         for d in datasets
         for m in methods
         for s in range(args.seed_start, args.seed_start + args.seeds)
-        if (d, m, s, float(args.budget)) not in have
+        if (d, m, s, float(args.budget)) not in have and not args.table_only
     ]
     meta = {"args": vars(args) | {"json": str(args.json)}}
 
@@ -274,8 +277,9 @@ def main(argv: list[str] | None = None) -> None:
                 + (f"{statistics.median(ms):.3f} ms" if ms else "   -")
             )
         print()
-    save()
-    print(f"wrote {args.json}")
+    if jobs or args.fresh:
+        save()
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
