@@ -9,6 +9,7 @@ median trials/s per tuner, its ratio to random's, and the tuner's own time (CPU 
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/tuners/auto_throughput.py            # 200 x 3
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/tuners/auto_throughput.py --trials 50 --rounds 1
+    ... --tuners random,auto+duration      # auto seeing trial durations (its quick-trial rule)
 
 Writes ``auto_throughput.json`` next to this script.
 """
@@ -41,32 +42,56 @@ SPACE = {
 }
 
 
+#: auto's last choice and reason per tuner name
+CHOICE: dict[str, str] = {}
+
+
 def _timed_tuner(name: str) -> tuple[str, dict[str, float]]:
-    """A module:Class path of a subclass of ``name``'s class that sums its suggest/observe time."""
+    """A module:Class path of a subclass of ``name``'s class that sums its suggest/observe time.
+
+    ``NAME+duration``: the results it observes also carry ``duration`` (wall seconds from its
+    suggestion to the result), standing in for the ``TrialResult.duration`` that auto's
+    quick-trial rule reads and the kernel does not provide yet."""
+    import dataclasses
     import types
 
     from hyperloom.registry import load
+    from hyperloom.types import TrialResult
 
-    base = load("tuner", name, None)
+    base_name, _, extra = name.partition("+")
+    base = load("tuner", base_name, None)
     spent = {"suggest": 0.0, "observe": 0.0, "n": 0.0}
+
+    @dataclasses.dataclass(frozen=True)
+    class WithDuration(TrialResult):
+        duration: float | None = None
+
+    started: dict[str, float] = {}
 
     class Timed(base):  # type: ignore[misc, valid-type]
         def suggest(self, trial_id: str) -> Any:
             t0 = time.process_time()
+            started[trial_id] = time.monotonic()
             try:
                 return super().suggest(trial_id)
             finally:
                 spent["suggest"] += time.process_time() - t0
                 spent["n"] += 1
+                if hasattr(self, "choice"):
+                    CHOICE[name] = f"{self.choice}: {self.reason}"
 
         def observe(self, result: Any) -> None:
             t0 = time.process_time()
+            if extra == "duration" and result.trial_id in started:
+                fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(TrialResult)}
+                secs = time.monotonic() - started.pop(result.trial_id)
+                result = WithDuration(**fields, duration=secs)
             try:
                 super().observe(result)
             finally:
                 spent["observe"] += time.process_time() - t0
 
-    mod = types.ModuleType(f"_timed_{name}")
+    mod = types.ModuleType(f"_timed_{base_name}_{extra}")
     mod.Timed = Timed  # type: ignore[attr-defined]
     sys.modules[mod.__name__] = mod
     return f"{mod.__name__}:Timed", spent
@@ -78,13 +103,14 @@ def run_one(root: Path, script: Path, tuner: str, n: int, concurrency: int) -> d
 
     path, spent = _timed_tuner(tuner)
     cfg: dict[str, Any] = {
-        "experimentName": f"auto-throughput-{tuner}",
+        "experimentName": f"auto-throughput-{tuner.replace('+', '-')}",
         "trialCommand": f"{sys.executable} {script.name}",
         "trialCodeDirectory": str(script.parent),
         "trialConcurrency": concurrency,
         "maxTrialNumber": n,
         "searchSpace": SPACE,
         "tuner": {"name": path, "classArgs": {"seed": 0, "mode": "maximize"}},
+        "maxExperimentDuration": "1h",
         "experimentWorkingDirectory": str(root / "experiments"),
         "dashboard": False,
     }
@@ -101,6 +127,7 @@ def run_one(root: Path, script: Path, tuner: str, n: int, concurrency: int) -> d
         "suggest_cpu_s": spent["suggest"],
         "observe_cpu_s": spent["observe"],
         "suggest_ms_mean": 1000 * spent["suggest"] / max(spent["n"], 1),
+        "choice": CHOICE.get(tuner),
     }
 
 
@@ -127,7 +154,8 @@ def main() -> None:
                 print(
                     f"round {r} {t:>7}: {rec['trials_per_s']:.2f} trials/s, "
                     f"{rec['succeeded']}/{rec['trials']} ok, suggest {rec['suggest_cpu_s']:.2f} s "
-                    f"CPU ({rec['suggest_ms_mean']:.1f} ms each)",
+                    f"CPU ({rec['suggest_ms_mean']:.1f} ms each)"
+                    + (f"; auto: {rec['choice']}" if rec["choice"] else ""),
                     flush=True,
                 )
     summary: dict[str, Any] = {}
@@ -148,7 +176,10 @@ def main() -> None:
             f"{t:>8}: {tps:.2f} trials/s ({tps / base:.2f}x {tuners[0]}), suggest CPU {sug:.2f} s"
         )
     out = {"args": vars(args), "runs": runs, "summary": summary}
-    (HERE / "auto_throughput.json").write_text(json.dumps(out, indent=1))
+    path = HERE / "auto_throughput.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old[",".join(tuners)] = out  # one entry per tuner set
+    path.write_text(json.dumps(old, indent=1))
 
 
 if __name__ == "__main__":
