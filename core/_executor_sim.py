@@ -44,6 +44,7 @@ class VirtualClock(Clock):
     scheduled event (or to the end of the timeout when none comes sooner)."""
 
     tick = math.inf  # no housekeeping wake-ups are needed: nothing happens between events
+    inline_calls = True  # the tuner and assessor are called on the loop, in order
 
     def __init__(self, start: float = START) -> None:
         self._t = 0.0

@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hyperloom._manager_lanes import Lanes
 from hyperloom._manager_types import Clock, RunningTrial, launch_spec, padded_metrics
 from hyperloom.types import Suggestion, TrialResult, TrialStatus
 
@@ -52,13 +53,16 @@ class LineageMixin:
     ckpt_steps: dict[str, int]
     _checkpoints: Any
     _resume_pending: dict[str, Suggestion]
+    _lanes: Lanes
 
     if TYPE_CHECKING:
 
         def _release(self, trial_id: str) -> None: ...
         def _emit_progress(self, force: bool = False) -> None: ...
         def _started(self, rt: RunningTrial, handle: Any, devices: tuple[int, ...]) -> None: ...
-        def _algo_failed(self, what: str, trial_id: str) -> None: ...
+        def _algo_failed(
+            self, what: str, trial_id: str, exc: BaseException | None = None
+        ) -> None: ...
         async def _finish(
             self,
             rt: RunningTrial,
@@ -101,7 +105,8 @@ class LineageMixin:
             src = self._trial_dir(rt.trial_id) / "checkpoint"
             commit = functools.partial(self.checkpoints().commit, reported_at=reported_at)
             try:
-                where = str(await self.clock.call(commit, rt.trial_id, step, src))
+                ckpts = self.checkpoints()
+                where = str(await self._lanes.call(ckpts, commit, rt.trial_id, step, src))
             except (CheckpointError, OSError) as e:
                 log.warning(
                     "trial %s: checkpoint at step %d not committed: %s", rt.trial_id, step, e
@@ -117,29 +122,35 @@ class LineageMixin:
         self.ckpt_steps[rt.trial_id] = step
         hook = getattr(self.tuner, "checkpointed", None)
         if hook is not None:
-            try:
-                hook(rt.trial_id, step)
-            except Exception:
-                self._algo_failed("tuner.checkpointed", rt.trial_id)
+            self._lanes.fire(
+                self.tuner, hook, rt.trial_id, step,
+                on_error=functools.partial(self._algo_failed, "tuner.checkpointed", rt.trial_id),
+            )  # fmt: skip
 
     async def _collect_checkpoints(self) -> None:
         """Deletes snapshots no trial can need any more, within ``checkpointBudget``."""
         if self._checkpoints is None:
             return
         needed = set(self.running)
+        store = self._checkpoints
+
+        def collect(keep: set[str]) -> None:  # on the checkpoints' own lane, like every change
+            self._lanes.fire(
+                store, store.gc, keep,
+                on_error=lambda e: log.error("checkpoint garbage collection failed", exc_info=e),
+            )  # fmt: skip
+
         more = getattr(self.tuner, "needed_checkpoints", None)
         if more is None:
-            needed |= set(self.paused)  # any paused trial may be resumed
-        else:
-            try:  # the scheduler knows which paused or ended trials it may still use
-                needed |= set(more())
-            except Exception:
-                self._algo_failed("tuner.needed_checkpoints", "-")
-                return  # when in doubt, keep everything
-        try:
-            await self.clock.call(self._checkpoints.gc, needed)
-        except Exception:
-            log.exception("checkpoint garbage collection failed")
+            collect(needed | set(self.paused))  # any paused trial may be resumed
+            return
+        # the scheduler knows which paused or ended trials it may still use; it is asked on
+        # its lane, in turn. When in doubt (it raised), everything is kept.
+        self._lanes.fire(
+            self.tuner, lambda: needed | set(more()),
+            on_error=functools.partial(self._algo_failed, "tuner.needed_checkpoints", "-"),
+            then=collect,
+        )  # fmt: skip
 
     async def _restore_from(self, source: str, trial_id: str) -> tuple[int | None, Path | None]:
         """A private copy of ``source``'s last committed checkpoint for ``trial_id``: (its step,
@@ -153,7 +164,8 @@ class LineageMixin:
             shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            step = await self.clock.call(self.checkpoints().prepare_restore, source, dest)
+            ckpts = self.checkpoints()
+            step = await self._lanes.call(ckpts, ckpts.prepare_restore, source, dest)
         except Exception as e:
             log.warning("trial %s: cannot restore from %s: %s", trial_id, source, e)
             return None, None
@@ -187,14 +199,6 @@ class LineageMixin:
         return sugg.parent, step + 1, restore
 
     # -- pause ----------------------------------------------------------------------------------
-
-    def _is_pause(self, rt: RunningTrial, status: TrialStatus | None, exit_code: Any) -> bool:
-        """Whether an ended process means "paused": a pause was asked of it."""
-        # A trial that answers the stop request with report_final() and exit 0 (the usual
-        # `if should_stop(): break` before a final report) is paused all the same: when it had
-        # in fact finished, its resume restores the last step, runs no more and reports again.
-        del exit_code
-        return (status or rt.stop_status) == TrialStatus.PAUSED
 
     async def _pause(self, rt: RunningTrial) -> None:
         if self.running.pop(rt.trial_id, None) is not None:

@@ -49,6 +49,10 @@ class Clock:
     never calls ``time`` or ``asyncio.sleep`` itself.
     """
 
+    inline_calls = False
+    """Whether tuner and assessor calls run on the loop (a virtual clock: nothing else happens
+    meanwhile in virtual time), instead of on their lanes' threads (see _manager_lanes)."""
+
     def now(self) -> float:
         return time.time()
 

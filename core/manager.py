@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from hyperloom._manager_lanes import Lanes
 from hyperloom._manager_lineage import CHECKPOINT_KEY, LineageMixin
 from hyperloom._manager_retry import attempts_so_far, forget_attempt, is_retriable
 from hyperloom._manager_types import (
@@ -51,6 +51,7 @@ from hyperloom.types import (
     TrialResult,
     TrialStatus,
     Verdict,
+    named_value,
     outcome,
 )
 
@@ -101,7 +102,11 @@ class Manager(LineageMixin):
         self._last_progress = 0.0
         self._gpu_task: asyncio.Future[Any] | None = None  # the GPU usage sampler in flight
         self._gpu_last = float("-inf")
-        self._algo_lock = asyncio.Lock()
+        self._lanes = Lanes(self.clock)  # where tuner and assessor calls run (_manager_lanes)
+        self._filler: asyncio.Task[None] | None = None  # _fill_slots as a task (real clocks)
+        # trials whose executor.start is in flight: their events wait here, in order
+        self._starting: dict[str, list[Any]] = {}
+        self._tuner_reports = False  # the tuner overrides report() (set by build_parts)
         self._algo_errors: set[str] = set()  # tuner/assessor hooks that raised (logged once)
         self.tuner: TunerPart = cast("TunerPart", None)  # set by build_parts
         self.assessor: AssessorPart | None = None
@@ -195,6 +200,14 @@ class Manager(LineageMixin):
         own_clock = getattr(self.executor, "clock", None)
         if isinstance(own_clock, Clock):  # an executor that simulates time brings its clock
             self.clock = own_clock
+        self._lanes = Lanes(self.clock)
+        if self._inline_tuner:
+            self._lanes.run_inline(self.tuner)
+        from hyperloom.tuners._base import Tuner
+
+        # only a tuner that does something with intermediate reports is sent them
+        report = getattr(type(self.tuner), "report", None)
+        self._tuner_reports = callable(report) and report is not Tuner.report
 
     # ------------------------------------------------------------------------------------------
     # public entry
@@ -299,9 +312,14 @@ class Manager(LineageMixin):
     async def _main_loop(self) -> None:
         while True:
             if not self.stopping:
-                await self._fill_slots()
-            if not self.running and (
-                self.stopping or (self._no_more_trials() and (self.exhausted or not self.paused))
+                await self._fill()
+            if (
+                not self.running
+                and not self._filling()
+                and (
+                    self.stopping
+                    or (self._no_more_trials() and (self.exhausted or not self.paused))
+                )
             ):
                 break
             timeout = self._next_wakeup()
@@ -310,11 +328,54 @@ class Manager(LineageMixin):
                 if ev is not None:
                     await self._handle(ev)
                     if len(self.running) < self.config.trial_concurrency and not self.stopping:
-                        await self._fill_slots()  # a freed slot is filled before more reports
+                        await self._fill()  # a freed slot is filled before more reports
                 ev = self._queue.get_nowait() if not self._queue.empty() else None
             self._check_deadlines()
             self._sample_gpus()
             self._emit_progress()
+
+    async def _fill(self) -> None:
+        """Fills free slots. On a virtual clock, right here (deterministic, and nothing else
+        happens in virtual time meanwhile). Otherwise as a task, so that the loop goes on
+        recording reports and exits while the tuner thinks; its end wakes the loop."""
+        if self._lanes.inline:
+            await self._fill_slots()
+            return
+        if self._filling():
+            return
+        if self._filler is not None:  # done: what it raised (a store error) ends the run
+            filler, self._filler = self._filler, None
+            if not filler.cancelled() and filler.exception() is not None:
+                raise cast(BaseException, filler.exception())
+        if not self._can_fill():
+            return
+
+        def state() -> tuple[Any, ...]:
+            return (self.used_budget, self.exhausted, self.stopping, *map(len, self._parts()))
+
+        async def fill() -> None:
+            before = state()
+            try:
+                await self._fill_slots()
+            finally:
+                if state() != before:  # wake the loop: slots, budget or the end changed
+                    self._queue.put_nowait(None)  # (a "not now" waits for the next event)
+
+        self._filler = asyncio.ensure_future(fill())
+
+    def _parts(self) -> tuple[dict[str, RunningTrial], ...]:
+        return (self.running, self.paused)
+
+    def _can_fill(self) -> bool:
+        """A slot is free, and a trial may be started or a paused one resumed."""
+        return (
+            len(self.running) < self.config.trial_concurrency
+            and not self.stopping
+            and (not self._no_more_trials() or (bool(self.paused) and not self.exhausted))
+        )
+
+    def _filling(self) -> bool:
+        return self._filler is not None and not self._filler.done()
 
     def _budget_left(self) -> bool:
         cfg = self.config
@@ -339,20 +400,18 @@ class Manager(LineageMixin):
 
     async def _fill_slots(self) -> None:
         cfg = self.config
-        while (
-            len(self.running) < cfg.trial_concurrency
-            and not self.stopping
-            and (not self._no_more_trials() or (self.paused and not self.exhausted))
-        ):
+        while self._can_fill():
             if self._no_more_trials() and not self._told_budget_spent:
                 # only paused trials can run now: a scheduler may promote them more freely
                 self._told_budget_spent = True
                 hook = getattr(self.tuner, "budget_spent", None)
                 if callable(hook):
                     try:
-                        hook()
+                        await self._lanes.call(self.tuner, hook)
                     except Exception:
-                        self._algo_failed("tuner.budget_spent", trial_id_for(self.store.peek_sequence()))
+                        self._algo_failed(
+                            "tuner.budget_spent", trial_id_for(self.store.peek_sequence())
+                        )
             trial_id = trial_id_for(self.store.peek_sequence())
             devices: tuple[int, ...] = ()
             if self.pool is not None:
@@ -360,21 +419,19 @@ class Manager(LineageMixin):
                 if got is None:
                     return  # wait for devices; the loop goes on
                 devices = tuple(got)
-            async with self._algo_lock:
-                try:
-                    with self.clock.thinking():
-                        if self._inline_tuner:
-                            got_params = self.tuner.suggest(trial_id)
-                        else:
-                            got_params = await self.clock.call(self.tuner.suggest, trial_id)
-                    params = _suggested_params(got_params)
-                    self._note_tuner_choice()
-                except Exception as e:
-                    self._release(trial_id)
-                    log.exception("tuner.suggest failed")
-                    self.failed = True
-                    self.request_stop(f"the tuner failed: {type(e).__name__}: {e}")
-                    return
+            try:
+                got_params = await self._lanes.call(self.tuner, self.tuner.suggest, trial_id)
+                params = _suggested_params(got_params)
+                self._note_tuner_choice()
+            except Exception as e:
+                self._release(trial_id)
+                log.exception("tuner.suggest failed")
+                self.failed = True
+                self.request_stop(f"the tuner failed: {type(e).__name__}: {e}")
+                return
+            if self.stopping:  # a stop came while the tuner thought: start nothing more
+                self._release(trial_id)
+                return
             if isinstance(got_params, Suggestion) and got_params.resume is not None:
                 self._release(trial_id)
                 if await self._resume_paused(got_params):
@@ -451,10 +508,12 @@ class Manager(LineageMixin):
         )  # fmt: skip
         now, mono = self.clock.now(), self.clock.monotonic()
         self.used_budget += 1
+        self._starting[trial_id] = []  # its events, should any come before start returns
         try:
             self.executor.prepare(spec)  # its directory and params.json, before it runs
             handle = await self.executor.start(spec)
         except Exception as e:
+            self._early_events(trial_id)
             log.warning("trial %s could not start: %s", trial_id, e)
             if isinstance(e, UsageError):  # a config problem: every trial would fail the same way
                 self.request_stop(f"trials cannot start: {e}")
@@ -475,6 +534,20 @@ class Manager(LineageMixin):
         self._started(rt, handle, devices)
         self.running[trial_id] = rt
         self.counts[TrialStatus.RUNNING.value] += 1
+        self._early_events(trial_id)
+
+    def _early_events(self, trial_id: str) -> None:
+        """The trial's start returned: what it sent meanwhile (an executor that yields inside
+        ``start``, while the loop went on) is handled next, in order, before anything newer."""
+        if not self._starting.get(trial_id):
+            self._starting.pop(trial_id, None)
+            return
+
+        async def handle_them() -> None:
+            for ev in self._starting.pop(trial_id, []):
+                await self._handle(ev)
+
+        self._queue.put_nowait(handle_them)
 
     def _started(self, rt: RunningTrial, handle: Any, devices: tuple[int, ...]) -> None:
         """Records the handle an executor's ``start`` returned."""
@@ -498,7 +571,7 @@ class Manager(LineageMixin):
             forget = getattr(part, "forget", None)
             if forget is not None:
                 try:
-                    forget(rt.trial_id)
+                    await self._lanes.call(part, forget, rt.trial_id)
                 except Exception:
                     self._algo_failed(f"{type(part).__name__}.forget", rt.trial_id)
         self._say(
@@ -532,6 +605,10 @@ class Manager(LineageMixin):
     async def _handle(self, ev: Any) -> None:
         from hyperloom.executor import TrialExited, TrialMessage, TrialRejected
 
+        early = self._starting.get(getattr(ev, "trial_id", None) or "")
+        if early is not None:  # its start has not returned yet (see _early_events)
+            early.append(ev)
+            return
         if isinstance(ev, TrialMessage):
             await self._on_message(ev)
         elif isinstance(ev, TrialRejected):
@@ -542,7 +619,9 @@ class Manager(LineageMixin):
         elif isinstance(ev, TrialExited):
             await self._on_exit(ev)
         elif callable(ev):
-            ev()
+            got = ev()
+            if asyncio.iscoroutine(got):
+                await got
 
     async def _on_message(self, ev: Any) -> None:
         rt = self.running.get(ev.trial_id)
@@ -573,7 +652,7 @@ class Manager(LineageMixin):
         rt.next_step = step + 1
         metrics = dict(msg.metrics or {})
         committed = metrics.pop(CHECKPOINT_KEY, None) is True
-        value = _named_first(msg.value, metrics, self._first_name)
+        value = named_value(msg.value, metrics, self._first_name)
         rt.intermediate.append(value)
         rt.steps.append(step)
         rt.seen.add(step)
@@ -581,11 +660,11 @@ class Manager(LineageMixin):
         self.store.add_metric(rt.trial_id, step, value, metrics, msg.t, ev.offset)
         if committed:
             await self._commit_checkpoint(rt, step, msg.t)
-        if self.tuner is not None:
-            try:
-                self.tuner.report(rt.trial_id, step, value)
-            except Exception:
-                self._algo_failed("tuner.report", rt.trial_id)
+        if self._tuner_reports:
+            self._lanes.fire(
+                self.tuner, self.tuner.report, rt.trial_id, step, value,
+                on_error=functools.partial(self._algo_failed, "tuner.report", rt.trial_id),
+            )  # fmt: skip
         history, steps = list(rt.intermediate), list(rt.steps)
         metrics_seen = padded_metrics(rt.report_metrics, len(rt.steps))
         if self._judged is not None:  # the assessor judges another objective: its series
@@ -594,35 +673,55 @@ class Manager(LineageMixin):
             if not steps or steps[-1] != step:
                 return  # this report does not carry the judged objective
         if self.assessor is not None and rt.stop_status is None:
-            try:
-                args: tuple[Any, ...] = (rt.trial_id, history)
-                if self._assess_takes_steps:
-                    args = (*args, steps)
-                call: Callable[..., Any] = self.assessor.assess
-                if self._assess_takes_metrics:
-                    call = functools.partial(call, metrics=metrics_seen)
-                with self.clock.thinking():
-                    got = await self.clock.call(call, *args)
-            except Exception:  # a broken assessor must not take the experiment down
-                self._algo_failed("assessor.assess", rt.trial_id)
-                got = Verdict.CONTINUE
-            verdict, reason = _decision(got, self.assessor)
-            if verdict in (Verdict.STOP, Verdict.PAUSE):
-                self.store.add_event(
-                    "assessor",
-                    rt.trial_id,
-                    {
-                        "verdict": verdict.value,
-                        "reason": reason,
-                        "step": step,
-                        "assessor": self.config.assessor.name if self.config.assessor else "",
-                    },
-                    self.clock.now(),
-                )
-                if verdict == Verdict.PAUSE:
-                    self._begin_stop(rt, TrialStatus.PAUSED, f"paused: {reason}")
-                else:
-                    self._begin_stop(rt, TrialStatus.EARLY_STOPPED, f"assessor: {reason}")
+            args: tuple[Any, ...] = (rt.trial_id, history)
+            if self._assess_takes_steps:
+                args = (*args, steps)
+            call: Callable[..., Any] = self.assessor.assess
+            if self._assess_takes_metrics:
+                call = functools.partial(call, metrics=metrics_seen)
+            assessor = self.assessor
+
+            def judge(*a: Any) -> tuple[Verdict, str]:
+                return _decision(call(*a), assessor)  # v1's last_reason, read in the same call
+
+            # a broken assessor must not take the experiment down: its trial goes on
+            self._lanes.fire(
+                assessor, judge, *args,
+                on_error=functools.partial(self._algo_failed, "assessor.assess", rt.trial_id),
+                then=functools.partial(self._on_verdict, rt, step),
+            )  # fmt: skip
+
+    def _on_verdict(self, rt: RunningTrial, step: int, decision: tuple[Verdict, str]) -> None:
+        """Applies a verdict now when the call ran inline (we are in the loop's handling of the
+        report), else as the loop's next event, where a store error ends the run cleanly."""
+        if self._lanes.inline:
+            self._apply_verdict(rt, step, decision)
+        else:
+            self._queue.put_nowait(functools.partial(self._apply_verdict, rt, step, decision))
+
+    def _apply_verdict(self, rt: RunningTrial, step: int, decision: tuple[Verdict, str]) -> None:
+        """An assessor's answer for ``rt``'s report at ``step``: STOP and PAUSE begin its stop
+        (unless it ended, or is stopping, meanwhile)."""
+        verdict, reason = decision
+        if verdict not in (Verdict.STOP, Verdict.PAUSE):
+            return
+        if rt.stop_status is not None or self.running.get(rt.trial_id) is not rt:
+            return
+        self.store.add_event(
+            "assessor",
+            rt.trial_id,
+            {
+                "verdict": verdict.value,
+                "reason": reason,
+                "step": step,
+                "assessor": self.config.assessor.name if self.config.assessor else "",
+            },
+            self.clock.now(),
+        )
+        if verdict == Verdict.PAUSE:
+            self._begin_stop(rt, TrialStatus.PAUSED, f"paused: {reason}")
+        else:
+            self._begin_stop(rt, TrialStatus.EARLY_STOPPED, f"assessor: {reason}")
 
     def _repeat(self, rt: RunningTrial, msg: Any) -> bool:
         """Whether a socket trial's message is the journal's copy of one already recorded: a
@@ -655,17 +754,7 @@ class Manager(LineageMixin):
     ) -> None:
         """Ends a trial. ``status`` None: :func:`~hyperloom.types.outcome` decides from what the
         trial did; a status forces it (a launch failure), and the value still follows the rule.
-        A trial whose pause was asked is PAUSED instead (see _manager_lineage)."""
-        if self._is_pause(rt, status, exit_code):
-            await self._pause(rt)
-            return
-        if self.running.pop(rt.trial_id, None) is not None:
-            self.counts[TrialStatus.RUNNING.value] -= 1
-        elif self.paused.pop(rt.trial_id, None) is not None:
-            self.counts[TrialStatus.PAUSED.value] -= 1
-        if rt.kill_task is not None and not rt.kill_task.done():
-            rt.kill_task.cancel()
-        self._release(rt.trial_id)
+        A trial whose pause was asked is PAUSED instead (the rule says so; see _manager_lineage)."""
         ruled, values, ruled_reason = outcome(
             exit_code=exit_code,
             final=rt.final if rt.final_seen else None,
@@ -678,6 +767,16 @@ class Manager(LineageMixin):
             reattached=reattached,
             last_metrics=rt.report_metrics[-1] if rt.report_metrics else None,
         )
+        if ruled == TrialStatus.PAUSED:  # it holds no slot and is not observed until it ends
+            await self._pause(rt)
+            return
+        if self.running.pop(rt.trial_id, None) is not None:
+            self.counts[TrialStatus.RUNNING.value] -= 1
+        elif self.paused.pop(rt.trial_id, None) is not None:
+            self.counts[TrialStatus.PAUSED.value] -= 1
+        if rt.kill_task is not None and not rt.kill_task.done():
+            rt.kill_task.cancel()
+        self._release(rt.trial_id)
         if status == TrialStatus.FAILED:
             values = None  # a failed trial's numbers never count
         status, reason = ruled, ruled_reason
@@ -726,19 +825,29 @@ class Manager(LineageMixin):
         """Gives an ended trial to the tuner (off the loop, unless ``inline``: the resume replay,
         when no trial runs and a thread hop per trial would only cost time) and the assessor
         (``judged``: the trial as an assessor of another objective than the first sees it)."""
-        async with self._algo_lock:
+        tid = result.trial_id
+        if inline:
             try:
-                if inline or self._inline_tuner:
-                    self.tuner.observe(result)
-                else:
-                    await self.clock.call(self.tuner.observe, result)
+                self.tuner.observe(result)
             except Exception:
-                log.exception("tuner.observe failed for trial %s", result.trial_id)
-            if self.assessor is not None and self.assessor is not cast(Any, self.tuner):
+                log.exception("tuner.observe failed for trial %s", tid)
+        else:  # queued on the tuner's lane: after what it was asked before, before what next
+            self._lanes.fire(
+                self.tuner, self.tuner.observe, result,
+                on_error=functools.partial(self._algo_failed, "tuner.observe", tid),
+            )  # fmt: skip
+        if self.assessor is not None and self.assessor is not cast(Any, self.tuner):
+            seen = judged if judged is not None else result
+            if inline:
                 try:
-                    self.assessor.observe(judged if judged is not None else result)
+                    self.assessor.observe(seen)
                 except Exception:
-                    log.exception("assessor.observe failed for trial %s", result.trial_id)
+                    log.exception("assessor.observe failed for trial %s", tid)
+            else:
+                self._lanes.fire(
+                    self.assessor, self.assessor.observe, seen,
+                    on_error=functools.partial(self._algo_failed, "assessor.observe", tid),
+                )  # fmt: skip
 
     def _count_launch_failure(
         self, rt: RunningTrial, status: TrialStatus, reason: str | None, exit_code: int | None
@@ -784,16 +893,19 @@ class Manager(LineageMixin):
             "tuner_choice", None, {"choice": choice, "reason": reason}, self.clock.now()
         )
 
-    def _algo_failed(self, what: str, trial_id: str) -> None:
-        """Logs a tuner/assessor hook that raised: the traceback once per hook, then at debug."""
+    def _algo_failed(self, what: str, trial_id: str, exc: BaseException | None = None) -> None:
+        """Logs a tuner/assessor hook that raised (``exc``, else the exception being handled):
+        the traceback once per hook, then at debug."""
+        info: BaseException | bool = exc if exc is not None else True
         if what in self._algo_errors:
-            log.debug("%s failed again for trial %s", what, trial_id, exc_info=True)
+            log.debug("%s failed again for trial %s", what, trial_id, exc_info=info)
             return
         self._algo_errors.add(what)
-        log.exception(
+        log.error(
             "%s failed for trial %s; the trial goes on (further failures at debug level)",
             what,
             trial_id,
+            exc_info=info,
         )
         self._say(f"{what} raised an exception (trial {trial_id}); ignored, see manager.log")
 
@@ -862,6 +974,11 @@ class Manager(LineageMixin):
                 t.add_done_callback(_log_task_error)
 
     async def _shutdown(self) -> None:
+        if self._filling():  # the run ended by an error while slots were being filled
+            assert self._filler is not None
+            self._filler.cancel()
+            with contextlib.suppress(BaseException):
+                await self._filler
         if self.executor is None:
             return
         with contextlib.suppress(Exception):
@@ -884,6 +1001,9 @@ class Manager(LineageMixin):
                 if self.store_error is None:
                     raise
                 self.running.pop(rt.trial_id, None)  # recorded RUNNING; resume settles it
+        if not self.escalated:  # the tuner and assessor have seen every trial
+            await self._lanes.drain()
+        self._lanes.close()
         # Daemonized descendants leave their trial's process group; they still carry the
         # experiment's id in their environment: nothing of this experiment outlives it.
         with contextlib.suppress(Exception):
@@ -1173,15 +1293,3 @@ def _duration_text(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"
-
-
-def _named_first(value: float, metrics: dict[str, Any], name: str | None) -> float:
-    """A report's value: the named first objective's metric when the report carries it (a trial
-    that reports ``report({"latency": 3, "accuracy": 0.9})`` tracks accuracy when accuracy is
-    the first objective, whatever the dict's order), else the value sent."""
-    if name is None:
-        return value
-    v = metrics.get(name)
-    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    return value

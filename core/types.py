@@ -30,6 +30,7 @@ __all__ = [
     "check_mode",
     "deepest_step",
     "feasible",
+    "named_value",
     "outcome",
 ]
 
@@ -294,6 +295,18 @@ def _finite(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def named_value(value: float | None, metrics: Mapping[str, Any] | None, name: str | None) -> Any:
+    """A report's value for the first objective: the metric called ``name`` when the report
+    carries a number by that name (a trial that reports ``{"latency": 3, "accuracy": 0.9}``
+    tracks accuracy when accuracy is the first objective, whatever the dict's order), else the
+    value it sent. The one rule for intermediate and final reports alike."""
+    if name is not None and metrics:
+        v = metrics.get(name)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v)
+    return value
+
+
 def outcome(
     *,
     exit_code: int | None,
@@ -315,6 +328,9 @@ def outcome(
     * A stop the manager decided (assessor, timeout, user, experiment) wins: EARLY_STOPPED,
       TIMEOUT and CANCELED keep the last value the trial reached (the final one if it reported
       one, else its last intermediate), so a scheduler can rank stopped trials.
+    * A pause the manager asked for (``stop_status`` PAUSED) is PAUSED however the process
+      ended, with the value it reached: a trial that answers the stop request with a final
+      report and exit 0 is paused all the same (its resume restores the last step).
     * A non-zero exit, or a lost trial (no exit code) without a final report, is FAILED; its
       values are None (a failed trial's numbers never count).
     * Exit 0 (or a re-attached trial whose code is unknown) with a final report is SUCCEEDED.
@@ -325,11 +341,13 @@ def outcome(
       early, or ended on its intermediates) takes the other objectives from its last report's
       metrics (``last_metrics``): a stopped trial keeps the values it reached.
     """
-    fin = _finite(final) if final is not None else None
-    if objectives and final_metrics and objectives[0].name in final_metrics:
+    first = objectives[0].name if objectives else None
+    if first is not None and final_metrics and first in final_metrics:
         # report_final({...}) names every objective: the first is the one of that name,
-        # whatever the order of the dict the trial gave
-        fin = _finite(final_metrics[objectives[0].name])
+        # whatever the order of the dict the trial gave (a non-number there counts as none)
+        fin = _finite(named_value(None, final_metrics, first))
+    else:
+        fin = _finite(final) if final is not None else None
     last = next((f for f in (_finite(v) for v in reversed(intermediate)) if f is not None), None)
     reached = fin if fin is not None else last
 

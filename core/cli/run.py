@@ -550,7 +550,7 @@ def _done_without_budget(experiment: str) -> int | None:
     with open_experiment(experiment) as view:
         if view.status != "DONE":
             return None
-        records = view.trials()
+        records = list(view.reader.trials(with_intermediate=False))  # the summary needs no curves
         message = view.reader.experiment().get("message") or None
         used = _budget_text(view)
         trials = view.budget()["trials"]
