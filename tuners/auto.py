@@ -12,12 +12,18 @@ The rule (measured in ``docs/notes/gp.md``; details in :func:`choose`):
   long runs once ``switch_after`` trials have been observed (the TPE is then given every trial
   seen so far, so the switch loses nothing). A known ``budget`` at or below ``switch_after``
   never switches.
+* **quick trials**: a gp phase hands over to tpe once the median ``duration`` of at least
+  :data:`DURATION_SAMPLE` ended trials is below ``min_trial_seconds``
+  (:data:`GP_MIN_TRIAL_SECONDS`), where results carry a duration.
+* optionally (``late_gp``, off by default), an all-categorical space's tpe phase hands over to gp
+  after that many observations. At a switch the new method also learns the trials still running.
 * Several objectives: the same rule (``gp`` by ParEGO and ``tpe`` both search several
   objectives); a method that could not would be replaced by ``gp``.
 
-The choice (at the first suggestion) and a switch are logged once (``manager.log``) and kept
-in :attr:`AutoTuner.choice` and :attr:`AutoTuner.reason`. Everything is a pure function of the space, the options and the
-observed history, so resume by replay reproduces the same choices and suggestions.
+The choice (at the first suggestion) and each switch are logged once (``manager.log``) and kept
+in :attr:`AutoTuner.choice` and :attr:`AutoTuner.reason`. Everything is a pure function of the
+space, the options and the observed results, so resume by replay reproduces the same choices and
+suggestions.
 """
 
 from __future__ import annotations
