@@ -11,7 +11,7 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,39 @@ class LocalExecutor(Executor):
         self._recorded: dict[str, set[ProcRef]] = {}  # adopted by a previous manager, by trial
         self.orphans_ended = 0
         """How many re-parented processes of ended trials this executor has killed."""
+        self._pool: Any = None  # the DevicePool (trialGpuNumber set), see use_devices
+        self._per_trial: int | None = None
+
+    # devices ---------------------------------------------------------------------------------
+
+    def use_devices(self, make_pool: Callable[[], Any], per_trial: int | None) -> None:
+        """This machine's GPUs: each trial gets ``per_trial`` of them (0: none, and
+        ``CUDA_VISIBLE_DEVICES`` hides them all)."""
+        self._pool, self._per_trial = make_pool(), per_trial
+
+    def reserve(self, trial_id: str) -> tuple[int, ...] | None:
+        """Leases the trial its devices if they are free now (never blocks); its existing
+        lease when it holds one (a lost trial started again)."""
+        if self._pool is None:
+            return ()
+        held = self._pool.lease(trial_id)
+        if held is not None:
+            return tuple(held)
+        got = self._pool.try_acquire(trial_id, self._per_trial)
+        return None if got is None else tuple(got)
+
+    def release(self, trial_id: str) -> None:
+        if self._pool is not None:
+            self._pool.release(trial_id)
+
+    def claim(self, trial_id: str, devices: Sequence[int]) -> None:
+        if self._pool is not None and devices:
+            self._pool.claim(trial_id, tuple(devices))
+
+    def device_usage(self, pids_by_trial: Mapping[str, list[int]]) -> dict[str, dict[str, Any]]:
+        if self._pool is None:
+            return {}
+        return dict(self._pool.sample_usage(dict(pids_by_trial)))
 
     # life cycle ----------------------------------------------------------------------------
 
@@ -236,6 +269,8 @@ class LocalExecutor(Executor):
         env["HYPERLOOM_EXPERIMENT_ID"] = spec.experiment_id
         env["HYPERLOOM_TRIAL_DIR"] = str(spec.trial_dir)
         env.update(spec.env)
+        if self._pool is not None:  # the devices it leased (reserve), or none at all
+            env.update(self._pool.env_for(self._pool.lease(spec.trial_id) or (), self._per_trial))
         if self._server is not None and token is not None:
             env["HYPERLOOM_CHANNEL"] = self._server.address
             env["HYPERLOOM_TOKEN"] = token
@@ -301,13 +336,16 @@ class LocalExecutor(Executor):
             self._register_socket(trial, trial.digest)
         self._watch(trial)
         logger.debug("trial %s started: pid %d, argv %r", spec.trial_id, pid, argv[:3])
-        return {
+        handle: dict[str, Any] = {
             "pid": pid,
             "pgid": pid,
             "create_time": create_time,
             "host": self._host,
             "token_sha256": trial.digest,
         }
+        if self._pool is not None:
+            handle["devices"] = list(self._pool.lease(spec.trial_id) or ())
+        return handle
 
     def _launch_failed(self, spec: LaunchSpec, exc: OSError | ValueError) -> dict[str, Any]:
         """Records a trial that could not be started as exited (127: not found, else 126)."""

@@ -43,7 +43,6 @@ class LineageMixin:
     store: Any
     executor: Any
     tuner: Any
-    pool: Any
     clock: Clock
     exp_dir: Path
     experiment_id: str
@@ -239,12 +238,10 @@ class LineageMixin:
                 return False
             log.warning("the tuner asked to resume trial %s, which is not paused", trial_id)
             return False
-        devices: tuple[int, ...] = ()
-        if self.pool is not None:
-            got = self.pool.try_acquire(trial_id, self.config.trial_gpu_number)
-            if got is None:
-                return False
-            devices = tuple(got)
+        got = self.executor.reserve(trial_id)
+        if got is None:
+            return False  # its devices are not free yet
+        devices = tuple(got)
         del self.paused[trial_id]
         self.counts[TrialStatus.PAUSED.value] -= 1
         if dict(sugg.params) != rt.params:
@@ -269,7 +266,7 @@ class LineageMixin:
             rt.deadline = rt.started_mono + self.config.max_trial_duration
         spec = launch_spec(
             self.config, self.exp_dir, self.experiment_id, trial_id, rt.sequence, rt.params,
-            devices, self.pool, start_step=start, restore_dir=restore,
+            start_step=start, restore_dir=restore,
         )  # fmt: skip
         self.running[trial_id] = rt
         self.counts[TrialStatus.RUNNING.value] += 1

@@ -177,15 +177,13 @@ def launch_spec(
     trial_id: str,
     sequence: int,
     params: dict[str, Any],
-    devices: tuple[int, ...],
-    pool: Any,
     *,
     start_step: int = 0,
     restore_dir: Path | None = None,
 ) -> Any:
     """A trial's `~hyperloom.executor.LaunchSpec`: its templated command and environment
-    (``CUDA_VISIBLE_DEVICES`` for ``devices`` when there is a device pool; the checkpoint
-    variables: where it saves, what it restores, the step it continues from)."""
+    (the checkpoint variables: where it saves, what it restores, the step it continues from;
+    the executor that leased the trial devices adds ``CUDA_VISIBLE_DEVICES``)."""
     from hyperloom.executor import LaunchSpec
     from hyperloom.launch import prepare_launch
 
@@ -210,8 +208,6 @@ def launch_spec(
     }
     if restore_dir is not None:
         env["HYPERLOOM_RESTORE_DIR"] = str(restore_dir)
-    if pool is not None:
-        env.update(pool.env_for(devices, cfg.trial_gpu_number))
     return LaunchSpec(
         trial_id=trial_id,
         experiment_id=experiment_id,

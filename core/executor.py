@@ -16,7 +16,7 @@ import logging
 import os
 import shlex
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,6 +188,38 @@ class Executor(abc.ABC):
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepares the executor (servers, connections). Default: nothing."""
+
+    # devices: an executor that hands out this machine's GPUs owns the pool (the local one);
+    # others place trials themselves (Ray: resourcesPerTrial) and keep these defaults
+
+    def use_devices(self, make_pool: Callable[[], Any], per_trial: int | None) -> None:
+        """``trialGpuNumber`` is set: the executor makes the experiment's device pool
+        (``make_pool()``, which detects the GPUs), leases ``per_trial`` devices to each trial and
+        sets the trial's ``CUDA_VISIBLE_DEVICES``. Default: refused, with the reason."""
+        del make_pool, per_trial
+        raise ConfigError(
+            f"trialGpuNumber schedules the GPUs of this machine; this executor "
+            f"({type(self).__name__}) places trials itself: leave trialGpuNumber out and ask for "
+            "GPUs in trainingService (for ray: resourcesPerTrial: {gpu: N})"
+        )
+
+    def reserve(self, trial_id: str) -> tuple[int, ...] | None:
+        """Devices for a trial about to start: a tuple (empty without a pool), or None when
+        none are free now (the manager asks again after the next event). Kept until `release`.
+        """
+        del trial_id
+        return ()
+
+    def release(self, trial_id: str) -> None:  # noqa: B027 - optional hook
+        """Returns a trial's devices (it ended, or it was never started); idempotent."""
+
+    def claim(self, trial_id: str, devices: Sequence[int]) -> None:  # noqa: B027 - optional
+        """On resume: a re-attached trial keeps the devices it was started with."""
+
+    def device_usage(self, pids_by_trial: Mapping[str, list[int]]) -> dict[str, dict[str, Any]]:
+        """Per-trial GPU usage now (called from a worker thread); {} without devices."""
+        del pids_by_trial
+        return {}
 
     def prepare(self, spec: LaunchSpec) -> None:
         """Lays out a trial before `start`: its directory on the manager's side, with

@@ -37,7 +37,6 @@ from hyperloom._manager_types import (
 from hyperloom.config import Config
 
 if TYPE_CHECKING:
-    from hyperloom.devices import DevicePool
     from hyperloom.executor import Executor
 from hyperloom.errors import ConfigError, StoreError, UsageError
 from hyperloom.types import (
@@ -110,7 +109,7 @@ class Manager(LineageMixin):
         self._algo_errors: set[str] = set()  # tuner/assessor hooks that raised (logged once)
         self.tuner: TunerPart = cast("TunerPart", None)  # set by build_parts
         self.assessor: AssessorPart | None = None
-        self.pool: DevicePool | None = None
+        self._gpus = False  # trialGpuNumber set: the executor leases devices (use_devices)
         self.executor: Executor = cast("Executor", None)  # set by build_parts
         self._assess_takes_steps = False
         self._assess_takes_metrics = False  # assess(..., metrics=[...]): each report's metrics
@@ -179,7 +178,6 @@ class Manager(LineageMixin):
             self.assessor = cast("AssessorPart", self.tuner)
             self._assess_takes_steps = _accepts(self.assessor.assess, "steps")
             self._assess_takes_metrics = _accepts(self.assessor.assess, "metrics")
-        self.pool = _make_pool(cfg)
         executor_cls = registry.load("executor", cfg.training_service.platform)
         self.executor = executor_cls(
             experiment_dir=self.exp_dir,
@@ -197,6 +195,9 @@ class Manager(LineageMixin):
                 f"checkpoint only when the experiment directory {self.exp_dir} is on a file "
                 f"system every node shares"
             )
+        if cfg.trial_gpu_number is not None:  # the (local) executor owns the device pool
+            self.executor.use_devices(functools.partial(_make_pool, cfg), cfg.trial_gpu_number)
+            self._gpus = True
         own_clock = getattr(self.executor, "clock", None)
         if isinstance(own_clock, Clock):  # an executor that simulates time brings its clock
             self.clock = own_clock
@@ -399,7 +400,6 @@ class Manager(LineageMixin):
         return t
 
     async def _fill_slots(self) -> None:
-        cfg = self.config
         while self._can_fill():
             if self._no_more_trials() and not self._told_budget_spent:
                 # only paused trials can run now: a scheduler may promote them more freely
@@ -413,12 +413,10 @@ class Manager(LineageMixin):
                             "tuner.budget_spent", trial_id_for(self.store.peek_sequence())
                         )
             trial_id = trial_id_for(self.store.peek_sequence())
-            devices: tuple[int, ...] = ()
-            if self.pool is not None:
-                got = self.pool.try_acquire(trial_id, cfg.trial_gpu_number)
-                if got is None:
-                    return  # wait for devices; the loop goes on
-                devices = tuple(got)
+            got_devices = self.executor.reserve(trial_id)
+            if got_devices is None:
+                return  # wait for devices; the loop goes on
+            devices = tuple(got_devices)
             try:
                 got_params = await self._lanes.call(self.tuner, self.tuner.suggest, trial_id)
                 params = _suggested_params(got_params)
@@ -459,7 +457,7 @@ class Manager(LineageMixin):
     def _sample_gpus(self) -> None:
         """Every GPU_SAMPLE_EVERY seconds, per-trial GPU usage (memory, utilisation) into the
         store as ``gpu_sample`` events; NVML is read in a worker thread, never on the loop."""
-        if self.pool is None or not self.running or not self.config.trial_gpu_number:
+        if not self._gpus or not self.running or not self.config.trial_gpu_number:
             return
         now = self.clock.monotonic()
         if (self._gpu_task is not None and not self._gpu_task.done()) or (
@@ -468,7 +466,7 @@ class Manager(LineageMixin):
             return
         self._gpu_last = now
         pids = {t: list(rt.pids) for t, rt in self.running.items()}
-        self._gpu_task = asyncio.ensure_future(asyncio.to_thread(self.pool.sample_usage, pids))
+        self._gpu_task = asyncio.ensure_future(asyncio.to_thread(self.executor.device_usage, pids))
         self._gpu_task.add_done_callback(self._store_gpu_samples)
 
     def _store_gpu_samples(self, task: asyncio.Future[Any]) -> None:
@@ -481,8 +479,8 @@ class Manager(LineageMixin):
                     self.store.add_event("gpu_sample", trial_id, usage, self.clock.now())
 
     def _release(self, trial_id: str) -> None:
-        if self.pool is not None:
-            self.pool.release(trial_id)
+        if self.executor is not None:
+            self.executor.release(trial_id)
 
     async def _launch(
         self,
@@ -503,7 +501,7 @@ class Manager(LineageMixin):
             trial_id, sequence, params, t=self.clock.now(), parent=parent, perturbation=perturbation
         )
         spec = launch_spec(
-            cfg, self.exp_dir, self.experiment_id, trial_id, sequence, params, devices, self.pool,
+            cfg, self.exp_dir, self.experiment_id, trial_id, sequence, params,
             start_step=start, restore_dir=restore,
         )  # fmt: skip
         now, mono = self.clock.now(), self.clock.monotonic()
@@ -578,14 +576,14 @@ class Manager(LineageMixin):
             f"trial {rt.trial_id} (#{rt.sequence}) lost ({(reason or '')[:200]}); "
             f"starting it again (attempt {rt.attempt})"
         )
-        devices = (self.pool.lease(rt.trial_id) if self.pool is not None else None) or ()
+        devices = self.executor.reserve(rt.trial_id) or ()  # the lease it holds
         rt.started, rt.started_mono = self.clock.now(), self.clock.monotonic()
         if self.config.max_trial_duration:
             rt.deadline = rt.started_mono + self.config.max_trial_duration
         try:
             spec = launch_spec(
                 self.config, self.exp_dir, self.experiment_id, rt.trial_id, rt.sequence,
-                rt.params, devices, self.pool,
+                rt.params,
             )  # fmt: skip
             handle = await self.executor.start(spec)
         except Exception as e:
@@ -1094,8 +1092,8 @@ class Manager(LineageMixin):
         self.running[r.trial_id] = rt
         self.counts[TrialStatus.RUNNING.value] += 1
         self.used_budget += 1
-        if self.pool is not None and r.devices:
-            self.pool.claim(r.trial_id, tuple(r.devices))
+        if r.devices:
+            self.executor.claim(r.trial_id, tuple(r.devices))
         alive = False
         try:
             alive = await self.executor.reattach(
@@ -1209,12 +1207,6 @@ def _make_pool(cfg: Config) -> Any:
     """A device pool when GPUs are scheduled (trialGpuNumber set), else None."""
     if cfg.trial_gpu_number is None:
         return None
-    if cfg.training_service.platform != "local":
-        raise ConfigError(
-            f"trialGpuNumber schedules the GPUs of this machine; platform "
-            f"{cfg.training_service.platform!r} places trials itself: leave trialGpuNumber out "
-            f"and ask for GPUs in trainingService (for ray: resourcesPerTrial: {{gpu: N}})"
-        )
     try:
         from hyperloom.devices import DevicePool
     except ImportError:
