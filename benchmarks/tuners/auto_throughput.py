@@ -83,9 +83,13 @@ def _timed_tuner(name: str) -> tuple[str, dict[str, float]]:
         def observe(self, result: Any) -> None:
             t0 = time.process_time()
             if extra == "duration" and result.trial_id in started:
-                fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(TrialResult)}
                 secs = time.monotonic() - started.pop(result.trial_id)
-                result = WithDuration(**fields, duration=secs)
+                if "duration" in {f.name for f in dataclasses.fields(TrialResult)}:
+                    if getattr(result, "duration", None) is None:  # the kernel's own, if set
+                        result = dataclasses.replace(result, duration=secs)
+                else:
+                    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+                    result = WithDuration(**fields, duration=secs)
             try:
                 super().observe(result)
             finally:

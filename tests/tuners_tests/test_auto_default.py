@@ -160,7 +160,8 @@ def test_constraints_and_objectives() -> None:
 
 @dataclass(frozen=True)
 class _TimedResult(TrialResult):
-    """A result with the ``duration`` the kernel is asked to add (seconds, start to end)."""
+    """A result with a ``duration`` (seconds, start to end), as the kernel provides it (this
+    re-declares the field where ``TrialResult`` already has it)."""
 
     duration: float | None = None
 
