@@ -200,6 +200,7 @@ class TrialRecord:
             values=self.values,
             reports=_reports(self.intermediate, self.steps),
             parent=self.parent,
+            duration=self.duration,
         )
 
 
@@ -244,6 +245,7 @@ def result(row: tuple[Any, ...]) -> TrialResult:
         values=None if values is None else tuple(float(v) for v in values),
         reports=_reports(intermediate, _unpack_steps(row[21]) if len(row) > 21 else None),
         parent=row[18] if len(row) > 18 else None,
+        duration=None if row[6] is None or row[7] is None else row[7] - row[6],
     )
 
 

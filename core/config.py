@@ -180,7 +180,7 @@ class Config:
     max_experiment_duration: float | None = None
     max_trial_duration: float | None = None
     trial_gpu_number: int | None = None
-    tuner: AlgorithmConfig = field(default_factory=lambda: AlgorithmConfig("random"))
+    tuner: AlgorithmConfig = field(default_factory=lambda: AlgorithmConfig("auto"))
     assessor: AlgorithmConfig | None = None
     training_service: TrainingService = field(default_factory=TrainingService)
     experiment_working_directory: Path | None = None
@@ -317,7 +317,11 @@ class Config:
             d["maxLaunchFailures"] = self.max_launch_failures
         if self.constraints:
             d["constraints"] = [
-                {k: v for k, v in (("metric", c.metric), ("max", c.max), ("min", c.min)) if v is not None}
+                {
+                    k: v
+                    for k, v in (("metric", c.metric), ("max", c.max), ("min", c.min))
+                    if v is not None
+                }
                 for c in self.constraints
             ]
         d.update(self.extras)
@@ -477,6 +481,8 @@ def _constraints(v: Any) -> tuple[Constraint, ...]:
         except ValueError as e:
             raise _Bad(f"{shape}; item {i}: {e}") from None
     return tuple(out)
+
+
 _SPECIAL = {"searchSpace", "searchSpaceFile", "tuner", "assessor", "trainingService"}
 _ALGO_KEYS = {"name", "className", "codeDirectory", "classArgs"}
 _ASSESSOR_KEYS = _ALGO_KEYS | {"objective"}
@@ -592,7 +598,9 @@ def _algorithm(raw: Any, where: str, key: str, base: Path) -> AlgorithmConfig:
             raise _unknown(str(k), sorted(keys), where, f"{key}.")
     objective = raw.get("objective")
     if objective is not None and (not isinstance(objective, str) or not objective):
-        raise ConfigError(f"{where}: {key}.objective must be an objective's name, got {objective!r}")
+        raise ConfigError(
+            f"{where}: {key}.objective must be an objective's name, got {objective!r}"
+        )
     name = raw.get("name") or raw.get("className")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}: {key} needs a 'name' (or 'className'), got {dict(raw)!r}")
@@ -712,7 +720,7 @@ def _build(
         kwargs["search_space"].check_duplicate_options()
     except SearchSpaceError as e:
         raise ConfigError(f"{where}: searchSpace: {e}") from None
-    kwargs["tuner"] = _algorithm(raw.get("tuner") or {"name": "random"}, where, "tuner", base)
+    kwargs["tuner"] = _algorithm(raw.get("tuner") or {"name": "auto"}, where, "tuner", base)
     if raw.get("assessor") is not None:
         kwargs["assessor"] = _algorithm(raw["assessor"], where, "assessor", base)
     kwargs["training_service"] = _training_service(raw.get("trainingService"), where)

@@ -779,10 +779,11 @@ class Manager(LineageMixin):
             values = None  # a failed trial's numbers never count
         status, reason = ruled, ruled_reason
         value = values[0] if values else None
+        ended = self.clock.now()
         self.store.finish_trial(
             rt.trial_id,
             status,
-            ended=self.clock.now(),
+            ended=ended,
             exit_code=exit_code,
             reason=reason,
             value=value,
@@ -806,6 +807,7 @@ class Manager(LineageMixin):
             values=values,
             reports=tuple(Report(s, v) for s, v in zip(rt.steps, rt.intermediate, strict=False)),
             parent=rt.parent,
+            duration=ended - rt.started,  # as resume computes it from the stored times
         )
         judged = None
         if self._judged is not None:

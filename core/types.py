@@ -214,6 +214,8 @@ class TrialResult:
         values: One value per objective (``values[0] == value``), or None.
         reports: The intermediate reports with their steps.
         parent: The trial this one was warm-started from, if any.
+        duration: Seconds from its start to its end by the experiment's clock (a paused
+            trial's pause included), or None when unknown. The same live and on resume.
     """
 
     trial_id: str
@@ -226,6 +228,7 @@ class TrialResult:
     values: tuple[float, ...] | None = None
     reports: Sequence[Report] = ()
     parent: str | None = None
+    duration: float | None = None
 
     def __post_init__(self) -> None:
         if self.values is None and self.value is not None:

@@ -417,7 +417,11 @@ def run(
         show_default=False,
         metavar="-- COMMAND",
     ),
-    tuner: str = typer.Option("tpe", "--tuner", help="No-config mode: the tuner."),
+    tuner: str = typer.Option(
+        "auto",
+        "--tuner",
+        help="No-config mode: the tuner (auto: gp or tpe, picked for the space and budget).",
+    ),
     max_trials: int = typer.Option(
         20, "-n", "--max-trials", help="No-config mode: the trial budget."
     ),

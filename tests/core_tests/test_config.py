@@ -39,7 +39,7 @@ def test_minimal_config_defaults(tmp_path: Path) -> None:
     cfg = Config.from_dict({"trialCommand": "python t.py", "searchSpace": SPACE}, base_dir=tmp_path)
     assert cfg.trial_code_directory == tmp_path and cfg.trial_concurrency == 1
     assert cfg.max_trial_number is None and cfg.max_experiment_duration is None
-    assert cfg.tuner.name == "random" and cfg.assessor is None and cfg.channel == "file"
+    assert cfg.tuner.name == "auto" and cfg.assessor is None and cfg.channel == "file"
     assert cfg.training_service.platform == "local" and cfg.mode == "maximize"
     assert cfg.search_space.to_nni() == SPACE
 

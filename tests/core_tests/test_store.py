@@ -81,6 +81,7 @@ def test_lifecycle_and_json_contract(store: Store, tmp_path: Path) -> None:
         intermediate=(0.1 + 0.2, 0.5),
         sequence=1,
         metrics={"acc": 0.75},
+        duration=60.0,  # from the stored start and end, as resume replays it
     )
 
 
