@@ -255,7 +255,13 @@ def test_nni_config_runs_as_is_with_the_real_nni(
     )
     assert r.returncode == 0, r.stderr[-3000:]
     rows = json.loads(r.stdout.strip().splitlines()[-1])
-    assert [row[0] for row in rows] == ["SUCCEEDED", "SUCCEEDED"], rows
-    assert all(0 <= row[1] <= 1 and row[2] == 4 for row in rows)
+    # Medianstop (start_step 2) may rightly stop a poor draw that is still running when the
+    # other trial has completed: that is the config's assessor at work, with its reason
+    assert len(rows) == 2 and "SUCCEEDED" in [row[0] for row in rows], rows
+    for status, value, n, reason in rows:
+        assert status == "SUCCEEDED" or (
+            status == "EARLY_STOPPED" and str(reason).startswith("assessor:")
+        ), rows
+        assert 0 <= value <= 1 and n >= 2, rows
     for log in (tmp_path / "home").glob("*/trials/*/stdout.log"):
         assert "test accuracy" in log.read_text()
