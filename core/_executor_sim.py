@@ -73,9 +73,6 @@ class VirtualClock(Clock):
         self._n += 1
         heapq.heappush(self._heap, (max(t, self._t), self._n, fn))
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return fn(*args)
-
     @contextlib.contextmanager
     def thinking(self) -> Iterator[None]:
         t0 = time.perf_counter()

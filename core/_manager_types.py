@@ -8,7 +8,6 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -60,11 +59,6 @@ class Clock:
         return time.monotonic()
 
     tick = 0.25  # seconds between the loop's housekeeping checks when nothing happens
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Runs a tuner or assessor call off the loop (a worker thread); a virtual clock runs it
-        inline, since nothing else happens meanwhile in virtual time."""
-        return await asyncio.to_thread(fn, *args)
 
     def thinking(self) -> contextlib.AbstractContextManager[None]:
         """Wraps a tuner or assessor call; a virtual clock may charge its duration."""

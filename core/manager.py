@@ -352,7 +352,13 @@ class Manager(LineageMixin):
             return
 
         def state() -> tuple[Any, ...]:
-            return (self.used_budget, self.exhausted, self.stopping, *map(len, self._parts()))
+            return (
+                self.used_budget,
+                self.exhausted,
+                self.stopping,
+                len(self.running),
+                len(self.paused),
+            )
 
         async def fill() -> None:
             before = state()
@@ -363,9 +369,6 @@ class Manager(LineageMixin):
                     self._queue.put_nowait(None)  # (a "not now" waits for the next event)
 
         self._filler = asyncio.ensure_future(fill())
-
-    def _parts(self) -> tuple[dict[str, RunningTrial], ...]:
-        return (self.running, self.paused)
 
     def _can_fill(self) -> bool:
         """A slot is free, and a trial may be started or a paused one resumed."""
