@@ -229,32 +229,43 @@ def record(row: tuple[Any, ...]) -> TrialRecord:
     )
 
 
+def _values(text: str | None) -> tuple[float, ...] | None:
+    """The ``values`` column: a JSON array of numbers (a one-number array without a parse)."""
+    if text is None:
+        return None
+    if "," not in text and text.startswith("[") and text.endswith("]"):
+        try:
+            return (float(text[1:-1]),)
+        except ValueError:  # "[]", "[null]": the general path
+            pass
+    values = json.loads(text)
+    return None if values is None else tuple(float(v) for v in values)
+
+
 def result(row: tuple[Any, ...]) -> TrialResult:
     """``record(row).to_result()`` without the record: what a resume replays into the tuner and
     assessor, built straight from the row (the columns only a record needs are never parsed)."""
-    values = loads(row[17]) if len(row) > 17 else None
     intermediate = _unpack_intermediate(row[16])
-    return TrialResult(
-        trial_id=row[0],
-        params=json.loads(row[3]),
-        status=TrialStatus[row[2]],
-        value=row[4],
-        intermediate=intermediate,
-        sequence=row[1],
-        metrics=loads(row[5], {}),
-        values=None if values is None else tuple(float(v) for v in values),
-        reports=_reports(intermediate, _unpack_steps(row[21]) if len(row) > 21 else None),
-        parent=row[18] if len(row) > 18 else None,
-        duration=None if row[6] is None or row[7] is None else row[7] - row[6],
+    return TrialResult._from_store(
+        row[0],
+        json.loads(row[3]),
+        TrialStatus[row[2]],
+        row[4],
+        intermediate,
+        row[1],
+        loads(row[5], {}),
+        _values(row[17]) if len(row) > 17 else None,
+        _reports(intermediate, _unpack_steps(row[21]) if len(row) > 21 else None),
+        row[18] if len(row) > 18 else None,
+        None if row[6] is None or row[7] is None else row[7] - row[6],
     )
 
 
 def _v2_fields(row: tuple[Any, ...]) -> dict[str, Any]:
     if len(row) < 21:
         return {}
-    values = loads(row[17])
     return {
-        "values": None if values is None else tuple(float(v) for v in values),
+        "values": _values(row[17]),
         "parent": row[18],
         "checkpoint": loads(row[19]),
         "perturbation": loads(row[20]),

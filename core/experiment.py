@@ -136,10 +136,12 @@ class Experiment:
         on_start: Callable[[Experiment], None] | None = None,
         dashboard: bool | None = None,
         with_intermediate: bool = True,
+        with_records: bool = True,
     ) -> list[Any]:
         """Runs (or resumes) the experiment to its end; returns the trial records (the same as
         ``open_experiment(id).trials()``; ``with_intermediate=False`` leaves the intermediate
-        values out, which keeps memory low on very large experiments)."""
+        values out, which keeps memory low on very large experiments; ``with_records=False``
+        reads none and returns ``[]``: query ``open_experiment(id)`` for what you need)."""
         return asyncio.run(
             self.run_async(
                 on_progress=on_progress,
@@ -147,6 +149,7 @@ class Experiment:
                 on_start=on_start,
                 dashboard=dashboard,
                 with_intermediate=with_intermediate,
+                with_records=with_records,
             )
         )
 
@@ -158,6 +161,7 @@ class Experiment:
         on_start: Callable[[Experiment], None] | None = None,
         dashboard: bool | None = None,
         with_intermediate: bool = True,
+        with_records: bool = True,
     ) -> list[Any]:
         from filelock import FileLock, Timeout
         from hyperloom.manager import Manager
@@ -232,6 +236,8 @@ class Experiment:
             if on_start is not None:
                 on_start(self)
             self.status = await manager.run(resume=self.resuming)
+            if not with_records:
+                return []
             return list(store.trials(with_intermediate=with_intermediate))
         finally:
             if server is not None:

@@ -77,6 +77,7 @@ class Manager(LineageMixin):
         on_event: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        self._maximize = config.mode == "maximize"
         self.experiment_id = experiment_id
         self.exp_dir = exp_dir
         self.store = store
@@ -919,7 +920,7 @@ class Manager(LineageMixin):
             self.best_value, self.best_trial = value, trial_id
 
     def _better(self, a: float, b: float) -> bool:
-        return a > b if self.config.mode == "maximize" else a < b
+        return a > b if self._maximize else a < b
 
     # ------------------------------------------------------------------------------------------
     # stopping trials

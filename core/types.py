@@ -6,6 +6,7 @@ assessor may still return a bare :class:`Verdict`, and a tuner may still return 
 
 from __future__ import annotations
 
+import copyreg
 import enum
 import math
 from collections.abc import Mapping, Sequence
@@ -162,6 +163,14 @@ class Report(NamedTuple):
     metrics: Mapping[str, Any] = MappingProxyType({})
 
 
+def _reduce_report(r: Report) -> tuple[Any, ...]:
+    # a read-only mapping does not pickle: a report's metrics travel as a dict (equal to it)
+    return (Report, (r.step, r.value, dict(r.metrics)))
+
+
+copyreg.pickle(Report, _reduce_report)
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """What a tuner may return instead of a plain dict.
@@ -235,6 +244,45 @@ class TrialResult:
             object.__setattr__(self, "values", (float(self.value),))
         if not self.reports and self.intermediate:
             object.__setattr__(self, "reports", StepReports(self.intermediate))
+
+    @classmethod
+    def _from_store(
+        cls,
+        trial_id: str,
+        params: dict[str, Any],
+        status: TrialStatus,
+        value: float | None,
+        intermediate: tuple[float, ...],
+        sequence: int,
+        metrics: dict[str, Any],
+        values: tuple[float, ...] | None,
+        reports: Sequence[Report],
+        parent: str | None,
+        duration: float | None,
+    ) -> TrialResult:
+        """The same object as ``TrialResult(...)`` (every argument given, ``__post_init__``'s
+        defaults applied), filled in one dict update instead of the frozen dataclass's eleven
+        ``object.__setattr__`` calls: a resume's replay builds one per ended trial, and this
+        halves its cost. Only the store's row decoder calls it."""
+        if values is None and value is not None:
+            values = (float(value),)
+        if not reports and intermediate:
+            reports = StepReports(intermediate)
+        obj = object.__new__(cls)
+        obj.__dict__.update(
+            trial_id=trial_id,
+            params=params,
+            status=status,
+            value=value,
+            intermediate=intermediate,
+            sequence=sequence,
+            metrics=metrics,
+            values=values,
+            reports=reports,
+            parent=parent,
+            duration=duration,
+        )
+        return obj
 
 
 class StepReports(Sequence[Report]):

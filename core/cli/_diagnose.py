@@ -19,7 +19,8 @@ from typing import Any
 __all__ = ["FailureSummary", "fix_for", "summarize_failures"]
 
 #: Statuses of trials that ended without a result because something went wrong.
-_FAILED = ("FAILED", "TIMEOUT")
+#: The statuses the failure summary counts.
+FAILED_STATUSES = ("FAILED", "TIMEOUT")
 _MODULE = re.compile(r"No module named '([A-Za-z0-9_.]+)'")
 _EXIT = re.compile(r"^exit code -?\d+: ")
 #: Import names whose distribution is named otherwise.
@@ -162,7 +163,7 @@ def summarize_failures(
     logs: dict[str, Path] = {}
     failed = 0
     for r in records:
-        if r.status.name not in _FAILED:
+        if r.status.name not in FAILED_STATUSES:
             continue
         failed += 1
         reason, stderr = _reason(r, exp_dir)

@@ -19,6 +19,18 @@ def front_ids(view: Any) -> set[str]:
     return {t.trial_id for t in view.pareto_front()}
 
 
+_ID_KEY = '{"trial_id": '
+_DECODER = json.JSONDecoder()
+
+
+def _trial_id(text: str) -> Any:
+    """The ``trial_id`` of a ``trials --json`` object: only its leading string is parsed when
+    the text starts with it (as ``iter_trials_json`` writes it), not its curves."""
+    if text.startswith(_ID_KEY):
+        return _DECODER.raw_decode(text, len(_ID_KEY))[0]
+    return json.loads(text)["trial_id"]
+
+
 def with_pareto(texts: Iterable[str], front: set[str]) -> Iterator[str]:
     """``trials --json`` objects with a ``pareto`` key added (true for trials on the front)."""
     for text in texts:
@@ -26,7 +38,7 @@ def with_pareto(texts: Iterable[str], front: set[str]) -> Iterator[str]:
         if not obj_end.endswith("}"):
             yield text
             continue
-        trial_id = json.loads(text)["trial_id"] if front else None
+        trial_id = _trial_id(text) if front else None
         flag = "true" if trial_id in front else "false"
         yield obj_end[:-1] + f', "pareto": {flag}}}'
 

@@ -6,14 +6,17 @@ import json
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 from hyperloom.cli import app
 from hyperloom.cli._common import HelpfulCommand, console, err_console, plural
+from hyperloom.cli._diagnose import FAILED_STATUSES, summarize_failures
 from hyperloom.errors import ConfigError, UsageError
 from hyperloom.paths import DB_NAME
+from hyperloom.types import BEST_STATUSES
 from rich.console import Group
 from rich.live import Live
 from rich.markup import escape
@@ -21,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 __all__ = [
+    "RunSummary",
     "print_outcome",
     "progress_line",
     "render_progress",
@@ -116,16 +120,50 @@ def render_progress(p: Any) -> Group:
     return Group(*lines)
 
 
-def _succeeded(records: list[Any]) -> list[Any]:
-    return [r for r in records if r.value is not None and r.status.name == "SUCCEEDED"]
+@dataclass(frozen=True)
+class RunSummary:
+    """What the end-of-run summary shows: trial counts by status, the best trials (best first)
+    and the failed ones, without any curve.
+
+    Built from the store with :meth:`from_view` (a top-N query and counts: a 10,000-trial
+    experiment is never read whole), or from records already in hand with :meth:`from_records`.
+    """
+
+    counts: dict[str, int]
+    best: list[Any]
+    failed: list[Any]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def succeeded(self) -> int:
+        return sum(self.counts.get(s.name, 0) for s in BEST_STATUSES)
+
+    @classmethod
+    def from_view(cls, view: Any, top: int = 10) -> RunSummary:
+        """From an open :class:`~hyperloom.history.ExperimentView`: its ``best(top)`` (the one
+        rule, constraints and Pareto front included) and its failed trials."""
+        counts = {k: n for k, n in view.reader.count_by_status().items() if n}
+        best = view.best(top) if counts else []
+        failed = list(view.reader.iter_trials(status=FAILED_STATUSES, with_intermediate=False))
+        return cls(counts, best, failed)
+
+    @classmethod
+    def from_records(cls, records: list[Any], mode: str, top: int = 10) -> RunSummary:
+        """From trial records (``BEST_STATUSES`` with a value, sorted by ``mode``)."""
+        best = [r for r in records if r.value is not None and r.status in BEST_STATUSES]
+        best.sort(key=lambda r: r.value, reverse=(mode == "maximize"))
+        failed = [r for r in records if r.status.name in FAILED_STATUSES]
+        return cls(dict(Counter(r.status.name for r in records)), best[:top], failed)
 
 
-def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
+def render_summary(summary: RunSummary, mode: str) -> Table:
     """A table of the best trials."""
-    ok = _succeeded(records)
-    ok.sort(key=lambda r: r.value, reverse=(mode == "maximize"))
+    ok = summary.best
     table = Table(
-        title=f"Top {min(top, len(ok))} of {plural(len(records), 'trial')} ({mode})",
+        title=f"Top {len(ok)} of {plural(summary.total, 'trial')} ({mode})",
         title_justify="left",
     )
     table.add_column("#", justify="right")
@@ -133,20 +171,19 @@ def render_summary(records: list[Any], mode: str, top: int = 10) -> Table:
     table.add_column("value", justify="right", style="bold")
     table.add_column("params", overflow="fold")
     table.add_column("duration", justify="right")
-    for r in ok[:top]:
+    for r in ok:
         dur = (r.ended - r.started) if r.ended and r.started else None
         table.add_row(
             str(r.sequence),
             r.trial_id,
-            f"{r.value:.6g}",
+            f"{r.value:.6g}" if r.value is not None else "-",
             _short_params(r.params),
             f"{dur:.1f}s" if dur is not None else "-",
         )
     return table
 
 
-def _ended_counts(records: list[Any]) -> str:
-    counts = Counter(r.status.name for r in records)
+def _ended_counts(counts: dict[str, int]) -> str:
     names = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMEOUT": "timed out"}
     names |= {"EARLY_STOPPED": "stopped early", "CANCELED": "canceled"}
     parts = [f"{counts[k]} {v}" for k, v in names.items() if counts.get(k)]
@@ -162,28 +199,27 @@ def print_outcome(
     exp_dir: Path,
     status: str | None,
     message: str | None,
-    records: list[Any],
+    summary: RunSummary,
     mode: str,
     interrupted: bool = False,
     config_file: bool = True,
 ) -> int:
     """Prints the end-of-run summary (best trials, status and why, hints) and returns the exit
     code: 130 interrupted, 1 FAILED or no trial succeeded, else 0."""
-    from hyperloom.cli._diagnose import summarize_failures
-
-    ok = _succeeded(records)
-    if ok or not records:
-        console.print(render_summary(records, mode))
+    total = summary.total
+    ok = summary.succeeded > 0
+    if ok or not total:
+        console.print(render_summary(summary, mode))
     else:
         console.print(
-            f"[bold red]No trial succeeded[/] ({plural(len(records), 'trial')}: "
-            f"{_ended_counts(records)})."
+            f"[bold red]No trial succeeded[/] ({plural(total, 'trial')}: "
+            f"{_ended_counts(summary.counts)})."
         )
-    failures = summarize_failures(records, exp_dir, config_file=config_file)
-    if failures is not None and (not ok or failures.failed * 2 >= len(records)):
-        share = "all" if failures.count == len(records) else f"{failures.count}"
+    failures = summarize_failures(summary.failed, exp_dir, config_file=config_file)
+    if failures is not None and (not ok or failures.failed * 2 >= total):
+        share = "all" if failures.count == total else f"{failures.count}"
         console.print(
-            f"[bold]most common failure[/] ({share} of {plural(len(records), 'trial')}): "
+            f"[bold]most common failure[/] ({share} of {plural(total, 'trial')}): "
             f"{escape(failures.reason)}",
             soft_wrap=True,
             highlight=False,
@@ -216,7 +252,7 @@ def print_outcome(
         return 130
     if status == "FAILED":  # a tuner, assessor or store failure: the message is above
         return 1
-    if records and not ok:
+    if total and not ok:
         return 1
     return 0
 
@@ -249,17 +285,20 @@ def _check_command(exp: Any) -> None:
         raise ConfigError(f"{where}: trialCommand: {e}") from None
 
 
-def _final_message(exp: Any) -> str | None:
-    """Why the experiment ended as it did, as its manager recorded it (None for a plain end)."""
+def _final_message_and_summary(exp: Any) -> tuple[str | None, RunSummary]:
+    """Why the experiment ended as it did, as its manager recorded it (None for a plain end),
+    and its summary, both read from the store."""
     from hyperloom.errors import HyperloomError
     from hyperloom.history import open_experiment
 
     try:
         with open_experiment(exp.dir) as view:
             msg = view.reader.experiment().get("message")
+            summary = RunSummary.from_view(view)
     except HyperloomError:  # the store is unreadable (a full disk...): the manager knows
         msg = getattr(exp.manager, "stop_message", None)
-    return str(msg) if msg else None
+        summary = RunSummary({}, [], [])
+    return (str(msg) if msg else None), summary
 
 
 def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
@@ -296,12 +335,12 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
     for w in exp.config.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     try:
-        records = exp.run(
+        exp.run(
             on_progress=on_progress,
             on_event=on_event,
             on_start=on_start,
             dashboard=dashboard,
-            with_intermediate=False,
+            with_records=False,  # the summary reads its top N and counts from the store
         )
     except KeyboardInterrupt:
         # Ctrl-C before the manager took over the signals (it was starting up)
@@ -320,12 +359,13 @@ def _run_experiment(exp: Any, *, quiet: bool, dashboard: bool | None) -> None:
     interrupted = (
         exp.status == "STOPPED" and exp.manager is not None and bool(exp.manager._interrupts)
     )
+    message, summary = _final_message_and_summary(exp)
     code = print_outcome(
         exp_id=exp.id,
         exp_dir=exp.dir,
         status=exp.status,
-        message=_final_message(exp),
-        records=records,
+        message=message,
+        summary=summary,
         mode=exp.config.mode,
         interrupted=interrupted,
         config_file=exp.config.source is not None,
@@ -554,7 +594,7 @@ def _done_without_budget(experiment: str) -> int | None:
     with open_experiment(experiment) as view:
         if view.status != "DONE":
             return None
-        records = list(view.reader.trials(with_intermediate=False))  # the summary needs no curves
+        summary = RunSummary.from_view(view)  # top N and counts: no curves, no full read
         message = view.reader.experiment().get("message") or None
         used = _budget_text(view)
         trials = view.budget()["trials"]
@@ -566,7 +606,7 @@ def _done_without_budget(experiment: str) -> int | None:
         exp_dir=exp_dir,
         status="DONE",
         message=message,
-        records=records,
+        summary=summary,
         mode=mode,
     )
     if exhausted:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from hyperloom.cli._diagnose import fix_for, summarize_failures
-from hyperloom.cli.run import print_outcome, progress_line, render_progress
+from hyperloom.cli.run import RunSummary, print_outcome, progress_line, render_progress
 from hyperloom.store import TrialRecord
 from hyperloom.types import TrialStatus
 from rich.console import Console
@@ -120,7 +120,8 @@ def outcome(records: list[Any], tmp_path: Path, **kw: Any) -> tuple[int, str]:
     try:
         code = print_outcome(
             exp_id="abc", exp_dir=tmp_path, status=kw.pop("status", "DONE"),
-            message=kw.pop("message", None), records=records, mode="maximize", **kw,
+            message=kw.pop("message", None), summary=RunSummary.from_records(records, "maximize"),
+            mode="maximize", **kw,
         )  # fmt: skip
     finally:
         run_mod.console = saved

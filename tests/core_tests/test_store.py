@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hyperloom.errors import StoreError
 from hyperloom.store import SCHEMA_VERSION, Store, StoreReader, TrialRecord
-from hyperloom.types import TrialResult, TrialStatus
+from hyperloom.types import Report, TrialResult, TrialStatus
 
 SPACE = {"lr": {"_type": "loguniform", "_value": [1e-4, 1e-1]}}
 CONFIG = {"experimentName": "demo", "tuner": {"name": "random", "classArgs": {"mode": "minimize"}}}
@@ -343,7 +343,6 @@ def test_sparse_steps_survive_the_end_of_a_trial_and_a_v2_store_is_migrated(
     import sqlite3
 
     from hyperloom.manager import replay_results
-    from hyperloom.types import Report
 
     s = Store.create(tmp_path, experiment_id="sp", name=None, config={}, space={})
     for tid, steps in (("a", [3, 4, 5]), ("b", [0, 1, 2])):
@@ -392,3 +391,32 @@ def test_grouped_writes_commit_in_groups_and_each_write_stays_whole(tmp_path: Pa
     s.close()  # commits what is pending
     with StoreReader(tmp_path) as r:
         assert [t.trial_id for t in r.trials()] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "value, values, intermediate, reports",
+    [
+        (0.5, None, (0.1, 0.2), ()),
+        (None, None, (), ()),
+        (0.5, (0.5, 3.0), (0.1,), (Report(4, 0.1),)),
+        (None, None, (0.3,), ()),
+    ],
+)
+def test_the_replay_constructor_builds_what_the_dataclass_builds(
+    value: float | None,
+    values: tuple[float, ...] | None,
+    intermediate: tuple[float, ...],
+    reports: tuple[Report, ...],
+) -> None:
+    import dataclasses
+    import pickle
+
+    args = ("t1", {"x": 1}, TrialStatus.SUCCEEDED, value, intermediate, 3, {"m": 1}, values,
+            reports, "p0", 2.5)  # fmt: skip
+    fast, slow = TrialResult._from_store(*args), TrialResult(*args)
+    assert fast == slow and repr(fast) == repr(slow) and hash(fast.trial_id) == hash(slow.trial_id)
+    assert vars(fast) == vars(slow)
+    assert pickle.loads(pickle.dumps(fast)) == slow
+    assert dataclasses.replace(fast, value=9.0) == dataclasses.replace(slow, value=9.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.value = 1.0  # type: ignore[misc]
