@@ -186,6 +186,91 @@ def eval_sweep(seed: int = 0, bn: tuple[int, ...] = (0, 2, 8, 15), k: int = 8) -
     return out
 
 
+def same_size_tau(x: Any, y: Any, size: Any, tol: float = 0.03) -> tuple[float, int]:
+    """Kendall's tau over the pairs of cells whose parameter counts differ by at most ``tol``
+    (relative): the ranking that size cannot give."""
+    from oneshot_e2e import pair_tau
+
+    return pair_tau(list(x), list(y), list(size), tol)
+
+
+def size_fit_tau(x: Any, final: Any, size: Any, k: int, seed: int) -> float:
+    """The size-calibrated score of ``x`` (``fit_size_calibration`` on ``k`` of the cells,
+    their seed-0 standalone test accuracy as the target), its tau on the others: median over
+    200 draws."""
+    from hyperloom.plugins.nas._proxies import fit_size_calibration
+
+    x, final, size = (np.asarray(v, float) for v in (x, final, size))
+    rng = np.random.default_rng(seed)
+    taus = []
+    for _ in range(200):
+        idx = rng.choice(len(x), k, replace=False)
+        rest = np.setdiff1d(np.arange(len(x)), idx)
+        w_a, w_s = fit_size_calibration(x[idx], final[idx], size[idx])
+        taus.append(kendall_tau(list(w_a * x[rest] + w_s * np.log(size[rest])), list(final[rest])))
+    return float(np.median(taus))
+
+
+def finetune(seed: int = 0, ft_epochs: int = 1) -> dict[str, Any]:
+    """Session 6. One supernet with the current SPOS defaults (15 fair epochs); each of the 50
+    cells is ranked by (a) its inherited accuracy (BN recalibrated on 2 batches), (b) its
+    validation accuracy after ``ft_epochs`` epoch(s) of training *from the inherited weights*
+    (``train_standalone``, the retraining's optimiser), and (c), the control at the same cost,
+    after ``ft_epochs`` epoch(s) from fresh weights (an early-stopped standalone run). Each is
+    scored by Kendall's tau against the 4-epoch retraining, over all pairs and over the pairs
+    of (nearly) equal size, and with the size calibration fitted on 8 cells."""
+    data = common.data()
+    rows = json.loads(STANDALONE.read_text())["rows"]
+    torch.manual_seed(seed)
+    net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
+    res = SearchResult("spos", rows[0]["arch"], 0.0)
+    c0 = time.process_time()
+    opts = {"batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "epochs": 15, "sampling": "fair"}
+    train_single_path(net, data, seed=seed, result=res, **opts)
+    train_cpu = time.process_time() - c0
+    final = target(rows)
+    params = [r["params"] for r in rows]
+    signals: dict[str, list[float]] = {"inherited": [], "finetuned": [], "fresh": []}
+    cpu: dict[str, float] = dict.fromkeys(signals, 0.0)
+    for i, r in enumerate(rows):
+        c1 = time.process_time()
+        signals["inherited"].append(evaluate_inherited(net, r["arch"], data, bn_batches=2))
+        c2 = time.process_time()
+        model = net.extract(r["arch"], inherit=True)
+        signals["finetuned"].append(
+            train_standalone(model, data, epochs=ft_epochs, seed=seed)["val_acc"]
+        )
+        c3 = time.process_time()
+        torch.manual_seed(seed)
+        model = net.extract(r["arch"], inherit=False)
+        signals["fresh"].append(
+            train_standalone(model, data, epochs=ft_epochs, seed=seed)["val_acc"]
+        )
+        c4 = time.process_time()
+        for name, dt in zip(signals, (c2 - c1, c3 - c2, c4 - c3), strict=True):
+            cpu[name] += dt
+        print(i, {k: round(v[-1], 3) for k, v in signals.items()}, flush=True)
+    out: dict[str, Any] = {"variant": f"finetune{ft_epochs}", "seed": seed, "train_cpu_s": train_cpu,
+                           "signals": {}}  # fmt: skip
+    for name, x in signals.items():
+        t_same, n_pairs = same_size_tau(x, final, params)
+        out["signals"][name] = {
+            "tau": kendall_tau(x, final), "tau_same_size": t_same, "same_size_pairs": n_pairs,
+            "tau_size_calibrated_k8": size_fit_tau(x, final, params, 8, seed),
+            "cpu_ms_per_cell": 1000 * cpu[name] / len(rows), "values": x,
+        }  # fmt: skip
+        v = out["signals"][name]
+        print(
+            f"{name}: tau {v['tau']:.3f}, same-size pairs {t_same:.3f} ({n_pairs}), "
+            f"size-calibrated (k=8) {v['tau_size_calibrated_k8']:.3f}, "
+            f"{v['cpu_ms_per_cell']:.0f} CPU ms per cell",
+            flush=True,
+        )
+    t_same, n_pairs = same_size_tau(params, final, params)
+    out["params"] = {"tau": kendall_tau(params, final), "tau_same_size": t_same}
+    return out
+
+
 def table() -> None:
     data = json.loads(STANDALONE.read_text())
     rows = data["rows"]
@@ -250,7 +335,18 @@ def main() -> None:
         "--eval-sweep", action="store_true",
         help="One default supernet per --seeds, BN recalibration batches and size calibration.",
     )  # fmt: skip
+    ap.add_argument(
+        "--finetune", type=int, default=0,
+        help="Session 6: rank by N epochs of training from inherited vs fresh weights.",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.finetune:
+        for seed in args.seeds:
+            out = finetune(seed, args.finetune)
+            prev = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+            prev = [p for p in prev if (p["variant"], p["seed"]) != (out["variant"], seed)]
+            RESULTS.write_text(json.dumps([*prev, out], indent=1))
+        return
     if args.eval_sweep:
         for seed in args.seeds:
             out = eval_sweep(seed)

@@ -40,8 +40,14 @@ torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
 METHODS = (
     "spos", "spos_cap", "enas", "enas_cap", "darts",
-    "spos_sc", "spos_sc_size", "enas_sc", "enas_sc_cap",
+    "spos_sc", "spos_sc_size", "enas_sc", "enas_sc_cap", "spos_band",
 )  # fmt: skip
+#: ``spos_band`` (session 6): the fair-sampling SPOS supernet searched only among cells whose
+#: parameter count is within BAND_TOL (relative) of BAND_PARAMS, DARTS's cell size in all 5
+#: seeds; inside the band size cannot carry the pick, only the inherited accuracy can. Its
+#: control is size_matched.py's random cells of that size.
+BAND_PARAMS = 3994
+BAND_TOL = 0.03
 #: Size-calibrated variants (``*_sc``): random cells retrained inside the search budget
 N_CALIB = 8
 MAX_FREE = 2  # DARTS's default collapse cap (max_skip), applied to the *_cap searches
@@ -54,6 +60,21 @@ def retrain(arch: dict[str, Any], data: Any, seed: int, epochs: int) -> dict[str
     w0, c0 = time.perf_counter(), time.process_time()
     scores = train_standalone(net, data, epochs=epochs, seed=seed)
     return {**scores, "wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}
+
+
+def pair_tau(
+    x: list[float], y: list[float], size: list[int], tol: float = 0.03
+) -> tuple[float, int]:
+    """Kendall's tau (ties dropped) over the pairs whose sizes differ by at most ``tol``
+    (relative), and the number of such pairs."""
+    c = d = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            if abs(float(np.log(size[i] / size[j]))) > tol:
+                continue
+            s = (x[i] - x[j]) * (y[i] - y[j])
+            c, d = c + (s > 0), d + (s < 0)
+    return (c - d) / max(1, c + d), c + d
 
 
 def fidelity(net: Supernet, data: Any, calib: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -69,6 +90,11 @@ def fidelity(net: Supernet, data: Any, calib: dict[str, Any] | None = None) -> d
     seeds = sorted(set.intersection(*(set(r["runs"]) for r in rows)))
     final = [statistics.mean(r["runs"][s]["test_acc"] for s in seeds) for r in rows]
     out = {"tau": kendall_tau(inherited, final), "tau_archs": len(rows)}
+    # session 6: the same, over the pairs of cells of (nearly) equal size only (BAND_TOL):
+    # whether the supernet ranks cells that parameter count cannot tell apart
+    out["tau_same_size"], out["same_size_pairs"] = pair_tau(
+        inherited, final, [r["params"] for r in rows]
+    )
     if calib is not None:
         size = [r["params"] for r in rows]  # the calibrations here use the parameter count
         score = [
@@ -77,6 +103,20 @@ def fidelity(net: Supernet, data: Any, calib: dict[str, Any] | None = None) -> d
         ]
         out["tau_score"] = kendall_tau(score, final)
     return out
+
+
+def in_band(net: Supernet, arch: dict[str, Any]) -> bool:
+    p = net.extract(arch, inherit=False).num_parameters()
+    return abs(float(np.log(p / BAND_PARAMS))) <= BAND_TOL
+
+
+def band_search(net: Supernet, data: Any, seed: int, opts: dict[str, Any]) -> SearchResult:
+    """SPOS with its defaults (the same supernet as ``spos`` for the seed), its evolution
+    restricted to the size band."""
+    return one_shot_search(
+        "spos", net, data, epochs=common.EPOCHS["spos"], seed=seed, **opts,
+        feasible=lambda a: in_band(net, a),
+    )  # fmt: skip
 
 
 def run_seed(
@@ -103,14 +143,17 @@ def run_seed(
     for method in (m for m in methods if m != "random_cap"):
         torch.manual_seed(seed)
         net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
-        base = method.removesuffix("_sc")
+        base = method.removesuffix("_sc").removesuffix("_band")
         opts = {**common.DEFAULTS[base], "max_free": MAX_FREE if base == "enas" else None}
         if base == "darts":
             opts.pop("max_free")
         if method.endswith("_sc"):
             opts.update(size_calibration=N_CALIB, calibration_epochs=epochs)
         w0, c0 = time.perf_counter(), time.process_time()
-        res = one_shot_search(base, net, data, epochs=common.EPOCHS[base], seed=seed, **opts)
+        if method == "spos_band":
+            res = band_search(net, data, seed, opts)
+        else:
+            res = one_shot_search(base, net, data, epochs=common.EPOCHS[base], seed=seed, **opts)
         search = {"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}
         found = {method: (res.arch, res.val_acc, res.notes)}
         if base == "enas":  # the uncapped pick: the best of the first n_candidates samples

@@ -225,6 +225,14 @@ def tuner_search(
     )
 
 
+def _both(
+    a: Callable[[dict[str, Any]], bool] | None, b: Callable[[dict[str, Any]], bool] | None
+) -> Callable[[dict[str, Any]], bool] | None:
+    if a is None or b is None:
+        return a or b
+    return lambda arch: a(arch) and b(arch)
+
+
 def spos_search(
     supernet: Supernet,
     data: Dataset,
@@ -245,6 +253,7 @@ def spos_search(
     size_calibration: int = 0,
     calibration_epochs: int = 4,
     size_metric: str = "params",
+    feasible: Callable[[dict[str, Any]], bool] | None = None,
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -271,6 +280,8 @@ def spos_search(
             ranks by ``w_acc * inherited_acc + w_size * log(size)`` fitted on them
             (:class:`~hyperloom.plugins.nas._calibrate.SizeCalibration`) instead of the raw
             inherited accuracy; ``size_metric`` is ``"params"`` or ``"flops"``.
+        feasible: Search only the cells it accepts (with ``max_free``: both must), e.g. a
+            parameter budget; refused suggestions are not evaluated and do not count.
         seed: Seeds everything.
         max_seconds: Stop supernet training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)`` during training; True stops training.
@@ -300,7 +311,10 @@ def spos_search(
     tuner_search(
         supernet, data, tuner=tuner, n_evals=n_evals, seed=seed, n_val=n_val,
         bn_batches=bn_batches, tuner_args=args, result=result,
-        feasible=None if max_free is None else lambda a: within_free_cap(supernet, a, max_free),
+        feasible=_both(
+            None if max_free is None else lambda a: within_free_cap(supernet, a, max_free),
+            feasible,
+        ),
         score=None if calib is None else calib.score,
     )  # fmt: skip
     if calib is not None:

@@ -247,6 +247,32 @@ def test_capped_single_path_searches_only_derive_cells_within_the_darts_cap() ->
     assert within_free_cap(net, res.arch, 1) and any("cap 1" in n for n in res.notes)
 
 
+def test_spos_searches_only_the_cells_a_feasibility_rule_accepts() -> None:
+    from hyperloom.plugins.nas._spos import within_free_cap
+
+    net = _cell(reduction=False)
+    sizes = {}
+
+    def small(arch: dict) -> bool:  # a parameter budget (the 11th smallest of 30 random cells)
+        key = tuple(sorted(arch.items()))
+        if key not in sizes:
+            sizes[key] = net.extract(arch, inherit=False).num_parameters()
+        return sizes[key] <= budget
+
+    rng = np.random.default_rng(0)
+    budget = sorted(
+        net.extract(net.sample(rng), inherit=False).num_parameters() for _ in range(30)
+    )[10]
+    res = spos_search(net, _data(), epochs=1, batch_size=32, n_evals=4, population_size=3,
+                      feasible=small)  # fmt: skip
+    assert len(res.evaluations) == 4 and all(small(a) for a, _ in res.evaluations)
+    assert small(res.arch) and any("infeasible" in n for n in res.notes)
+    # with max_free as well, both rules hold
+    res = spos_search(net, _data(), epochs=1, batch_size=32, n_evals=3, population_size=3,
+                      feasible=small, max_free=2)  # fmt: skip
+    assert all(small(a) and within_free_cap(net, a, 2) for a, _ in res.evaluations)
+
+
 def test_enas_controller_is_the_rl_tuner_and_learns_from_rewards() -> None:
     net = _cell()
     res = one_shot_search("enas", net, _data(), epochs=1, batch_size=16, n_candidates=5)
