@@ -15,6 +15,9 @@ The rule (measured in ``docs/notes/gp.md``; details in :func:`choose`):
 * **quick trials**: a gp phase hands over to tpe once the median ``duration`` of at least
   :data:`DURATION_SAMPLE` ended trials is below ``min_trial_seconds``
   (:data:`GP_MIN_TRIAL_SECONDS`), where results carry a duration.
+* spaces of categorical parameters only (one objective): tpe with ``local_search`` (from
+  ``2 * n_startup`` observations on, the best-scored untried one-option change of the best
+  trial comes first), :data:`LOCAL_SEARCH_ALL_CATEGORICAL`.
 * optionally (``late_gp``, off by default), an all-categorical space's tpe phase hands over to gp
   after that many observations. At a switch the new method also learns the trials still running.
 * Several objectives: the same rule (``gp`` by ParEGO and ``tpe`` both search several
@@ -47,6 +50,7 @@ __all__ = [
     "GP_MIN_TRIAL_SECONDS",
     "LATE_GP_FROM",
     "LATE_GP_MAX_FEATURES",
+    "LOCAL_SEARCH_ALL_CATEGORICAL",
     "SMALL_GRID",
     "SWITCH_AFTER",
     "SWITCH_AFTER_CATEGORICAL",
@@ -73,6 +77,11 @@ SWITCH_AFTER_CATEGORICAL = 150
 GP_MIN_TRIAL_SECONDS = 2.5
 #: Ended trials with a known duration needed before that rule is applied.
 DURATION_SAMPLE = 5
+#: All-categorical spaces, one objective: tpe's ``local_search`` (the best-scored unseen one-option
+#: change of the incumbent first). Measured on the all-categorical tuning problems (20 seeds): lower
+#: median regret than plain tpe at 25/50/100 trials on all four, and the exact optimum in 11/20
+#: (nas_chain) and 17/20 (NB201-CIFAR-10) seeds at 100 trials, against 1 and 10 (docs/notes/gp.md).
+LOCAL_SEARCH_ALL_CATEGORICAL = True
 #: All-categorical spaces: observations after which the first tpe phase hands over to gp.
 LATE_GP_FROM = 0
 #: ... when the space has at most this many model features (one per option).
@@ -262,6 +271,15 @@ class AutoTuner(Tuner):
         # (from this many observations, method, why): the phases after the first
         self._phases: list[tuple[float, str, str]] = []
         f = _profile(space)
+        if f["n"] and f["n_num"] == 0 and len(self.objectives) == 1:
+            tpe_opts = self._options["tpe"]
+            tpe_opts.setdefault("local_search", LOCAL_SEARCH_ALL_CATEGORICAL)
+            if name == "tpe" and tpe_opts["local_search"]:
+                start = tpe_opts.get("local_search_from", 2 * tpe_opts.get("n_startup", 10))
+                self.reason += (
+                    f"; from {start} observations on, each suggestion is the best-scored "
+                    "untried one-option change of the best trial (local search)"
+                )
         if (
             name == "tpe"
             and not self._forced

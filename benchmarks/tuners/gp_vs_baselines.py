@@ -124,6 +124,8 @@ def run(method: str, prob: Problem, seed: int, budget: int) -> dict[str, Any]:
     rec = {"problem": prob.name, "method": method, "seed": seed, "regret": reg, "seconds": secs}
     if method.startswith(("tpe", "auto")):
         rec["tpe_version"] = 2  # session 5: n_candidates by dimension (older runs: tpe_v1)
+    if method.startswith("auto"):
+        rec["auto_version"] = 6  # session 6: tpe's local search on all-categorical spaces
     return rec
 
 

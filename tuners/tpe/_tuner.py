@@ -108,6 +108,15 @@ class TPETuner(BaseTuner):
         multivariate: One kernel per observation over all parameters (default); False: one
             independent mixture per parameter (univariate TPE, as in hyperopt), whose candidates
             recombine the values of different good trials.
+        local_search: Single objective: from ``local_search_from`` observations on, each
+            suggestion is the unseen one-exchange neighbour of the incumbent (one categorical
+            parameter set to another option, the rest kept) that scores best by ``l / g``, while
+            such a neighbour exists; otherwise the usual candidates. A best-improvement local
+            search guided by TPE's own acquisition (local search is a strong method on
+            categorical cell spaces: White et al. 2021). Off by default; ``auto`` turns it on for
+            spaces of categorical parameters only (measured in docs/notes/gp.md).
+        local_search_from: Observations before the local search starts (default
+            ``2 * n_startup``: the model has had as many trials as the random start).
     """
 
     multi_objective = True
@@ -130,6 +139,8 @@ class TPETuner(BaseTuner):
         constant_liar: bool = True,
         forgetting: int = 25,
         multivariate: bool = True,
+        local_search: bool = False,
+        local_search_from: int | None = None,
     ) -> None:
         super().__init__(space, mode=mode, seed=seed, objectives=objectives)
         self.constraints = tuple(constraints)
@@ -157,6 +168,12 @@ class TPETuner(BaseTuner):
         if not isinstance(multivariate, bool):
             raise PluginError(f"tpe: multivariate must be true or false, got {multivariate!r}")
         self.multivariate = multivariate
+        if not isinstance(local_search, bool):
+            raise PluginError(f"tpe: local_search must be true or false, got {local_search!r}")
+        self.local_search = local_search
+        if local_search_from is None:
+            local_search_from = 2 * self.n_startup
+        self.local_search_from = _count("local_search_from", local_search_from, 1)
         enc = self.encoder
         self._min_sigma = np.zeros(enc.n_dims)
         self._pad = np.zeros(enc.n_dims)
@@ -237,5 +254,31 @@ class TPETuner(BaseTuner):
             bad = np.concatenate([bad, h.pending_rows(self.encoder.n_dims)])
         good_pe, bad_pe = self._estimator(x[good_idx]), self._estimator(bad)
         cands = self.encoder.snap(good_pe.sample(rng, self.n_candidates))
+        near = np.empty((0, self.encoder.n_dims))
+        if self.local_search and len(self.objectives) == 1 and h.n >= self.local_search_from:
+            # the incumbent's neighbours first (best score first), then the usual candidates:
+            # BaseTuner.suggest takes the first unseen row, so an exhausted neighbourhood falls
+            # through to the density's candidates
+            best = min(good_idx.tolist(), key=self._key.__getitem__)  # the incumbent
+            if self._key[best][0] < 3:
+                near = self._neighbours(x[best], rng)
+            if near.shape[0]:
+                s_near = good_pe.log_pdf(near) - bad_pe.log_pdf(near)
+                near = near[np.argsort(-s_near, kind="stable")]
         score = good_pe.log_pdf(cands) - bad_pe.log_pdf(cands)
-        return cands[np.argsort(-score, kind="stable")]
+        return np.concatenate([near, cands[np.argsort(-score, kind="stable")]])
+
+    def _neighbours(self, row: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Every one-exchange neighbour of ``row`` over its active categorical dimensions
+        (children of a changed choice are drawn from their priors, numeric values are kept)."""
+        enc = self.encoder
+        out = []
+        for i in np.flatnonzero(enc.is_cat & np.isfinite(row)):
+            for o in range(int(enc.n_choices[i])):
+                if o != int(row[i]):
+                    r = row.copy()
+                    r[i] = o
+                    out.append(r)
+        if not out:
+            return np.empty((0, enc.n_dims))
+        return enc.complete(np.array(out), rng)
