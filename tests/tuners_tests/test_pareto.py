@@ -59,6 +59,18 @@ def test_pareto_mask_matches_definition_with_ties(m: int) -> None:
         np.testing.assert_array_equal(pareto.pareto_mask(p), _brute_mask(p))
 
 
+def test_pareto_mask_two_objectives_sorted_path_with_ties() -> None:
+    # above 128 rows two objectives take the one-sort path: ties in x, in y, duplicated front
+    # rows and NaN rows against the definition
+    rng = np.random.default_rng(7)
+    for k in range(60):
+        n = int(rng.integers(129, 400))
+        p = rng.integers(0, int(rng.integers(2, 15)), size=(n, 2)).astype(float)
+        if k % 3 == 0:
+            p[rng.integers(0, n, 4), rng.integers(0, 2, 4)] = np.nan
+        np.testing.assert_array_equal(pareto.pareto_mask(p), _brute_mask(p))
+
+
 def test_pareto_mask_large_front_paths() -> None:
     rng = np.random.default_rng(0)
     for m in (2, 3, 4):
