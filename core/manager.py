@@ -13,14 +13,15 @@ import asyncio
 import contextlib
 import functools
 import logging
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from hyperloom._manager_lanes import Lanes
 from hyperloom._manager_lineage import CHECKPOINT_KEY, LineageMixin
-from hyperloom._manager_retry import attempts_so_far, forget_attempt, is_retriable
+from hyperloom._manager_resume import ResumeMixin, replay_records, replay_results
+from hyperloom._manager_retry import forget_attempt, is_retriable
+from hyperloom._manager_stopping import StoppingMixin
 from hyperloom._manager_types import (
     AssessorPart,
     Clock,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 from hyperloom.errors import ConfigError, StoreError, UsageError
 from hyperloom.types import (
     BEST_STATUSES,
-    BUDGET_STATUSES,
     FINISHED,
     Decision,
     Objective,
@@ -59,7 +59,7 @@ __all__ = ["Clock", "Manager", "Progress", "RunningTrial", "replay_records", "re
 log = logging.getLogger(__name__)
 
 
-class Manager(LineageMixin):
+class Manager(LineageMixin, ResumeMixin, StoppingMixin):
     """Drives one experiment. Build it through :class:`hyperloom.experiment.Experiment`."""
 
     TICK = 0.25  # seconds between housekeeping checks when nothing happens
@@ -266,50 +266,8 @@ class Manager(LineageMixin):
             self._emit_progress(force=True)
         return status
 
-    def request_stop(self, message: str = "stop requested") -> None:
-        """Stops the experiment: no new trials; running trials get a cooperative stop first."""
-        if not self.stopping:
-            self.stopping = True
-            self.stop_message = message
-            self._say(f"stopping: {message}")
-        self._queue.put_nowait(None)
-
-    def escalate(self) -> None:
-        """Kills every running trial at once (a second Ctrl-C)."""
-        self.escalated = True
-        self.request_stop("interrupted twice: killing trials now")
-        for rt in self.running.values():
-            rt.kill_at = 0.0
-        self._queue.put_nowait(None)
-
-    def stop_trial(self, trial_id: str, reason: str = "stopped by the user") -> bool:
-        """Stops one running trial (status CANCELED). False if it is not running."""
-        rt = self.running.get(trial_id)
-        if rt is None:
-            return False
-        self._begin_stop(rt, TrialStatus.CANCELED, reason)
-        return True
-
     # ------------------------------------------------------------------------------------------
     # the loop
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
-        installed: list[signal.Signals] = []
-
-        def on_signal(signame: str) -> None:
-            self._interrupts += 1
-            if self._interrupts == 1:
-                self.request_stop(f"{signame} received")
-            else:
-                self.escalate()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, on_signal, sig.name)
-                installed.append(sig)
-            except (RuntimeError, ValueError, NotImplementedError):  # not the main thread
-                pass
-        return installed
 
     async def _main_loop(self) -> None:
         while True:
@@ -923,228 +881,6 @@ class Manager(LineageMixin):
         return a > b if self._maximize else a < b
 
     # ------------------------------------------------------------------------------------------
-    # stopping trials
-
-    def _begin_stop(
-        self, rt: RunningTrial, status: TrialStatus, reason: str, window: float | None = None
-    ) -> None:
-        if rt.stop_status is None:
-            rt.stop_status, rt.stop_reason = status, reason
-            self.store.add_event(
-                "stop_request",
-                rt.trial_id,
-                {"status": status.value, "reason": reason},
-                self.clock.now(),
-            )
-        if rt.kill_at is None:
-            coop = min(3.0, self.config.stop_grace_period) if window is None else window
-            rt.kill_at = self.clock.monotonic() + coop
-            task = asyncio.ensure_future(self.executor.request_stop(rt.trial_id))
-            task.add_done_callback(_log_task_error)
-
-    def _check_deadlines(self) -> None:
-        now = self.clock.monotonic()
-        if self.stopping:
-            for rt in self.running.values():
-                if rt.stop_status is None:
-                    self._begin_stop(
-                        rt, TrialStatus.CANCELED, self.stop_message or "experiment stopped"
-                    )
-        elif (
-            self.config.max_experiment_duration is not None
-            and self._elapsed() >= self.config.max_experiment_duration
-        ):
-            self.request_stop(
-                f"maxExperimentDuration ({_duration_text(self.config.max_experiment_duration)}) "
-                "reached"
-            )
-            self.budget_ended = True
-        for rt in list(self.running.values()):
-            if rt.deadline is not None and now >= rt.deadline and rt.stop_status is None:
-                self._begin_stop(
-                    rt,
-                    TrialStatus.TIMEOUT,
-                    f"maxTrialDuration ({self.config.max_trial_duration:g}s) exceeded",
-                )
-            if rt.kill_at is not None and now >= rt.kill_at and rt.kill_task is None:
-                grace = 0.0 if self.escalated else self.config.stop_grace_period
-                rt.kill_task = asyncio.ensure_future(self.executor.kill(rt.trial_id, grace=grace))
-                rt.kill_task.add_done_callback(_log_task_error)
-            elif (
-                self.escalated and rt.kill_task is not None and not getattr(rt, "_escalated", False)
-            ):
-                setattr(rt, "_escalated", True)  # noqa: B010
-                t = asyncio.ensure_future(self.executor.kill(rt.trial_id, grace=0.0))
-                t.add_done_callback(_log_task_error)
-
-    async def _shutdown(self) -> None:
-        if self._filling():  # the run ended by an error while slots were being filled
-            assert self._filler is not None
-            self._filler.cancel()
-            with contextlib.suppress(BaseException):
-                await self._filler
-        if self.executor is None:
-            return
-        with contextlib.suppress(Exception):
-            grace = 0.0 if self.escalated else self.config.stop_grace_period
-            await self.executor.close(grace=grace)
-        # Anything still marked running had no exit event: record what we know.
-        while not self._queue.empty():
-            ev = self._queue.get_nowait()
-            with contextlib.suppress(Exception):
-                await self._handle(ev)
-        for rt in list(self.running.values()):
-            try:
-                await self._finish(
-                    rt,
-                    rt.stop_status or TrialStatus.CANCELED,
-                    exit_code=None,
-                    reason=rt.stop_reason or "experiment stopped",
-                )
-            except StoreError:
-                if self.store_error is None:
-                    raise
-                self.running.pop(rt.trial_id, None)  # recorded RUNNING; resume settles it
-        if not self.escalated:  # the tuner and assessor have seen every trial
-            await self._lanes.drain()
-        self._lanes.close()
-        # Daemonized descendants leave their trial's process group; they still carry the
-        # experiment's id in their environment: nothing of this experiment outlives it.
-        with contextlib.suppress(Exception):
-            strays = await asyncio.to_thread(
-                _end_marked, {"HYPERLOOM_EXPERIMENT_ID": self.experiment_id}
-            )
-            if strays:
-                log.warning("ended %d stray trial process(es) at the close", strays)
-
-    # ------------------------------------------------------------------------------------------
-    # resume
-
-    async def _resume(self) -> None:
-        from hyperloom.executor import LaunchSpec
-
-        for ev in self.store.events(kind="run_end"):
-            self._prev_elapsed += float(ev.get("payload", {}).get("elapsed", 0.0))
-        n_ended = 0
-        for r in replay_results(self.store):
-            n_ended += 1
-            self.counts[r.status.value] += 1
-            if r.status in BUDGET_STATUSES:
-                self.used_budget += 1
-            self._note_best(r.status, r.value, r.trial_id)
-            judged = None
-            if self._judged is not None:
-                series = self.store.metric_series(r.trial_id, self._judged[1])
-                judged = judged_result(r, self._judged[0], series)
-            await self._observe(r, inline=True, judged=judged)
-        self._say(f"resumed: {n_ended} ended trials replayed into the tuner")
-        self._load_paused()
-        self.used_budget += len(self.paused)
-        for r in self.store.trials(
-            status=[TrialStatus.WAITING, TrialStatus.RUNNING], with_intermediate=True
-        ):
-            if r.status == TrialStatus.WAITING:
-                # The manager may have died between recording the trial and recording its start:
-                # then its processes run, unknown to the store. End them before anything else.
-                ended = await asyncio.to_thread(
-                    _end_marked,
-                    {
-                        "HYPERLOOM_TRIAL_ID": r.trial_id,
-                        "HYPERLOOM_EXPERIMENT_ID": self.experiment_id,
-                    },
-                )
-                reason = "never started (manager stopped)"
-                if ended:
-                    reason = (
-                        f"started while the manager went down, before its start was recorded; "
-                        f"its {ended} process(es) were ended"
-                    )
-                self.store.finish_trial(
-                    r.trial_id,
-                    TrialStatus.CANCELED,
-                    ended=self.clock.now(),
-                    exit_code=None,
-                    reason=reason,
-                )
-                self.counts[TrialStatus.CANCELED.value] += 1
-            else:
-                await self._reattach(r, LaunchSpec)
-
-    async def _reattach(self, r: Any, spec_cls: Any) -> None:
-        cfg = self.config
-        trial_dir = self.exp_dir / "trials" / r.trial_id
-        spec = spec_cls(
-            trial_id=r.trial_id,
-            experiment_id=self.experiment_id,
-            sequence=r.sequence,
-            command="",
-            cwd=cfg.trial_code_directory,
-            trial_dir=trial_dir,
-            env={},
-            params=r.params,
-        )
-        mono = self.clock.monotonic()
-        started = r.started or self.clock.now()
-        deadline = None
-        if cfg.max_trial_duration:
-            deadline = mono + max(0.0, cfg.max_trial_duration - (self.clock.now() - started))
-        rt = RunningTrial(r.trial_id, r.sequence, r.params, started, mono, deadline)
-        rt.intermediate = list(r.intermediate)
-        rt.next_step = len(rt.intermediate)
-        rt.seen = set(self.store.steps(r.trial_id))  # NEW Store.steps: SELECT step FROM metrics
-        rt.attempt = attempts_so_far(self.store, r.trial_id)
-        if r.value is not None:
-            rt.final_seen, rt.final = True, r.value
-        self.running[r.trial_id] = rt
-        self.counts[TrialStatus.RUNNING.value] += 1
-        self.used_budget += 1
-        if r.devices:
-            self.executor.claim(r.trial_id, tuple(r.devices))
-        alive = False
-        try:
-            alive = await self.executor.reattach(
-                spec, dict(r.handle or {}), int(r.channel_offset or 0)
-            )
-        except Exception as e:
-            log.warning("could not re-attach trial %s: %s", r.trial_id, e)
-        if alive:
-            self._say(f"re-attached running trial {r.trial_id} (#{r.sequence})")
-            return
-        # The process is gone; read what it wrote while nobody listened, then record it as lost.
-        self._drain_leftovers(rt, spec, int(r.channel_offset or 0))
-        if rt.final_seen:
-            await self._finish(
-                rt,
-                TrialStatus.SUCCEEDED,
-                exit_code=None,
-                reason="finished while the manager was down",
-            )
-        else:
-            await self._finish(
-                rt,
-                TrialStatus.FAILED,
-                exit_code=None,
-                reason="process gone while the manager was down",
-            )
-
-    def _drain_leftovers(self, rt: RunningTrial, spec: Any, offset: int) -> None:
-        """Records what a trial that could not be re-attached reported while the manager was
-        down (the executor reads it: `Executor.leftovers`)."""
-        for item, end in self.executor.leftovers(spec, offset):
-            if rt.final_seen:
-                break
-            if item.type == "final":
-                rt.final_seen, rt.final = True, item.value
-                self.store.set_final(rt.trial_id, item.value, dict(item.metrics or {}), item.t, end)
-            else:
-                step = item.step if item.step is not None else rt.next_step
-                rt.next_step = step + 1
-                rt.intermediate.append(item.value)
-                self.store.add_metric(
-                    rt.trial_id, step, item.value, dict(item.metrics or {}), item.t, end
-                )
-
-    # ------------------------------------------------------------------------------------------
     # progress
 
     def _say(self, text: str) -> None:
@@ -1174,39 +910,6 @@ class Manager(LineageMixin):
         if force or now - self._last_progress >= 0.25:
             self._last_progress = now
             self.on_progress(self.progress())
-
-
-def replay_records(store: Any) -> Iterator[Any]:
-    """The ended trials of a store in the order they ended, as resume replays them into the
-    tuner and assessor (``record.to_result()`` is what they observe). Streamed, so memory stays
-    flat with the history's size."""
-    final = [s for s in TrialStatus if s.is_final]
-    yield from store.iter_trials(status=final, order="ended", with_intermediate=True)
-
-
-def replay_results(store: Any) -> Iterator[TrialResult]:
-    """``[r.to_result() for r in replay_records(store)]``, streamed and built straight from the
-    store's rows (what resume replays; a test holds the two equal)."""
-    final = [s for s in TrialStatus if s.is_final]
-    yield from store.iter_results(status=final, order="ended")
-
-
-def _end_marked(marker: dict[str, str]) -> int:
-    """SIGKILLs every process whose environment holds ``marker``; returns how many."""
-    from hyperloom.procs import find_marked
-
-    refs = find_marked(marker)
-    for ref in refs:
-        proc = ref.process()
-        if proc is not None:
-            with contextlib.suppress(Exception):
-                proc.send_signal(signal.SIGKILL)
-    return len(refs)
-
-
-def _log_task_error(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("background task failed: %r", task.exception())
 
 
 def _make_pool(cfg: Config) -> Any:
@@ -1283,11 +986,3 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
         p.name == name or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         for p in sig.parameters.values()
     )
-
-
-def _duration_text(seconds: float) -> str:
-    """90 -> "90s", 5400 -> "1.5h": how a budget reads in a message."""
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
-        if seconds >= size:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
