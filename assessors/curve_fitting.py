@@ -61,12 +61,12 @@ class CurveFittingAssessor(Assessor):
     ``benchmarks/assessors/sweep_defaults.py``, see docs/notes/assessors.md): the bar is the 5th
     best completed value (``threshold=1.0, top_k=5``), judged from the 4th report with two
     predictive standard deviations of optimism, and the guard is ``median_stop``'s default rule
-    (from step 1, the step-dependent percentile 30 / growth 0.5 over every ended trial). The
-    guard makes the early stops; the fit adds stops for trials the guard keeps but whose curve
-    cannot reach the top 5, so it spends fewer epochs than ``median_stop`` alone at the same
-    safety (4 datasets x 3 orders: 32.5% vs 35.4% of the epochs, both keeping the best run in
-    every order and 4.83 of the top 5; NNI's Medianstop: 28.4%, the best digits run lost in
-    every order, 3.5 of the top 5).
+    (from step 1, the step-dependent percentile 30 / growth 0.5 over every ended trial, once 4
+    trials have ended). The guard makes the early stops; the fit adds stops for trials the
+    guard keeps but whose curve cannot reach the top 5, so it spends fewer epochs than
+    ``median_stop`` alone at the same safety (4 datasets x 3 orders, session 6: 31.0% vs 33.3%
+    of the epochs, both keeping the best run in every order and 4.75 of the top 5; NNI's
+    Medianstop: 28.4%, the best digits run lost in every order, 3.5 of the top 5).
 
     "Best completed" is taken over SUCCEEDED trials only, from their reported curve at
     ``epoch_num`` (their last finite report up to it; their final value when they reported
@@ -93,11 +93,13 @@ class CurveFittingAssessor(Assessor):
         guard_start_step: From this many reports on, the guard (a
             :class:`~hyperloom.assessors.median_stop.MedianStopAssessor` with its default
             ``reference="ended"``, ``guard_percentile`` and ``guard_percentile_growth``, waiting
-            for at least 5 ended trials) stops a trial whose best so far is behind the other
+            for ``guard_startup_trials`` ended trials) stops a trial whose best so far is behind the other
             trials at the same step; None turns the guard off. It covers the first steps, before
             the ensemble has enough points to be trusted.
         guard_percentile: The guard's percentile at step 1 (see ``median_stop``).
         guard_percentile_growth: How fast the guard's percentile rises with the step.
+        guard_startup_trials: Ended trials the guard waits for (and references a step needs)
+            before it stops anything (at least ``n_startup_trials``).
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class CurveFittingAssessor(Assessor):
         guard_start_step: int | None = 1,
         guard_percentile: float = 30.0,
         guard_percentile_growth: float = 0.5,
+        guard_startup_trials: int = 4,
     ) -> None:
         super().__init__(mode=mode)
         self.top_k = None if top_k is None else _int_option("top_k", top_k, 1)
@@ -129,7 +132,10 @@ class CurveFittingAssessor(Assessor):
             else MedianStopAssessor(
                 mode=mode,
                 start_step=self.guard_start_step,
-                n_startup_trials=max(5, _int_option("n_startup_trials", n_startup_trials, 1)),
+                n_startup_trials=max(
+                    _int_option("guard_startup_trials", guard_startup_trials, 1),
+                    _int_option("n_startup_trials", n_startup_trials, 1),
+                ),
                 percentile=guard_percentile,
                 percentile_growth=guard_percentile_growth,
             )

@@ -186,12 +186,12 @@ def test_top_k_bar_and_median_guard() -> None:
     assert a.assess("x", flat(0.95)) is Verdict.CONTINUE
     assert a.assess("y", flat(0.85)) is Verdict.STOP and "2-th best" in a.last_reason
     # the guard stops a trial behind the ended ones before any fit is possible; it waits for
-    # 5 ended trials
+    # guard_startup_trials (default 4) ended trials
     g = CurveFittingAssessor(epoch_num=30, start_step=6, guard_start_step=2)
     assert (g.start_step, g.fit_start_step) == (2, 6)
-    for i, v in enumerate((1.0, 0.9, 0.8, 0.7)):
+    for i, v in enumerate((1.0, 0.9, 0.8)):
         g.observe(_done(f"t{i}", [v] * 30))
-    assert g.assess("slow", [0.1, 0.2]) is Verdict.CONTINUE  # 4 ended trials
+    assert g.assess("slow", [0.1, 0.2]) is Verdict.CONTINUE  # 3 ended trials
     g.observe(_done("t4", [0.6] * 30))
     assert g.assess("slow", [0.1]) is Verdict.CONTINUE  # before guard_start_step
     assert g.assess("slow", [0.1, 0.2]) is Verdict.STOP and g.last_reason.startswith("guard")
@@ -200,3 +200,13 @@ def test_top_k_bar_and_median_guard() -> None:
     for i, v in enumerate((1.0, 0.9, 0.8, 0.7, 0.6)):
         off.observe(_done(f"t{i}", [v] * 30))
     assert off.start_step == 6 and off.assess("slow", [0.1, 0.2]) is Verdict.CONTINUE
+    late = CurveFittingAssessor(
+        epoch_num=30, start_step=6, guard_start_step=2, guard_startup_trials=6
+    )
+    for i, v in enumerate((1.0, 0.9, 0.8, 0.7, 0.6)):
+        late.observe(_done(f"t{i}", [v] * 30))
+    assert late.assess("slow", [0.1, 0.2]) is Verdict.CONTINUE  # 5 ended < 6
+    late.observe(_done("t5", [0.5] * 30))
+    assert late.assess("slow", [0.1, 0.2]) is Verdict.STOP
+    with pytest.raises(PluginError, match="guard_startup_trials"):
+        CurveFittingAssessor(guard_startup_trials=0)

@@ -149,7 +149,7 @@ def test_percentile_raises_the_bar_in_both_modes() -> None:
 def test_defaults_are_the_issue_18_rule() -> None:
     a = MedianStopAssessor()
     assert (a.reference, a.percentile, a.percentile_growth) == ("ended", 30.0, 0.5)
-    assert (a.start_step, a.n_startup_trials) == (1, 5)
+    assert (a.start_step, a.n_startup_trials) == (1, 4)
 
 
 def test_ended_reference_counts_stopped_trials_as_worse() -> None:
