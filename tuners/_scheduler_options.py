@@ -176,18 +176,34 @@ class BOHBOptions(ModelOptions):
     Attributes:
         gamma: Share of a level's trials its TPE calls good (BOHB's 15%).
         n_candidates: Candidates the TPE scores per suggestion.
+        bandwidth_rule: The TPE's kernel widths: "scott" (default; one width per parameter,
+            ``bandwidth * range * n ** (-1 / (d + 4))``, as BOHB's KDE) or "gap" (the ``tpe``
+            tuner's default: each kernel as wide as its larger gap to a neighbour, which on a
+            level's few good points gives kernels so narrow that almost every suggestion is a
+            near-copy of a tried configuration and the novelty check replaces it).
+        bandwidth: The factor of the "scott" rule (the ``tpe`` tuner's default, 0.2).
     """
 
     brackets: int | None = 1
     gamma: float = 0.15
     n_candidates: int = 64
+    bandwidth_rule: str = "scott"
+    bandwidth: float = 0.2
 
     def checked(self, who: str) -> BOHBOptions:
         out = super().checked(who)
         assert isinstance(out, BOHBOptions)
         gamma = _fraction(who, "gamma", self.gamma, closed=False)
         _integer(who, "n_candidates", self.n_candidates, minimum=1, maximum=100_000)
-        return dataclasses.replace(out, gamma=gamma)
+        if self.bandwidth_rule not in ("scott", "gap"):
+            raise PluginError(
+                f"{who}: bandwidth_rule must be 'scott' or 'gap', got {self.bandwidth_rule!r}; "
+                "fix classArgs.bandwidth_rule"
+            )
+        bw = _number(who, "bandwidth", self.bandwidth, minimum=0.0)
+        if bw <= 0:
+            raise PluginError(f"{who}: bandwidth must be > 0, got {bw!r}; fix classArgs.bandwidth")
+        return dataclasses.replace(out, gamma=gamma, bandwidth=bw)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -242,7 +242,8 @@ class BOHBScheduler(LevelModelScheduler):
             options (one bracket by default; ``brackets: None`` for every Hyperband bracket),
             ``min_points`` (None: see :class:`LevelModelScheduler`), ``random_fraction`` (1/3,
             BOHB's rho), ``novelty`` (0.5: see ``ModelOptions``), ``gamma``
-            (0.15, the share of a level's trials its TPE calls good), ``n_candidates`` (64).
+            (0.15, the share of a level's trials its TPE calls good), ``n_candidates`` (64),
+            ``bandwidth_rule`` ("scott") and ``bandwidth`` (0.2): the TPE's kernel widths.
     """
 
     name = "bohb"
@@ -260,6 +261,8 @@ class BOHBScheduler(LevelModelScheduler):
         self.gamma = opts.gamma
         self.good_share = opts.gamma
         self.n_candidates = opts.n_candidates
+        self.bandwidth_rule = opts.bandwidth_rule
+        self.bandwidth = opts.bandwidth
         super().__init__(space, mode=mode, seed=seed, **options)
         self._make_model(self.max_resource)  # checks the TPE's options now, not at the first fit
 
@@ -274,4 +277,6 @@ class BOHBScheduler(LevelModelScheduler):
             n_startup=1,
             gamma=self.gamma,
             n_candidates=self.n_candidates,
+            bandwidth_rule=self.bandwidth_rule,
+            bandwidth=self.bandwidth,
         )
