@@ -25,8 +25,9 @@ is read at 50 and at 100 trials of the same run; the table shows medians over se
 family's score is the mean of its problems' medians.
 
 Every method runs with its defaults, sequentially (one trial at a time): hyperloom's ``random``,
-``tpe`` and ``evolution`` (NSGA-II with several objectives) are driven through suggest/observe
-directly; Optuna's NSGAIISampler, TPESampler (multi-objective TPE) and GPSampler (log EHVI, needs
+``tpe``, ``evolution`` (NSGA-II with several objectives) and ``gp`` (ParEGO) are driven through
+suggest/observe directly (``hl_tpe_ls``: ``tpe`` with its documented ``local_search: true``, the
+Pareto local search of all-categorical spaces); Optuna's NSGAIISampler, TPESampler (multi-objective TPE) and GPSampler (log EHVI, needs
 torch; slow, so it runs on ``--gp-seeds`` seeds only) through ``study.optimize``. Results are cached
 per (problem, method, seed) in mo_vs_optuna.json next to this script (``--fresh`` starts over).
 """
@@ -231,12 +232,21 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
 # --- drivers --------------------------------------------------------------------------------
 
 
+#: hyperloom methods with a documented option set: name -> (tuner, classArgs)
+HL_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    # Pareto local search from 2 * n_startup observations (all-categorical spaces; nothing to
+    # change on the synthetic problems' numeric spaces, so there it is plain tpe)
+    "tpe_ls": ("tpe", {"local_search": True}),
+}
+
+
 def _run_hyperloom(name: str, prob: Problem, seed: int, budget: int) -> np.ndarray:
     from hyperloom.registry import load_tuner
 
     space = SearchSpace.from_nni(prob.nni_space())
     objs = [Objective(f"f{i}", "minimize") for i in range(prob.n_obj)]
-    tuner = load_tuner(name, space, seed=seed, objectives=objs)
+    base, kwargs = HL_VARIANTS.get(name, (name, {}))
+    tuner = load_tuner(base, space, seed=seed, objectives=objs, **kwargs)
     out = []
     for i in range(budget):
         p = tuner.suggest(f"t{i}")

@@ -1,7 +1,7 @@
 """The multi-objective benchmark through ``hyperloom run`` on the simulate executor.
 
     nice -n 10 python benchmarks/multiobjective/sim_check.py [--problems nb201_cifar10]
-        [--tuners random,tpe,evolution] [--seeds 2] [--budget 100] [--concurrency 1]
+        [--tuners random,tpe,tpe_ls,evolution] [--seeds 2] [--budget 100] [--concurrency 1]
 
 mo_vs_optuna.py drives the tuners directly (suggest/observe). Here each problem's exhaustive
 table becomes a simulate-executor table (``{"metric", "rows": [{"params", "curve", "seconds",
@@ -29,7 +29,7 @@ from hyperloom import open_experiment
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from mo_vs_optuna import PROBLEMS, Problem, _Table  # noqa: E402
+from mo_vs_optuna import HL_VARIANTS, PROBLEMS, Problem, _Table  # noqa: E402
 
 
 def _table(prob: _Table, path: Path) -> None:
@@ -65,7 +65,11 @@ def run(
         "trialConcurrency": conc,
         "maxTrialNumber": budget,
         "objectives": [{"name": m, "mode": md} for m, md in zip(prob.metrics, modes, strict=True)],
-        "tuner": {"name": tuner, "classArgs": {"seed": seed}},
+        # tpe_ls: tpe with local_search (as in mo_vs_optuna.py's hl_tpe_ls)
+        "tuner": {
+            "name": HL_VARIANTS.get(tuner, (tuner, {}))[0],
+            "classArgs": {"seed": seed, **HL_VARIANTS.get(tuner, (tuner, {}))[1]},
+        },
         "trainingService": {"platform": "simulate", "table": str(table)},
         "experimentWorkingDirectory": str(work),
         "dashboard": False,

@@ -169,6 +169,53 @@ def test_multi_objective_tpe_good_set_is_the_front_first() -> None:
     assert good == [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]  # 3 = ceil(0.3 * 10), all on the front
 
 
+_CELLS = SearchSpace.from_nni(
+    {f"e{i}": {"_type": "choice", "_value": ["a", "b", "c", "d"]} for i in range(4)}
+)
+
+
+def _cell_losses(p: dict[str, Any]) -> tuple[float, float]:
+    # two conflicting objectives over a 4^4 grid: "a" edges are accurate but slow
+    k = [("a", "b", "c", "d").index(p[f"e{i}"]) for i in range(4)]
+    return float(sum(k)) + 0.1 * k[0] * k[1], float(sum(3 - v for v in k)) + 0.3 * (k[2] == 1)
+
+
+def _one_change(p: dict[str, Any], q: dict[str, Any]) -> bool:
+    return sum(p[k] != q[k] for k in p) == 1
+
+
+@pytest.mark.parametrize("local_search", [True, False])
+def test_multi_objective_tpe_local_search_walks_the_front(local_search: bool) -> None:
+    # with local_search, from local_search_from observations on, each suggestion is an untried
+    # one-option change of a trial on the current first front
+    t = TPETuner(_CELLS, seed=3, objectives=TWO, n_startup=5, local_search=local_search)
+    seen: list[tuple[dict[str, Any], tuple[float, float]]] = []
+    walked = 0
+    for i in range(40):
+        p = t.suggest(f"t{i}")
+        assert p is not None
+        if i >= t.local_search_from:
+            pts = np.array([v for _, v in seen])
+            front = [seen[j][0] for j in np.flatnonzero(pareto.pareto_mask(pts))]
+            walked += any(_one_change(q, p) for q in front)
+        v = _cell_losses(p)
+        seen.append((p, v))
+        t.observe(TrialResult(f"t{i}", p, TrialStatus.SUCCEEDED, v[0], values=v))
+    steps = 40 - t.local_search_from
+    if local_search:
+        assert walked == steps
+    else:
+        assert walked < steps  # the density's candidates jump further
+
+
+def test_multi_objective_tpe_local_search_is_reproducible() -> None:
+    runs = []
+    for _ in range(2):
+        t = TPETuner(_CELLS, seed=5, objectives=TWO, n_startup=4, local_search=True)
+        runs.append(_drive(t, 30, _cell_losses).tolist())
+    assert runs[0] == runs[1]
+
+
 # --- constraints ----------------------------------------------------------------------------
 
 
