@@ -20,12 +20,11 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hyperloom._manager_lanes import Lanes
+from hyperloom._manager_host import ManagerHost
 from hyperloom._manager_retry import forget_attempt
 from hyperloom._manager_types import (
-    Clock,
     RunningTrial,
     _plain_params,
     launch_spec,
@@ -39,61 +38,9 @@ log = logging.getLogger("hyperloom.manager")
 __all__ = ["LaunchMixin", "suggested_params"]
 
 
-class LaunchMixin:
+class LaunchMixin(ManagerHost):
     """Slot filling, trial starts, retries and launch-failure detection; see the module
     docstring."""
-
-    GPU_SAMPLE_EVERY: float
-
-    # provided by Manager
-    config: Any
-    store: Any
-    executor: Any
-    tuner: Any
-    assessor: Any
-    clock: Clock
-    exp_dir: Path
-    experiment_id: str
-    running: dict[str, RunningTrial]
-    counts: dict[str, int]
-    paused: dict[str, RunningTrial]
-    used_budget: int
-    exhausted: bool
-    stopping: bool
-    failed: bool
-    _lanes: Lanes
-    _queue: asyncio.Queue[Any]
-    _starting: dict[str, list[Any]]
-    _gpus: bool
-    _gpu_task: asyncio.Future[Any] | None
-    _gpu_last: float
-    _told_budget_spent: bool
-    _launch_failures: tuple[str, int]
-
-    if TYPE_CHECKING:
-
-        def _say(self, text: str) -> None: ...
-        def _can_fill(self) -> bool: ...
-        def _no_more_trials(self) -> bool: ...
-        def _note_tuner_choice(self) -> None: ...
-        def request_stop(self, message: str = "stop requested") -> None: ...
-        def _algo_failed(
-            self, what: str, trial_id: str, exc: BaseException | None = None
-        ) -> None: ...
-        async def _handle(self, ev: Any) -> None: ...
-        async def _resume_paused(self, sugg: Suggestion) -> bool: ...
-        async def _warm_start(
-            self, trial_id: str, sugg: Suggestion | None
-        ) -> tuple[str | None, int, Path | None]: ...
-        async def _finish(
-            self,
-            rt: RunningTrial,
-            status: TrialStatus | None,
-            *,
-            exit_code: int | None,
-            reason: str | None,
-            reattached: bool = False,
-        ) -> None: ...
 
     async def _fill_slots(self) -> None:
         while self._can_fill():

@@ -23,10 +23,10 @@ import functools
 import logging
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hyperloom._manager_lanes import Lanes
-from hyperloom._manager_types import Clock, RunningTrial, launch_spec, padded_metrics
+from hyperloom._manager_host import ManagerHost
+from hyperloom._manager_types import RunningTrial, launch_spec, padded_metrics
 from hyperloom.types import Suggestion, TrialResult, TrialStatus
 
 log = logging.getLogger("hyperloom.manager")
@@ -35,42 +35,8 @@ CHECKPOINT_KEY = "hyperloom:checkpoint"  # == hyperloom.trials.CHECKPOINT_KEY (k
 RESTORE_DIR = "restore"
 
 
-class LineageMixin:
+class LineageMixin(ManagerHost):
     """Checkpoint commits, PAUSE and resume, and warm starts; see the module docstring."""
-
-    # provided by Manager
-    config: Any
-    store: Any
-    executor: Any
-    tuner: Any
-    clock: Clock
-    exp_dir: Path
-    experiment_id: str
-    running: dict[str, RunningTrial]
-    counts: dict[str, int]
-    paused: dict[str, RunningTrial]
-    ckpt_steps: dict[str, int]
-    _checkpoints: Any
-    _resume_pending: dict[str, Suggestion]
-    _lanes: Lanes
-
-    if TYPE_CHECKING:
-
-        def _release(self, trial_id: str) -> None: ...
-        def _emit_progress(self, force: bool = False) -> None: ...
-        def _started(self, rt: RunningTrial, handle: Any, devices: tuple[int, ...]) -> None: ...
-        def _algo_failed(
-            self, what: str, trial_id: str, exc: BaseException | None = None
-        ) -> None: ...
-        async def _finish(
-            self,
-            rt: RunningTrial,
-            status: TrialStatus | None,
-            *,
-            exit_code: int | None,
-            reason: str | None,
-            reattached: bool = False,
-        ) -> None: ...
 
     # -- the parts ------------------------------------------------------------------------------
 

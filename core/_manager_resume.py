@@ -17,11 +17,11 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hyperloom._manager_host import ManagerHost
 from hyperloom._manager_retry import attempts_so_far
-from hyperloom._manager_types import Clock, RunningTrial, judged_result
+from hyperloom._manager_types import RunningTrial, judged_result
 from hyperloom.types import BUDGET_STATUSES, TrialResult, TrialStatus
 
 log = logging.getLogger("hyperloom.manager")
@@ -29,41 +29,9 @@ log = logging.getLogger("hyperloom.manager")
 __all__ = ["ResumeMixin", "end_marked", "replay_records", "replay_results"]
 
 
-class ResumeMixin:
+class ResumeMixin(ManagerHost):
     """Replay, re-attach and the settling of trials a dead manager left; see the module
     docstring."""
-
-    # provided by Manager
-    config: Any
-    store: Any
-    executor: Any
-    clock: Clock
-    exp_dir: Path
-    experiment_id: str
-    running: dict[str, RunningTrial]
-    counts: dict[str, int]
-    paused: dict[str, RunningTrial]
-    used_budget: int
-    _prev_elapsed: float
-    _judged: tuple[int, str] | None
-
-    if TYPE_CHECKING:
-
-        def _say(self, text: str) -> None: ...
-        def _load_paused(self) -> None: ...
-        def _note_best(self, status: TrialStatus, value: float | None, trial_id: str) -> None: ...
-        async def _observe(
-            self, result: TrialResult, *, inline: bool = False, judged: TrialResult | None = None
-        ) -> None: ...
-        async def _finish(
-            self,
-            rt: RunningTrial,
-            status: TrialStatus | None,
-            *,
-            exit_code: int | None,
-            reason: str | None,
-            reattached: bool = False,
-        ) -> None: ...
 
     async def _resume(self) -> None:
         from hyperloom.executor import LaunchSpec

@@ -16,11 +16,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hyperloom._manager_lanes import Lanes
+from hyperloom._manager_host import ManagerHost
 from hyperloom._manager_resume import end_marked
-from hyperloom._manager_types import Clock, RunningTrial
+from hyperloom._manager_types import RunningTrial
 from hyperloom.errors import StoreError
 from hyperloom.types import TrialStatus
 
@@ -29,41 +29,8 @@ log = logging.getLogger("hyperloom.manager")
 __all__ = ["StoppingMixin", "duration_text", "log_task_error"]
 
 
-class StoppingMixin:
+class StoppingMixin(ManagerHost):
     """Stop requests, escalation, deadlines and the close; see the module docstring."""
-
-    # provided by Manager
-    config: Any
-    store: Any
-    executor: Any
-    clock: Clock
-    experiment_id: str
-    running: dict[str, RunningTrial]
-    stopping: bool
-    escalated: bool
-    stop_message: str
-    budget_ended: bool
-    store_error: str | None
-    _queue: asyncio.Queue[Any]
-    _interrupts: int
-    _filler: asyncio.Task[None] | None
-    _lanes: Lanes
-
-    if TYPE_CHECKING:
-
-        def _say(self, text: str) -> None: ...
-        def _elapsed(self) -> float: ...
-        def _filling(self) -> bool: ...
-        async def _handle(self, ev: Any) -> None: ...
-        async def _finish(
-            self,
-            rt: RunningTrial,
-            status: TrialStatus | None,
-            *,
-            exit_code: int | None,
-            reason: str | None,
-            reattached: bool = False,
-        ) -> None: ...
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
         installed: list[signal.Signals] = []
