@@ -15,9 +15,10 @@ The rule (measured in ``docs/notes/gp.md``; details in :func:`choose`):
 * **quick trials**: a gp phase hands over to tpe once the median ``duration`` of at least
   :data:`DURATION_SAMPLE` ended trials is below ``min_trial_seconds``
   (:data:`GP_MIN_TRIAL_SECONDS`), where results carry a duration.
-* spaces of categorical parameters only (one objective): tpe with ``local_search`` (from
-  ``2 * n_startup`` observations on, the best-scored untried one-option change of the best
-  trial comes first), :data:`LOCAL_SEARCH_ALL_CATEGORICAL`.
+* spaces of categorical parameters only: tpe with ``local_search`` (from ``2 * n_startup``
+  observations on, the best-scored untried one-option change of the best trial comes first,
+  two-option changes at a local optimum; with several objectives, of the Pareto-front trials),
+  :data:`LOCAL_SEARCH_ALL_CATEGORICAL`.
 * optionally (``late_gp``, off by default), an all-categorical space's tpe phase hands over to gp
   after that many observations. At a switch the new method also learns the trials still running.
 * Several objectives: the same rule (``gp`` by ParEGO and ``tpe`` both search several
@@ -271,14 +272,15 @@ class AutoTuner(Tuner):
         # (from this many observations, method, why): the phases after the first
         self._phases: list[tuple[float, str, str]] = []
         f = _profile(space)
-        if f["n"] and f["n_num"] == 0 and len(self.objectives) == 1:
+        if f["n"] and f["n_num"] == 0:
             tpe_opts = self._options["tpe"]
             tpe_opts.setdefault("local_search", LOCAL_SEARCH_ALL_CATEGORICAL)
             if name == "tpe" and tpe_opts["local_search"]:
                 start = tpe_opts.get("local_search_from", 2 * tpe_opts.get("n_startup", 10))
+                which = "the best trial" if len(self.objectives) == 1 else "a Pareto-front trial"
                 self.reason += (
                     f"; from {start} observations on, each suggestion is the best-scored "
-                    "untried one-option change of the best trial (local search)"
+                    f"untried one-option change of {which} (local search)"
                 )
         if (
             name == "tpe"

@@ -130,9 +130,13 @@ def run(method: str, prob: Problem, seed: int, budget: int) -> dict[str, Any]:
 
 
 def _load() -> list[dict[str, Any]]:
+    """The cached runs, one per (problem, method, seed): a later run of the same triple (a rerun
+    for a checkpoint an old run lacks) replaces the earlier one."""
     if not CACHE.exists():
         return []
-    return [json.loads(line) for line in CACHE.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in CACHE.read_text().splitlines() if line.strip()]
+    last = {(r["problem"], r["method"], r["seed"]): r for r in rows}
+    return list(last.values())
 
 
 def table(methods: tuple[str, ...], probs: tuple[str, ...]) -> dict[str, Any]:
@@ -170,6 +174,7 @@ def table(methods: tuple[str, ...], probs: tuple[str, ...]) -> dict[str, Any]:
                 secs = float(np.median([r["seconds"] for r in rs]))
                 out.setdefault(pn, {}).setdefault(m, {})[str(c)] = med
                 out[pn][m]["seeds"] = len(vals)
+                out[pn][m][f"seeds@{c}"] = len(vals)
                 out[pn][m]["seconds_per_run"] = secs
                 cells.append(f"{med:.3g} ({len(vals)})")
             print(f"{pn:<12}" + "".join(f"{x:>20}" for x in cells))
@@ -220,7 +225,7 @@ def _markdown(out: dict[str, Any], methods: tuple[str, ...], probs: tuple[str, .
             for m in methods:
                 d = out.get(pn, {}).get(m, {})
                 v = d.get(str(c))
-                cells.append("-" if v is None else f"{v:.3g} ({d['seeds']})")
+                cells.append("-" if v is None else f"{v:.3g} ({d[f'seeds@{c}']})")
             star = "*" if pn in HELD_OUT else ""
             print(f"| {pn}{star} | " + " | ".join(cells) + " |")
 
@@ -238,7 +243,12 @@ def main() -> None:
     probs = tuple(args.problems.split(","))
     if not args.table:
         allp = _problems()
-        done = {(r["problem"], r["method"], r["seed"]) for r in _load()}
+        want = {str(c) for c in CHECKPOINTS if c <= args.budget}
+        done = {
+            (r["problem"], r["method"], r["seed"])
+            for r in _load()
+            if want <= set(r["regret"])  # a run without one of the checkpoints is run again
+        }
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for pn in probs:
                 for m in methods:

@@ -4,6 +4,7 @@ first; auto turns it on for spaces of categorical parameters only."""
 from __future__ import annotations
 
 import functools
+import random
 from typing import Any
 
 import pytest
@@ -97,3 +98,21 @@ def test_auto_uses_it_on_categorical_spaces_only() -> None:
     big = {f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(40)}
     num = AutoTuner(SearchSpace.from_nni(big), mode="minimize", seed=0)
     assert num.choice == "tpe" and num.delegate.local_search is False  # type: ignore[attr-defined]
+
+
+def test_a_local_optimum_moves_on_to_two_option_changes() -> None:
+    """The incumbent and all its one-option changes are tried: the next suggestion changes two."""
+    sp = SearchSpace.from_nni({f"e{i}": {"_type": "choice", "_value": [0, 1, 2]} for i in range(4)})
+    t = TPETuner(sp, mode="minimize", seed=0, local_search=True)
+    inc = {f"e{i}": 0 for i in range(4)}
+    pts = [inc] + [{**inc, f"e{i}": o} for i in range(4) for o in (1, 2)]
+    rng = random.Random(0)
+    while len(pts) < 20:
+        p = {f"e{i}": rng.choice([0, 1, 2]) for i in range(4)}
+        if p not in pts and _diff(p, inc) > 2:
+            pts.append(p)
+    for i, p in enumerate(pts):
+        t.observe(TrialResult(f"t{i}", p, TrialStatus.SUCCEEDED, float(p != inc), (), i))
+    for i in range(3):
+        p = t.suggest(f"s{i}")
+        assert _diff(p, inc) == 2, p

@@ -3,6 +3,7 @@ suggest the candidate (drawn from the good one) that maximises ``log l(x) - log 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -33,6 +34,8 @@ def _positive_number(name: str, value: object, *, upper: float | None = None) ->
 
 #: The most candidates one suggestion may score (each is a row of the density's samples).
 MAX_CANDIDATES = 100_000
+#: The most neighbours of the incumbent the local search scores per suggestion.
+MAX_NEIGHBOURS = 4096
 
 
 def default_candidates(n_params: int) -> int:
@@ -108,15 +111,14 @@ class TPETuner(BaseTuner):
         multivariate: One kernel per observation over all parameters (default); False: one
             independent mixture per parameter (univariate TPE, as in hyperopt), whose candidates
             recombine the values of different good trials.
-        local_search: From ``local_search_from`` observations on, each
-            suggestion is the unseen one-exchange neighbour of the incumbent (one categorical
-            parameter set to another option, the rest kept) that scores best by ``l / g``, while
-            such a neighbour exists; otherwise the usual candidates. A best-improvement local
+        local_search: Single objective: from ``local_search_from`` observations on, each
+            suggestion is the untried one-exchange neighbour of the incumbent (one categorical
+            parameter set to another option, the rest kept) that scores best by ``l / g``; when
+            every one is tried (a local optimum), the best-scored untried two-exchange neighbour
+            (variable neighbourhood search); then the usual candidates. A best-improvement local
             search guided by TPE's own acquisition (local search is a strong method on
-            categorical cell spaces: White et al. 2021). Several objectives: the same
-            neighbours of every trial on the first front (Pareto local search, Paquete et al.
-            2004), best ``l / g`` first (docs/notes/multiobjective.md). Off by default; ``auto``
-            turns it on for spaces of categorical parameters only (measured in docs/notes/gp.md).
+            categorical cell spaces: White et al. 2021). Off by default; ``auto`` turns it on for
+            spaces of categorical parameters only (measured in docs/notes/gp.md).
         local_search_from: Observations before the local search starts (default
             ``2 * n_startup``: the model has had as many trials as the random start).
     """
@@ -150,7 +152,6 @@ class TPETuner(BaseTuner):
         self._losses: list[tuple[float, ...] | None] = []  # several objectives: losses per row
         self._violation: list[float] = []
         self._tier: list[int] = []
-        self._front = np.empty(0, dtype=np.int64)  # several objectives: the best group's rows
         self.n_startup = _count("n_startup", n_startup, 1)
         if n_candidates is None:
             n_candidates = default_candidates(len(space.parameters))
@@ -238,9 +239,6 @@ class TPETuner(BaseTuner):
             norm = (pts - lo) / np.where(span > 0, span, 1.0)
             ranks = pareto.constrained_ranks(norm, self._violation, self._tier)
             good_idx = pareto.select_by_rank(norm, n_good, ranks=ranks)
-            # the best group (the first front of the finished feasible trials, when there are
-            # some): where the multi-objective local search looks
-            self._front = np.flatnonzero((ranks == ranks[fin].min()) & fin)
         else:
             order = sorted(range(n), key=self._key.__getitem__)
             good_idx = np.sort(np.asarray(order[:n_good], dtype=np.int64))
@@ -267,38 +265,40 @@ class TPETuner(BaseTuner):
             # through to the density's candidates
             best = min(good_idx.tolist(), key=self._key.__getitem__)  # the incumbent
             if self._key[best][0] < 3:
-                near = self._neighbours(x[best], rng)
-            if near.shape[0]:
-                s_near = good_pe.log_pdf(near) - bad_pe.log_pdf(near)
-                near = near[np.argsort(-s_near, kind="stable")]
-        elif self.local_search and len(self.objectives) > 1 and h.n >= self.local_search_from:
-            # Pareto local search (Paquete et al. 2004) ordered by l / g: the unseen one-exchange
-            # neighbours of every trial on the first front, best score first
-            near = self._front_neighbours(rng)
+                near = self._neighbours(x[best], rng, 1)
+                if all(self.encoder.decode(r) in self.seen for r in near):
+                    # a local optimum of one-option changes: the two-option changes (variable
+                    # neighbourhood search), a random subset when there are very many
+                    near = self._neighbours(x[best], rng, 2)
             if near.shape[0]:
                 s_near = good_pe.log_pdf(near) - bad_pe.log_pdf(near)
                 near = near[np.argsort(-s_near, kind="stable")]
         score = good_pe.log_pdf(cands) - bad_pe.log_pdf(cands)
         return np.concatenate([near, cands[np.argsort(-score, kind="stable")]])
 
-    def _front_neighbours(self, rng: np.random.Generator) -> np.ndarray:
-        """The one-exchange neighbours of the first front's trials (several objectives)."""
-        x = self.history.x
-        out = [self._neighbours(x[i], rng) for i in self._front]
-        out = [o for o in out if o.shape[0]]
-        return np.concatenate(out) if out else np.empty((0, self.encoder.n_dims))
-
-    def _neighbours(self, row: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Every one-exchange neighbour of ``row`` over its active categorical dimensions
-        (children of a changed choice are drawn from their priors, numeric values are kept)."""
+    def _neighbours(self, row: np.ndarray, rng: np.random.Generator, k: int = 1) -> np.ndarray:
+        """The neighbours of ``row`` that change ``k`` (1 or 2) of its active categorical
+        dimensions (at most :data:`MAX_NEIGHBOURS`, a random subset beyond; children of a changed
+        choice are drawn from their priors, numeric values are kept)."""
         enc = self.encoder
-        out = []
-        for i in np.flatnonzero(enc.is_cat & np.isfinite(row)):
-            for o in range(int(enc.n_choices[i])):
-                if o != int(row[i]):
-                    r = row.copy()
-                    r[i] = o
-                    out.append(r)
-        if not out:
+        dims = [int(i) for i in np.flatnonzero(enc.is_cat & np.isfinite(row))]
+        moves = [[(i, o) for o in range(int(enc.n_choices[i])) if o != int(row[i])] for i in dims]
+        if k == 1:
+            changes = [[m] for ms in moves for m in ms]
+        else:
+            changes = [
+                [a, b]
+                for i, j in itertools.combinations(range(len(dims)), 2)
+                for a in moves[i]
+                for b in moves[j]
+            ]
+        if not changes:
             return np.empty((0, enc.n_dims))
-        return enc.complete(np.array(out), rng)
+        if len(changes) > MAX_NEIGHBOURS:
+            pick = np.sort(rng.choice(len(changes), MAX_NEIGHBOURS, replace=False))
+            changes = [changes[int(c)] for c in pick]
+        out = np.repeat(row[None, :], len(changes), axis=0)
+        for n, change in enumerate(changes):
+            for i, o in change:
+                out[n, i] = o
+        return enc.complete(out, rng)
