@@ -457,10 +457,12 @@ def run(
         show_default=False,
         metavar="-- COMMAND",
     ),
-    tuner: str = typer.Option(
-        "auto",
+    tuner: str | None = typer.Option(
+        None,
         "--tuner",
-        help="No-config mode: the tuner (auto: gp or tpe, picked for the space and budget).",
+        help="No-config mode: the tuner (default auto: gp or tpe, picked for the space and "
+        "budget).",
+        show_default=False,
     ),
     max_trials: int = typer.Option(
         20, "-n", "--max-trials", help="No-config mode: the trial budget."
@@ -505,7 +507,7 @@ def run(
         if command:
             raise UsageError(f"unexpected arguments after the config file: {' '.join(command)}")
         given = {
-            "--tuner": (tuner != "tpe", "tuner.name"),
+            "--tuner": (tuner is not None, "tuner.name"),
             "-n/--max-trials": (max_trials != 20, "maxTrialNumber"),
             "-c/--concurrency": (concurrency != 1, "trialConcurrency"),
             "--mode": (mode != "maximize", "tuner.classArgs.mode"),
@@ -533,7 +535,7 @@ def run(
 
     raw = config_from_argv(
         argv,
-        tuner=tuner,
+        tuner=tuner or "auto",
         max_trials=max_trials,
         concurrency=concurrency,
         mode=mode,

@@ -104,6 +104,8 @@ def test_no_config_flags_with_a_config_are_said_to_be_ignored(
     )
     assert "--tuner is for runs without a config" in text
     assert "-c/--concurrency" not in text
+    code, _, err = call(capsys, "run", str(cfg))  # no flag given: no word of them
+    assert code == 2 and "is for runs without a config" not in err
 
 
 def test_space_check_reports_every_error_at_once(
