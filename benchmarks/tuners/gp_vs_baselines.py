@@ -125,7 +125,7 @@ def run(method: str, prob: Problem, seed: int, budget: int) -> dict[str, Any]:
     if method.startswith(("tpe", "auto")):
         rec["tpe_version"] = 2  # session 5: n_candidates by dimension (older runs: tpe_v1)
     if method.startswith("auto"):
-        rec["auto_version"] = 6  # session 6: tpe's local search on all-categorical spaces
+        rec["auto_version"] = 7  # session 6: tpe local search (1- then 2-option changes)
     return rec
 
 
@@ -207,9 +207,12 @@ def _targets(out: dict[str, Any], probs: tuple[str, ...]) -> None:
             s = f"@{c}:"
             if gp is not None and ogp is not None:
                 s += f" gp<=GPSampler {'yes' if gp <= ogp else 'NO'}"
-            if auto is not None and gp is not None and tpe is not None:
-                ok = auto <= 1.5 * min(gp, tpe) or auto == min(gp, tpe)
-                s += f" auto<=1.5xbest {'yes' if ok else 'NO'}"
+            ref = [v for v in (gp, tpe) if v is not None]
+            if auto is not None and ref:
+                ok = auto <= 1.5 * min(ref) or auto == min(ref)
+                s += f" auto<=1.5xbest {'yes' if ok else 'NO'}" + (
+                    "" if gp is not None else "(no gp)"
+                )
             parts.append(s)
         print(f"{pn:<20}" + "  ".join(parts))
 
