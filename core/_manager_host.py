@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyperloom._manager_lanes import Lanes
-from hyperloom._manager_types import Clock, RunningTrial
+from hyperloom._manager_types import AssessorPart, Clock, RunningTrial, TunerPart
 from hyperloom.types import Suggestion, TrialResult, TrialStatus
+
+if TYPE_CHECKING:
+    from hyperloom.config import Config
+    from hyperloom.executor import Executor
+    from hyperloom.store import Store
 
 __all__ = ["ManagerHost"]
 
@@ -20,11 +25,11 @@ class ManagerHost:
 
     GPU_SAMPLE_EVERY: float
 
-    config: Any
-    store: Any
-    executor: Any
-    tuner: Any
-    assessor: Any
+    config: Config
+    store: Store
+    executor: Executor
+    tuner: TunerPart
+    assessor: AssessorPart | None
     clock: Clock
     exp_dir: Path
     experiment_id: str

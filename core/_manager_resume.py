@@ -53,16 +53,16 @@ class ResumeMixin(ManagerHost):
         self._say(f"resumed: {n_ended} ended trials replayed into the tuner")
         self._load_paused()
         self.used_budget += len(self.paused)
-        for r in self.store.trials(
+        for rec in self.store.trials(
             status=[TrialStatus.WAITING, TrialStatus.RUNNING], with_intermediate=True
         ):
-            if r.status == TrialStatus.WAITING:
+            if rec.status == TrialStatus.WAITING:
                 # The manager may have died between recording the trial and recording its start:
                 # then its processes run, unknown to the store. End them before anything else.
                 ended = await asyncio.to_thread(
                     end_marked,
                     {
-                        "HYPERLOOM_TRIAL_ID": r.trial_id,
+                        "HYPERLOOM_TRIAL_ID": rec.trial_id,
                         "HYPERLOOM_EXPERIMENT_ID": self.experiment_id,
                     },
                 )
@@ -73,7 +73,7 @@ class ResumeMixin(ManagerHost):
                         f"its {ended} process(es) were ended"
                     )
                 self.store.finish_trial(
-                    r.trial_id,
+                    rec.trial_id,
                     TrialStatus.CANCELED,
                     ended=self.clock.now(),
                     exit_code=None,
@@ -81,7 +81,7 @@ class ResumeMixin(ManagerHost):
                 )
                 self.counts[TrialStatus.CANCELED.value] += 1
             else:
-                await self._reattach(r, LaunchSpec)
+                await self._reattach(rec, LaunchSpec)
 
     async def _reattach(self, r: Any, spec_cls: Any) -> None:
         cfg = self.config
