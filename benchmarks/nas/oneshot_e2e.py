@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 METHODS = (
     "spos", "spos_cap", "enas", "enas_cap", "darts",
     "spos_sc", "spos_sc_size", "enas_sc", "enas_sc_cap", "spos_band",
+    "spos_ft",
 )  # fmt: skip
 #: ``spos_band`` (session 6): the fair-sampling SPOS supernet searched only among cells whose
 #: parameter count is within BAND_TOL (relative) of BAND_PARAMS, DARTS's cell size in all 5
@@ -143,10 +144,12 @@ def run_seed(
     for method in (m for m in methods if m != "random_cap"):
         torch.manual_seed(seed)
         net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
-        base = method.removesuffix("_sc").removesuffix("_band")
+        base = method.removesuffix("_sc").removesuffix("_band").removesuffix("_ft")
         opts = {**common.DEFAULTS[base], "max_free": MAX_FREE if base == "enas" else None}
         if base == "darts":
             opts.pop("max_free")
+        if method == "spos_ft":  # session 6: evaluations fine-tuned 1 epoch from inherited
+            opts["finetune_epochs"] = 1
         if method.endswith("_sc"):
             opts.update(size_calibration=N_CALIB, calibration_epochs=epochs)
         w0, c0 = time.perf_counter(), time.process_time()

@@ -48,6 +48,7 @@ SOURCE = {
     "enas": ("_v3e",),
     "enas_cap": ("_v3e",),
     "spos_band": ("_band",),
+    "spos_ft": ("_ft",),
 }
 
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from hyperloom.plugins.nas._model import NASNetwork
     from hyperloom.plugins.nas._oneshot import (
         SearchResult,
+        evaluate_finetuned,
         evaluate_inherited,
         recalibrate_bn,
         train_standalone,
@@ -70,6 +71,7 @@ _LAZY = {
     "load_mnist1d": "_data",
     "Supernet": "_supernet",
     "SearchResult": "_oneshot",
+    "evaluate_finetuned": "_oneshot",
     "evaluate_inherited": "_oneshot",
     "recalibrate_bn": "_oneshot",
     "train_standalone": "_oneshot",
@@ -116,6 +118,7 @@ __all__ = [
     "darts_search",
     "enas_search",
     "estimate_flops",
+    "evaluate_finetuned",
     "evaluate_inherited",
     "expected_latency",
     "kendall_tau",

@@ -24,6 +24,7 @@ from hyperloom.plugins.nas._oneshot import (
     SearchResult,
     arch_space,
     batches,
+    evaluate_finetuned,
     evaluate_inherited,
     sample_probe,
     tensors,
@@ -180,6 +181,7 @@ def tuner_search(
     tuner_args: Mapping[str, Any] | None = None,
     feasible: Callable[[dict[str, Any]], bool] | None = None,
     score: Callable[[dict[str, Any], float], float] | None = None,
+    finetune_epochs: int = 0,
     result: SearchResult,
 ) -> None:
     """Searches the trained supernet with a registered tuner whose evaluations are inherited-
@@ -208,7 +210,10 @@ def tuner_search(
             t.observe(tuner_loop_result(f"e{i}", params, worst))
             refused += 1
             continue
-        acc = evaluate_inherited(supernet, arch, data, n_val=n_val, bn_batches=bn_batches)
+        if finetune_epochs > 0:
+            acc = evaluate_finetuned(supernet, arch, data, epochs=finetune_epochs, seed=seed)
+        else:
+            acc = evaluate_inherited(supernet, arch, data, n_val=n_val, bn_batches=bn_batches)
         value = acc if score is None else score(arch, acc)
         t.observe(tuner_loop_result(f"e{i}", params, value))
         result.evaluations.append((arch, acc))
@@ -254,6 +259,7 @@ def spos_search(
     calibration_epochs: int = 4,
     size_metric: str = "params",
     feasible: Callable[[dict[str, Any]], bool] | None = None,
+    finetune_epochs: int = 0,
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -282,6 +288,11 @@ def spos_search(
             inherited accuracy; ``size_metric`` is ``"params"`` or ``"flops"``.
         feasible: Search only the cells it accepts (with ``max_free``: both must), e.g. a
             parameter budget; refused suggestions are not evaluated and do not count.
+        finetune_epochs: When > 0, every evaluation of the search trains a copy of the path
+            for this many epochs from the inherited weights and takes its validation accuracy
+            (:func:`~hyperloom.plugins.nas._oneshot.evaluate_finetuned`; about 0.6 CPU s per
+            evaluation on the example's setting instead of 0.05, and a far better ranking
+            there) instead of the inherited accuracy.
         seed: Seeds everything.
         max_seconds: Stop supernet training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)`` during training; True stops training.
@@ -316,7 +327,12 @@ def spos_search(
             feasible,
         ),
         score=None if calib is None else calib.score,
+        finetune_epochs=finetune_epochs,
     )  # fmt: skip
+    if finetune_epochs > 0:
+        result.notes.append(
+            f"evaluations fine-tuned {finetune_epochs} epoch(s) from inherited weights"
+        )
     if calib is not None:
         result.calibration = calib.as_dict()
     result.seconds = time.perf_counter() - start

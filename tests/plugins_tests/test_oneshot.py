@@ -273,6 +273,27 @@ def test_spos_searches_only_the_cells_a_feasibility_rule_accepts() -> None:
     assert all(small(a) and within_free_cap(net, a, 2) for a, _ in res.evaluations)
 
 
+def test_finetuned_evaluation_trains_a_copy_and_spos_can_rank_by_it() -> None:
+    from hyperloom.plugins.nas import evaluate_finetuned
+
+    net, data = _cell(), _data()
+    arch = net.sample(np.random.default_rng(0))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    acc = evaluate_finetuned(net, arch, data, epochs=1, batch_size=32)
+    assert torch.equal(torch.rand(3), expected)  # torch's global random state is restored
+    assert 0.0 <= acc <= 1.0
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # untouched
+    assert evaluate_finetuned(net, arch, data, epochs=1, batch_size=32) == acc  # seeded
+    res = spos_search(net, data, epochs=1, batch_size=32, n_evals=3, population_size=3,
+                      finetune_epochs=1)  # fmt: skip
+    assert len(res.evaluations) == 3 and any("fine-tuned 1 epoch" in n for n in res.notes)
+    arch0, acc0 = res.evaluations[0]
+    assert acc0 == evaluate_finetuned(net, arch0, data, epochs=1)
+
+
 def test_enas_controller_is_the_rl_tuner_and_learns_from_rewards() -> None:
     net = _cell()
     res = one_shot_search("enas", net, _data(), epochs=1, batch_size=16, n_candidates=5)
