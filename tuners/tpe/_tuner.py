@@ -111,14 +111,16 @@ class TPETuner(BaseTuner):
         multivariate: One kernel per observation over all parameters (default); False: one
             independent mixture per parameter (univariate TPE, as in hyperopt), whose candidates
             recombine the values of different good trials.
-        local_search: Single objective: from ``local_search_from`` observations on, each
-            suggestion is the untried one-exchange neighbour of the incumbent (one categorical
-            parameter set to another option, the rest kept) that scores best by ``l / g``; when
-            every one is tried (a local optimum), the best-scored untried two-exchange neighbour
-            (variable neighbourhood search); then the usual candidates. A best-improvement local
-            search guided by TPE's own acquisition (local search is a strong method on
-            categorical cell spaces: White et al. 2021). Off by default; ``auto`` turns it on for
-            spaces of categorical parameters only (measured in docs/notes/gp.md).
+        local_search: From ``local_search_from`` observations on, each suggestion is the
+            untried one-exchange neighbour of the incumbent (one categorical parameter set to
+            another option, the rest kept) that scores best by ``l / g``; when every one is tried
+            (a local optimum), the best-scored untried two-exchange neighbour (variable
+            neighbourhood search); then the usual candidates. A best-improvement local search
+            guided by TPE's own acquisition (local search is a strong method on categorical cell
+            spaces: White et al. 2021). Several objectives: the same
+            neighbours of every trial on the first front (Pareto local search, Paquete et al.
+            2004), best ``l / g`` first (docs/notes/multiobjective.md). Off by default; ``auto``
+            turns it on for spaces of categorical parameters only (measured in docs/notes/gp.md).
         local_search_from: Observations before the local search starts (default
             ``2 * n_startup``: the model has had as many trials as the random start).
     """
@@ -152,6 +154,7 @@ class TPETuner(BaseTuner):
         self._losses: list[tuple[float, ...] | None] = []  # several objectives: losses per row
         self._violation: list[float] = []
         self._tier: list[int] = []
+        self._front = np.empty(0, dtype=np.int64)  # several objectives: the best group's rows
         self.n_startup = _count("n_startup", n_startup, 1)
         if n_candidates is None:
             n_candidates = default_candidates(len(space.parameters))
@@ -239,6 +242,9 @@ class TPETuner(BaseTuner):
             norm = (pts - lo) / np.where(span > 0, span, 1.0)
             ranks = pareto.constrained_ranks(norm, self._violation, self._tier)
             good_idx = pareto.select_by_rank(norm, n_good, ranks=ranks)
+            # the best group (the first front of the finished feasible trials, when there are
+            # some): where the multi-objective local search looks
+            self._front = np.flatnonzero((ranks == ranks[fin].min()) & fin)
         else:
             order = sorted(range(n), key=self._key.__getitem__)
             good_idx = np.sort(np.asarray(order[:n_good], dtype=np.int64))
@@ -273,8 +279,22 @@ class TPETuner(BaseTuner):
             if near.shape[0]:
                 s_near = good_pe.log_pdf(near) - bad_pe.log_pdf(near)
                 near = near[np.argsort(-s_near, kind="stable")]
+        elif self.local_search and len(self.objectives) > 1 and h.n >= self.local_search_from:
+            # Pareto local search (Paquete et al. 2004) ordered by l / g: the unseen one-exchange
+            # neighbours of every trial on the first front, best score first
+            near = self._front_neighbours(rng)
+            if near.shape[0]:
+                s_near = good_pe.log_pdf(near) - bad_pe.log_pdf(near)
+                near = near[np.argsort(-s_near, kind="stable")]
         score = good_pe.log_pdf(cands) - bad_pe.log_pdf(cands)
         return np.concatenate([near, cands[np.argsort(-score, kind="stable")]])
+
+    def _front_neighbours(self, rng: np.random.Generator) -> np.ndarray:
+        """The one-exchange neighbours of the first front's trials (several objectives)."""
+        x = self.history.x
+        out = [self._neighbours(x[i], rng) for i in self._front]
+        out = [o for o in out if o.shape[0]]
+        return np.concatenate(out) if out else np.empty((0, self.encoder.n_dims))
 
     def _neighbours(self, row: np.ndarray, rng: np.random.Generator, k: int = 1) -> np.ndarray:
         """The neighbours of ``row`` that change ``k`` (1 or 2) of its active categorical
