@@ -88,6 +88,10 @@ def _status_option(status: str | None) -> str | None:
     return name
 
 
+#: How many trials `hyperloom trials` shows by default (the newest).
+TABLE_LIMIT = 100
+
+
 def _assessor_reasons(view: Any) -> dict[str, str]:
     """The last assessor verdict reason per trial (for trials the manager gave no reason)."""
     out: dict[str, str] = {}
@@ -109,13 +113,29 @@ def _gpu_usage(view: Any) -> dict[str, str]:
     return {t: describe_usage(s) for t, s in samples.items()}
 
 
-def _records(view: Any, status: str | None, top: int | None) -> list[Any]:
+def _records(
+    view: Any,
+    status: str | None,
+    top: int | None,
+    limit: int | None = None,
+    *,
+    curves: bool = False,
+) -> tuple[list[Any], int]:
+    """The trials to show and how many match in all: the ``top`` best, else the newest
+    ``limit`` (None: every one) in sequence order; with their intermediates when ``curves``
+    (``--json``), else without (a table shows none)."""
     if top is not None:
         if top < 1:
             raise UsageError(f"--top must be at least 1, got {top}")
-        best = view.best(n=top)
-        return [t for t in best if status is None or t.status.name == status]
-    return list(view.trials(status=status))
+        best = [t for t in view.best(n=top) if status is None or t.status.name == status]
+        if curves:
+            best = [view.reader.trial(t.trial_id) or t for t in best]
+        return best, len(best)
+    counts = view.reader.count_by_status()
+    total = counts.get(status, 0) if status is not None else sum(counts.values())
+    offset = 0 if limit is None else max(0, total - limit)
+    recs = view.reader.trials(status=status, offset=offset, with_intermediate=curves)
+    return recs, total
 
 
 def _write_json_array(texts: Iterable[str], out: TextIO) -> int:
@@ -146,7 +166,7 @@ def _json_texts(view: Any, status: str | None, top: int | None) -> Iterable[str]
         texts: Iterable[str] = view.reader.iter_trials_json(status=status, reasons=reasons)
         return with_pareto(texts, front)
     out = []
-    for rec in _records(view, status, top):
+    for rec in _records(view, status, top, curves=True)[0]:
         obj = rec.to_json()
         if obj["reason"] is None and rec.trial_id in reasons:
             obj["reason"] = reasons[rec.trial_id]
@@ -305,11 +325,20 @@ def trials(
         help="Print the family tree: each warm-started trial (PBT) under the trial it started "
         "from, with the perturbation it got.",
     ),
+    limit: int = typer.Option(
+        TABLE_LIMIT,
+        "--limit",
+        help="The table shows at most the last N trials (the newest); --all shows every one. "
+        "--json, --top and --pareto are not limited.",
+        metavar="N",
+    ),
+    show_all: bool = typer.Option(False, "--all", help="The table shows every trial."),
 ) -> None:
     """Show an experiment's trials: sequence, id, status, value(s), params, duration and reason.
 
-    With several objectives the value column lists them in order and a star marks the trials on
-    the Pareto front; --json gives values and pareto for every trial.
+    The table shows the newest trials (--limit, default 100; --all for every one). With several
+    objectives the value column lists them in order and a star marks the trials on the Pareto
+    front; --json gives values and pareto for every trial.
     """
     from hyperloom.cli._lineage import front_ids, lineage_tree, values_text
     from hyperloom.history import open_experiment
@@ -323,7 +352,10 @@ def trials(
             _write_json_array(_json_texts(view, name, top), sys.stdout)
             return
         front = front_ids(view)
-        records = _records(view, name, top)
+        if limit < 1:
+            raise UsageError(f"--limit must be at least 1, got {limit}")
+        cap = None if (show_all or as_json or pareto or top is not None) else limit
+        records, total = _records(view, name, top, cap, curves=as_json)
         if pareto:
             records = [r for r in records if r.trial_id in front]
         if as_json:
@@ -334,7 +366,7 @@ def trials(
         n_obj = len(view.objectives)
         reasons = _assessor_reasons(view)
         gpu = _gpu_usage(view)
-        title = f"{view.name} ({view.id}): {plural(len(records), 'trial')}"
+        title = f"{view.name} ({view.id}): {plural(total, 'trial')}"
         if top is not None:
             title += f", best {top} ({view.mode})"
         if n_obj > 1:
@@ -363,6 +395,12 @@ def trials(
             t.reason or reasons.get(t.trial_id, ""),
         )
     console.print(table)
+    if len(records) < total and top is None and not pareto:
+        console.print(
+            f"[dim]the newest {len(records)} of {total} trials; --all shows every one, --top N "
+            f"the best, --json all of them for scripts[/]",
+            soft_wrap=True,
+        )
 
 
 @app.command("export")

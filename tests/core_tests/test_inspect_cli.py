@@ -116,10 +116,30 @@ def test_trials_filters(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0 and [t["trial_id"] for t in json.loads(out)] == ["a4"]
     rc, out, _ = _run(capsys, "trials", "exp1", "--json", "--top", "2")
     assert rc == 0 and [t["trial_id"] for t in json.loads(out)] == ["a2", "a1"]  # minimize
+    data = json.loads(out)
+    assert [t["intermediate"] for t in data] == [[1.0 + 1, 0.5 + 1, 1 / 3 + 1], [1.0, 0.5, 1 / 3]]
     rc, out, _ = _run(capsys, "trials", str(home / "exp1"))  # by directory, as a table
     assert rc == 0
     for text in ("a1", "EARLY_STOPPED", "below median", "exit code 3", "WAITING", "10.0s"):
         assert text in out
+    assert "the newest" not in out  # all 6 fit the default limit
+
+
+def test_the_trials_table_shows_the_newest_by_default(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, _ = _run(capsys, "trials", "exp1", "--limit", "2")
+    assert rc == 0 and ": 6 trials" in out
+    assert (
+        "a5" in out and "a1" not in out and "a4" not in out
+    )  # the newest two: a5 and the WAITING one
+    assert "the newest 2 of 6 trials; --all shows every one" in " ".join(out.split())
+    rc, out, _ = _run(capsys, "trials", "exp1", "--limit", "2", "--all")
+    assert rc == 0 and "a1" in out and "the newest" not in out
+    rc, out, _ = _run(capsys, "trials", "exp1", "--limit", "2", "--status", "succeeded")
+    assert rc == 0 and "a1" in out and "a2" in out and "the newest" not in out
+    rc, _, err = _run(capsys, "trials", "exp1", "--limit", "0")
+    assert rc == 2 and "--limit must be at least 1, got 0" in err
 
 
 def test_best_follows_mode(tmp_path: Path) -> None:
