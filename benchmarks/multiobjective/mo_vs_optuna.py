@@ -237,6 +237,8 @@ HL_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # Pareto local search from 2 * n_startup observations (all-categorical spaces; nothing to
     # change on the synthetic problems' numeric spaces, so there it is plain tpe)
     "tpe_ls": ("tpe", {"local_search": True}),
+    # one GP per objective and the exact two-objective expected hypervolume improvement
+    "gp_ehvi": ("gp", {"acquisition": "ehvi"}),
 }
 
 

@@ -333,3 +333,79 @@ def test_two_objectives_through_the_manager(tmp_path: Path) -> None:
     assert len({t.params["x"] for t in trials}) == 16  # no duplicates in a finite space
     front = pareto.pareto_mask(pareto.as_losses(vals, ["max", "min"]))
     assert front.any()
+
+
+# --- gp with expected hypervolume improvement -----------------------------------------------
+
+
+def test_ehvi_2d_matches_monte_carlo_and_the_hypervolume_gain() -> None:
+    from hyperloom.tuners.gp._tuner import ehvi_2d
+
+    rng = np.random.default_rng(11)
+    for _ in range(10):
+        pts = rng.random((9, 2))
+        front = pts[pareto.pareto_mask(pts)]
+        ref = np.array([1.2, 1.1])
+        mu0, mu1 = rng.random(3) * 1.2 - 0.1, rng.random(3) * 1.2 - 0.1
+        s0, s1 = rng.random(3) * 0.3 + 0.01, rng.random(3) * 0.3 + 0.01
+        got = ehvi_2d(front, ref, mu0, s0, mu1, s1)
+        base = pareto.hypervolume(front, ref)
+        for i in range(3):
+            x = rng.normal(mu0[i], s0[i], 3000)
+            y = rng.normal(mu1[i], s1[i], 3000)
+            gain = [
+                pareto.hypervolume(np.vstack([front, [[a, b]]]), ref) - base
+                for a, b in zip(x, y, strict=True)
+            ]
+            se = np.std(gain) / np.sqrt(len(gain))
+            assert abs(got[i] - np.mean(gain)) <= 4 * se + 1e-4, (got[i], np.mean(gain), se)
+    # a point with no uncertainty: exactly its hypervolume gain
+    front = np.array([[0.2, 0.8], [0.5, 0.4], [0.9, 0.1]])
+    ref = np.array([1.0, 1.0])
+    got = ehvi_2d(front, ref, np.array([0.3]), np.array([1e-9]), np.array([0.3]), np.array([1e-9]))
+    want = pareto.hypervolume(np.vstack([front, [[0.3, 0.3]]]), ref) - pareto.hypervolume(
+        front, ref
+    )
+    assert got[0] == pytest.approx(want, abs=1e-6)
+
+
+def _gp_ehvi(space: SearchSpace, **kw: Any) -> Any:
+    from hyperloom.tuners.gp import GPTuner
+
+    return GPTuner(space, acquisition="ehvi", **kw)
+
+
+_gp_ehvi.multi_objective = True  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        "mo_valid",
+        pytest.param("mo_determinism", marks=pytest.mark.slow),
+        pytest.param("mo_resume", marks=pytest.mark.slow),
+    ],
+)
+def test_gp_ehvi_conformance(check: str) -> None:
+    result = run_tuner_check(check, _gp_ehvi)
+    assert result.ok, result.detail
+
+
+def test_gp_ehvi_beats_random_on_cells() -> None:
+    from hyperloom.tuners.gp import GPTuner
+
+    ref = [15.0, 15.0]
+    hv = [
+        pareto.hypervolume(
+            _drive(GPTuner(_CELLS, seed=s, objectives=TWO, acquisition="ehvi"), 30, _cell_losses),
+            ref,
+        )
+        for s in (0, 1)
+    ]
+    hv_rand = [
+        pareto.hypervolume(
+            _drive(RandomTuner(_CELLS, seed=s, objectives=TWO), 30, _cell_losses), ref
+        )
+        for s in (0, 1)
+    ]
+    assert np.median(hv) > np.median(hv_rand), (hv, hv_rand)
