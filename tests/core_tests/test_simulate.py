@@ -106,3 +106,45 @@ def test_bad_tables_are_config_errors(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 2 and "'curve'" in out.stderr, out.stderr
+
+
+def test_a_config_of_only_a_table_takes_its_space_and_mode_and_resumes_elsewhere(
+    tmp_path: Path,
+) -> None:
+    sub = tmp_path / "bench"
+    sub.mkdir()
+    rows = [
+        {"params": {"x": x, "op": op}, "curve": [10.0 - x, 5.0 - x + (op == "b")]}
+        for x in (1, 2, 3)
+        for op in ("a", "b")
+    ]
+    (sub / "curves.json").write_text(json.dumps({"mode": "minimize", "rows": rows}))
+    cfg = {
+        "trainingService": {"platform": "simulate", "table": "curves.json"},  # the config's folder
+        "maxTrialNumber": 3,
+        "experimentWorkingDirectory": str(tmp_path / "exps"),
+        "dashboard": False,
+    }
+    (sub / "sim.yml").write_text(yaml.safe_dump(cfg))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = [*HYPERLOOM, "run", str(sub / "sim.yml"), "--no-dashboard"]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=elsewhere)
+    assert out.returncode == 0, out.stderr
+    exp_id = out.stdout.split()[1]
+    with open_experiment(exp_id) as view:
+        assert view.mode == "minimize"  # the table's
+        assert view.space.to_nni() == {  # the rows' values, numbers in order
+            "x": {"_type": "choice", "_value": [1, 2, 3]},
+            "op": {"_type": "choice", "_value": ["a", "b"]},
+        }
+        assert len(view.trials()) == 3
+    third = tmp_path / "third"
+    third.mkdir()
+    more = [*HYPERLOOM, "resume", exp_id, "--more", "3", "--no-dashboard"]
+    out = subprocess.run(more, capture_output=True, text=True, timeout=120, cwd=third)
+    assert out.returncode == 0, out.stderr
+    with open_experiment(exp_id) as view:
+        trials = view.trials()
+    assert len(trials) == 6 and all(t.status is TrialStatus.SUCCEEDED for t in trials)
+    assert min(t.value for t in trials if t.value is not None) == 2.0  # x=3, op a: 5 - 3
