@@ -132,6 +132,8 @@ class RunSummary:
     counts: dict[str, int]
     best: list[Any]
     failed: list[Any]
+    #: the experiment's objectives as (name, mode) when it has several (best is its Pareto front)
+    objectives: tuple[tuple[str, str], ...] = ()
 
     @property
     def total(self) -> int:
@@ -148,7 +150,9 @@ class RunSummary:
         counts = {k: n for k, n in view.reader.count_by_status().items() if n}
         best = view.best(top) if counts else []
         failed = list(view.reader.iter_trials(status=FAILED_STATUSES, with_intermediate=False))
-        return cls(counts, best, failed)
+        objs = view.objectives
+        several = tuple((o.name, o.mode) for o in objs) if len(objs) > 1 else ()
+        return cls(counts, best, failed, several)
 
     @classmethod
     def from_records(cls, records: list[Any], mode: str, top: int = 10) -> RunSummary:
@@ -162,13 +166,15 @@ class RunSummary:
 def render_summary(summary: RunSummary, mode: str) -> Table:
     """A table of the best trials."""
     ok = summary.best
-    table = Table(
-        title=f"Top {len(ok)} of {plural(summary.total, 'trial')} ({mode})",
-        title_justify="left",
-    )
+    objs = summary.objectives
+    title = f"Top {len(ok)} of {plural(summary.total, 'trial')} ({mode})"
+    if objs:
+        names = ", ".join(f"{n} ({m[:3]})" for n, m in objs)
+        title = f"Pareto front, first {len(ok)} of {plural(summary.total, 'trial')}: {names}"
+    table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("trial")
-    table.add_column("value", justify="right", style="bold")
+    table.add_column("values" if objs else "value", justify="right", style="bold")
     table.add_column("params", overflow="fold")
     table.add_column("duration", justify="right")
     for r in ok:
@@ -176,11 +182,17 @@ def render_summary(summary: RunSummary, mode: str) -> Table:
         table.add_row(
             str(r.sequence),
             r.trial_id,
-            f"{r.value:.6g}" if r.value is not None else "-",
+            _values_cell(r, len(objs)),
             _short_params(r.params),
             f"{dur:.1f}s" if dur is not None else "-",
         )
     return table
+
+
+def _values_cell(r: Any, n_objectives: int) -> str:
+    if n_objectives and r.values is not None:
+        return ", ".join(f"{v:.6g}" for v in r.values[:n_objectives])
+    return f"{r.value:.6g}" if r.value is not None else "-"
 
 
 def _ended_counts(counts: dict[str, int]) -> str:

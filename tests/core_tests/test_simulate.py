@@ -148,3 +148,28 @@ def test_a_config_of_only_a_table_takes_its_space_and_mode_and_resumes_elsewhere
         trials = view.trials()
     assert len(trials) == 6 and all(t.status is TrialStatus.SUCCEEDED for t in trials)
     assert min(t.value for t in trials if t.value is not None) == 2.0  # x=3, op a: 5 - 3
+
+
+def test_the_end_of_run_summary_of_several_objectives_is_their_pareto_front(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {"params": {"x": x}, "curve": [float(x)], "metrics": {"cost": float(x * x)}}
+        for x in range(6)
+    ]
+    (tmp_path / "t.json").write_text(json.dumps({"rows": rows}))
+    cfg = {
+        "trainingService": {"platform": "simulate", "table": "t.json"},
+        "objectives": [{"name": "acc", "mode": "maximize"}, {"name": "cost", "mode": "minimize"}],
+        "tuner": {"name": "random", "classArgs": {"seed": 0}},
+        "maxTrialNumber": 6,
+        "experimentWorkingDirectory": str(tmp_path / "exps"),
+        "dashboard": False,
+    }
+    (tmp_path / "mo.yml").write_text(yaml.safe_dump(cfg))
+    run = [*HYPERLOOM, "run", str(tmp_path / "mo.yml"), "--no-dashboard"]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "Pareto front, first" in text and "acc (max), cost (min)" in text
+    assert "5, 25" in text and "0, 0" in text  # both ends of the front, every value shown
