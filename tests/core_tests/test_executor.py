@@ -445,7 +445,9 @@ def test_many_sequential_trials_leak_no_fds_or_threads(tmp_path: Path) -> None:
                 await h.ex.start(h.spec(tid, f"{PY} -c pass"))
             for tid in (f"t{i}", f"t{i + 1}"):
                 assert (await h.wait_exit(tid)).exit_code == 0
-        assert me.num_fds() <= fds
+        # a leak would be one or more per trial (30); a loaded machine may still hold the last
+        # pair's pidfds or sockets for a moment, so a few are allowed
+        assert me.num_fds() <= fds + 4, (fds, me.num_fds())
         # asyncio's default thread pool may add a worker or two; a thread per trial would add 30
         assert me.num_threads() <= threads + 4
         await h.ex.close(grace=1)
