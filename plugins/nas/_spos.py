@@ -224,7 +224,8 @@ def tuner_search(
     if best is not None:
         result.arch, result.val_acc = best[1], best[2]
     result.notes.append(
-        f"{tuner}: {len(result.evaluations)} inherited-weight evaluations in "
+        f"{tuner}: {len(result.evaluations)} "
+        f"{'fine-tuned' if finetune_epochs > 0 else 'inherited-weight'} evaluations in "
         f"{time.perf_counter() - t0:.2f}s"
         + (f", {refused} infeasible suggestions" if refused else "")
     )
