@@ -9,7 +9,6 @@ ignored keys), which reports what it changed as warnings.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 import re
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hyperloom._config_simulate import simulation_table
 from hyperloom.errors import ConfigError, HyperloomError, SearchSpaceError
 from hyperloom.space import SearchSpace
 from hyperloom.types import Constraint, Objective, check_mode
@@ -688,75 +688,6 @@ def _search_space(raw: Mapping[str, Any], base: Path, where: str) -> SearchSpace
         raise ConfigError(f"{where}: searchSpace: {e}") from None
 
 
-def _simulation_table(raw: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
-    """For ``trainingService: {platform: simulate, table: FILE}``: the config with the table's
-    path made absolute (relative paths are the config file's folder's, as every path of a config;
-    ``resume`` from another folder finds it), the table's ``space`` as the search space when the
-    config gives none (a table without one: a choice over each parameter's values in its rows),
-    and the table's ``mode`` when neither objectives nor ``tuner.classArgs.mode`` set one."""
-    ts = raw.get("trainingService")
-    if isinstance(ts, list) and len(ts) == 1:
-        ts = ts[0]
-    if not isinstance(ts, Mapping) or ts.get("platform") != "simulate" or "table" not in ts:
-        return raw
-    if not isinstance(ts["table"], str):
-        raise ConfigError(f"{where}: trainingService.table must be a path, got {ts['table']!r}")
-    path = _resolve(base, ts["table"], where, "trainingService.table")
-    raw = {**raw, "trainingService": {**ts, "table": str(path)}}
-    needs_space = "searchSpace" not in raw and "searchSpaceFile" not in raw
-    tuner = raw.get("tuner") or {"name": "auto"}
-    tuner = {"name": tuner} if isinstance(tuner, str) else tuner
-    args = tuner.get("classArgs") if isinstance(tuner, Mapping) else None
-    needs_mode = not raw.get("objectives") and not (isinstance(args, Mapping) and "mode" in args)
-    if not (needs_space or needs_mode):
-        return raw
-    at = f"simulation table {str(path)!r}"
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(
-            f"{where}: trainingService.table: {at}: cannot read it: {e.strerror}"
-        ) from None
-    except ValueError as e:
-        raise ConfigError(f"{where}: trainingService.table: {at}: not valid JSON: {e}") from None
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{where}: trainingService.table: {at}: must be a JSON object")
-    if needs_space:
-        space = table.get("space")
-        raw = {**raw, "searchSpace": space if space is not None else _rows_space(table, at)}
-    mode = table.get("mode")
-    if needs_mode and mode is not None and isinstance(tuner, Mapping):
-        try:
-            mode = check_mode(mode)
-        except HyperloomError as e:
-            raise ConfigError(f"{where}: trainingService.table: {at}: mode: {e}") from None
-        raw = {**raw, "tuner": {**tuner, "classArgs": {**(args or {}), "mode": mode}}}
-    return raw
-
-
-def _rows_space(table: Mapping[str, Any], at: str) -> dict[str, Any]:
-    """A table without ``space``: each parameter a choice over the values its rows hold (numbers
-    in order, then the rest as first seen)."""
-    rows = table.get("rows")
-    if not isinstance(rows, list) or not rows:
-        raise ConfigError(f"{at}: needs a non-empty 'rows' list")
-    values: dict[str, list[Any]] = {}
-    for i, row in enumerate(rows):
-        params = row.get("params") if isinstance(row, Mapping) else None
-        if not isinstance(params, Mapping):
-            raise ConfigError(f"{at}, rows[{i}]: missing key 'params' (an object)")
-        for k, v in params.items():
-            seen = values.setdefault(str(k), [])
-            if v not in seen:
-                seen.append(v)
-    space = {}
-    for k, seen in values.items():
-        nums = sorted(v for v in seen if isinstance(v, int | float) and not isinstance(v, bool))
-        rest = [v for v in seen if not (isinstance(v, int | float) and not isinstance(v, bool))]
-        space[k] = {"_type": "choice", "_value": nums + rest}
-    return space
-
-
 def _build(
     raw: dict[str, Any], base: Path, where: str, source: str | Path | None, warnings: list[str]
 ) -> Config:
@@ -764,7 +695,7 @@ def _build(
     for k in raw:
         if not isinstance(k, str) or k not in valid:
             raise _unknown(str(k), valid, where, "")
-    raw = _simulation_table(raw, base, where)
+    raw = simulation_table(raw, base, where, _resolve)
     ts_raw = raw.get("trainingService")
     simulated = isinstance(ts_raw, Mapping) and ts_raw.get("platform") == "simulate"
     if raw.get("trialCommand") is None:
