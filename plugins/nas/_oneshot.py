@@ -159,9 +159,9 @@ def evaluate_finetuned(
     supernet is not changed, and torch's global random state is restored afterwards.
 
     About ten times the cost of :func:`evaluate_inherited` on the nas-oneshot setting (0.6 vs
-    0.05 CPU s), and a much better ranking there: Kendall's tau 0.56 against the 4-epoch
-    retraining for 50 cells, against 0.24 for the inherited accuracy and 0.19 for the same
-    epoch from fresh weights (docs/notes/nas-oneshot.md, session 6)."""
+    0.05 CPU s), and a much better ranking there: Kendall's tau 0.50-0.56 against the 4-epoch
+    retraining for 50 cells (two supernets), against 0.14-0.24 for the inherited accuracy and
+    0.19-0.36 for the same epoch from fresh weights (docs/notes/nas-oneshot.md, session 6)."""
     with torch.random.fork_rng(devices=[]):  # building the copy draws fresh weights too
         model = supernet.extract(arch, inherit=True)
         scores = train_standalone(
