@@ -10,6 +10,7 @@ either); the experiment goes on and ends as it would have, its record in the sto
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -118,15 +119,37 @@ def _quiet_flags(params: list[Any]) -> list[Any]:
     return params
 
 
+def reflow(text: str | None) -> str | None:
+    """A docstring's paragraphs as single lines, for ``--help``: Typer keeps a paragraph's line
+    breaks, so a docstring wrapped at 100 columns printed as ragged half lines in 80. Paragraphs
+    with an indented or list line (examples, tables) keep theirs."""
+    if not text:
+        return text
+    out = []
+    for para in inspect.cleandoc(text).split("\n\n"):
+        lines = para.split("\n")
+        keep = any(ln.startswith((" ", "- ", "* ", "\b", "|")) for ln in lines)
+        out.append(para if keep else " ".join(ln.strip() for ln in lines))
+    return "\n\n".join(out)
+
+
 class HelpfulCommand(typer.core.TyperCommand):
-    """A command whose help shows no ``<bool>`` type on flags."""
+    """A command whose help shows no ``<bool>`` type on flags, and reads as paragraphs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _quiet_flags(list(super().get_params(ctx)))
 
 
 class HelpfulGroup(typer.core.TyperGroup):
-    """A command group whose help shows no ``<bool>`` type on flags."""
+    """A command group whose help shows no ``<bool>`` type on flags, and reads as paragraphs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = reflow(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _quiet_flags(list(super().get_params(ctx)))

@@ -208,3 +208,25 @@ def test_view_takes_a_free_port_when_8080_is_busy_and_says_which(hl_home: Path) 
     port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
     assert port != 8080
     assert f"port 8080 is in use; serving on port {port} instead" in " ".join(err.split())
+
+
+def test_help_paragraphs_are_reflowed_but_examples_keep_their_lines() -> None:
+    from hyperloom.cli._common import reflow
+
+    doc = """First line.
+
+    A paragraph wrapped
+    at the docstring's width.
+
+    Examples:
+      hyperloom run a.yml
+      hyperloom run b.yml
+    """
+    assert reflow(doc) == (
+        "First line.\n\nA paragraph wrapped at the docstring's width.\n\n"
+        "Examples:\n  hyperloom run a.yml\n  hyperloom run b.yml"
+    )
+    assert (
+        reflow("Run it with\n--lr~'uniform(0, 1)' set.") == "Run it with --lr~'uniform(0, 1)' set."
+    )
+    assert reflow(None) is None
