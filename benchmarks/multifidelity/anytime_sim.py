@@ -165,7 +165,11 @@ def main(argv: list[str] | None = None) -> None:
                     )
     mine = [r for r in cached if r["data"] in datasets and r["method"] in methods]
     n_same = sum(_same(r["regret_time"], r["regret_replay_same_ids"]) for r in mine)
-    print(f"\nmanager == in-process replay with the same trial ids: {n_same} of {len(mine)} runs")
+    n_count = sum(r["trials"] == r["trials_replay"] for r in mine)
+    print(
+        f"\nmanager == in-process replay with the same trial ids: regrets in {n_same} of "
+        f"{len(mine)} runs, trial counts in {n_count} of {len(mine)}"
+    )
     old = json.loads(args.replay_json.read_text())["rows"] if args.replay_json.exists() else []
     fr = " ".join(f"{f:>6.0%}" for f in FRACTIONS)
     print(f"\nmedian regret at fractions of the virtual wall-time horizon\n{'':34s} {fr}")
