@@ -15,8 +15,11 @@ new configurations is drawn at random (the paper's rho = 1/3), which keeps the s
 when the low levels mislead. A model suggestion that is a near-copy of a configuration already
 tried (``novelty``) is asked again and then replaced by a random draw: a level's TPE can collapse
 onto one good configuration, and ASHA does not stop a copy of a configuration that passed a rung,
-so its copies would take the budget (docs/notes/multifidelity.md, session 5). One bracket (ASHA)
-by default; ``brackets: null`` runs every Hyperband bracket.
+so its copies would take the budget (docs/notes/multifidelity.md, session 5). The level TPEs use
+Scott-rule kernel widths by default (``bandwidth_rule: scott``, as BOHB's KDE): with the ``tpe``
+tuner's own "gap" kernels, a level's few, clustered good points give kernels so narrow that
+almost every suggestion was such a near-copy (session 6). One bracket (ASHA) by default;
+``brackets: null`` runs every Hyperband bracket.
 
 :class:`LevelModelScheduler` is the part shared with ``asha_gp`` (the same with a GP).
 """
