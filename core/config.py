@@ -57,7 +57,9 @@ MAX_NODES = 1_000_000
 
 def _yaml_loader() -> type:
     """A SafeLoader that refuses duplicate mapping keys (naming the key and both lines) and alias
-    bombs. Its errors are ``yaml.YAMLError`` subclasses with a message."""
+    bombs, and reads ``1e-5`` as a number as YAML 1.2 does (PyYAML follows YAML 1.1, whose floats
+    need a dot, so NNI configs' ``[1e-5, 1e-1]`` were strings). Its errors are ``yaml.YAMLError``
+    subclasses with a message."""
     import yaml
     from yaml.constructor import ConstructorError
     from yaml.nodes import MappingNode, Node, SequenceNode
@@ -104,6 +106,12 @@ def _yaml_loader() -> type:
                         key_node.start_mark,
                     )
             return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
 
     def _count_nodes(root: Node) -> None:
         weight: dict[int, int] = {}

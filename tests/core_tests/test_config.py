@@ -349,3 +349,17 @@ def test_cli_bad_config_exits_2_with_one_message_and_writes_nothing(
     out = proc.stdout + proc.stderr
     assert "Did you mean 'trialConcurrency'?" in out and "Traceback" not in out
     assert not hl_home.exists() or not any(hl_home.iterdir())
+
+
+def test_exponent_numbers_without_a_dot_are_numbers_as_in_yaml_1_2(tmp_path: Path) -> None:
+    # PyYAML follows YAML 1.1, where 1e-5 is a string; NNI configs write it so
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "trialCommand: python t.py\n"
+        "searchSpace:\n"
+        "  lr: {_type: loguniform, _value: [1e-5, 1e-1]}\n"
+        "  n: {_type: choice, _value: [1E+3, 2e3, 7, '1e-5']}\n"
+    )
+    space = Config.load(path).search_space.to_nni()
+    assert space["lr"]["_value"] == [1e-5, 0.1]
+    assert space["n"]["_value"] == [1000.0, 2000.0, 7, "1e-5"]  # quoted stays a string
