@@ -144,7 +144,7 @@ class Manager(LaunchMixin, LineageMixin, ResumeMixin, StoppingMixin):
                 raise ConfigError(
                     f"tuner {cfg.tuner.name!r} optimizes one objective; this experiment has "
                     f"{len(self.objectives)} ({', '.join(o.name for o in self.objectives)}). "
-                    f"Use a multi-objective tuner (random, tpe, evolution, gp) or one objective"
+                    f"Use a multi-objective tuner (random, grid, tpe, evolution, gp) or one objective"
                 )
             targs["objectives"] = self.objectives
         if cfg.constraints or cfg.max_trial_number:

@@ -98,7 +98,7 @@ class Tuner(abc.ABC):
             raise UsageError(
                 f"{type(self).__name__} optimizes one objective; this experiment has "
                 f"{len(objs)} ({', '.join(o.name for o in objs)}). Use a multi-objective tuner "
-                f"(random, tpe, evolution, gp) or keep one objective"
+                f"(random, grid, tpe, evolution, gp) or keep one objective"
             )
         self.mode = objs[0].mode if objs else check_mode(mode)
         self.objectives: tuple[Objective, ...] = objs or (Objective("default", self.mode),)

@@ -11,12 +11,12 @@ parameter, the first parameter varying slowest), so a grid of 10**30 points cost
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from hyperloom.space import Choice, Condition, Parameter, PathT, SearchSpace
 from hyperloom.tuners._base import Tuner
-from hyperloom.types import TrialResult
+from hyperloom.types import Objective, TrialResult
 
 __all__ = ["MAX_POINTS_PER_DIM", "GridTuner", "LazyGrid", "iter_grid"]
 
@@ -107,12 +107,16 @@ def iter_grid(space: SearchSpace, points_per_dim: int = 5) -> Iterator[dict[str,
 class GridTuner(Tuner):
     """Suggests every grid point once, in order, then returns None.
 
+    It ignores the results, so it searches any number of ``objectives`` (an exhaustive sweep
+    of a small space whose Pareto front the experiment then shows).
+
     Args:
         points_per_dim: How many values a continuous parameter takes (default 5, at most
             1,000,000).
     """
 
     inline_calls = True  # the next grid point costs less than a thread hop
+    multi_objective = True
 
     def __init__(
         self,
@@ -121,8 +125,9 @@ class GridTuner(Tuner):
         mode: str = "maximize",
         seed: int | None = None,
         points_per_dim: int = 5,
+        objectives: Sequence[Objective] | None = None,
     ) -> None:
-        super().__init__(space, mode=mode, seed=seed)
+        super().__init__(space, mode=mode, seed=seed, objectives=objectives)
         if (
             isinstance(points_per_dim, bool)
             or not isinstance(points_per_dim, int)
