@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -437,27 +437,7 @@ class GPTuner(BaseTuner):
         order = np.argsort(y, kind="stable")
         top = h.x[order[: self.n_top]]
         k = len(self._num)
-        m = self.n_candidates
-        base = np.full((m, d), np.nan)
-        for i in self._cat:
-            base[:, i] = rng.integers(0, int(enc.n_choices[i]), size=m)
-        if k:
-            import scipy.stats.qmc  # lazily: scipy.stats takes seconds to import
-
-            with warnings.catch_warnings():  # "balance properties" when m is not a power of 2
-                warnings.simplefilter("ignore", UserWarning)
-                sob = scipy.stats.qmc.Sobol(k, scramble=True, seed=rng).random(m)
-            design = self._z_to_rows(base, sob)
-        else:
-            design = base
-        cand = [design, top]
-        if k:
-            pert = np.repeat(top, 8, axis=0)
-            znum = self._row_z(pert)
-            znum = np.where(np.isfinite(znum), znum, rng.uniform(size=znum.shape))
-            scale = rng.choice(np.array([0.01, 0.05, 0.15]), size=(znum.shape[0], 1))
-            znum = znum + rng.normal(0.0, 1.0, size=znum.shape) * scale
-            cand.append(self._z_to_rows(pert, znum))
+        cand = self._candidates(top, rng)
         rows = np.concatenate(cand)  # valid up to the rounding of integer and q-types
         score = acq_rows(rows)
         # starts: the best-scoring candidates plus the incumbent itself (its neighbourhood is
@@ -470,26 +450,7 @@ class GPTuner(BaseTuner):
         rows = enc.complete(np.concatenate(keep), rng)  # snapped onto the space, then re-scored
         score = acq_rows(rows)
         # local search over categorical options for the best few
-        if len(self._cat):
-            best_rows = rows[np.argsort(-score, kind="stable")[: self.n_restarts]]
-            extra = []
-            for r in best_rows:
-                cur = r.copy()
-                cur_s = float(acq_rows(cur[None, :])[0])
-                for i in self._cat:
-                    if not math.isfinite(cur[i]):
-                        continue
-                    nc = int(enc.n_choices[i])
-                    opts = np.repeat(cur[None, :], nc, axis=0)
-                    opts[:, i] = np.arange(nc)
-                    opts = enc.complete(opts, rng)
-                    s = acq_rows(opts)
-                    j = int(np.argmax(s))
-                    if s[j] > cur_s:
-                        cur, cur_s = opts[j], float(s[j])
-                extra.append(cur)
-            rows = np.concatenate([rows, np.array(extra).reshape(-1, d)])
-            score = acq_rows(rows)
+        rows, score = self._categorical_search(rows, score, acq_rows, rng)
         out: np.ndarray = rows[np.argsort(-score, kind="stable")]
         return out
 
@@ -525,47 +486,67 @@ class GPTuner(BaseTuner):
         # front's trials and Gaussian perturbations of them, then a categorical local search
         on_front = np.flatnonzero(incumbent)[pareto.pareto_mask(pts)]
         top = h.x[on_front[: 4 * self.n_top]]
-        k = len(self._num)
-        m = self.n_candidates
+        cand = self._candidates(top, rng)
+        rows = enc.complete(np.concatenate(cand), rng)
+        score = acq_rows(rows)
+        rows, score = self._categorical_search(rows, score, acq_rows, rng)
+        out: np.ndarray = rows[np.argsort(-score, kind="stable")]
+        return out
+
+    def _candidates(self, top: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+        """The acquisition's candidate rows: ``n_candidates`` random categoricals with a
+        scrambled Sobol design over the numeric features, ``top`` (the best or front trials),
+        and 8 Gaussian perturbations of each of them (numeric features only)."""
+        enc = self.encoder
+        m, d = self.n_candidates, enc.n_dims
         base = np.full((m, d), np.nan)
         for i in self._cat:
             base[:, i] = rng.integers(0, int(enc.n_choices[i]), size=m)
-        if k:
-            import scipy.stats.qmc
+        if not len(self._num):
+            return [base, top]
+        import scipy.stats.qmc  # lazily: scipy.stats takes seconds to import
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                sob = scipy.stats.qmc.Sobol(k, scramble=True, seed=rng).random(m)
-            cand = [self._z_to_rows(base, sob), top]
-            pert = np.repeat(top, 8, axis=0)
-            znum = self._row_z(pert)
-            znum = np.where(np.isfinite(znum), znum, rng.uniform(size=znum.shape))
-            scale = rng.choice(np.array([0.01, 0.05, 0.15]), size=(znum.shape[0], 1))
-            cand.append(self._z_to_rows(pert, znum + rng.normal(0.0, 1.0, znum.shape) * scale))
-        else:
-            cand = [base, top]
-        rows = enc.complete(np.concatenate(cand), rng)
-        score = acq_rows(rows)
-        if len(self._cat):
-            extra = []
-            for r in rows[np.argsort(-score, kind="stable")[: self.n_restarts]]:
-                cur = r.copy()
-                cur_s = float(acq_rows(cur[None, :])[0])
-                for i in self._cat:
-                    if not math.isfinite(cur[i]):
-                        continue
-                    opts = np.repeat(cur[None, :], int(enc.n_choices[i]), axis=0)
-                    opts[:, i] = np.arange(int(enc.n_choices[i]))
-                    opts = enc.complete(opts, rng)
-                    s = acq_rows(opts)
-                    j = int(np.argmax(s))
-                    if s[j] > cur_s:
-                        cur, cur_s = opts[j], float(s[j])
-                extra.append(cur)
-            rows = np.concatenate([rows, np.array(extra).reshape(-1, d)])
-            score = acq_rows(rows)
-        out: np.ndarray = rows[np.argsort(-score, kind="stable")]
-        return out
+        with warnings.catch_warnings():  # "balance properties" when m is not a power of 2
+            warnings.simplefilter("ignore", UserWarning)
+            sob = scipy.stats.qmc.Sobol(len(self._num), scramble=True, seed=rng).random(m)
+        pert = np.repeat(top, 8, axis=0)
+        znum = self._row_z(pert)
+        znum = np.where(np.isfinite(znum), znum, rng.uniform(size=znum.shape))
+        scale = rng.choice(np.array([0.01, 0.05, 0.15]), size=(znum.shape[0], 1))
+        znum = znum + rng.normal(0.0, 1.0, size=znum.shape) * scale
+        return [self._z_to_rows(base, sob), top, self._z_to_rows(pert, znum)]
+
+    def _categorical_search(
+        self,
+        rows: np.ndarray,
+        score: np.ndarray,
+        acq_rows: Callable[[np.ndarray], np.ndarray],
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """From each of the ``n_restarts`` best-scored rows, one pass of coordinate ascent over
+        the categorical parameters (every option of one, the others fixed); the rows reached are
+        added and everything re-scored. Unchanged when the space has no categorical."""
+        if not len(self._cat):
+            return rows, score
+        enc = self.encoder
+        extra = []
+        for r in rows[np.argsort(-score, kind="stable")[: self.n_restarts]]:
+            cur = r.copy()
+            cur_s = float(acq_rows(cur[None, :])[0])
+            for i in self._cat:
+                if not math.isfinite(cur[i]):
+                    continue
+                nc = int(enc.n_choices[i])
+                opts = np.repeat(cur[None, :], nc, axis=0)
+                opts[:, i] = np.arange(nc)
+                opts = enc.complete(opts, rng)
+                s = acq_rows(opts)
+                j = int(np.argmax(s))
+                if s[j] > cur_s:
+                    cur, cur_s = opts[j], float(s[j])
+            extra.append(cur)
+        rows = np.concatenate([rows, np.array(extra).reshape(-1, enc.n_dims)])
+        return rows, acq_rows(rows)
 
     def _row_z(self, rows: np.ndarray) -> np.ndarray:
         """The numeric dims of internal rows in [0, 1] (NaN where inactive)."""
