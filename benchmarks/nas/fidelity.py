@@ -138,6 +138,20 @@ def run_variant(name: str, seed: int = 0) -> dict[str, Any]:
     return out
 
 
+def _spos_supernet(seed: int) -> tuple[Any, list[dict[str, Any]], Any, float]:
+    """The data, the 50 standalone rows and one supernet trained with the current SPOS defaults
+    (15 fair epochs), with the CPU seconds its training took."""
+    data = common.data()
+    rows = json.loads(STANDALONE.read_text())["rows"]
+    torch.manual_seed(seed)
+    net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
+    res = SearchResult("spos", rows[0]["arch"], 0.0)
+    c0 = time.process_time()
+    opts = {"batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "epochs": 15, "sampling": "fair"}
+    train_single_path(net, data, seed=seed, result=res, **opts)
+    return data, rows, net, time.process_time() - c0
+
+
 def eval_sweep(seed: int = 0, bn: tuple[int, ...] = (0, 2, 8, 15), k: int = 8) -> dict[str, Any]:
     """One supernet with the current SPOS defaults (15 fair epochs), evaluated several ways:
     batch-norm recalibration on 0 / 2 / 8 / 15 training batches of 128 (15 is the whole
@@ -147,15 +161,7 @@ def eval_sweep(seed: int = 0, bn: tuple[int, ...] = (0, 2, 8, 15), k: int = 8) -
     median over 200 draws of the k)."""
     from hyperloom.plugins.nas._proxies import fit_size_calibration
 
-    data = common.data()
-    rows = json.loads(STANDALONE.read_text())["rows"]
-    torch.manual_seed(seed)
-    net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
-    res = SearchResult("spos", rows[0]["arch"], 0.0)
-    c0 = time.process_time()
-    opts = {"batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "epochs": 15, "sampling": "fair"}
-    train_single_path(net, data, seed=seed, result=res, **opts)
-    train_cpu = time.process_time() - c0
+    data, rows, net, train_cpu = _spos_supernet(seed)
     final = np.array(target(rows))
     params = np.array([r["params"] for r in rows], float)
     rng = np.random.default_rng(seed)
@@ -219,15 +225,7 @@ def finetune(seed: int = 0, ft_epochs: int = 1) -> dict[str, Any]:
     after ``ft_epochs`` epoch(s) from fresh weights (an early-stopped standalone run). Each is
     scored by Kendall's tau against the 4-epoch retraining, over all pairs and over the pairs
     of (nearly) equal size, and with the size calibration fitted on 8 cells."""
-    data = common.data()
-    rows = json.loads(STANDALONE.read_text())["rows"]
-    torch.manual_seed(seed)
-    net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
-    res = SearchResult("spos", rows[0]["arch"], 0.0)
-    c0 = time.process_time()
-    opts = {"batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "epochs": 15, "sampling": "fair"}
-    train_single_path(net, data, seed=seed, result=res, **opts)
-    train_cpu = time.process_time() - c0
+    data, rows, net, train_cpu = _spos_supernet(seed)
     final = target(rows)
     params = [r["params"] for r in rows]
     signals: dict[str, list[float]] = {"inherited": [], "finetuned": [], "fresh": []}
