@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +125,8 @@ class RunSummary:
     and the failed ones, without any curve.
 
     Built from the store with :meth:`from_view` (a top-N query and counts: a 10,000-trial
-    experiment is never read whole), or from records already in hand with :meth:`from_records`.
+    experiment is never read whole; the best follow ``ExperimentView.best``, the one ranking
+    rule).
     """
 
     counts: dict[str, int]
@@ -153,14 +153,6 @@ class RunSummary:
         objs = view.objectives
         several = tuple((o.name, o.mode) for o in objs) if len(objs) > 1 else ()
         return cls(counts, best, failed, several)
-
-    @classmethod
-    def from_records(cls, records: list[Any], mode: str, top: int = 10) -> RunSummary:
-        """From trial records (``BEST_STATUSES`` with a value, sorted by ``mode``)."""
-        best = [r for r in records if r.value is not None and r.status in BEST_STATUSES]
-        best.sort(key=lambda r: r.value, reverse=(mode == "maximize"))
-        failed = [r for r in records if r.status.name in FAILED_STATUSES]
-        return cls(dict(Counter(r.status.name for r in records)), best[:top], failed)
 
 
 def render_summary(summary: RunSummary, mode: str) -> Table:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -111,6 +112,13 @@ def test_unknown_causes_get_no_made_up_fix() -> None:
     assert fix_for("killed by SIGKILL (killed by hyperloom)") is None
 
 
+def summary_of(records: list[Any]) -> RunSummary:
+    """What ``RunSummary.from_view`` reads from a store, for records in hand (maximize)."""
+    best = sorted((r for r in records if r.status is TrialStatus.SUCCEEDED), key=lambda r: -r.value)
+    failed = [r for r in records if r.status in (TrialStatus.FAILED, TrialStatus.TIMEOUT)]
+    return RunSummary(dict(Counter(r.status.name for r in records)), best[:10], failed)
+
+
 def outcome(records: list[Any], tmp_path: Path, **kw: Any) -> tuple[int, str]:
     import hyperloom.cli.run as run_mod
 
@@ -120,7 +128,7 @@ def outcome(records: list[Any], tmp_path: Path, **kw: Any) -> tuple[int, str]:
     try:
         code = print_outcome(
             exp_id="abc", exp_dir=tmp_path, status=kw.pop("status", "DONE"),
-            message=kw.pop("message", None), summary=RunSummary.from_records(records, "maximize"),
+            message=kw.pop("message", None), summary=summary_of(records),
             mode="maximize", **kw,
         )  # fmt: skip
     finally:
