@@ -11,7 +11,7 @@ from typing import Any
 from hyperloom.errors import ConfigError, HyperloomError
 from hyperloom.types import check_mode
 
-__all__ = ["simulation_table"]
+__all__ = ["simulation_table", "table_coverage"]
 
 
 def simulation_table(
@@ -60,6 +60,30 @@ def simulation_table(
             raise ConfigError(f"{where}: trainingService.table: {at}: mode: {e}") from None
         raw = {**raw, "tuner": {**tuner, "classArgs": {**(args or {}), "mode": mode}}}
     return raw
+
+
+def table_coverage(space: Any, ts: Any) -> list[str]:
+    """A warning when the search space holds points that are no row of the simulation table
+    (more points than rows, or a continuous parameter): the nearest row answers them
+    (``missingRows: nearest``, the default) unless the config asks for an error."""
+    if not isinstance(ts, Mapping) or ts.get("platform") != "simulate" or "table" not in ts:
+        return []
+    if ts.get("missingRows", "nearest") != "nearest":
+        return []
+    try:
+        rows = json.loads(Path(str(ts["table"])).read_text(encoding="utf-8")).get("rows")
+        n = len({json.dumps(r.get("params"), sort_keys=True, default=str) for r in rows})
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []  # the executor names what is wrong with the table
+    size = space.size()
+    if size <= n:
+        return []
+    points = "continuous parameters" if size == float("inf") else f"{int(size):,} points"
+    return [
+        f"trainingService.table: the search space has {points} and the table {n:,} rows; a "
+        f"parameter set that is no row is answered by the nearest row (set "
+        f"trainingService.missingRows: error to refuse it)"
+    ]
 
 
 def _rows_space(table: Mapping[str, Any], at: str) -> dict[str, Any]:

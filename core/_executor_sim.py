@@ -19,6 +19,7 @@ import functools
 import heapq
 import importlib
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from hyperloom._manager_lineage import CHECKPOINT_KEY
 from hyperloom._manager_types import Clock
 from hyperloom.channel import Message
@@ -35,6 +37,8 @@ from hyperloom.executor import Executor, ExecutorEvent, LaunchSpec, TrialExited,
 __all__ = ["SimulateExecutor", "VirtualClock", "load_table"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 START = 1_700_000_000.0  # the virtual epoch: 2023-11-14, so that times read as dates
 
@@ -101,9 +105,11 @@ def _key(params: Mapping[str, Any]) -> str:
     return json.dumps({k: params[k] for k in sorted(params)}, sort_keys=True, default=str)
 
 
-def load_table(path: Path) -> dict[str, dict[str, Any]]:
+def load_table(
+    path: Path, params_out: list[dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
     """The rows of a simulation table by parameter key; ConfigError naming the file, the row and
-    the key for a bad table."""
+    the key for a bad table. ``params_out``, when given, receives each row's parameters."""
     where = f"simulation table {str(path)!r}"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -135,6 +141,10 @@ def load_table(path: Path) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"{at}: 'seconds' holds a non-finite or non-numeric value")
         if any(b < a for a, b in zip([0.0, *secs], secs, strict=False)):
             raise ConfigError(f"{at}: 'seconds' must not decrease (cumulative time per step)")
+        if not isinstance(row["params"], dict):
+            raise ConfigError(f"{at}: 'params' must be an object")
+        if params_out is not None and _key(row["params"]) not in out:
+            params_out.append(row["params"])
         out[_key(row["params"])] = {
             "curve": [float(v) for v in curve],
             "seconds": [float(v) for v in secs],
@@ -146,8 +156,9 @@ def load_table(path: Path) -> dict[str, dict[str, Any]]:
 class SimulateExecutor(Executor):
     """Plays each trial's curve step by step on the virtual clock.
 
-    Options: ``table`` (a JSON file) or ``function`` (``module:fn``), ``steps`` (for a function,
-    default 10), ``chargeThinking`` (charge the time of tuner and assessor calls to the clock),
+    Options: ``table`` (a JSON file) or ``function`` (``module:fn``), ``missingRows`` (``nearest``,
+    the default: the nearest row answers a parameter set the table lacks; ``error``), ``steps``
+    (for a function, default 10), ``chargeThinking`` (charge the time of tuner and assessor calls to the clock),
     ``checkpointEvery`` (a simulated trial commits a checkpoint every N steps; default 1, 0 for
     none: resumed and warm-started trials then start again from step 0).
     """
@@ -174,8 +185,17 @@ class SimulateExecutor(Executor):
                 "trainingService (platform simulate): give exactly one of 'table' (a JSON file) "
                 "or 'function' (module:fn)"
             )
+        self._missing = str(opts.get("missingRows", "nearest"))
+        if self._missing not in ("nearest", "error"):
+            raise ConfigError(
+                f"trainingService.missingRows: must be 'nearest' or 'error', got "
+                f"{opts['missingRows']!r}"
+            )
+        self._index: _NearestRows | None = None
+        self._answered = 0  # trials answered by a nearest row
+        self._rows: list[dict[str, Any]] = []
         if "table" in opts:
-            self._table = load_table(Path(str(opts["table"])).expanduser())
+            self._table = load_table(Path(str(opts["table"])).expanduser(), self._rows)
         else:
             ref = str(opts["function"])
             mod, _, name = ref.partition(":")
@@ -198,10 +218,7 @@ class SimulateExecutor(Executor):
         if self._table is not None:
             row = self._table.get(_key(spec.params))
             if row is None:
-                raise ConfigError(
-                    f"trainingService.table: no row has the parameters {spec.params!r} "
-                    f"(trial {spec.trial_id}); the search space must match the table's"
-                )
+                row = self._nearest_row(spec)
             m = row["metrics"]
             return row["curve"], row["seconds"], m, [m] * len(row["curve"]) if m else []
         assert self._fn is not None
@@ -222,6 +239,32 @@ class SimulateExecutor(Executor):
             curve.append(value)
             secs.append(total)
         return curve, secs, metrics, per_step if any(per_step) else []
+
+    def _nearest_row(self, spec: LaunchSpec) -> dict[str, Any]:
+        """The row that answers a parameter set the table lacks (``missingRows: nearest``, the
+        default), or a ConfigError (``missingRows: error``). Logged once per run, with a count
+        at the end of the run's log."""
+        assert self._table is not None
+        if self._missing != "nearest":
+            raise ConfigError(
+                f"trainingService.table: no row has the parameters {spec.params!r} "
+                f"(trial {spec.trial_id}); the search space must match the table's, or set "
+                f"trainingService.missingRows: nearest"
+            )
+        if self._index is None:
+            self._index = _NearestRows(self._rows)
+        key = self._index.nearest(spec.params)
+        self._answered += 1
+        if self._answered == 1:
+            logger.warning(
+                "trainingService.table: no row has the parameters %r (trial %s); the nearest "
+                "row %s answers it, and so for every such trial (missingRows: nearest; set "
+                "missingRows: error to refuse them)",
+                dict(spec.params),
+                spec.trial_id,
+                key,
+            )
+        return self._table[key]
 
     simulated_checkpoints = True  # checkpoints are steps; there are no files
 
@@ -290,6 +333,57 @@ class SimulateExecutor(Executor):
     async def close(self, *, grace: float) -> None:
         for trial_id in list(self._live):
             self._end(trial_id)
+        if self._answered:
+            logger.warning(
+                "trainingService.table: %d trial(s) had parameters that are no row of the "
+                "table; the nearest rows answered them",
+                self._answered,
+            )
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+class _NearestRows:
+    """The nearest row of a table to a parameter set it lacks: the sum over parameters of a
+    numeric value's distance in rank among that parameter's values in the rows (interpolated
+    between them, so 0.002 lies between 0.001 and 0.003 whatever the scale; 0 to 1), or 1 for a
+    different categorical value or a parameter a row lacks. Ties go to the earlier row."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self._rows = rows
+        names = sorted({k for r in rows for k in r})
+        self._numeric: dict[str, tuple[Any, Any]] = {}  # name -> (sorted values, row positions)
+        self._codes: dict[str, tuple[dict[str, int], Any]] = {}  # name -> (codes, row codes)
+        for k in names:
+            col = [r.get(k, _MISSING) for r in rows]
+            if all(_is_number(v) for v in col):
+                values = np.unique(np.asarray(col, dtype=float))
+                self._numeric[k] = (values, self._position(values, np.asarray(col, dtype=float)))
+            else:
+                codes: dict[str, int] = {}
+                row_codes = [codes.setdefault(_key({"v": v}), len(codes)) for v in col]
+                self._codes[k] = (codes, np.asarray(row_codes))
+
+    @staticmethod
+    def _position(values: Any, x: Any) -> Any:
+        if len(values) < 2:
+            return np.zeros_like(x, dtype=float)
+        return np.interp(x, values, np.linspace(0.0, 1.0, len(values)))
+
+    def nearest(self, params: Mapping[str, Any]) -> str:
+        dist = np.zeros(len(self._rows))
+        for k, (values, pos) in self._numeric.items():
+            v = params.get(k, _MISSING)
+            dist += np.abs(pos - self._position(values, float(v))) if _is_number(v) else 1.0
+        for k, (codes, row_codes) in self._codes.items():
+            code = codes.get(_key({"v": params.get(k, _MISSING)}), -1)
+            dist += row_codes != code
+        return _key(self._rows[int(np.argmin(dist))])
+
+
+_MISSING = "\x00missing"  # stands for a parameter that a row or a parameter set lacks
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperloom._config_simulate import simulation_table
+from hyperloom._config_simulate import simulation_table, table_coverage
 from hyperloom.errors import ConfigError, HyperloomError, SearchSpaceError
 from hyperloom.space import SearchSpace
 from hyperloom.types import Constraint, Objective, check_mode
@@ -730,6 +730,7 @@ def _build(
         kwargs["search_space"].check_duplicate_options()
     except SearchSpaceError as e:
         raise ConfigError(f"{where}: searchSpace: {e}") from None
+    warnings.extend(table_coverage(kwargs["search_space"], raw.get("trainingService")))
     kwargs["tuner"] = _algorithm(raw.get("tuner") or {"name": "auto"}, where, "tuner", base)
     if raw.get("assessor") is not None:
         kwargs["assessor"] = _algorithm(raw["assessor"], where, "assessor", base)

@@ -173,3 +173,73 @@ def test_the_end_of_run_summary_of_several_objectives_is_their_pareto_front(
     text = " ".join(out.stdout.split())
     assert "Pareto front, first" in text and "acc (max), cost (min)" in text
     assert "5, 25" in text and "0, 0" in text  # both ends of the front, every value shown
+
+
+def test_the_nearest_row_answers_a_parameter_set_the_table_lacks() -> None:
+    from hyperloom._executor_sim import _NearestRows
+
+    rows = [
+        {"lr": 0.001, "op": "conv", "depth": 2},
+        {"lr": 0.01, "op": "conv", "depth": 2},
+        {"lr": 0.1, "op": "pool", "depth": 4},
+    ]
+    index = _NearestRows(rows)
+    # numbers by rank among the rows' values: 0.003 lies between 0.001 and 0.01, nearer 0.001
+    # in rank than 0.1 whatever the scale
+    assert json.loads(index.nearest({"lr": 0.002, "op": "conv", "depth": 2}))["lr"] == 0.001
+    assert json.loads(index.nearest({"lr": 0.009, "op": "conv", "depth": 2}))["lr"] == 0.01
+    # a categorical mismatch costs a whole unit: pool's row wins only when lr and depth agree
+    assert json.loads(index.nearest({"lr": 0.1, "op": "conv", "depth": 4}))["op"] == "pool"
+    assert json.loads(index.nearest({"lr": 0.01, "op": "pool", "depth": 2}))["op"] == "conv"
+    # values outside the rows' range and unknown categories still find a row
+    got = json.loads(index.nearest({"lr": 5.0, "op": "skip", "depth": 9}))
+    assert got == {"depth": 4, "lr": 0.1, "op": "pool"}
+
+
+def test_a_sparse_table_answers_missing_points_by_the_nearest_row_or_refuses(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {"params": {"a": a, "b": b}, "curve": [float(a + b), float(a + b) + 0.5]}
+        for a in range(6)
+        for b in range(6)
+        if (a + b) % 2 == 0  # half of the grid: a random search asks for the other half too
+    ]
+    table = tmp_path / "sparse.json"
+    table.write_text(json.dumps({"mode": "maximize", "rows": rows}))
+    cfg = {
+        "trainingService": {"platform": "simulate", "table": str(table)},
+        "tuner": {"name": "random", "classArgs": {"seed": 3}},
+        "maxTrialNumber": 20,
+        "experimentWorkingDirectory": str(tmp_path / "exps"),
+        "dashboard": False,
+    }
+    path = tmp_path / "sim.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(path), "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "36 points and the table 18 rows" in out.stderr and "nearest row" in out.stderr
+    with open_experiment(out.stdout.split()[1]) as view:
+        trials = view.trials()
+        log = (view.dir / "manager.log").read_text()
+    assert len(trials) == 20 and all(t.status is TrialStatus.SUCCEEDED for t in trials)
+    off_grid = [t for t in trials if (t.params["a"] + t.params["b"]) % 2]
+    assert off_grid, "seed 3 asks for points that are no row"
+    for t in off_grid:  # a neighbour one step away in a or in b: its sum is one off
+        assert abs(t.value - 0.5 - (t.params["a"] + t.params["b"])) == 1.0
+    assert f"{len(off_grid)} trial(s) had parameters that are no row" in log
+    cfg["trainingService"] = {**cfg["trainingService"], "missingRows": "error"}
+    path.write_text(yaml.safe_dump(cfg))
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(path), "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "no row has the parameters" in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
