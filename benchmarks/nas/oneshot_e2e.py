@@ -41,8 +41,12 @@ HERE = Path(__file__).resolve().parent
 METHODS = (
     "spos", "spos_cap", "enas", "enas_cap", "darts",
     "spos_sc", "spos_sc_size", "enas_sc", "enas_sc_cap", "spos_band",
-    "spos_ft",
+    "spos_ft", "spos_s7", "enas_s7",
 )  # fmt: skip
+#: ``spos_s7`` / ``enas_s7`` (session 7): the methods exactly as their defaults are now
+#: (common.DEFAULTS, nothing overridden here: no cap, evaluations fine-tuned 1 epoch from the
+#: inherited weights, the top 5 re-ranked by a 3-epoch fine-tuning; ENAS's controller also
+#: learns from the fine-tuned rewards while its candidates are drawn).
 #: ``spos_band`` (session 6): the fair-sampling SPOS supernet searched only among cells whose
 #: parameter count is within BAND_TOL (relative) of BAND_PARAMS, DARTS's cell size in all 5
 #: seeds; inside the band size cannot carry the pick, only the inherited accuracy can. Its
@@ -145,9 +149,14 @@ def run_seed(
         torch.manual_seed(seed)
         net = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
         base = method.removesuffix("_sc").removesuffix("_band").removesuffix("_ft")
+        base = base.removesuffix("_s7")
         opts = {**common.DEFAULTS[base], "max_free": MAX_FREE if base == "enas" else None}
         if base == "darts":
             opts.pop("max_free")
+        if method.endswith("_s7"):  # the defaults as they are, nothing added
+            opts = dict(common.DEFAULTS[base])
+        elif base in ("spos", "enas"):  # the earlier sessions' protocol: inherited rewards
+            opts.update(finetune_epochs=0, rerank=0)
         if method == "spos_ft":  # session 6: evaluations fine-tuned 1 epoch from inherited
             opts["finetune_epochs"] = 1
         if method.endswith("_sc"):
@@ -159,7 +168,8 @@ def run_seed(
             res = one_shot_search(base, net, data, epochs=common.EPOCHS[base], seed=seed, **opts)
         search = {"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}
         found = {method: (res.arch, res.val_acc, res.notes)}
-        if base == "enas":  # the uncapped pick: the best of the first n_candidates samples
+        if base == "enas" and not method.endswith("_s7"):
+            # the uncapped pick: the best of the first n_candidates samples
             n = int(opts["n_candidates"])
             ranks = res.scores[:n] if res.scores else [a for _, a in res.evaluations[:n]]
             i_best = int(np.argmax(ranks))
@@ -190,6 +200,8 @@ def run_seed(
                             "max_free": MAX_FREE if name.endswith("_cap") else None},
                 "supernet_acc": [h["supernet_acc"] for h in res.history], **tau,
                 "calibration": res.calibration,
+                "evaluations": len(res.evaluations),
+                "reranked": [[a, acc] for a, acc in res.reranked],
             }  # fmt: skip
             print(name, out["methods"][name]["test_acc"], search, flush=True)
         save(out)

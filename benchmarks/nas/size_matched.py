@@ -50,6 +50,8 @@ SOURCE = {
     "enas_cap": ("_v3e",),
     "spos_band": ("_band",),
     "spos_ft": ("_ft",),
+    "spos_s7": ("_s7",),
+    "enas_s7": ("_s7",),
 }
 
 

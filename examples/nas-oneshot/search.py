@@ -3,8 +3,8 @@
 Parameters (all optional): ``method`` (darts, enas, spos), ``seed``, ``epochs``, ``lr``, ``weight_decay``,
 ``channels``, and the method's own settings (``arch_lr``, ``order``, ``warmup_epochs``,
 ``max_skip`` for DARTS; ``n_candidates``, ``warmup_paths`` for ENAS; ``n_evals``,
-``population_size``, ``sampling``, ``finetune_epochs`` for SPOS; ``size_calibration``, ``calibration_epochs`` for both
-single-path methods);
+``population_size``, ``sampling`` for SPOS; ``size_calibration``, ``calibration_epochs``,
+``finetune_epochs``, ``rerank``, ``rerank_epochs`` for both single-path methods);
 ``retrain_epochs`` > 0 also retrains the derived architecture from scratch and reports that
 accuracy as the final value (the joint search does this).
 
@@ -42,6 +42,9 @@ KNOWN = {
         "warmup_paths",
         "size_calibration",
         "calibration_epochs",
+        "finetune_epochs",
+        "rerank",
+        "rerank_epochs",
     ),
     "spos": (
         "lr",
@@ -53,6 +56,8 @@ KNOWN = {
         "size_calibration",
         "calibration_epochs",
         "finetune_epochs",
+        "rerank",
+        "rerank_epochs",
     ),
 }
 
@@ -70,7 +75,8 @@ def main() -> None:
     net = Supernet(common.SPACE, data.input_shape, common.NUM_CLASSES, **model)
     options = dict(common.DEFAULTS[method])
     options.update({k: params[k] for k in KNOWN[method] if k in params})
-    for key in ("max_skip", "size_calibration", "calibration_epochs", "finetune_epochs"):
+    ints = ("max_skip", "size_calibration", "calibration_epochs", "finetune_epochs", "rerank")
+    for key in (*ints, "rerank_epochs"):
         if key in options:
             options[key] = int(options[key])
 

@@ -12,6 +12,7 @@ paths are drawn from the policy and the best by full inherited-weight validation
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,11 +24,12 @@ from hyperloom.plugins.nas._oneshot import (
     EpochCallback,
     SearchResult,
     arch_space,
+    evaluate_finetuned,
     evaluate_inherited,
     tensors,
     tuner_loop_result,
 )
-from hyperloom.plugins.nas._spos import train_single_path, within_free_cap
+from hyperloom.plugins.nas._spos import rerank_finetuned, train_single_path, within_free_cap
 from hyperloom.plugins.nas._supernet import Supernet
 
 __all__ = ["enas_search"]
@@ -50,6 +52,9 @@ def enas_search(
     size_calibration: int = 0,
     calibration_epochs: int = 4,
     size_metric: str = "params",
+    finetune_epochs: int = 1,
+    rerank: int = 5,
+    rerank_epochs: int = 3,
     seed: int = 0,
     max_seconds: float | None = None,
     on_epoch: EpochCallback | None = None,
@@ -78,6 +83,18 @@ def enas_search(
             reward is that score of its batch accuracy; at the end it is refitted on the trained
             supernet and the candidates are ranked by it. ``size_metric``: ``"params"`` or
             ``"flops"``.
+        finetune_epochs: When > 0 (the default since session 7), each candidate is validated
+            after this many epochs of fine-tuning a copy from the inherited weights
+            (:func:`~hyperloom.plugins.nas._oneshot.evaluate_finetuned`) instead of with the
+            inherited weights as they are, and that accuracy is also observed by the
+            controller as the candidate's reward, so the policy keeps learning from the better
+            signal while the candidates are drawn. Repeated policy samples are not evaluated
+            twice: up to ``n_candidates`` distinct cells from at most ``5 * n_candidates``
+            draws. 0: the paper's inherited-weight validation.
+        rerank, rerank_epochs: When ``rerank`` > 1, the ``rerank`` best distinct candidates are
+            compared again by ``rerank_epochs`` epochs of fine-tuning
+            (:func:`~hyperloom.plugins.nas._spos.rerank_finetuned`) and the best of those is the
+            result.
         seed: Seeds everything.
         max_seconds: Stop training after the epoch that passes this wall time.
         on_epoch: Called with ``(epoch, metrics)``; True stops training.
@@ -141,15 +158,39 @@ def enas_search(
         calib.fit(data)
         result.notes.append(calib.describe())
     best: tuple[float, dict[str, Any], float] | None = None
-    for _ in range(n_candidates):
+    cache: dict[str, float] = {}
+
+    def evaluate(arch: dict[str, Any]) -> float:
+        k = json.dumps(arch, sort_keys=True, default=str)
+        if k not in cache:
+            if finetune_epochs > 0:
+                cache[k] = evaluate_finetuned(
+                    supernet, arch, data, epochs=finetune_epochs, seed=seed
+                )
+            else:
+                cache[k] = evaluate_inherited(supernet, arch, data, n_val=500)
+            result.evaluations.append((arch, cache[k]))
+            v = value(arch, cache[k])
+            if calib is not None:
+                result.scores.append(v)
+        return cache[k]
+
+    draws = 0
+    limit = n_candidates if finetune_epochs <= 0 else 5 * n_candidates
+    while len(cache) < n_candidates and draws < limit:
+        draws += 1
         arch = sampler()
-        acc = evaluate_inherited(supernet, arch, data, n_val=500)
-        result.evaluations.append((arch, acc))
+        acc = evaluate(arch)
         v = value(arch, acc)
-        if calib is not None:
-            result.scores.append(v)
+        if finetune_epochs > 0:  # the controller learns from the fine-tuned reward too
+            ctl.observe(tuner_loop_result(f"s{state['i']}", dict(state["params"]), v))
         if best is None or v > best[0]:
             best = (v, arch, acc)
+    if finetune_epochs > 0:
+        result.notes.append(
+            f"{len(cache)} distinct candidates of {draws} policy draws, fine-tuned "
+            f"{finetune_epochs} epoch(s) from inherited weights (also the controller's reward)"
+        )
     if max_free is not None:
         capped: tuple[float, dict[str, Any], float] | None = None
         found = 0
@@ -160,11 +201,8 @@ def enas_search(
             if not within_free_cap(supernet, arch, max_free):
                 continue
             found += 1
-            acc = evaluate_inherited(supernet, arch, data, n_val=500)
-            result.evaluations.append((arch, acc))
+            acc = evaluate(arch)
             v = value(arch, acc)
-            if calib is not None:
-                result.scores.append(v)
             if capped is None or v > capped[0]:
                 capped = (v, arch, acc)
         result.notes.append(f"cap {max_free}: {found} policy samples within it")
@@ -174,6 +212,16 @@ def enas_search(
             result.notes.append("no policy sample within the cap: kept the uncapped best")
     if best is not None:
         result.arch, result.val_acc = best[1], best[2]
+    if rerank > 1:
+        pool = [
+            (value(a, acc), a)
+            for a, acc in result.evaluations
+            if max_free is None or within_free_cap(supernet, a, max_free)
+        ]
+        rerank_finetuned(
+            supernet, data, pool, top=rerank, epochs=rerank_epochs, seed=seed,
+            score=None if calib is None else calib.score, result=result,
+        )  # fmt: skip
     if calib is not None:
         result.calibration = calib.as_dict()
     result.seconds = time.perf_counter() - start

@@ -39,17 +39,20 @@ class SearchResult:
     Attributes:
         method: "darts", "enas" or "spos".
         arch: The derived architecture, a point of the supernet's space.
-        val_acc: Its validation accuracy with inherited weights (batch norm recalibrated).
+        val_acc: Its validation accuracy with inherited weights (batch norm recalibrated), or
+            after fine-tuning from them when the search ranks by fine-tuned evaluations.
         history: One dict per epoch (``epoch``, ``supernet_acc``, ``train_loss``, ``seconds``
             and method-specific entries).
         seconds: Wall time of the whole search.
         notes: Events worth knowing (the skip guard stopping DARTS, ...).
-        evaluations: Architectures evaluated with inherited weights, with their accuracy.
+        evaluations: Architectures evaluated during the search, with their accuracy.
         scores: When the search ranked by a calibrated score rather than the raw accuracy
             (``size_calibration``), that score per evaluation, in the same order.
         calibration: The size calibration, when one was used: ``w_acc``, ``w_size``,
             ``metric``, ``archs``, ``standalone`` (their retrained validation accuracy),
             ``inherited``, ``sizes``, ``cpu_seconds``.
+        reranked: The finalists compared again by a longer fine-tuning, when the search
+            re-ranks (``rerank``), with that accuracy.
     """
 
     method: str
@@ -61,6 +64,7 @@ class SearchResult:
     evaluations: list[tuple[dict[str, Any], float]] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     calibration: dict[str, Any] | None = None
+    reranked: list[tuple[dict[str, Any], float]] = field(default_factory=list)
 
 
 def tensors(data: Dataset) -> tuple[torch.Tensor, ...]:

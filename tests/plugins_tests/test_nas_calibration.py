@@ -64,6 +64,7 @@ def test_spos_ranks_by_the_calibrated_score_and_records_it() -> None:
     res = spos_search(
         net, data, epochs=1, batch_size=32, n_evals=6, population_size=3, sample_size=2,
         n_val=None, bn_batches=1, size_calibration=3, calibration_epochs=1, seed=0,
+        finetune_epochs=0, rerank=0,
     )  # fmt: skip
     cal = res.calibration
     assert cal is not None and len(cal["archs"]) == 3 and len(cal["inherited"]) == 3
@@ -82,6 +83,7 @@ def test_enas_picks_its_candidate_by_the_calibrated_score() -> None:
     res = enas_search(
         _net(), data, epochs=2, batch_size=32, warmup_paths=1, n_candidates=4,
         reward_batch=16, size_calibration=2, calibration_epochs=1, seed=0,
+        finetune_epochs=0, rerank=0,
     )  # fmt: skip
     assert res.calibration is not None
     assert len(res.scores) == len(res.evaluations) == 4

@@ -4,6 +4,7 @@ Tiny supernets on synthetic 6x6 data, a few steps each."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -169,7 +170,8 @@ def test_the_collapse_guard_caps_parameter_free_ops() -> None:
 
 def test_spos_evaluates_through_the_evolution_tuner() -> None:
     net = _cell()
-    res = spos_search(net, _data(), epochs=1, batch_size=32, n_evals=12, population_size=4)
+    res = spos_search(net, _data(), epochs=1, batch_size=32, n_evals=12, population_size=4,
+                      finetune_epochs=0, rerank=0)  # fmt: skip
     assert len(res.evaluations) == 12
     accs = [a for _, a in res.evaluations]
     assert res.val_acc == max(accs)
@@ -238,7 +240,7 @@ def test_capped_single_path_searches_only_derive_cells_within_the_darts_cap() ->
     assert within_free_cap(net, two_pools, 2) and not within_free_cap(net, two_pools, 1)
     assert not within_free_cap(net, {**arch, ops[0]: "zero"}, 4)  # DARTS never derives zero
     res = spos_search(net, _data(), epochs=1, batch_size=32, n_evals=5, population_size=3,
-                      max_free=1)  # fmt: skip
+                      max_free=1, finetune_epochs=0, rerank=0)  # fmt: skip
     assert len(res.evaluations) == 5
     assert all(within_free_cap(net, a, 1) for a, _ in res.evaluations)
     assert within_free_cap(net, res.arch, 1)
@@ -264,12 +266,12 @@ def test_spos_searches_only_the_cells_a_feasibility_rule_accepts() -> None:
         net.extract(net.sample(rng), inherit=False).num_parameters() for _ in range(30)
     )[10]
     res = spos_search(net, _data(), epochs=1, batch_size=32, n_evals=4, population_size=3,
-                      feasible=small)  # fmt: skip
+                      feasible=small, finetune_epochs=0, rerank=0)  # fmt: skip
     assert len(res.evaluations) == 4 and all(small(a) for a, _ in res.evaluations)
     assert small(res.arch) and any("infeasible" in n for n in res.notes)
     # with max_free as well, both rules hold
     res = spos_search(net, _data(), epochs=1, batch_size=32, n_evals=3, population_size=3,
-                      feasible=small, max_free=2)  # fmt: skip
+                      feasible=small, max_free=2, finetune_epochs=0, rerank=0)  # fmt: skip
     assert all(small(a) and within_free_cap(net, a, 2) for a, _ in res.evaluations)
 
 
@@ -294,10 +296,96 @@ def test_finetuned_evaluation_trains_a_copy_and_spos_can_rank_by_it() -> None:
     assert acc0 == evaluate_finetuned(net, arch0, data, epochs=1)
 
 
+def test_rerank_compares_distinct_finalists_by_a_longer_finetuning() -> None:
+    from hyperloom.plugins.nas import evaluate_finetuned
+    from hyperloom.plugins.nas._oneshot import SearchResult
+    from hyperloom.plugins.nas._spos import rerank_finetuned
+
+    net, data = _cell(), _data()
+    rng = np.random.default_rng(3)
+    archs = [net.sample(rng) for _ in range(5)]
+    ranked = [(0.9, archs[0]), (0.9, dict(archs[0])), (0.8, archs[1]), (0.1, archs[2]),
+              (0.7, archs[3]), (0.0, archs[4])]  # fmt: skip
+    res = SearchResult("spos", archs[4], 0.0)
+    rerank_finetuned(net, data, ranked, top=3, epochs=2, seed=4, result=res)
+    # the 3 best *distinct* cells, each scored by 2 epochs from the inherited weights, seed 5
+    assert [a for a, _ in res.reranked] == [archs[0], archs[1], archs[3]]
+    for a, acc in res.reranked:
+        assert acc == evaluate_finetuned(net, a, data, epochs=2, seed=5)
+    assert res.val_acc == max(acc for _, acc in res.reranked)
+    assert res.arch == max(res.reranked, key=lambda t: t[1])[0]
+    # a score decides when given: the smallest cell wins under "minus parameter count"
+    res2 = SearchResult("spos", archs[4], 0.0)
+    size = {id(a): net.extract(a, inherit=False).num_parameters() for a in archs}
+    rerank_finetuned(net, data, ranked, top=3, epochs=1, seed=4, result=res2,
+                     score=lambda a, acc: -net.extract(a, inherit=False).num_parameters())  # fmt: skip
+    assert res2.arch == min((archs[0], archs[1], archs[3]), key=lambda a: size[id(a)])
+    one = SearchResult("spos", archs[4], 0.0)
+    rerank_finetuned(net, data, ranked[:2], top=3, epochs=1, seed=0, result=one)
+    assert one.arch == archs[4] and not one.reranked  # one finalist: nothing to compare
+
+
+def test_single_path_defaults_finetune_the_evaluations_and_rerank_the_top() -> None:
+    from hyperloom.plugins.nas import evaluate_finetuned
+
+    net, data = _cell(), _data()
+    res = spos_search(net, data, epochs=1, batch_size=32, n_evals=6, population_size=3)
+    assert len(res.evaluations) == 6 and len(res.reranked) == 5
+    arch0, acc0 = res.evaluations[0]
+    assert acc0 == evaluate_finetuned(net, arch0, data, epochs=1)  # 1 fine-tuned epoch
+    assert res.val_acc == max(acc for _, acc in res.reranked)
+    top5 = sorted(res.evaluations, key=lambda t: -t[1])[:5]
+    assert {json.dumps(a, sort_keys=True) for a, _ in res.reranked} == {
+        json.dumps(a, sort_keys=True) for a, _ in top5
+    }
+    assert any("re-ranked the top 5 by 3-epoch" in n for n in res.notes)
+
+
+def test_enas_default_rewards_its_controller_with_finetuned_candidates(monkeypatch) -> None:
+    import hyperloom.registry as registry
+    from hyperloom.plugins.nas import evaluate_finetuned
+
+    observed: list[float] = []
+    real = registry.load_tuner
+
+    def counting(*args, **kw):
+        t = real(*args, **kw)
+        obs = t.observe
+
+        def observe(result):
+            observed.append(result.value)
+            return obs(result)
+
+        t.observe = observe
+        return t
+
+    monkeypatch.setattr(registry, "load_tuner", counting)
+    data = _data()
+    runs = {}
+    for ft in (0, 1):
+        observed.clear()
+        net = _cell()
+        res = enas_search(net, data, epochs=1, batch_size=32, n_candidates=4,
+                          controller_args={"batch_size": 2}, finetune_epochs=ft,
+                          rerank=0 if ft == 0 else 3)  # fmt: skip
+        runs[ft] = (len(observed), res, net)
+    steps = len(data.y_train) // 32
+    assert runs[0][0] == steps  # inherited protocol: rewards during training only
+    n_ft, res, net = runs[1]
+    draws = int(next(n for n in res.notes if "policy draws" in n).split(" of ")[1].split()[0])
+    assert n_ft == steps + draws >= steps + len(res.evaluations)  # ... and per candidate draw
+    keys = [json.dumps(a, sort_keys=True) for a, _ in res.evaluations]
+    assert len(keys) == len(set(keys)) == 4  # distinct candidates, none evaluated twice
+    a0, acc0 = res.evaluations[0]
+    assert acc0 == evaluate_finetuned(net, a0, data, epochs=1, seed=0)
+    assert len(res.reranked) == 3 and res.val_acc == max(a for _, a in res.reranked)
+
+
 def test_enas_controller_is_the_rl_tuner_and_learns_from_rewards() -> None:
     net = _cell()
-    res = one_shot_search("enas", net, _data(), epochs=1, batch_size=16, n_candidates=5)
-    assert len(res.evaluations) == 5 and res.val_acc == max(a for _, a in res.evaluations)
+    res = one_shot_search("enas", net, _data(), epochs=1, batch_size=16, n_candidates=5,
+                          finetune_epochs=0, rerank=0)  # fmt: skip
+    assert len(res.evaluations) <= 5 and res.val_acc == max(a for _, a in res.evaluations)
     _valid(net, res.arch, cell_space(2, ops=OPS))
     with pytest.raises(ValueError, match="unknown one-shot method"):
         one_shot_search("nope", net, _data())
