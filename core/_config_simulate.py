@@ -88,7 +88,8 @@ def table_coverage(space: Any, ts: Any) -> list[str]:
 
 def _rows_space(table: Mapping[str, Any], at: str) -> dict[str, Any]:
     """A table without ``space``: each parameter a choice over the values its rows hold (numbers
-    in order, then the rest as first seen)."""
+    in order, then the rest as first seen), or a range when it is a number that takes more than
+    ``MAX_CHOICES`` values."""
     rows = table.get("rows")
     if not isinstance(rows, list) or not rows:
         raise ConfigError(f"{at}: needs a non-empty 'rows' list")
@@ -105,5 +106,25 @@ def _rows_space(table: Mapping[str, Any], at: str) -> dict[str, Any]:
     for k, seen in values.items():
         nums = sorted(v for v in seen if isinstance(v, int | float) and not isinstance(v, bool))
         rest = [v for v in seen if not (isinstance(v, int | float) and not isinstance(v, bool))]
-        space[k] = {"_type": "choice", "_value": nums + rest}
+        if len(nums) > MAX_CHOICES and not rest:
+            space[k] = _range(nums)
+        else:
+            space[k] = {"_type": "choice", "_value": nums + rest}
     return space
+
+
+#: a numeric parameter with more distinct values in a table's rows is searched as a range
+MAX_CHOICES = 10
+
+
+def _range(nums: list[Any]) -> dict[str, Any]:
+    """The range of a numeric parameter that takes many values in the rows (random rather than
+    grid configurations): on a log scale when positive and spanning two decades or more, integer
+    when every value is; the nearest row answers each suggested point."""
+    lo, hi = nums[0], nums[-1]
+    log = lo > 0 and hi / lo >= 100
+    if all(isinstance(v, int) for v in nums):
+        if log:
+            return {"_type": "qloguniform", "_value": [lo, hi, 1]}
+        return {"_type": "randint", "_value": [lo, hi + 1]}
+    return {"_type": "loguniform" if log else "uniform", "_value": [float(lo), float(hi)]}

@@ -243,3 +243,49 @@ def test_a_sparse_table_answers_missing_points_by_the_nearest_row_or_refuses(
     )
     assert "no row has the parameters" in out.stdout + out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_table_of_random_configurations_is_searched_over_ranges(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(0)
+    rows = []
+    for _ in range(40):
+        p = {
+            "lr": 10 ** rng.uniform(-4, -1),
+            "drop": rng.uniform(0.0, 0.5),
+            "width": rng.choice([16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8, 24, 48]),
+            "op": rng.choice(["a", "b"]),
+        }
+        rows.append({"params": p, "curve": [p["drop"], 1.0 - p["drop"]]})
+    table = tmp_path / "random.json"
+    table.write_text(json.dumps({"mode": "maximize", "rows": rows}))
+    cfg = {
+        "trainingService": {"platform": "simulate", "table": str(table)},
+        "tuner": {"name": "tpe", "classArgs": {"seed": 1}},
+        "maxTrialNumber": 30,
+        "experimentWorkingDirectory": str(tmp_path / "exps"),
+        "dashboard": False,
+    }
+    path = tmp_path / "sim.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = subprocess.run(
+        [*HYPERLOOM, "run", str(path), "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "continuous parameters and the table 40 rows" in out.stderr
+    with open_experiment(out.stdout.split()[1]) as view:
+        space = view.space.to_nni()
+        trials = view.trials()
+    lrs = sorted(r["params"]["lr"] for r in rows)
+    assert space["lr"] == {"_type": "loguniform", "_value": [lrs[0], lrs[-1]]}
+    assert space["drop"]["_type"] == "uniform"
+    assert space["width"] == {"_type": "qloguniform", "_value": [8, 4096, 1]}
+    assert space["op"] == {"_type": "choice", "_value": ["a", "b"]}
+    assert len(trials) == 30 and all(t.status is TrialStatus.SUCCEEDED for t in trials)
+    # every value is a row's: the nearest row answered each suggestion
+    finals = {1.0 - r["params"]["drop"] for r in rows}
+    assert all(any(abs(t.value - f) < 1e-9 for f in finals) for t in trials)
