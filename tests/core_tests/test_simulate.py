@@ -196,6 +196,27 @@ def test_the_nearest_row_answers_a_parameter_set_the_table_lacks() -> None:
     assert got == {"depth": 4, "lr": 0.1, "op": "pool"}
 
 
+def run_table(
+    tmp_path: Path, table: Path, tuner: dict[str, Any], trials: int, **ts: Any
+) -> subprocess.CompletedProcess[str]:
+    """``hyperloom run`` of a config that names only the table (and its options) and a tuner."""
+    cfg = {
+        "trainingService": {"platform": "simulate", "table": str(table), **ts},
+        "tuner": tuner,
+        "maxTrialNumber": trials,
+        "experimentWorkingDirectory": str(tmp_path / "exps"),
+        "dashboard": False,
+    }
+    path = tmp_path / "sim.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    return subprocess.run(
+        [*HYPERLOOM, "run", str(path), "--no-dashboard"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_a_sparse_table_answers_missing_points_by_the_nearest_row_or_refuses(
     tmp_path: Path,
 ) -> None:
@@ -207,21 +228,7 @@ def test_a_sparse_table_answers_missing_points_by_the_nearest_row_or_refuses(
     ]
     table = tmp_path / "sparse.json"
     table.write_text(json.dumps({"mode": "maximize", "rows": rows}))
-    cfg = {
-        "trainingService": {"platform": "simulate", "table": str(table)},
-        "tuner": {"name": "random", "classArgs": {"seed": 3}},
-        "maxTrialNumber": 20,
-        "experimentWorkingDirectory": str(tmp_path / "exps"),
-        "dashboard": False,
-    }
-    path = tmp_path / "sim.yml"
-    path.write_text(yaml.safe_dump(cfg))
-    out = subprocess.run(
-        [*HYPERLOOM, "run", str(path), "--no-dashboard"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_table(tmp_path, table, {"name": "random", "classArgs": {"seed": 3}}, 20)
     assert out.returncode == 0, out.stderr
     assert "36 points and the table 18 rows" in out.stderr and "nearest row" in out.stderr
     with open_experiment(out.stdout.split()[1]) as view:
@@ -233,13 +240,8 @@ def test_a_sparse_table_answers_missing_points_by_the_nearest_row_or_refuses(
     for t in off_grid:  # a neighbour one step away in a or in b: its sum is one off
         assert abs(t.value - 0.5 - (t.params["a"] + t.params["b"])) == 1.0
     assert f"{len(off_grid)} trial(s) had parameters that are no row" in log
-    cfg["trainingService"] = {**cfg["trainingService"], "missingRows": "error"}
-    path.write_text(yaml.safe_dump(cfg))
-    out = subprocess.run(
-        [*HYPERLOOM, "run", str(path), "--no-dashboard"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    out = run_table(
+        tmp_path, table, {"name": "random", "classArgs": {"seed": 3}}, 20, missingRows="error"
     )
     assert "no row has the parameters" in out.stdout + out.stderr
     assert "Traceback" not in out.stderr
@@ -260,21 +262,7 @@ def test_a_table_of_random_configurations_is_searched_over_ranges(tmp_path: Path
         rows.append({"params": p, "curve": [p["drop"], 1.0 - p["drop"]]})
     table = tmp_path / "random.json"
     table.write_text(json.dumps({"mode": "maximize", "rows": rows}))
-    cfg = {
-        "trainingService": {"platform": "simulate", "table": str(table)},
-        "tuner": {"name": "tpe", "classArgs": {"seed": 1}},
-        "maxTrialNumber": 30,
-        "experimentWorkingDirectory": str(tmp_path / "exps"),
-        "dashboard": False,
-    }
-    path = tmp_path / "sim.yml"
-    path.write_text(yaml.safe_dump(cfg))
-    out = subprocess.run(
-        [*HYPERLOOM, "run", str(path), "--no-dashboard"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_table(tmp_path, table, {"name": "tpe", "classArgs": {"seed": 1}}, 30)
     assert out.returncode == 0, out.stderr
     assert "continuous parameters and the table 40 rows" in out.stderr
     with open_experiment(out.stdout.split()[1]) as view:
