@@ -100,6 +100,10 @@ class CurveFittingAssessor(Assessor):
         guard_percentile_growth: How fast the guard's percentile rises with the step.
         guard_startup_trials: Ended trials the guard waits for (and references a step needs)
             before it stops anything (at least ``n_startup_trials``).
+        guard_envelope_trials: The guard's learned envelope (``median_stop``'s
+            ``envelope_trials``; None: off, session 6's guard).
+        guard_envelope_share: The guard's ``envelope_share``.
+        guard_envelope_margin: The guard's ``envelope_margin``.
     """
 
     def __init__(
@@ -118,6 +122,9 @@ class CurveFittingAssessor(Assessor):
         guard_percentile: float = 30.0,
         guard_percentile_growth: float = 0.5,
         guard_startup_trials: int = 4,
+        guard_envelope_trials: int | None = 10,
+        guard_envelope_share: float = 0.2,
+        guard_envelope_margin: float = 0.1,
     ) -> None:
         super().__init__(mode=mode)
         self.top_k = None if top_k is None else _int_option("top_k", top_k, 1)
@@ -138,6 +145,9 @@ class CurveFittingAssessor(Assessor):
                 ),
                 percentile=guard_percentile,
                 percentile_growth=guard_percentile_growth,
+                envelope_trials=guard_envelope_trials,
+                envelope_share=guard_envelope_share,
+                envelope_margin=guard_envelope_margin,
             )
         )
         self.epoch_num = None if epoch_num is None else _int_option("epoch_num", epoch_num, 2)

@@ -11,6 +11,13 @@ trials stopped before step ``s`` count as worse than the judged trial (they were
 already). The percentile rises with the step: at step ``s`` a trial must beat the
 ``100 - (100 - percentile) * s ** -percentile_growth`` percentile of the references, so the share
 of trials let through shrinks as ``s ** -percentile_growth`` and the rule judges like with like.
+
+The learned envelope (session 7, ``reference="ended"`` only): once 5 trials have completed, the
+best of them (by their last value) show how far behind a trial that ends well can be at each
+step. At a step where every one of them was near the front, the bar tightens to the worst rank
+they held there (plus a margin); at a step where some of them trailed most trials, it stays the
+schedule's. So the rule is harsh at the steps that carry rank information in this experiment and
+lenient at the ones that do not, without a per-dataset constant.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from hyperloom.assessors._base import Assessor
 from hyperloom.errors import PluginError
 from hyperloom.types import TrialResult, TrialStatus, Verdict
 
-__all__ = ["MedianStopAssessor"]
+__all__ = ["ENVELOPE_MIN", "MedianStopAssessor"]
+
+#: Completed trials needed before the learned envelope can tighten the bar.
+ENVELOPE_MIN = 5
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +80,17 @@ class MedianStopAssessor(Assessor):
     when minimizing), so ``percentile=50, percentile_growth=0`` is the median exactly as NNI and
     Vizier take it. A trial is judged only against references at its step.
 
+    The learned envelope can only tighten that bar. The "good" trials are the
+    ``max(envelope_trials, ceil(envelope_share * n))`` completed ones with the best last values
+    (of ``n`` completed; stopped trials never count as good: their final value is unknown). At
+    step ``s``, each good trial's rank is the share of the references strictly better than its
+    best so far there; the envelope at ``s`` is the worst such rank at ``s`` *or any later step*
+    (a step is never stricter than a later step proved necessary), plus ``envelope_margin``. A
+    trial trailing more than that share of the references stops, when that share is below the
+    schedule's ``(100 - p(s)) / 100``. It learns only from trials the rule let finish, so it can
+    make the rule harsher, never more lenient than the schedule; the margin lets a good trial
+    that finished near the envelope widen it.
+
     Defaults (issue 18, re-derived on four curve datasets of different kinds, leave-one-dataset-
     out, see docs/notes/assessors.md): ``reference="ended", percentile=30,
     percentile_growth=0.5, start_step=1, n_startup_trials=4``: at step 1 the bottom 30% stop,
@@ -80,7 +101,9 @@ class MedianStopAssessor(Assessor):
     concurrent trials has ended, instead of letting a second batch run unjudged. A
     trial that has made as many reports as the longest completed trial is never stopped
     (nothing is left to save). NNI's rule is ``reference="completed", percentile=50, percentile_growth=0, start_step=1,
-    n_startup_trials=1``.
+    n_startup_trials=1``; ``envelope_trials=None`` turns the envelope off (session 6's rule).
+    The envelope defaults (``envelope_trials=10, envelope_share=0.2, envelope_margin=0.1``) were
+    set on the same four datasets, leave-one-dataset-out (docs/notes/assessors.md, session 7).
 
     Args:
         mode: "maximize" or "minimize" the metric.
@@ -94,6 +117,10 @@ class MedianStopAssessor(Assessor):
             median; higher stops more). The lenient index is used, as for the median.
         percentile_growth: How fast the percentile rises with the step (see above; 0: fixed).
         reference: ``"ended"`` or ``"completed"`` (see above).
+        envelope_trials: At least this many of the best completed trials shape the envelope
+            (None: no envelope). Used once 5 trials have completed (:data:`ENVELOPE_MIN`).
+        envelope_share: ...or this share of the completed trials, when that is more.
+        envelope_margin: Share of the references added to the good trials' worst rank.
     """
 
     def __init__(
@@ -105,8 +132,27 @@ class MedianStopAssessor(Assessor):
         percentile: float = 30.0,
         percentile_growth: float = 0.5,
         reference: str = "ended",
+        envelope_trials: int | None = 10,
+        envelope_share: float = 0.2,
+        envelope_margin: float = 0.1,
     ) -> None:
         super().__init__(mode=mode)
+        if envelope_trials is not None and (
+            isinstance(envelope_trials, bool)
+            or not isinstance(envelope_trials, int)
+            or envelope_trials < 1
+        ):
+            raise PluginError(
+                f"median_stop: envelope_trials must be an integer >= 1 or null, got "
+                f"{envelope_trials!r}; set classArgs.envelope_trials (null: no learned envelope)"
+            )
+        self.envelope_trials = envelope_trials
+        self.envelope_share = _number(
+            "envelope_share", envelope_share, 0.0, 1.0, "(0.2: the best fifth of completed trials)"
+        )
+        self.envelope_margin = _number(
+            "envelope_margin", envelope_margin, 0.0, 1.0, "(0.1: ten points of share)"
+        )
         self.percentile = _number("percentile", percentile, 0.0, 100.0, "(50: the median)")
         self.percentile_growth = _number(
             "percentile_growth", percentile_growth, 0.0, 10.0, "(0: a fixed percentile)"
@@ -141,6 +187,8 @@ class MedianStopAssessor(Assessor):
         self._matrix: np.ndarray | None = None  # references x steps, NaN-padded (lazy)
         self._short: np.ndarray = np.zeros(0)  # stopped references' lengths
         self._full_length = 0  # the longest completed reference ("ended")
+        self._finals: dict[str, float] = {}  # completed references' mirrored last values
+        self._share: np.ndarray | None = None  # the learned share let through, per step (lazy)
 
     def observe(self, result: TrialResult) -> None:
         """Adds an ended trial to the reference set (SUCCEEDED; also EARLY_STOPPED with
@@ -165,7 +213,10 @@ class MedianStopAssessor(Assessor):
         self._stopped[result.trial_id] = stopped
         if not stopped:
             self._full_length = max(self._full_length, values.size)
+            finite = values[np.isfinite(values)]
+            self._finals[result.trial_id] = float(finite[-1])
         self._matrix = None
+        self._share = None
 
     def _references(self, step: int) -> list[float]:
         """The mirrored references at ``step`` ("ended"), -inf for trials stopped before it."""
@@ -185,6 +236,43 @@ class MedianStopAssessor(Assessor):
         n_worse = int(np.count_nonzero(self._short < step))
         return refs + [-math.inf] * n_worse if refs else []
 
+    def _envelope(self) -> np.ndarray | None:
+        """The share of references a trial may trail at each step (index ``s - 1``), learned from
+        the completed references with the best last values; None while fewer than
+        :data:`ENVELOPE_MIN` trials have completed or the envelope is off.
+
+        For each step, every such "good" trial's share of references strictly better than its
+        best so far there (the rank it held at that step); the envelope at a step is the worst of
+        these at that step or any later one (so it never tightens backwards in time), plus
+        ``envelope_margin``."""
+        if self.envelope_trials is None or len(self._finals) < ENVELOPE_MIN:
+            return None
+        if self._share is not None:
+            return self._share
+        self._references(1)  # builds the matrix
+        matrix = self._matrix
+        assert matrix is not None
+        row = {tid: i for i, tid in enumerate(self._averages)}
+        ranked = sorted(self._finals, key=self._finals.__getitem__, reverse=True)
+        n_good = max(self.envelope_trials, math.ceil(self.envelope_share * len(ranked)))
+        good = [row[tid] for tid in ranked[:n_good]]
+        width = matrix.shape[1]
+        worst = np.zeros(width)
+        for s in range(width):
+            column = matrix[:, s]
+            refs = np.sort(column[np.isfinite(column)])
+            n = refs.size + int(np.count_nonzero(self._short < s + 1))
+            mine = matrix[good, s]
+            mine = mine[np.isfinite(mine)]
+            if n == 0 or not mine.size:
+                worst[s] = 1.0
+                continue
+            n_better = refs.size - np.searchsorted(refs, mine, side="right")
+            worst[s] = float(n_better.max()) / n
+        worst = np.maximum.accumulate(worst[::-1])[::-1]  # never tighter than a later step
+        self._share = np.minimum(worst + self.envelope_margin, 1.0)
+        return self._share
+
     def assess(self, trial_id: str, history: Sequence[float]) -> Verdict:
         """Judges a running trial from its history so far."""
         step = len(history)
@@ -197,6 +285,13 @@ class MedianStopAssessor(Assessor):
         if self.reference == "ended":
             if step >= self._full_length:
                 return Verdict.CONTINUE  # as long as the longest completed trial: nothing to save
+            envelope = self._envelope()
+            learned = envelope is not None and step <= envelope.size
+            if learned:
+                assert envelope is not None
+                q_learned = 1.0 - float(envelope[step - 1])
+                learned = q_learned > q
+                q = max(q, q_learned)
             mine = max(self._sign * v for v in values)
             refs = self._references(step)
             if len(refs) < self.n_startup_trials:
@@ -208,7 +303,8 @@ class MedianStopAssessor(Assessor):
                 self.last_reason = (
                     f"best value {self._sign * mine:.4g} after {step} steps is behind "
                     f"{n_better} of {len(refs)} ended trials at that step (percentile "
-                    f"{100 * q:.0f}: {self._sign * bar:.4g})"
+                    f"{100 * q:.0f}: {self._sign * bar:.4g}"
+                    + (", from the best completed trials' ranks at that step)" if learned else ")")
                 )
                 log.debug("trial %s: stop: %s", trial_id, self.last_reason)
                 return Verdict.STOP

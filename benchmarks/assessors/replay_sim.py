@@ -47,6 +47,7 @@ OUT = HERE / "replay_sim_results.json"
 RULES: list[tuple[str, dict[str, Any], str]] = [
     ("none", {}, "no stopping"),
     ("median_stop", {}, "hyperloom median_stop (defaults)"),
+    ("median_stop", {"envelope_trials": None}, "hyperloom median_stop (session 6: no envelope)"),
     (
         "median_stop",
         {
@@ -59,6 +60,11 @@ RULES: list[tuple[str, dict[str, Any], str]] = [
         "NNI median stop (hyperloom median_stop, NNI's rule)",
     ),
     ("curve_fitting", {}, "hyperloom curve_fitting (defaults)"),
+    (
+        "curve_fitting",
+        {"guard_envelope_trials": None},
+        "hyperloom curve_fitting (session 6: no envelope)",
+    ),
     ("asha", {}, "hyperloom asha (defaults)"),
     ("optuna:MedianPruner", {}, "optuna MedianPruner"),
     ("optuna:SuccessiveHalvingPruner", {}, "optuna SuccessiveHalvingPruner"),

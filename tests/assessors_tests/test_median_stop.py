@@ -150,6 +150,7 @@ def test_defaults_are_the_issue_18_rule() -> None:
     a = MedianStopAssessor()
     assert (a.reference, a.percentile, a.percentile_growth) == ("ended", 30.0, 0.5)
     assert (a.start_step, a.n_startup_trials) == (1, 4)
+    assert (a.envelope_trials, a.envelope_share, a.envelope_margin) == (10, 0.2, 0.1)
 
 
 def test_ended_reference_counts_stopped_trials_as_worse() -> None:
@@ -228,3 +229,85 @@ def test_ended_reference_never_stops_a_trial_at_its_full_length() -> None:
     a.observe(_done("a", [0.9] * 4))
     assert a.assess("x", [0.1] * 3) is Verdict.STOP
     assert a.assess("x", [0.1] * 4) is Verdict.CONTINUE  # nothing left to save
+
+
+# -- the learned envelope (session 7) ------------------------------------------------------------
+
+
+def _envelope_experiment(a: MedianStopAssessor, n_mediocre: int = 35) -> None:
+    """5 "good" trials that start last (0.10-0.14 for 2 steps: step 1 and 2 carry no rank
+    information about them) and then lead (0.9 from step 3 on), and ``n_mediocre`` flat trials
+    (0.30 up to 0.58) that never reach them."""
+    for i in range(5):
+        a.observe(_done(f"g{i}", [0.10 + 0.01 * i, 0.12 + 0.01 * i] + [0.9] * 28))
+    for j in range(n_mediocre):
+        a.observe(_done(f"m{j}", [0.30 + 0.28 * j / max(n_mediocre - 1, 1)] * 30))
+
+
+def test_envelope_stops_a_clearly_bad_curve_at_an_informative_step() -> None:
+    # step 10: every good completed trial led (share behind it 0), so the envelope lets through
+    # 0 + margin 0.1 of the references. A trial behind the 5 good ones (5 of 40 = 0.125) stops,
+    # though the schedule alone (0.7 / sqrt(10) = 0.22) would let it through.
+    a = MedianStopAssessor(envelope_trials=5, envelope_share=0.0)
+    _envelope_experiment(a)
+    behind = [0.3] * 9 + [0.8]
+    assert a.assess("x", behind) is Verdict.STOP
+    assert "behind 5 of 40" in a.last_reason
+    assert a.assess("y", [0.3] * 9 + [0.95]) is Verdict.CONTINUE
+    # the session-6 rule (no envelope) keeps it: the old behaviour stays reachable
+    old = MedianStopAssessor(envelope_trials=None)
+    _envelope_experiment(old)
+    assert old.assess("x", behind) is Verdict.CONTINUE
+
+
+def test_envelope_does_not_stop_a_late_bloomer_at_an_uninformative_step() -> None:
+    # with the schedule out of the way (percentile 0, no growth: it stops only a trial behind
+    # every reference), the envelope judges. Steps 1-2: the good trials were behind 35-39 of
+    # 40 references, so the envelope lets such trials through there; from step 3 on they led,
+    # so it is harsh.
+    a = MedianStopAssessor(percentile=0, percentile_growth=0, envelope_trials=5, envelope_share=0.0)
+    _envelope_experiment(a)
+    assert a.assess("late", [0.11]) is Verdict.CONTINUE  # behind 38 of 40
+    assert a.assess("late", [0.11, 0.125]) is Verdict.CONTINUE
+    assert a.assess("late", [0.11, 0.125, 0.5]) is Verdict.STOP  # step 3 is informative
+    assert a.assess("late", [0.11, 0.125, 0.91]) is Verdict.CONTINUE
+    assert a.assess("bad", [0.05]) is Verdict.STOP  # behind every reference
+    # the envelope never tightens backwards: a step is as lenient as any later step needed.
+    # Here the good trials lead at steps 1-2 but trail every other trial at steps 3-4, so the
+    # rank at steps 1-2 cannot be trusted either.
+    b = MedianStopAssessor(percentile=0, percentile_growth=0, envelope_trials=5, envelope_share=0)
+    for i in range(5):
+        b.observe(_done(f"g{i}", [0.2] * 4 + [0.9] * 6))
+    for j in range(20):
+        b.observe(_done(f"m{j}", [0.1, 0.1] + [0.5] * 8))
+    assert b.assess("x", [0.15]) is Verdict.CONTINUE  # behind 5 of 25 at step 1
+    assert b.assess("x", [0.15] * 5) is Verdict.STOP  # step 5: the good trials led again
+
+
+def test_envelope_waits_for_five_completed_trials_and_ignores_stopped_ones() -> None:
+    a = MedianStopAssessor(percentile=0, percentile_growth=0, envelope_trials=5)
+    for j in range(10):  # stopped trials teach ranks, never which trials were good
+        a.observe(_done(f"s{j}", [0.05] * 6, TrialStatus.EARLY_STOPPED))
+    for i in range(4):
+        a.observe(_done(f"g{i}", [0.9] * 10))
+    assert a.assess("x", [0.1] * 5) is Verdict.CONTINUE  # 4 completed: no envelope yet
+    a.observe(_done("g4", [0.9] * 10))
+    # the 5 completed trials led at every step: 0 + 0.1 may trail; x trails 5 of 15
+    assert a.assess("x", [0.1] * 5) is Verdict.STOP
+    assert a.assess("y", [0.95] * 5) is Verdict.CONTINUE
+    m = MedianStopAssessor(mode="minimize", percentile=0, percentile_growth=0, envelope_trials=5)
+    for j in range(10):
+        m.observe(_done(f"s{j}", [-0.05] * 6, TrialStatus.EARLY_STOPPED))
+    for i in range(5):
+        m.observe(_done(f"g{i}", [-0.9] * 10))
+    assert m.assess("x", [-0.1] * 5) is Verdict.STOP
+    assert m.assess("y", [-0.95] * 5) is Verdict.CONTINUE
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"envelope_trials": 0}, {"envelope_share": 1.5}, {"envelope_margin": -0.1}],
+)
+def test_bad_envelope_options_name_the_argument(kwargs: dict[str, object]) -> None:
+    with pytest.raises(PluginError, match=next(iter(kwargs))):
+        MedianStopAssessor(**kwargs)  # type: ignore[arg-type]
