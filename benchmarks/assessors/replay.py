@@ -275,7 +275,7 @@ def default_rules(metric: str) -> list[tuple[str, str]]:
     rules = [
         ("none", "no stopping"),
         ("median_stop", "hyperloom median_stop (defaults)"),
-        ('median_stop:{"envelope_trials": null}', "hyperloom median_stop (no envelope)"),
+        ('median_stop:{"envelope_trials": 10}', "hyperloom median_stop (envelope 10)"),
         (
             'median_stop:{"start_step": 1, "n_startup_trials": 1, "reference": "completed", '
             '"percentile": 50, "percentile_growth": 0}',
@@ -286,7 +286,7 @@ def default_rules(metric: str) -> list[tuple[str, str]]:
         rules.append(("nni:Medianstop", "NNI 3.0 Medianstop (defaults)"))
     rules += [
         ("curve_fitting", "hyperloom curve_fitting (defaults)"),
-        ('curve_fitting:{"guard_envelope_trials": null}', "hyperloom curve_fitting (no envelope)"),
+        ('curve_fitting:{"guard_envelope_trials": 10}', "hyperloom curve_fitting (envelope 10)"),
         ('curve_fitting:{"guard_start_step": null}', "hyperloom curve_fitting (no guard)"),
         ("asha", "hyperloom asha (defaults)"),
         ("optuna:MedianPruner", "optuna MedianPruner"),

@@ -15,6 +15,8 @@ Usage::
 
     .venv/bin/python benchmarks/assessors/replay_sim.py --orders 5
     .venv/bin/python benchmarks/assessors/replay_sim.py --orders 2 --compare   # and replay.py's
+    .venv/bin/python benchmarks/assessors/replay_sim.py --rule NNI \
+        --assessor 'curve_fitting:{"optimism": 1.5}'                          # other settings
 
 ``--compare`` also runs ``replay.py``'s in-process replay on the same orders and prints, per rule,
 how many orders gave different figures.
@@ -47,7 +49,7 @@ OUT = HERE / "replay_sim_results.json"
 RULES: list[tuple[str, dict[str, Any], str]] = [
     ("none", {}, "no stopping"),
     ("median_stop", {}, "hyperloom median_stop (defaults)"),
-    ("median_stop", {"envelope_trials": None}, "hyperloom median_stop (session 6: no envelope)"),
+    ("median_stop", {"envelope_trials": 10}, "hyperloom median_stop (envelope_trials 10)"),
     (
         "median_stop",
         {
@@ -62,8 +64,8 @@ RULES: list[tuple[str, dict[str, Any], str]] = [
     ("curve_fitting", {}, "hyperloom curve_fitting (defaults)"),
     (
         "curve_fitting",
-        {"guard_envelope_trials": None},
-        "hyperloom curve_fitting (session 6: no envelope)",
+        {"guard_envelope_trials": 10},
+        "hyperloom curve_fitting (guard_envelope_trials 10)",
     ),
     ("asha", {}, "hyperloom asha (defaults)"),
     ("optuna:MedianPruner", {}, "optuna MedianPruner"),
@@ -145,10 +147,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, action="append")
     parser.add_argument("--rule", action="append", help="only the rules whose label has this")
     parser.add_argument("--compare", action="store_true", help="also run replay.py's loop")
+    parser.add_argument(
+        "--assessor",
+        action="append",
+        default=[],
+        help="another rule, NAME[:json classArgs] (repeatable; its label is the spec)",
+    )
     parser.add_argument("--json", type=Path, default=OUT)
     args = parser.parse_args(argv)
     logging.getLogger("hyperloom").setLevel(logging.WARNING)
     rules = [r for r in RULES if not args.rule or any(k in r[2] for k in args.rule)]
+    for spec in args.assessor:
+        name, _, options = spec.partition(":")
+        rules.append((name, json.loads(options) if options else {}, spec))
     mode = "maximize"
     rows: list[dict[str, Any]] = []
     t_all = time.perf_counter()

@@ -150,7 +150,7 @@ def test_defaults_are_the_issue_18_rule() -> None:
     a = MedianStopAssessor()
     assert (a.reference, a.percentile, a.percentile_growth) == ("ended", 30.0, 0.5)
     assert (a.start_step, a.n_startup_trials) == (1, 4)
-    assert (a.envelope_trials, a.envelope_share, a.envelope_margin) == (10, 0.2, 0.1)
+    assert (a.envelope_trials, a.envelope_share, a.envelope_margin) == (None, 0.2, 0.1)
 
 
 def test_ended_reference_counts_stopped_trials_as_worse() -> None:
@@ -254,8 +254,8 @@ def test_envelope_stops_a_clearly_bad_curve_at_an_informative_step() -> None:
     assert a.assess("x", behind) is Verdict.STOP
     assert "behind 5 of 40" in a.last_reason
     assert a.assess("y", [0.3] * 9 + [0.95]) is Verdict.CONTINUE
-    # the session-6 rule (no envelope) keeps it: the old behaviour stays reachable
-    old = MedianStopAssessor(envelope_trials=None)
+    # the default rule (no envelope) keeps it
+    old = MedianStopAssessor()
     _envelope_experiment(old)
     assert old.assess("x", behind) is Verdict.CONTINUE
 
