@@ -8,6 +8,9 @@ recorded configuration (1-nearest neighbour, numbers scaled to [0, 1], a differi
 as distance 1): a surrogate made only of real runs, so a method that learns where good
 configurations are is rewarded, and no value is ever invented.
 
+``gbdt`` (session 7, the lead's ``make_gbdt_curves.py``): gradient-boosted trees on
+Fashion-MNIST, a step is 3 boosting rounds; held out, only to check final defaults.
+
 Fashion-MNIST MLPs (``fashion``) are read from ``record_fashion_mlp.py``'s JSON (engineer F2's
 recording), the others from ``.npz`` files.
 
@@ -97,6 +100,17 @@ def _sgd_row(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _gbdt_row(p: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "log_lr": math.log10(p["learning_rate"]),
+        "leaves_log2": round(_log2(p["max_leaf_nodes"])),
+        "min_leaf_log2": round(_log2(p["min_samples_leaf"])),
+        "log_l2": math.log10(p["l2_regularization"]),
+        "max_features": p["max_features"],
+        "max_bins": int(p["max_bins"]),
+    }  # random_state is not searched: a nuisance of the recording
+
+
 SPACES: dict[str, tuple[Any, list[Dim]]] = {
     "fashion_sgd": (
         _sgd_row,
@@ -153,6 +167,17 @@ SPACES: dict[str, tuple[Any, list[Dim]]] = {
             Dim("dropout", "float", 0.0, 0.5),
         ],
     ),
+    "gbdt": (
+        _gbdt_row,
+        [
+            Dim("log_lr", "float", -2.5, 0.0),
+            Dim("leaves_log2", "int", 2, 7),
+            Dim("min_leaf_log2", "int", 1, 6),
+            Dim("log_l2", "float", -4.0, 1.0),
+            Dim("max_features", "float", 0.1, 1.0),
+            Dim("max_bins", "choice", choices=(16, 32, 64, 128, 255)),
+        ],
+    ),
 }
 
 FILES = {
@@ -160,6 +185,7 @@ FILES = {
     "mnist1d": "mnist1d_curves.npz",
     "fashion": "fashion_mlp_curves.json",
     "fashion_sgd": "fashion_sgd_curves.npz",
+    "gbdt": "gbdt_curves.npz",  # held out (session 7): a check of final defaults, not tuned on
 }
 
 
