@@ -149,6 +149,7 @@ def load_table(
             "curve": [float(v) for v in curve],
             "seconds": [float(v) for v in secs],
             "metrics": dict(row.get("metrics") or {}),
+            "index": i,
         }
     return out
 
@@ -217,10 +218,13 @@ class SimulateExecutor(Executor):
         are per step."""
         if self._table is not None:
             row = self._table.get(_key(spec.params))
+            final = None
             if row is None:
                 row = self._nearest_row(spec)
+                final = {**row["metrics"], "table_row": row["index"]}  # which row answered
             m = row["metrics"]
-            return row["curve"], row["seconds"], m, [m] * len(row["curve"]) if m else []
+            per_step = [m] * len(row["curve"]) if m else []
+            return row["curve"], row["seconds"], m if final is None else final, per_step
         assert self._fn is not None
         curve, secs, metrics, total = [], [], {}, 0.0
         per_step: list[dict[str, Any]] = []

@@ -239,6 +239,9 @@ def test_a_sparse_table_answers_missing_points_by_the_nearest_row_or_refuses(
     assert off_grid, "seed 3 asks for points that are no row"
     for t in off_grid:  # a neighbour one step away in a or in b: its sum is one off
         assert abs(t.value - 0.5 - (t.params["a"] + t.params["b"])) == 1.0
+        row = rows[int(t.metrics["table_row"])]["params"]  # the row that answered, by index
+        assert abs(row["a"] - t.params["a"]) + abs(row["b"] - t.params["b"]) == 1
+    assert all("table_row" not in t.metrics for t in trials if t not in off_grid)
     assert f"{len(off_grid)} trial(s) had parameters that are no row" in log
     out = run_table(
         tmp_path, table, {"name": "random", "classArgs": {"seed": 3}}, 20, missingRows="error"
