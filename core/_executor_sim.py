@@ -223,8 +223,8 @@ class SimulateExecutor(Executor):
                 row = self._nearest_row(spec)
                 final = {**row["metrics"], "table_row": row["index"]}  # which row answered
             m = row["metrics"]
-            per_step = [m] * len(row["curve"]) if m else []
-            return row["curve"], row["seconds"], m if final is None else final, per_step
+            each = [m] * len(row["curve"]) if m else []
+            return row["curve"], row["seconds"], m if final is None else final, each
         assert self._fn is not None
         curve, secs, metrics, total = [], [], {}, 0.0
         per_step: list[dict[str, Any]] = []
