@@ -29,6 +29,11 @@ def simulation_table(
         return raw
     if not isinstance(ts["table"], str):
         raise ConfigError(f"{where}: trainingService.table must be a path, got {ts['table']!r}")
+    if ts.get("missingRows", "nearest") not in ("nearest", "error"):
+        raise ConfigError(
+            f"{where}: trainingService.missingRows must be 'nearest' (the nearest row answers a "
+            f"parameter set the table lacks) or 'error', got {ts['missingRows']!r}"
+        )
     path = resolve_path(base, ts["table"], where, "trainingService.table")
     raw = {**raw, "trainingService": {**ts, "table": str(path)}}
     needs_space = "searchSpace" not in raw and "searchSpaceFile" not in raw

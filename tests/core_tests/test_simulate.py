@@ -248,6 +248,9 @@ def test_a_sparse_table_answers_missing_points_by_the_nearest_row_or_refuses(
     )
     assert "no row has the parameters" in out.stdout + out.stderr
     assert "Traceback" not in out.stderr
+    out = run_table(tmp_path, table, {"name": "random"}, 20, missingRows="closest")
+    assert out.returncode == 2 and "sim.yml: trainingService.missingRows" in out.stderr
+    assert "'closest'" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_a_table_of_random_configurations_is_searched_over_ranges(tmp_path: Path) -> None:
