@@ -15,7 +15,10 @@ from hyperloom.tuners.tpe import TPETuner
 from hyperloom.types import Objective, TrialResult, TrialStatus
 
 CONT = {f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(4)}
+#: NAS-Bench-201-shaped (6 x 5 options, 15,625 points): gp
 CATS = {f"c{i}": {"_type": "choice", "_value": list("abcde")} for i in range(6)}
+#: wider (8 x 5 = 40 options > GP_MAX_FEATURES): tpe with local search
+CATS_WIDE = {f"c{i}": {"_type": "choice", "_value": list("abcde")} for i in range(8)}
 #: mostly categorical, with numeric parameters: gp (cat_mixed-like)
 MIXED = {
     **{f"c{i}": {"_type": "choice", "_value": list("abcdef")} for i in range(4)},
@@ -41,7 +44,11 @@ FAST_GP = {"n_candidates": 64, "n_restarts": 2, "max_iter": 10}
 def test_choice_rule() -> None:
     assert choose(SearchSpace.from_nni(CONT))[0] == "gp"
     name, why = choose(SearchSpace.from_nni(CATS))
-    assert name == "tpe" and "categorical" in why  # no numeric parameter
+    assert name == "gp" and "categorical" in why and "15625 points" in why
+    name, why = choose(SearchSpace.from_nni(CATS_WIDE))
+    assert name == "tpe" and "40 model features (categorical options)" in why
+    tiny = {f"c{i}": {"_type": "choice", "_value": list("abcde")} for i in range(4)}  # 625
+    assert choose(SearchSpace.from_nni(tiny))[0] == "tpe"
     assert choose(SearchSpace.from_nni(MIXED))[0] == "gp"  # 26 features, 2 numeric
     name, why = choose(SearchSpace.from_nni(SMALL))
     assert name == "tpe" and "286 points" in why
@@ -66,7 +73,9 @@ def test_delegates_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
     assert sum("auto tuner: using gp" in r.getMessage() for r in caplog.records) == 1
     cats = AutoTuner(SearchSpace.from_nni(MIXED), seed=0)
     assert isinstance(cats.delegate, GPTuner) and cats.switch_after == 150
-    assert isinstance(AutoTuner(SearchSpace.from_nni(CATS), seed=0).delegate, TPETuner)
+    cat = AutoTuner(SearchSpace.from_nni(CATS), seed=0)
+    assert isinstance(cat.delegate, GPTuner) and cat.switch_after == 150
+    assert isinstance(AutoTuner(SearchSpace.from_nni(CATS_WIDE), seed=0).delegate, TPETuner)
     assert isinstance(AutoTuner(SearchSpace.from_nni(NESTED), seed=0).delegate, GPTuner)
     assert isinstance(AutoTuner(SearchSpace.from_nni(SMALL), seed=0).delegate, TPETuner)
     with pytest.raises(PluginError):
@@ -117,8 +126,8 @@ def test_multi_objective_goes_to_an_mo_tuner() -> None:
     p = t.suggest("0")
     assert p is not None
     t.observe(TrialResult("0", p, TrialStatus.SUCCEEDED, 1.0, (), 0, values=(1.0, 2.0)))
-    # an all-categorical space goes to tpe, which searches several objectives itself
-    c = AutoTuner(SearchSpace.from_nni(CATS), seed=0, objectives=objs)
+    # a wide all-categorical space goes to tpe, which searches several objectives itself
+    c = AutoTuner(SearchSpace.from_nni(CATS_WIDE), seed=0, objectives=objs)
     assert isinstance(c.delegate, TPETuner) and len(c.delegate.objectives) == 2
     assert c.choice == "tpe" and "categorical" in c.reason
 
@@ -134,7 +143,7 @@ def test_conformance_suite() -> None:
 
 
 def test_all_categorical_late_gp_phase_and_replay() -> None:
-    sp = SearchSpace.from_nni(CATS)
+    sp = SearchSpace.from_nni(CATS_WIDE)
     kw: dict[str, Any] = {"mode": "minimize", "seed": 2, "late_gp": 12, "switch_after": 20}
     t = AutoTuner(sp, gp=FAST_GP, **kw)
     assert t.choice == "tpe" and "hands over to gp after 12" in t.reason

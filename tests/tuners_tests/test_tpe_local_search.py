@@ -87,11 +87,13 @@ def test_conformance_with_local_search(check: str) -> None:
 
 
 def test_auto_uses_it_on_categorical_spaces_only() -> None:
-    cat = AutoTuner(SearchSpace.from_nni(CELL), mode="minimize", seed=0)
+    # 9 x 4 = 36 options: wider than auto's gp branch for all-categorical spaces (32), so tpe
+    wide = {f"e{i}": {"_type": "choice", "_value": ["a", "b", "c", "d"]} for i in range(9)}
+    cat = AutoTuner(SearchSpace.from_nni(wide), mode="minimize", seed=0)
     assert cat.choice == "tpe" and cat.delegate.local_search is True  # type: ignore[attr-defined]
     assert "local search" in cat.reason
     off = AutoTuner(
-        SearchSpace.from_nni(CELL), mode="minimize", seed=0, tpe={"local_search": False}
+        SearchSpace.from_nni(wide), mode="minimize", seed=0, tpe={"local_search": False}
     )
     assert off.delegate.local_search is False  # type: ignore[attr-defined]
     assert "local search" not in off.reason
