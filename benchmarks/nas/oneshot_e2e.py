@@ -41,12 +41,14 @@ HERE = Path(__file__).resolve().parent
 METHODS = (
     "spos", "spos_cap", "enas", "enas_cap", "darts",
     "spos_sc", "spos_sc_size", "enas_sc", "enas_sc_cap", "spos_band",
-    "spos_ft", "spos_s7", "enas_s7",
+    "spos_ft", "spos_s7", "enas_s7_n20", "enas_s7",
 )  # fmt: skip
 #: ``spos_s7`` / ``enas_s7`` (session 7): the methods exactly as their defaults are now
 #: (common.DEFAULTS, nothing overridden here: no cap, evaluations fine-tuned 1 epoch from the
 #: inherited weights, the top 5 re-ranked by a 3-epoch fine-tuning; ENAS's controller also
-#: learns from the fine-tuned rewards while its candidates are drawn).
+#: learns from the fine-tuned rewards while its candidates are drawn). ``enas_s7_n20``: the
+#: first session-7 ENAS run, with 20 candidates (renamed from ``enas_s7`` in the ``_s7`` files);
+#: ``enas_s7`` is now 50, SPOS's evaluation budget (``_s7e`` files).
 #: ``spos_band`` (session 6): the fair-sampling SPOS supernet searched only among cells whose
 #: parameter count is within BAND_TOL (relative) of BAND_PARAMS, DARTS's cell size in all 5
 #: seeds; inside the band size cannot carry the pick, only the inherited accuracy can. Its

@@ -51,7 +51,8 @@ SOURCE = {
     "spos_band": ("_band",),
     "spos_ft": ("_ft",),
     "spos_s7": ("_s7",),
-    "enas_s7": ("_s7",),
+    "enas_s7_n20": ("_s7",),
+    "enas_s7": ("_s7e",),
 }
 
 

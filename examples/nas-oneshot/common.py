@@ -27,7 +27,7 @@ EPOCHS = {"darts": 4, "enas": 15, "spos": 15}
 #: Per-method settings (the joint example searches some of them).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "darts": {"lr": 0.1, "batch_size": 128, "warmup_epochs": 1, "arch_lr": 1e-2, "order": 1},
-    "enas": {"lr": 3e-3, "batch_size": 64, "n_candidates": 20, "warmup_paths": 5},
+    "enas": {"lr": 3e-3, "batch_size": 64, "n_candidates": 50, "warmup_paths": 5},
     "spos": {"lr": 3e-3, "batch_size": 64, "n_evals": 50, "sampling": "fair"},
 }
 #: Retraining from scratch: epochs (the tests shorten it through the environment).

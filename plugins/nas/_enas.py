@@ -46,7 +46,7 @@ def enas_search(
     controller: str = "rl",
     controller_args: Mapping[str, Any] | None = None,
     reward_batch: int = 128,
-    n_candidates: int = 20,
+    n_candidates: int = 50,
     warmup_paths: int = 0,
     max_free: int | None = None,
     size_calibration: int = 0,
@@ -68,7 +68,9 @@ def enas_search(
         controller: The controller tuner's registered name (``rl``: LSTM + PPO).
         controller_args: Its class arguments (default ``{"batch_size": 8}``).
         reward_batch: Validation rows per reward.
-        n_candidates: Paths drawn from the final policy and validated in full.
+        n_candidates: Paths drawn from the final policy and validated in full (50 since
+            session 7, SPOS's ``n_evals``: with fine-tuned evaluations both searches then
+            evaluate the same number of cells).
         warmup_paths: Epochs of fair (FairNAS) path sampling before the controller takes over:
             a controller that starts on untrained shared weights learns to prefer the paths
             that train fastest (parameter-free ones), then keeps training only those.
