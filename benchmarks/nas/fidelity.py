@@ -269,6 +269,38 @@ def finetune(seed: int = 0, ft_epochs: int = 1) -> dict[str, Any]:
     return out
 
 
+def ft_epochs_sweep(seed: int = 0) -> dict[str, Any]:
+    """Session 7. The default supernet (15 fair epochs), each of the 50 cells fine-tuned from
+    the inherited weights for 2 and 3 epochs (batch order ``seed``) and for 1 epoch with
+    another batch order (``seed + 100``): whether a longer fine-tuning ranks better (the
+    re-ranking of ``rerank_finetuned``). Kendall's tau against the 4-epoch retraining (mean
+    over its seeds) and against its residual after a fit on log(parameters)."""
+    data, rows, net, _ = _spos_supernet(seed)
+    final = target(rows)
+    logp = np.log([r["params"] for r in rows])
+    X = np.c_[np.ones(len(rows)), logp]
+    resid = np.asarray(final) - X @ np.linalg.lstsq(X, np.asarray(final), rcond=None)[0]
+    out: dict[str, Any] = {"variant": "ft_epochs", "seed": seed, "signals": {}}
+    for name, (ep, s) in {
+        "ft2": (2, seed),
+        "ft3": (3, seed),
+        "ft1_other_order": (1, seed + 100),
+    }.items():
+        c0 = time.process_time()
+        vals = [
+            train_standalone(net.extract(r["arch"], inherit=True), data, epochs=ep, seed=s)[
+                "val_acc"
+            ]
+            for r in rows
+        ]
+        out["signals"][name] = {
+            "tau": kendall_tau(vals, final), "tau_size_residual": kendall_tau(vals, list(resid)),
+            "cpu_ms_per_cell": 1000 * (time.process_time() - c0) / len(rows), "values": vals,
+        }  # fmt: skip
+        print(name, {k: v for k, v in out["signals"][name].items() if k != "values"}, flush=True)
+    return out
+
+
 def table() -> None:
     data = json.loads(STANDALONE.read_text())
     rows = data["rows"]
@@ -337,7 +369,18 @@ def main() -> None:
         "--finetune", type=int, default=0,
         help="Session 6: rank by N epochs of training from inherited vs fresh weights.",
     )  # fmt: skip
+    ap.add_argument(
+        "--ft-sweep", action="store_true",
+        help="Session 7: rank by 2 and 3 fine-tuned epochs, and 1 with another batch order.",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.ft_sweep:
+        for seed in args.seeds:
+            out = ft_epochs_sweep(seed)
+            prev = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+            prev = [p for p in prev if (p["variant"], p["seed"]) != ("ft_epochs", seed)]
+            RESULTS.write_text(json.dumps([*prev, out], indent=1))
+        return
     if args.finetune:
         for seed in args.seeds:
             out = finetune(seed, args.finetune)
