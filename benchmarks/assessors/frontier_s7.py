@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from replay import CONCURRENCY, DATASETS, load_curves, make_rule
+from replay import DATASETS, load_curves, make_rule, replay
 
 NNI = (
     'median_stop:{"start_step": 1, "n_startup_trials": 1, "reference": "completed", '
@@ -108,32 +108,13 @@ def where() -> None:
         for label, spec in (("curve_fitting", "curve_fitting"), ("NNI's rule", NNI)):
             spent = np.zeros(len(bins))
             for seed in range(3):
-                used = _epochs_per_trial(c, np.random.default_rng(seed).permutation(len(c)), spec)
+                used: dict[int, int] = {}
+                order = np.random.default_rng(seed).permutation(len(c))
+                replay(c, order, make_rule(spec, "maximize"), used)
                 for k, (lo, hi) in enumerate(bins):
                     spent[k] += sum(v for t, v in used.items() if lo <= rank[t] < hi)
             cells = " / ".join(f"{x / 3 / c.size:.1%}" for x in spent)
             print(f"  {d.stem:22s} {label:14s} {cells}  (sum {spent.sum() / 3 / c.size:.1%})")
-
-
-def _epochs_per_trial(curves: np.ndarray, order: np.ndarray, spec: str) -> dict[int, int]:
-    """``replay.py``'s loop, keeping each trial's epochs."""
-    rule = make_rule(spec, "maximize")
-    queue, running, used = list(order), {}, {}
-    n_epochs = curves.shape[1]
-    while queue or running:
-        while queue and len(running) < CONCURRENCY:
-            tid = int(queue.pop(0))
-            rule.start(tid)
-            running[tid] = []
-        for tid in list(running):
-            history = running[tid]
-            history.append(float(curves[tid, len(history)]))
-            stop = rule.report(tid, list(history))
-            if stop or len(history) == n_epochs:
-                rule.end(tid, history, stopped=stop and len(history) < n_epochs)
-                used[tid] = len(history)
-                del running[tid]
-    return used
 
 
 if __name__ == "__main__":

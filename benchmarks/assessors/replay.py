@@ -171,8 +171,13 @@ def make_rule(spec: str, mode: str) -> Rule:
     return Hyperloom(name, mode, **(json.loads(args) if args else {}))
 
 
-def replay(curves: np.ndarray, order: np.ndarray, rule: Rule) -> tuple[int, set[int], list[float]]:
-    """Plays ``curves`` in ``order``; returns epochs used, completed trials and assess times."""
+def replay(
+    curves: np.ndarray, order: np.ndarray, rule: Rule, used: dict[int, int] | None = None
+) -> tuple[int, set[int], list[float]]:
+    """Plays ``curves`` in ``order``; returns epochs used, completed trials and assess times.
+
+    ``used``, when given, receives each trial's epochs.
+    """
     queue = list(order)
     running: dict[int, list[float]] = {}
     completed: set[int] = set()
@@ -195,6 +200,8 @@ def replay(curves: np.ndarray, order: np.ndarray, rule: Rule) -> tuple[int, set[
                 rule.end(tid, history, stopped=stop and len(history) < n_epochs)
                 if not stop or len(history) == n_epochs:
                     completed.add(tid)
+                if used is not None:
+                    used[tid] = len(history)
                 del running[tid]
     return epochs, completed, times
 

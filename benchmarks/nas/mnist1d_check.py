@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from _setup import common
 from hyperloom.plugins.nas import Supernet, load_dataset, one_shot_search, train_standalone
+from size_matched import fill_matched
 
 torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
@@ -48,10 +47,6 @@ def retrain(arch: dict[str, Any], d: Any, seed: int) -> dict[str, float]:
     w0, c0 = time.perf_counter(), time.process_time()
     scores = train_standalone(net, d, epochs=RETRAIN_EPOCHS, seed=seed)
     return {**scores, "wall": time.perf_counter() - w0, "cpu": time.process_time() - c0}
-
-
-def key(arch: dict[str, Any]) -> str:
-    return json.dumps(arch, sort_keys=True)
 
 
 def run(method: str, seeds: list[int]) -> None:
@@ -78,19 +73,17 @@ def run(method: str, seeds: list[int]) -> None:
             print(method, seed, run_["params"], run_["test_acc"], search, flush=True)
         size = int(run_["params"])
         slot = run_.setdefault("matched", [])
-        rng = np.random.default_rng(5000 + 7 * seed + size)
-        tries = 0
-        while len(slot) < N_MATCHED and tries < 20000:
-            tries += 1
-            arch = probe.sample(rng)
-            p = probe.extract(arch, inherit=False).num_parameters()
-            if abs(math.log(p / size)) > TOL or key(arch) == key(run_["arch"]):
-                continue
-            if any(key(arch) == key(s["arch"]) for s in slot):
-                continue
-            slot.append({"arch": arch, "params": p, **retrain(arch, d, seed)})
-            OUT.write_text(json.dumps(state, indent=1))
-            print("  matched", seed, p, slot[-1]["test_acc"], flush=True)
+        fill_matched(
+            probe,
+            slot,
+            size,
+            run_["arch"],
+            seed,
+            TOL,
+            lambda arch, seed=seed: retrain(arch, d, seed),
+            lambda: OUT.write_text(json.dumps(state, indent=1)),
+            "  matched",
+        )
     OUT.write_text(json.dumps(state, indent=1))
 
 

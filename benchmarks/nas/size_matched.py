@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,35 @@ def key(arch: dict[str, Any]) -> str:
     return json.dumps(arch, sort_keys=True)
 
 
+def fill_matched(
+    probe: Supernet,
+    slot: list[dict[str, Any]],
+    size: int,
+    found_arch: dict[str, Any],
+    seed: int,
+    tol: float,
+    train: Callable[[dict[str, Any]], dict[str, Any]],
+    save: Callable[[], Any],
+    label: str,
+) -> None:
+    """Tops ``slot`` up to N_MATCHED random architectures within ``tol`` (log) of ``size``
+    parameters, each other than ``found_arch`` and the slot's, trained by ``train``; ``save``
+    runs after each, so a killed run resumes where it stopped."""
+    rng = np.random.default_rng(5000 + 7 * seed + size)
+    tries = 0
+    while len(slot) < N_MATCHED and tries < 20000:
+        tries += 1
+        arch = probe.sample(rng)
+        p = probe.extract(arch, inherit=False).num_parameters()
+        if abs(math.log(p / size)) > tol or key(arch) == key(found_arch):
+            continue
+        if any(key(arch) == key(s["arch"]) for s in slot):
+            continue
+        slot.append({"arch": arch, "params": p, **train(arch)})
+        save()
+        print(label, p, slot[-1]["test_acc"], flush=True)
+
+
 def run(methods: list[str], seeds: list[int], tol: float) -> None:
     data = common.data()
     probe = Supernet(common.SPACE, data.input_shape, 10, **common.MODEL)
@@ -93,19 +123,17 @@ def run(methods: list[str], seeds: list[int], tol: float) -> None:
                 continue
             size = slot_size(probe, method, m["arch"])
             slot = state["matched"].setdefault(f"{seed}:{size}", [])
-            rng = np.random.default_rng(5000 + 7 * seed + size)
-            tries = 0
-            while len(slot) < N_MATCHED and tries < 20000:
-                tries += 1
-                arch = probe.sample(rng)
-                p = probe.extract(arch, inherit=False).num_parameters()
-                if abs(math.log(p / size)) > tol or key(arch) == key(m["arch"]):
-                    continue
-                if any(key(arch) == key(s["arch"]) for s in slot):
-                    continue
-                slot.append({"arch": arch, "params": p, **retrain(arch, data, seed, 4)})
-                OUT.write_text(json.dumps(state, indent=1))
-                print(method, seed, size, p, slot[-1]["test_acc"], flush=True)
+            fill_matched(
+                probe,
+                slot,
+                size,
+                m["arch"],
+                seed,
+                tol,
+                lambda arch, seed=seed: retrain(arch, data, seed, 4),
+                lambda: OUT.write_text(json.dumps(state, indent=1)),
+                f"{method} {seed} {size}",
+            )
     OUT.write_text(json.dumps(state, indent=1))
 
 
