@@ -19,7 +19,15 @@ from hyperloom.types import (
     deepest_step,
 )
 
-__all__ = ["FINISHED", "Objective", "Suggestion", "Tuner", "check_mode", "rank_key"]
+__all__ = [
+    "FINISHED",
+    "Objective",
+    "Suggestion",
+    "Tuner",
+    "check_mode",
+    "constrained_rank_key",
+    "rank_key",
+]
 
 _STOPPED = (TrialStatus.EARLY_STOPPED, TrialStatus.TIMEOUT, TrialStatus.CANCELED)
 
@@ -37,6 +45,18 @@ def rank_key(result: TrialResult, loss: float) -> tuple[int, float, float]:
     if result.status in _STOPPED:
         return (1, -float(deepest_step(result)), loss)
     return (0, 0.0, loss)
+
+
+def constrained_rank_key(
+    result: TrialResult, loss: float, violation: float
+) -> tuple[int, float, float]:
+    """:func:`rank_key` for trials that meet their constraints (``violation`` 0), then the
+    infeasible ones by violation, then those without a value (sort ascending)."""
+    if not math.isfinite(loss):
+        return (3, 0.0, 0.0)
+    if violation > 0:
+        return (2, violation, loss)
+    return rank_key(result, loss)
 
 
 class Tuner(abc.ABC):

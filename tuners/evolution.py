@@ -10,7 +10,7 @@ import numpy as np
 from hyperloom import pareto
 from hyperloom.errors import PluginError
 from hyperloom.space import SearchSpace
-from hyperloom.tuners._base import rank_key
+from hyperloom.tuners._base import constrained_rank_key, rank_key
 from hyperloom.tuners._common import BaseTuner, Encoder
 from hyperloom.types import Constraint, Objective, TrialResult
 
@@ -72,16 +72,6 @@ def mutate(enc: Encoder, parent: np.ndarray, rng: np.random.Generator, scale: fl
                 x = parent[i] - direction * float(p.q)
         child[i] = x
     return child
-
-
-def _key(result: TrialResult, loss: float, violation: float) -> tuple[int, float, float]:
-    """The single-objective order of a trial: :func:`rank_key` for feasible ones, then the
-    infeasible ones by violation, then those without a value."""
-    if not math.isfinite(loss):
-        return (3, 0.0, 0.0)
-    if violation > 0:
-        return (2, violation, loss)
-    return rank_key(result, loss)
 
 
 class EvolutionTuner(BaseTuner):
@@ -159,7 +149,7 @@ class EvolutionTuner(BaseTuner):
         i = self.history.n - 1
         violation = sum(c.violation(result.metrics) for c in self.constraints)
         loss = float(self.history.y[i])
-        self._key.append(_key(result, loss, violation))
+        self._key.append(constrained_rank_key(result, loss, violation))
         self._violation.append(float(violation))
         if not self._multi:
             if math.isfinite(loss):

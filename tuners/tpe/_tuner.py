@@ -11,7 +11,7 @@ import numpy as np
 from hyperloom import pareto
 from hyperloom.errors import PluginError
 from hyperloom.space import SearchSpace
-from hyperloom.tuners._base import rank_key
+from hyperloom.tuners._base import constrained_rank_key, rank_key
 from hyperloom.tuners._common import BaseTuner
 from hyperloom.tuners.tpe._parzen import ParzenEstimator
 from hyperloom.types import Constraint, Objective, TrialResult
@@ -57,16 +57,6 @@ def _count(name: str, value: object, minimum: int, maximum: int | None = None) -
             f"tpe: {name} must be an integer in [{minimum}, {maximum:,}], got {value!r}"
         )
     return int(value)
-
-
-def _key(result: TrialResult, loss: float, violation: float) -> tuple[int, float, float]:
-    """The single-objective order of a trial: :func:`rank_key` for feasible ones, then the
-    infeasible ones by violation, then those without a value."""
-    if not math.isfinite(loss):
-        return (3, 0.0, 0.0)
-    if violation > 0:
-        return (2, violation, loss)
-    return rank_key(result, loss)
 
 
 class TPETuner(BaseTuner):
@@ -216,7 +206,7 @@ class TPETuner(BaseTuner):
         if self.history.n == n0:
             return  # params outside the space: ignored by the base class
         violation = float(sum(c.violation(result.metrics) for c in self.constraints))
-        self._key.append(_key(result, float(self.history.y[-1]), violation))
+        self._key.append(constrained_rank_key(result, float(self.history.y[-1]), violation))
         self._violation.append(violation)
         if len(self.objectives) > 1:
             self._losses.append(self.losses(result))
