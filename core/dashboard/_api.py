@@ -21,6 +21,7 @@ from aiohttp import web
 from hyperloom.dashboard import _charts, _importance, _lineage, _pareto, _rungs, _table
 from hyperloom.dashboard import _queries as q
 from hyperloom.dashboard._catalog import Catalog
+from hyperloom.dashboard._cell import ARCH_FILE, cell_graph, read_architecture
 from hyperloom.dashboard._files import read_tail, trial_log_path
 from hyperloom.errors import HyperloomError, StoreError, UsageError
 from hyperloom.paths import DB_NAME
@@ -248,6 +249,7 @@ class Api:
             if d is not None:
                 for name in ("stdout", "stderr"):
                     d[name] = read_tail(trial_log_path(exp_dir, trial_id, f"{name}.log"))
+                d["architecture"] = _architecture(exp_dir, trial_id, d["params"])
             return d
 
         data = await self._read(exp_dir, work, request)
@@ -351,6 +353,18 @@ class Api:
             return _error(409, f"trial {trial_id[:_MAX_ID]!r} is unknown or not running")
         logger.info("dashboard: stop requested for trial %s", trial_id)
         return web.json_response({"ok": True})
+
+
+def _architecture(exp_dir: Path, trial_id: str, params: Any) -> dict[str, Any] | None:
+    """The NAS cell a trial found (its ``architecture.json``, as a one-shot search writes) or
+    ran with (cell parameters, as multi-trial NAS has), as a graph; ``None`` for other trials."""
+    log = trial_log_path(exp_dir, trial_id, "stdout.log")  # the id checked as for its logs
+    found = read_architecture(log.parent) if log is not None else None
+    if found is not None and (cells := cell_graph(found)) is not None:
+        return {"source": ARCH_FILE, "cells": cells}
+    if isinstance(params, dict) and (cells := cell_graph(params)) is not None:
+        return {"source": "params", "cells": cells}
+    return None
 
 
 @web.middleware

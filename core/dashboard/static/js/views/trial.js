@@ -1,8 +1,10 @@
-// Trial detail: parameters, intermediate curve, why it stopped, devices, exit code, log tails.
+// Trial detail: parameters, intermediate curve, why it stopped, devices, exit code, the NAS cell
+// it found or ran with, log tails.
 import { axis, chart, grid, ready, tooltip } from "../charts.js";
 import { api, badge, esc, fmtDur, fmtNum, fmtTime, fmtVal, getJSON, link } from "../util.js";
 import { eventLabel, eventText } from "../events.js";
 import { perturbationText } from "./lineage.js";
+import { architectureHtml } from "./cell.js";
 
 function kv(obj) {
   const keys = Object.keys(obj || {});
@@ -49,6 +51,7 @@ export function mount(root, route) {
           <div class="panel"><h2>Intermediate metric</h2><div class="chart" id="curve"></div></div>
           <div class="panel"><h2>Parameters</h2>${kv(t.params)}<h2 style="margin-top:18px">Final metrics</h2>${kv(t.metrics)}${t.checkpoint ? `<h2 style="margin-top:18px">Last committed checkpoint</h2>${kv({ step: t.checkpoint.step, dir: t.checkpoint.dir })}` : ""}</div>
         </div>
+        ${t.architecture ? `<div class="panel" id="architecture"><h2>Architecture</h2>${architectureHtml(t.architecture)}</div>` : ""}
         <div class="grid two">
           <div class="panel">${logBox("stdout", t.stdout)}</div>
           <div class="panel">${logBox("stderr", t.stderr, "err")}</div>
