@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from hyperloom import open_experiment
+from test_oneshot_cli import cli, run_source
 
 pytest.importorskip("torch")
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nas-oneshot"
-MAIN = "import sys, hyperloom.cli.nas; from hyperloom.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _fashion_mnist() -> bool:
@@ -25,18 +24,7 @@ def _fashion_mnist() -> bool:
     return (root / "train-images-idx3-ubyte.gz").is_file()
 
 
-def _cli(args: list[str], home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "HYPERLOOM_HOME": str(home),
-        "NAS_ONESHOT_EPOCHS": "1",
-        "NAS_ONESHOT_RETRAIN_EPOCHS": "1",
-    }
-    return subprocess.run(
-        [sys.executable, "-c", MAIN, *args], env=env, cwd=cwd, capture_output=True, text=True,
-        timeout=300,
-    )  # fmt: skip
+SHORT = {"NAS_ONESHOT_EPOCHS": "1", "NAS_ONESHOT_RETRAIN_EPOCHS": "1"}
 
 
 @pytest.mark.skipif(not _fashion_mnist(), reason="dataset-fashion-mnist is not installed")
@@ -48,15 +36,7 @@ def test_the_example_searches_with_one_yardstick_then_retrains(tmp_path: Path) -
     for key, value in {"n_evals": 4, "n_candidates": 4, "rerank": 2, "rerank_epochs": 1}.items():
         config["searchSpace"][key] = {"_type": "choice", "_value": [value]}
     config["maxTrialNumber"] = 3
-    (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
-    home = tmp_path / "home"
-    out = _cli(["run", str(tmp_path / "config.yml"), "--no-dashboard", "-q"], home, tmp_path)
-    assert out.returncode == 0, out.stdout + out.stderr
-
-    (src_dir,) = list(home.iterdir())
-    with open_experiment(src_dir) as view:
-        src_id = view.reader.experiment()["id"]
-        done = view.trials()
+    home, src_dir, src_id, done = run_source(tmp_path, config, SHORT, timeout=300)
     assert sorted(t.params["method"] for t in done) == ["darts", "enas", "spos"]
     for t in done:
         assert t.status.name == "SUCCEEDED", (t.params, t.reason)
@@ -67,8 +47,8 @@ def test_the_example_searches_with_one_yardstick_then_retrains(tmp_path: Path) -
         arch = json.loads((src_dir / "trials" / t.trial_id / "architecture.json").read_text())
         assert arch and all(isinstance(k, str) for k in arch)
 
-    out = _cli(["nas", "retrain", src_id, "--out", str(tmp_path / "retrain.yml"), "-q"], home,
-               EXAMPLE)  # fmt: skip
+    args = ["nas", "retrain", src_id, "--out", str(tmp_path / "retrain.yml"), "-q"]
+    out = cli(args, home, EXAMPLE, SHORT, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     (retrain_dir,) = [d for d in home.iterdir() if d != src_dir]
     with open_experiment(retrain_dir) as view:

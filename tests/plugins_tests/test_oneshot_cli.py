@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import yaml
 from hyperloom import open_experiment
@@ -37,16 +38,35 @@ trials.report_final(float(len(arch)) + p["seed"], n_keys=len(arch))
 MAIN = "import sys, hyperloom.cli.nas; from hyperloom.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def _cli(args: list[str], home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
+def cli(
+    args: list[str], home: Path, cwd: Path, env: dict[str, str] | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
+    """``hyperloom ARGS`` in a real process, with ``HYPERLOOM_HOME=home`` (and ``env``)."""
+    full = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "HYPERLOOM_HOME": str(home),
+        **(env or {}),
     }
     return subprocess.run(
-        [sys.executable, "-c", MAIN, *args], env=env, cwd=cwd, capture_output=True, text=True,
-        timeout=120,
+        [sys.executable, "-c", MAIN, *args], env=full, cwd=cwd, capture_output=True, text=True,
+        timeout=timeout,
     )  # fmt: skip
+
+
+def run_source(
+    tmp_path: Path, config: dict[str, Any], env: dict[str, str] | None = None, timeout: int = 120
+) -> tuple[Path, Path, str, list[Any]]:
+    """Runs ``config`` with ``hyperloom run``; returns the home, the experiment's directory, its
+    id and its trials."""
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
+    home = tmp_path / "home"
+    args = ["run", str(tmp_path / "config.yml"), "--no-dashboard", "-q"]
+    out = cli(args, home, tmp_path, env, timeout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (src_dir,) = list(home.iterdir())
+    with open_experiment(src_dir) as view:
+        return home, src_dir, str(view.reader.experiment()["id"]), view.trials()
 
 
 def test_retrain_runs_the_architectures_trials_wrote(tmp_path: Path) -> None:
@@ -65,20 +85,14 @@ def test_retrain_runs_the_architectures_trials_wrote(tmp_path: Path) -> None:
         "searchSpace": {"method": {"_type": "choice", "_value": ["a", "b"]}},
         "tuner": {"name": "grid"},
     }
-    (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
-    home = tmp_path / "home"
-    out = _cli(["run", str(tmp_path / "config.yml"), "--no-dashboard", "-q"], home, tmp_path)
-    assert out.returncode == 0, out.stdout + out.stderr
-    (src_dir,) = list(home.iterdir())
-    with open_experiment(src_dir) as view:
-        src_id = view.reader.experiment()["id"]
-        by_value = sorted(view.trials(), key=lambda t: -(t.value or 0))
+    home, src_dir, src_id, done = run_source(tmp_path, config)
+    by_value = sorted(done, key=lambda t: -(t.value or 0))
     written = [src_dir / "trials" / t.trial_id / "architecture.json" for t in by_value]
     assert all(p.is_file() for p in written)
 
     cfg_path = tmp_path / "retrain.yml"
     args = ["nas", "retrain", src_id, "--seed", "0", "--seed", "1", "--out", str(cfg_path), "-q"]
-    out = _cli([*args, "--command", f"{sys.executable} retrain.py"], home, tmp_path)
+    out = cli([*args, "--command", f"{sys.executable} retrain.py"], home, tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     cfg = yaml.safe_load(cfg_path.read_text())
     assert cfg["searchSpace"]["architecture"]["_value"] == [str(p.resolve()) for p in written]
@@ -93,7 +107,7 @@ def test_retrain_runs_the_architectures_trials_wrote(tmp_path: Path) -> None:
     assert {t.params["architecture"] for t in done} == {str(p.resolve()) for p in written}
 
     # --top 1 keeps the best source trial only; --dry-run writes without running
-    out = _cli(["nas", "retrain", src_id, "--top", "1", "--dry-run", "--json"], home, tmp_path)
+    out = cli(["nas", "retrain", src_id, "--top", "1", "--dry-run", "--json"], home, tmp_path)
     assert out.returncode == 0, out.stderr
     cfg = json.loads(out.stdout)["config"]
     assert cfg["searchSpace"]["architecture"]["_value"] == [str(written[0].resolve())]
@@ -112,9 +126,9 @@ def test_retrain_of_an_experiment_without_architectures_is_a_usage_error(tmp_pat
     (tmp_path / "c.yml").write_text(yaml.safe_dump(config))
     home = tmp_path / "home"
     assert (
-        _cli(["run", str(tmp_path / "c.yml"), "--no-dashboard", "-q"], home, tmp_path).returncode
+        cli(["run", str(tmp_path / "c.yml"), "--no-dashboard", "-q"], home, tmp_path).returncode
         == 0
     )
     (exp_dir,) = list(home.iterdir())
-    out = _cli(["nas", "retrain", str(exp_dir), "--dry-run"], home, tmp_path)
+    out = cli(["nas", "retrain", str(exp_dir), "--dry-run"], home, tmp_path)
     assert out.returncode == 2 and "architecture.json" in out.stderr
