@@ -150,3 +150,24 @@ def test_trial_page_draws_the_cell(tmp_path: Path, live_server: Any, tab: Page) 
     assert page.locator("#architecture").count() == 0
     assert tab.errors == []
     store.close()
+
+
+def test_cell_graph_reads_every_point_of_the_nas_cell_plugin_space() -> None:
+    import random
+
+    from hyperloom.plugins.nas import cell_space
+
+    space = cell_space(
+        num_nodes=4, reduction=True, extra={"lr": {"_type": "uniform", "_value": [0, 1]}}
+    )
+    rng = random.Random(0)
+    for _ in range(20):
+        point = {
+            k: rng.choice(v["_value"]) if v["_type"] == "choice" else 0.5 for k, v in space.items()
+        }
+        g = cell_graph(point)
+        assert g is not None and list(g) == ["normal", "reduce"]
+        for kind in g:
+            assert g[kind]["nodes"] == 4 and len(g[kind]["edges"]) == 8
+            for e in g[kind]["edges"]:
+                assert e["op"] == point[f"{kind}_n{e['node']}_op{e['slot']}"]
